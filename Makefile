@@ -1,0 +1,46 @@
+# One Makefile for people and CI. `make test` is the whole test suite (README, .ci/run).
+SHELL := /bin/bash
+CARGO ?= cargo
+SAMPLES ?= tests/fixtures/grycap
+BENCH_DIR ?= bench-out
+
+.PHONY: sample fmt lint unit test bench eval build deploy test-env clean-bench
+
+## Replay the bundled sample logs and print what was found.
+sample:
+	$(CARGO) run --release -q -p trailsight-cli -- replay $(SAMPLES) --top 10
+
+fmt:
+	$(CARGO) fmt --all
+
+## Formatting and clippy, warnings denied.
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Installs what the tests need (Python venv and tools), idempotently.
+test-env:
+	bash scripts/test-env.sh
+
+unit:
+	$(CARGO) test --workspace
+
+## Every test: lint, unit, integration (installs its own tools).
+test: test-env lint unit
+
+## Reader throughput against zcat, and peak RSS on one 50 MB file.
+bench:
+	bash scripts/bench.sh $(BENCH_DIR)
+
+## Detection quality on labelled synthetic traffic (several seeds).
+eval:
+	bash scripts/eval.sh $(BENCH_DIR)/eval
+
+build:
+	$(CARGO) build --release --workspace
+
+deploy:
+	sam build && sam deploy
+
+clean-bench:
+	rm -rf $(BENCH_DIR)

@@ -1,0 +1,55 @@
+//! Command-line arguments of `trailsight`.
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// trailsight: CloudTrail anomaly detection and risky-change alerts, run locally.
+#[derive(Debug, Parser)]
+#[command(name = "trailsight", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay CloudTrail log files through detection and the risky-change rules, with no AWS.
+    #[command(after_help = REPLAY_EXAMPLES)]
+    Replay(ReplayArgs),
+}
+
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  trailsight replay tests/fixtures/grycap
+      Replay the bundled sample logs; events go to stdout, the summary to stderr.
+  trailsight replay ~/trail/AWSLogs --output events.jsonl --top 10
+      Replay a downloaded trail, write events to a file and show the 10 busiest APIs.
+
+Exit status: 0 when every file and record was read, 3 when some file or record was
+rejected (the rest is still processed), 2 for bad usage.";
+
+/// Options of `trailsight replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Log files (.json.gz or .json) and folders (walked recursively). Files are processed in
+    /// the order of the delivery time in their names, as the Lambda would receive them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Write the events (JSON lines) to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// After the run, print a table of the N busiest APIs on stderr (e.g. --top 10).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Detection settings (TOML): per-API thresholds and opt-outs. Defaults work without one.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Threads reading files in parallel (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}

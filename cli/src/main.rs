@@ -1,0 +1,28 @@
+//! `trailsight`: replay CloudTrail log folders through the same core as the Lambda functions.
+use clap::Parser;
+use std::process::ExitCode;
+
+mod args;
+mod files;
+mod output;
+mod replay;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRAILSIGHT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match cli.command {
+        args::Command::Replay(a) => match replay::run(&a) {
+            Ok(outcome) => ExitCode::from(outcome.exit_code()),
+            Err(e) => {
+                eprintln!("trailsight: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
+    }
+}

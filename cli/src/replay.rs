@@ -1,0 +1,195 @@
+//! `trailsight replay`: read log files in parallel, merge them in delivery order through the
+//! pipeline, print events as JSON lines and a summary.
+use crate::args::ReplayArgs;
+use crate::files::{find, FindError, LogFile};
+use crate::output::{top_table, write_events, Summary};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+use trailsight_core::count::{count_log, FileBatch};
+use trailsight_core::detect::DetectorConfig;
+use trailsight_core::pipeline::Pipeline;
+use trailsight_core::reader::ReadError;
+
+/// Files read per parallel round; bounded so memory stays flat on any number of files.
+const ROUND: usize = 64;
+
+/// Errors that stop a replay (bad usage or unwritable output). Bad files do not stop it.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A path argument is unusable.
+    #[error(transparent)]
+    Find(#[from] FindError),
+    /// The config file cannot be read.
+    #[error("cannot read config {path}: {source}")]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is invalid.
+    #[error("{path}: {source}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: trailsight_core::detect::ConfigError,
+    },
+    /// Writing events failed.
+    #[error("cannot write events to {target}: {source}")]
+    Output {
+        /// Where.
+        target: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The thread pool could not be built.
+    #[error("cannot start {0} reader threads")]
+    Threads(usize),
+}
+
+impl ReplayError {
+    /// Exit status: 2 for usage errors, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ReplayError::Output { .. } | ReplayError::Threads(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// How a replay ended.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Whether any file or record was rejected.
+    pub rejected_any: bool,
+}
+
+impl Outcome {
+    /// 0 when everything was read, 3 when something was rejected.
+    pub fn exit_code(&self) -> u8 {
+        if self.rejected_any {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs a replay.
+pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
+    let started = Instant::now();
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ReplayError::ConfigRead {
+                path: path.clone(),
+                source,
+            })?;
+            DetectorConfig::from_toml(&text).map_err(|source| ReplayError::Config {
+                path: path.clone(),
+                source,
+            })?
+        }
+        None => DetectorConfig::default(),
+    };
+    let found = find(&args.paths)?;
+    let mut pipeline = Pipeline::new(config);
+    pipeline.stats_mut().skipped_objects = found.skipped.len() as u64;
+    for (path, reason) in &found.skipped {
+        tracing::info!(path = %path.display(), %reason, "skipped");
+    }
+
+    let (target, mut out): (String, Box<dyn Write>) = match &args.output {
+        Some(p) => {
+            let f = File::create(p).map_err(|source| ReplayError::Output {
+                target: p.display().to_string(),
+                source,
+            })?;
+            (
+                p.display().to_string(),
+                Box::new(BufWriter::with_capacity(1 << 16, f)),
+            )
+        }
+        None => (
+            "stdout".to_owned(),
+            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+        ),
+    };
+    let out_err = |source| ReplayError::Output {
+        target: target.clone(),
+        source,
+    };
+
+    let total_bytes: u64 = found.logs.iter().map(|f| f.size).sum();
+    let bar = progress(total_bytes);
+    let threads = args.threads.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|_| ReplayError::Threads(threads))?;
+    for round in found.logs.chunks(ROUND) {
+        let batches: Vec<(&LogFile, Result<FileBatch, ReadError>)> =
+            pool.install(|| round.par_iter().map(|f| (f, read_file(f))).collect());
+        for (file, batch) in batches {
+            bar.inc(file.size);
+            match batch {
+                Ok(batch) => {
+                    if batch.rejected > 0 {
+                        eprintln!(
+                            "trailsight: {}: {} record(s) rejected, the rest counted; first: {}",
+                            file.path.display(),
+                            batch.rejected,
+                            batch.rejection_reasons.join("; ")
+                        );
+                    }
+                    let events = pipeline.apply(Some(&file.key), batch);
+                    write_events(&mut out, &events).map_err(out_err)?;
+                }
+                Err(e) => {
+                    pipeline.stats_mut().rejected_files += 1;
+                    bar.suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
+                }
+            }
+            let s = pipeline.stats();
+            bar.set_message(format!("{} files, {} records", s.files, s.records));
+        }
+    }
+    out.flush().map_err(out_err)?;
+    bar.finish_and_clear();
+
+    let stats = pipeline.stats().clone();
+    if let Some(n) = args.top {
+        let totals: Vec<_> = pipeline.totals().iter().collect();
+        eprint!("{}", top_table(&totals, n));
+    }
+    let summary = Summary::new(&stats, started.elapsed().as_secs_f64());
+    eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    Ok(Outcome {
+        rejected_any: stats.rejected_files > 0 || stats.rejected_records > 0,
+    })
+}
+
+fn read_file(f: &LogFile) -> Result<FileBatch, ReadError> {
+    let file = File::open(&f.path).map_err(|source| ReadError::Io {
+        decompressed: 0,
+        source,
+    })?;
+    count_log(file, &f.path.display().to_string(), Some(&f.key))
+}
+
+fn progress(total_bytes: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{bar:30} {binary_bytes}/{binary_total_bytes} {msg} {binary_bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}

@@ -1,0 +1,254 @@
+//! Detection settings: defaults that work without tuning, per-API overrides and opt-outs, from TOML.
+//!
+//! ```toml
+//! [defaults]
+//! p_value = 1e-7          # how improbable a window must be under the baseline to fire
+//! min_calls = 10          # fewest calls in one minute for a call-rate insight
+//!
+//! [api."ec2.amazonaws.com:DescribeInstances"]
+//! min_calls = 50          # a noisy API: need more before firing
+//!
+//! [api."sts.amazonaws.com:AssumeRole"]
+//! enabled = false         # opt out
+//! ```
+//! API names are `eventSource:eventName`; `eventSource:*` matches every API of a service.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Thresholds of the detector. Every field has a default that works without tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Whether the API is analysed at all.
+    pub enabled: bool,
+    /// Tail probability under the baseline below which a window is anomalous.
+    pub p_value: f64,
+    /// Fewest calls in the 1-minute window for a call-rate Start (scaled up for longer windows).
+    pub min_calls: u32,
+    /// Observed calls must be at least this multiple of the expected calls.
+    pub min_ratio: f64,
+    /// The excess over the expectation must exceed this multiple of the largest excess the
+    /// API showed in the past week (its "burst memory"): recurring benign bursts don't fire.
+    pub burst_margin: f64,
+    /// Fewest errors of one errorCode in a window for an error-rate Start.
+    pub min_errors: u32,
+    /// Smallest error fraction (errors of one code / calls) for an error-rate Start.
+    pub min_error_fraction: f64,
+    /// Observed error fraction must be at least this multiple of the baseline fraction.
+    pub error_ratio: f64,
+    /// Relative noise of call counts beyond Poisson (negative-binomial overdispersion).
+    pub overdispersion: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            enabled: true,
+            p_value: 1e-7,
+            min_calls: 10,
+            min_ratio: 2.0,
+            burst_margin: 1.5,
+            min_errors: 10,
+            min_error_fraction: 0.1,
+            error_ratio: 3.0,
+            overdispersion: 0.25,
+        }
+    }
+}
+
+/// Optional per-API overrides; unset fields keep the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Overrides {
+    /// See [`Thresholds::enabled`].
+    pub enabled: Option<bool>,
+    /// See [`Thresholds::p_value`].
+    pub p_value: Option<f64>,
+    /// See [`Thresholds::min_calls`].
+    pub min_calls: Option<u32>,
+    /// See [`Thresholds::min_ratio`].
+    pub min_ratio: Option<f64>,
+    /// See [`Thresholds::burst_margin`].
+    pub burst_margin: Option<f64>,
+    /// See [`Thresholds::min_errors`].
+    pub min_errors: Option<u32>,
+    /// See [`Thresholds::min_error_fraction`].
+    pub min_error_fraction: Option<f64>,
+    /// See [`Thresholds::error_ratio`].
+    pub error_ratio: Option<f64>,
+    /// See [`Thresholds::overdispersion`].
+    pub overdispersion: Option<f64>,
+}
+
+/// The detector's whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Thresholds for every API.
+    pub defaults: Thresholds,
+    /// Overrides keyed by `eventSource:eventName` or `eventSource:*`.
+    pub api: BTreeMap<String, Overrides>,
+    /// Minutes after a file's delivery time before its minutes count as complete (CloudTrail
+    /// delivers a few percent of records up to 15 minutes late).
+    pub settle_minutes: i64,
+    /// Minutes of history an account and region need before any Start.
+    pub warmup_minutes: i64,
+    /// Consecutive normal, complete minutes before an insight ends.
+    pub end_after_minutes: i64,
+    /// Longest insight: after this the new level is accepted as the baseline.
+    pub max_insight_minutes: i64,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            defaults: Thresholds::default(),
+            api: BTreeMap::new(),
+            settle_minutes: 15,
+            warmup_minutes: 24 * 60,
+            end_after_minutes: 5,
+            max_insight_minutes: 6 * 60,
+        }
+    }
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML does not parse or has unknown keys.
+    #[error("detection config is invalid: {0}; see the README's 'Detection' section for the keys")]
+    Toml(#[from] toml::de::Error),
+    /// A value is out of range.
+    #[error("detection config: {0}")]
+    Range(String),
+}
+
+impl DetectorConfig {
+    /// Parses and checks a TOML configuration.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: DetectorConfig = toml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let mut all = vec![("defaults".to_owned(), self.defaults.clone())];
+        for (name, o) in &self.api {
+            if !name.contains(':') {
+                return Err(ConfigError::Range(format!(
+                    "API key {name:?} must be eventSource:eventName or eventSource:*"
+                )));
+            }
+            all.push((name.clone(), self.apply(&self.defaults, o)));
+        }
+        for (name, t) in all {
+            if !(t.p_value > 0.0 && t.p_value < 0.5) {
+                return Err(ConfigError::Range(format!(
+                    "{name}: p_value must be between 0 and 0.5, got {}",
+                    t.p_value
+                )));
+            }
+            if t.min_ratio < 1.0
+                || t.burst_margin < 0.0
+                || t.error_ratio < 1.0
+                || t.overdispersion < 0.0
+            {
+                return Err(ConfigError::Range(format!("{name}: min_ratio and error_ratio must be >= 1, burst_margin and overdispersion >= 0")));
+            }
+            if !(0.0..=1.0).contains(&t.min_error_fraction) {
+                return Err(ConfigError::Range(format!(
+                    "{name}: min_error_fraction must be within 0..1"
+                )));
+            }
+        }
+        if self.settle_minutes < 0
+            || self.warmup_minutes < 0
+            || self.end_after_minutes < 1
+            || self.max_insight_minutes < 1
+        {
+            return Err(ConfigError::Range("settle_minutes and warmup_minutes must be >= 0, end_after_minutes and max_insight_minutes >= 1".to_owned()));
+        }
+        Ok(())
+    }
+
+    fn apply(&self, base: &Thresholds, o: &Overrides) -> Thresholds {
+        Thresholds {
+            enabled: o.enabled.unwrap_or(base.enabled),
+            p_value: o.p_value.unwrap_or(base.p_value),
+            min_calls: o.min_calls.unwrap_or(base.min_calls),
+            min_ratio: o.min_ratio.unwrap_or(base.min_ratio),
+            burst_margin: o.burst_margin.unwrap_or(base.burst_margin),
+            min_errors: o.min_errors.unwrap_or(base.min_errors),
+            min_error_fraction: o.min_error_fraction.unwrap_or(base.min_error_fraction),
+            error_ratio: o.error_ratio.unwrap_or(base.error_ratio),
+            overdispersion: o.overdispersion.unwrap_or(base.overdispersion),
+        }
+    }
+
+    /// The thresholds for one API: the exact `source:name` override, else `source:*`, else defaults.
+    pub fn thresholds(&self, event_source: &str, event_name: &str) -> Thresholds {
+        if self.api.is_empty() {
+            return self.defaults.clone();
+        }
+        let exact = format!("{event_source}:{event_name}");
+        let service = format!("{event_source}:*");
+        let mut t = self.defaults.clone();
+        if let Some(o) = self.api.get(&service) {
+            t = self.apply(&t, o);
+        }
+        if let Some(o) = self.api.get(&exact) {
+            t = self.apply(&t, o);
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_gives_the_defaults() {
+        assert_eq!(
+            DetectorConfig::from_toml("").unwrap(),
+            DetectorConfig::default()
+        );
+    }
+
+    #[test]
+    fn per_api_override_and_opt_out_apply_to_that_api_only() {
+        // Given a service-wide override, an exact override and an opt-out
+        let c = DetectorConfig::from_toml(
+            r#"
+            [defaults]
+            min_calls = 12
+            [api."ec2.amazonaws.com:*"]
+            min_calls = 40
+            [api."ec2.amazonaws.com:DescribeInstances"]
+            min_ratio = 4.0
+            [api."sts.amazonaws.com:AssumeRole"]
+            enabled = false
+            "#,
+        )
+        .unwrap();
+        // Then each API gets the most specific values
+        let d = c.thresholds("ec2.amazonaws.com", "DescribeInstances");
+        assert_eq!((d.min_calls, d.min_ratio), (40, 4.0));
+        assert_eq!(
+            c.thresholds("ec2.amazonaws.com", "RunInstances").min_calls,
+            40
+        );
+        assert_eq!(c.thresholds("iam.amazonaws.com", "ListUsers").min_calls, 12);
+        assert!(!c.thresholds("sts.amazonaws.com", "AssumeRole").enabled);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected_with_a_message() {
+        assert!(DetectorConfig::from_toml("[defaults]\nmin_call = 3").is_err());
+        let e = DetectorConfig::from_toml("[defaults]\np_value = 2.0").unwrap_err();
+        assert!(e.to_string().contains("p_value"));
+        assert!(DetectorConfig::from_toml("[api.nocolon]\nenabled = false").is_err());
+    }
+}

@@ -1,0 +1,434 @@
+//! The baseline model of one API: what its normal per-minute call count and error fraction are.
+//!
+//! What it learns, from complete minutes only (never from minutes inside an insight):
+//! - **Seasonality**: the mean calls per minute for each hour of the week (168 values) and for
+//!   each hour of the day (24 values, a fallback until a weekly hour has been seen), updated
+//!   once per hour by exponential smoothing.
+//! - **Scheduled spikes**: excess calls at a minute of the hour (hourly jobs, forgotten within
+//!   about a day) and at a minute of the day (nightly jobs and batches, forgotten over about a
+//!   week). The expectation for a minute adds these to the seasonal mean.
+//! - **Burst memory**: for each window (1, 5, 15, 30, 60 minutes), the largest excess over the
+//!   expectation seen recently, decaying with a half-life of 3.5 days. Benign bursts that recur
+//!   at varying times (weekday deploys) are then not anomalous unless clearly larger.
+//! - **Errors**: the decayed fraction of calls that fail, per errorCode.
+//! - **Baseline statistics**: the 7-day average calls (and errors) per minute and the top
+//!   callers, user agents and error codes, for the Insights record.
+//!
+//! The state is a few KB, so it can live in one DynamoDB item per API.
+
+use serde::{Deserialize, Serialize};
+
+/// The windows (minutes) over which counts are tested.
+pub const WINDOWS: [i64; 5] = [1, 5, 15, 30, 60];
+const HOURS_PER_WEEK: usize = 168;
+const ALPHA_WEEK: f32 = 0.5;
+const ALPHA_DAY: f32 = 0.3;
+const MOH_DECAY_PER_HOUR: f32 = 0.85;
+const MOD_DECAY_PER_DAY: f32 = 0.8;
+const MAX_DAY_SPIKES: usize = 48;
+const BURST_HALF_LIFE_MINUTES: f64 = 5040.0;
+const BASELINE_TAU_MINUTES: f64 = 10080.0;
+const TOP_K: usize = 8;
+
+/// A recurring excess at one minute of the day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaySpike {
+    /// Minute of the day (0..1440).
+    pub at: u16,
+    /// Excess calls over the seasonal mean.
+    pub excess: f32,
+    /// Day (since the epoch) it was last seen.
+    pub day: i32,
+}
+
+/// The learned baseline of one API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiModel {
+    /// Mean calls per minute per hour of the week (index 0 = Monday 00:00 UTC).
+    pub week: Vec<f32>,
+    /// Times each weekly hour has been learned (saturating).
+    pub week_n: Vec<u8>,
+    /// Mean calls per minute per hour of the day.
+    pub day: Vec<f32>,
+    /// Times each daily hour has been learned (saturating).
+    pub day_n: Vec<u8>,
+    /// Excess calls per minute of the hour (hourly jobs).
+    pub hour_spikes: Vec<f32>,
+    /// Excess calls at minutes of the day (nightly jobs, batches).
+    pub day_spikes: Vec<DaySpike>,
+    /// Largest recent excess per window of [`WINDOWS`].
+    pub burst: [f32; 5],
+    /// Minute `burst` was last decayed to.
+    pub burst_at: i64,
+    /// The hour being accumulated, and its calls so far.
+    pub hour: i64,
+    /// Calls in `hour` so far.
+    pub hour_calls: u64,
+    /// Decayed calls and minutes for the 7-day baseline average.
+    pub avg_calls: f64,
+    /// Decayed errors (all codes).
+    pub avg_errors: f64,
+    /// Decayed minutes.
+    pub avg_minutes: f64,
+    /// Decayed errors per code (top codes only).
+    pub errors_by_code: Vec<(String, f64)>,
+    /// Decayed top callers, user agents and error codes (`null` for no error).
+    pub attributions: [Vec<(String, f64)>; 3],
+    /// Minute the decayed sums were last brought to.
+    pub avg_at: i64,
+    /// First minute learned.
+    pub since: i64,
+}
+
+impl ApiModel {
+    /// An empty model that starts learning at minute `since`.
+    pub fn new(since: i64) -> Self {
+        ApiModel {
+            week: vec![0.0; HOURS_PER_WEEK],
+            week_n: vec![0; HOURS_PER_WEEK],
+            day: vec![0.0; 24],
+            day_n: vec![0; 24],
+            hour_spikes: vec![0.0; 60],
+            day_spikes: Vec::new(),
+            burst: [0.0; 5],
+            burst_at: since,
+            hour: since.div_euclid(60),
+            hour_calls: 0,
+            avg_calls: 0.0,
+            avg_errors: 0.0,
+            avg_minutes: 0.0,
+            errors_by_code: Vec::new(),
+            attributions: [Vec::new(), Vec::new(), Vec::new()],
+            avg_at: since,
+            since,
+        }
+    }
+
+    /// The seasonal mean calls per minute at minute `t`, before scheduled spikes.
+    pub fn seasonal(&self, t: i64) -> f64 {
+        let hour = t.div_euclid(60);
+        let how = hour_of_week(hour);
+        let hod = hour.rem_euclid(24) as usize;
+        let weekly = (self.week_n[how] > 0).then(|| f64::from(self.week[how]));
+        let daily = (self.day_n[hod] > 0).then(|| f64::from(self.day[hod]));
+        let level = if self.avg_minutes > 0.0 {
+            self.avg_calls / self.avg_minutes
+        } else {
+            0.0
+        };
+        match (weekly, daily) {
+            (Some(w), Some(d)) => w.max(0.5 * d),
+            (None, Some(d)) => d,
+            (Some(w), None) => w,
+            (None, None) => level,
+        }
+    }
+
+    /// Expected calls in minute `t`: the seasonal mean plus learned scheduled spikes.
+    pub fn expected(&self, t: i64) -> f64 {
+        let moh = t.rem_euclid(60) as usize;
+        let mod_ = t.rem_euclid(1440) as u16;
+        let today = t.div_euclid(1440) as i32;
+        let day_spike = self
+            .day_spikes
+            .iter()
+            .filter(|s| s.at == mod_)
+            .map(|s| {
+                f64::from(s.excess) * f64::from(MOD_DECAY_PER_DAY).powi((today - s.day).max(0))
+            })
+            .fold(0.0, f64::max);
+        (self.seasonal(t) + f64::from(self.hour_spikes[moh]) + day_spike).max(0.002)
+    }
+
+    /// Expected calls over the window `(end - len, end]`.
+    pub fn expected_sum(&self, end: i64, len: i64) -> f64 {
+        (end - len + 1..=end).map(|t| self.expected(t)).sum()
+    }
+
+    /// Burst memory of window index `w`, decayed to minute `t`.
+    pub fn burst(&self, w: usize, t: i64) -> f64 {
+        f64::from(self.burst[w]) * decay(t - self.burst_at, BURST_HALF_LIFE_MINUTES)
+    }
+
+    /// Baseline (7-day decayed) average calls per minute.
+    pub fn baseline_average(&self) -> f64 {
+        if self.avg_minutes > 0.0 {
+            self.avg_calls / self.avg_minutes
+        } else {
+            0.0
+        }
+    }
+
+    /// Baseline fraction of calls failing with `code`, smoothed toward a small prior.
+    pub fn error_fraction(&self, code: &str) -> f64 {
+        let errors = self
+            .errors_by_code
+            .iter()
+            .find(|e| e.0 == code)
+            .map_or(0.0, |e| e.1);
+        (errors + 0.05) / (self.avg_calls + 50.0)
+    }
+
+    /// Baseline average errors of `code` per minute.
+    pub fn error_average(&self, code: &str) -> f64 {
+        let errors = self
+            .errors_by_code
+            .iter()
+            .find(|e| e.0 == code)
+            .map_or(0.0, |e| e.1);
+        if self.avg_minutes > 0.0 {
+            errors / self.avg_minutes
+        } else {
+            0.0
+        }
+    }
+
+    /// Learns one complete minute. `learn_rate` is false inside a call-rate insight and
+    /// `learn_errors` false inside an error-rate insight, so anomalies don't become normal.
+    #[allow(clippy::too_many_arguments)]
+    pub fn learn(
+        &mut self,
+        t: i64,
+        calls: u32,
+        by_error: &[(String, u32)],
+        attributions: [&[(String, u32)]; 3],
+        window_excess: [f64; 5],
+        learn_rate: bool,
+        learn_errors: bool,
+    ) {
+        self.roll_hours(t);
+        self.decay_averages(t);
+        let c = f64::from(calls);
+        if learn_rate {
+            self.hour_calls += u64::from(calls);
+            let base = self.seasonal(t);
+            let moh = t.rem_euclid(60) as usize;
+            let excess = c - base;
+            if excess >= 3.0 && excess >= 2.0 * base {
+                self.hour_spikes[moh] = self.hour_spikes[moh].max(excess as f32);
+                self.note_day_spike(t, excess as f32);
+            }
+            // Burst memory: largest window excess beyond the (spike-aware) expectation.
+            let k = decay(t - self.burst_at, BURST_HALF_LIFE_MINUTES) as f32;
+            self.burst_at = t;
+            for (b, ex) in self.burst.iter_mut().zip(window_excess) {
+                *b = (*b * k).max(ex.max(0.0) as f32);
+            }
+            self.avg_calls += c;
+            for (a, list) in attributions.iter().enumerate().take(2) {
+                for (v, n) in list.iter() {
+                    bump(&mut self.attributions[a], v, f64::from(*n));
+                }
+            }
+            let errors: u32 = by_error.iter().map(|e| e.1).sum();
+            if calls > errors {
+                bump(&mut self.attributions[2], "null", f64::from(calls - errors));
+            }
+        } else {
+            // Keep the hour's mean unbiased by the anomaly: count it as expected.
+            self.hour_calls += self.expected(t).round() as u64;
+        }
+        if learn_errors {
+            for (code, n) in by_error {
+                self.avg_errors += f64::from(*n);
+                bump(&mut self.errors_by_code, code, f64::from(*n));
+                bump(&mut self.attributions[2], code, f64::from(*n));
+            }
+        }
+    }
+
+    fn note_day_spike(&mut self, t: i64, excess: f32) {
+        let at = t.rem_euclid(1440) as u16;
+        let day = t.div_euclid(1440) as i32;
+        if let Some(s) = self.day_spikes.iter_mut().find(|s| s.at == at) {
+            let decayed = s.excess * MOD_DECAY_PER_DAY.powi((day - s.day).max(0));
+            s.excess = decayed.max(excess);
+            s.day = day;
+            return;
+        }
+        self.day_spikes.push(DaySpike { at, excess, day });
+        if self.day_spikes.len() > MAX_DAY_SPIKES {
+            let weight = |s: &DaySpike| s.excess * MOD_DECAY_PER_DAY.powi((day - s.day).max(0));
+            if let Some((i, _)) = self
+                .day_spikes
+                .iter()
+                .enumerate()
+                .min_by(|a, b| weight(a.1).total_cmp(&weight(b.1)))
+            {
+                self.day_spikes.swap_remove(i);
+            }
+        }
+    }
+
+    /// Closes every hour before `t`'s hour, learning its mean (zero for hours with no calls).
+    fn roll_hours(&mut self, t: i64) {
+        let now = t.div_euclid(60);
+        if now <= self.hour {
+            return;
+        }
+        let mut h = self.hour;
+        // Closing more than two weeks of empty hours teaches nothing more than two weeks.
+        if now - h > 2 * HOURS_PER_WEEK as i64 {
+            self.close_hour(h);
+            h = now - 2 * HOURS_PER_WEEK as i64;
+        }
+        while h < now {
+            self.close_hour(h);
+            h += 1;
+        }
+        self.hour = now;
+    }
+
+    fn close_hour(&mut self, h: i64) {
+        let mean = self.hour_calls as f32 / 60.0;
+        self.hour_calls = 0;
+        let how = hour_of_week(h);
+        let hod = h.rem_euclid(24) as usize;
+        smooth(&mut self.week[how], &mut self.week_n[how], mean, ALPHA_WEEK);
+        smooth(&mut self.day[hod], &mut self.day_n[hod], mean, ALPHA_DAY);
+        for s in &mut self.hour_spikes {
+            *s *= MOH_DECAY_PER_HOUR;
+        }
+    }
+
+    fn decay_averages(&mut self, t: i64) {
+        let dt = t - self.avg_at;
+        if dt <= 0 {
+            return;
+        }
+        let k = (-(dt as f64) / BASELINE_TAU_MINUTES).exp();
+        self.avg_calls *= k;
+        self.avg_errors *= k;
+        self.avg_minutes = self.avg_minutes * k + minutes_decayed(dt);
+        for list in self
+            .attributions
+            .iter_mut()
+            .chain(std::iter::once(&mut self.errors_by_code))
+        {
+            for e in list.iter_mut() {
+                e.1 *= k;
+            }
+        }
+        self.avg_at = t;
+    }
+
+    /// Decayed top values of one attribute (0 caller, 1 agent, 2 error code) as averages per minute.
+    pub fn baseline_attributions(&self, attribute: usize) -> Vec<(String, f64)> {
+        let minutes = self.avg_minutes.max(1.0);
+        let mut v: Vec<(String, f64)> = self.attributions[attribute]
+            .iter()
+            .map(|(s, n)| (s.clone(), n / minutes))
+            .collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(5);
+        v
+    }
+}
+
+/// Sum over the `dt` newest minutes of exp(-age / tau): the decayed count of minutes.
+fn minutes_decayed(dt: i64) -> f64 {
+    let q = (-1.0 / BASELINE_TAU_MINUTES).exp();
+    (1.0 - q.powf(dt as f64)) / (1.0 - q)
+}
+
+fn decay(dt: i64, half_life: f64) -> f64 {
+    if dt <= 0 {
+        1.0
+    } else {
+        0.5f64.powf(dt as f64 / half_life)
+    }
+}
+
+fn smooth(v: &mut f32, n: &mut u8, x: f32, alpha: f32) {
+    if *n == 0 {
+        *v = x;
+    } else {
+        *v += alpha * (x - *v);
+    }
+    *n = n.saturating_add(1);
+}
+
+fn bump(list: &mut Vec<(String, f64)>, value: &str, n: f64) {
+    if let Some(e) = list.iter_mut().find(|e| e.0 == value) {
+        e.1 += n;
+        return;
+    }
+    list.push((value.to_owned(), n));
+    if list.len() > TOP_K {
+        // Space-saving: the newcomer replaces the smallest, inheriting its count.
+        list.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if let Some(last) = list.pop() {
+            if let Some(newest) = list.iter_mut().find(|e| e.0 == value) {
+                newest.1 = newest.1.max(last.1);
+            }
+        }
+    }
+}
+
+/// Hour of the week, 0 = Monday 00:00 UTC (the epoch was a Thursday).
+fn hour_of_week(hour: i64) -> usize {
+    (hour + 72).rem_euclid(HOURS_PER_WEEK as i64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(m: &mut ApiModel, from: i64, to: i64, f: impl Fn(i64) -> u32) {
+        for t in from..to {
+            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], true, true);
+        }
+    }
+
+    #[test]
+    fn hour_of_week_starts_on_monday() {
+        // 1970-01-05 was a Monday
+        assert_eq!(hour_of_week(4 * 24), 0);
+        assert_eq!(hour_of_week(4 * 24 + 24 * 7 - 1), 167);
+    }
+
+    #[test]
+    fn model_learns_a_daily_cycle() {
+        // Given a week of an API busy by day (20/min) and quiet by night (1/min)
+        let mut m = ApiModel::new(0);
+        let busy = |t: i64| {
+            if (9..18).contains(&(t.div_euclid(60) % 24)) {
+                20
+            } else {
+                1
+            }
+        };
+        feed(&mut m, 0, 7 * 1440, busy);
+        // Then the next day's expectation follows the cycle
+        let day8 = 7 * 1440;
+        assert!((m.expected(day8 + 12 * 60 + 30) - 20.0).abs() < 2.0);
+        assert!(m.expected(day8 + 3 * 60 + 30) < 2.0);
+    }
+
+    #[test]
+    fn nightly_job_at_a_fixed_minute_is_expected() {
+        // Given a job adding 60 calls at 02:15 every night
+        let mut m = ApiModel::new(0);
+        feed(&mut m, 0, 3 * 1440, |t| {
+            if t.rem_euclid(1440) == 2 * 60 + 15 {
+                62
+            } else {
+                2
+            }
+        });
+        // Then 02:15 tomorrow expects it and 02:16 does not
+        let next = 3 * 1440 + 2 * 60;
+        assert!(m.expected(next + 15) > 40.0);
+        assert!(m.expected(next + 16) < 6.0);
+    }
+
+    #[test]
+    fn state_stays_compact() {
+        let mut m = ApiModel::new(0);
+        feed(&mut m, 0, 2 * 1440, |t| (t % 7) as u32);
+        let bytes = serde_json::to_vec(&m)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        assert!(bytes < 8 * 1024, "{bytes} bytes");
+    }
+}

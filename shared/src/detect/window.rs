@@ -1,0 +1,215 @@
+//! The recent minutes of one API: complete (settled) ones for window sums, and open ones
+//! whose counts may still grow as late records arrive.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Attribution values kept per minute and attribute.
+pub const MINUTE_ATTRIBUTION_CAP: usize = 8;
+/// Minutes of history kept behind the newest settled minute (the longest window).
+pub const HISTORY_MINUTES: i64 = 60;
+
+/// Counts of one API in one minute, with capped attributions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MinuteData {
+    /// Calls.
+    pub calls: u32,
+    /// Calls with an errorCode.
+    pub errors: u32,
+    /// Errors per errorCode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_error: Vec<(String, u32)>,
+    /// Calls per caller ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_caller: Vec<(String, u32)>,
+    /// Calls per user agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_agent: Vec<(String, u32)>,
+}
+
+/// Adds `(value, n)` pairs into a capped list, keeping the largest values.
+pub fn add_capped(list: &mut Vec<(String, u32)>, items: &[(&str, u32)], cap: usize) {
+    for (v, n) in items {
+        if let Some(e) = list.iter_mut().find(|e| e.0 == *v) {
+            e.1 += n;
+        } else {
+            list.push(((*v).to_owned(), *n));
+        }
+    }
+    if list.len() > cap {
+        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        list.truncate(cap);
+    }
+}
+
+/// Recent minutes of one API, keyed by minute since the epoch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MinuteWindow {
+    /// Minutes with data; those below `settled_before` are complete.
+    pub minutes: BTreeMap<i64, MinuteData>,
+    /// Every minute before this one is complete and has been learned.
+    pub settled_before: i64,
+}
+
+impl MinuteWindow {
+    /// Counts in minute `m` (zero when nothing was seen).
+    pub fn calls(&self, m: i64) -> u32 {
+        self.minutes.get(&m).map_or(0, |d| d.calls)
+    }
+
+    /// Sum of calls over `(end - len, end]`.
+    pub fn sum_calls(&self, end: i64, len: i64) -> u64 {
+        if len <= 0 {
+            return 0;
+        }
+        self.minutes
+            .range(end - len + 1..=end)
+            .map(|(_, d)| u64::from(d.calls))
+            .sum()
+    }
+
+    /// Sum of calls, and errors of `code`, over `(end - len, end]`.
+    pub fn sum_errors(&self, end: i64, len: i64, code: &str) -> (u64, u64) {
+        let mut calls = 0;
+        let mut errors = 0;
+        if len <= 0 {
+            return (0, 0);
+        }
+        for (_, d) in self.minutes.range(end - len + 1..=end) {
+            calls += u64::from(d.calls);
+            errors += d
+                .by_error
+                .iter()
+                .filter(|e| e.0 == code)
+                .map(|e| u64::from(e.1))
+                .sum::<u64>();
+        }
+        (calls, errors)
+    }
+
+    /// Error codes seen over `(end - len, end]`.
+    pub fn codes(&self, end: i64, len: i64) -> Vec<String> {
+        let mut codes: Vec<String> = Vec::new();
+        if len <= 0 {
+            return codes;
+        }
+        for (_, d) in self.minutes.range(end - len + 1..=end) {
+            for (c, _) in &d.by_error {
+                if !codes.contains(c) {
+                    codes.push(c.clone());
+                }
+            }
+        }
+        codes
+    }
+
+    /// Attribution totals over `[from, to]` for one attribute (0 caller, 1 agent, 2 error code).
+    pub fn attributions(&self, from: i64, to: i64, attribute: usize) -> Vec<(String, u32)> {
+        let mut out: Vec<(String, u32)> = Vec::new();
+        if from > to {
+            return out;
+        }
+        for (_, d) in self.minutes.range(from..=to) {
+            let list = match attribute {
+                0 => &d.by_caller,
+                1 => &d.by_agent,
+                _ => &d.by_error,
+            };
+            let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+            add_capped(&mut out, &items, 64);
+        }
+        if attribute == 2 {
+            // Calls without an error are attributed to the string "null", as CloudTrail Insights does.
+            let calls: u32 = self
+                .minutes
+                .range(from..=to)
+                .map(|(_, d)| d.calls.saturating_sub(d.errors))
+                .sum();
+            if calls > 0 {
+                add_capped(&mut out, &[("null", calls)], 64);
+            }
+        }
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Forgets minutes older than the history needed behind `settled_before`.
+    pub fn trim(&mut self) {
+        let keep_from = self.settled_before - HISTORY_MINUTES;
+        while let Some(entry) = self.minutes.first_entry() {
+            if *entry.key() >= keep_from {
+                break;
+            }
+            entry.remove();
+        }
+    }
+}
+
+/// Calls and expected calls of the last [`HISTORY_MINUTES`] complete minutes, for window sums.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recent {
+    /// Minute of the newest entry.
+    pub newest: i64,
+    calls: std::collections::VecDeque<(u32, f64)>,
+}
+
+impl Recent {
+    /// Appends minute `m`; minutes missing before it are filled by `fill(minute) -> (calls, expected)`.
+    pub fn push(&mut self, m: i64, calls: u32, expected: f64, fill: impl Fn(i64) -> (u32, f64)) {
+        if self.calls.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
+            self.calls.clear();
+            for g in m - HISTORY_MINUTES + 1..m {
+                self.calls.push_back(fill(g));
+            }
+        } else {
+            for g in self.newest + 1..m {
+                self.calls.push_back(fill(g));
+            }
+        }
+        self.calls.push_back((calls, expected));
+        while self.calls.len() > HISTORY_MINUTES as usize {
+            self.calls.pop_front();
+        }
+        self.newest = m;
+    }
+
+    /// Observed and expected calls over the newest `len` minutes.
+    pub fn sums(&self, len: i64) -> (f64, f64) {
+        self.calls
+            .iter()
+            .rev()
+            .take(len.max(0) as usize)
+            .fold((0.0, 0.0), |(o, e), (c, x)| (o + f64::from(*c), e + x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_lists_keep_the_largest_values() {
+        let mut l = vec![];
+        add_capped(&mut l, &[("a", 1), ("b", 5), ("c", 3)], 2);
+        assert_eq!(l, vec![("b".to_owned(), 5), ("c".to_owned(), 3)]);
+    }
+
+    #[test]
+    fn window_sums_cover_exactly_the_last_minutes() {
+        let mut w = MinuteWindow::default();
+        for m in 0..10 {
+            w.minutes.insert(
+                m,
+                MinuteData {
+                    calls: 1,
+                    ..MinuteData::default()
+                },
+            );
+        }
+        assert_eq!(w.sum_calls(9, 5), 5);
+        assert_eq!(w.sum_calls(2, 5), 3);
+        w.settled_before = 100;
+        w.trim();
+        assert_eq!(w.minutes.len(), 0);
+    }
+}

@@ -1,0 +1,15 @@
+//! trailsight-core: the pure domain of trailsight.
+//!
+//! Everything here is free of AWS SDKs and I/O beyond `std::io::Read`: S3 key
+//! classification, the streaming CloudTrail reader, per-API-minute counting,
+//! the baseline model and detector, the risky-change rules, and the ports
+//! (traits) that the Lambda functions and the CLI implement with adapters.
+
+pub mod count;
+pub mod dedup;
+pub mod detect;
+pub mod events;
+pub mod key;
+pub mod pipeline;
+pub mod reader;
+pub mod rules;

@@ -1,0 +1,194 @@
+//! The pipeline: merges counted files in delivery order, removes duplicates, runs detection
+//! and the risky-change rules, and collects the events to emit.
+//!
+//! The same pipeline runs in `trailsight replay` and (through the store port) in the ingest
+//! Lambda. Files are read and counted in parallel ([`crate::count::FileCounter`]); merging is
+//! sequential and cheap: it grows with the distinct APIs and minutes of a file, plus one
+//! hash-set probe per record for de-duplication.
+
+use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId, NONE};
+use crate::dedup::IdWindow;
+use crate::detect::{Detector, DetectorConfig, MinuteDelta};
+use crate::events::Envelope;
+use crate::key::LogKey;
+use crate::rules;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Counters for the run, printed as the replay's summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Log files read and merged.
+    pub files: u64,
+    /// Records counted (duplicates excluded).
+    pub records: u64,
+    /// Records dropped because their eventID had been counted already.
+    pub duplicates: u64,
+    /// Files rejected as a whole.
+    pub rejected_files: u64,
+    /// Records rejected on their own.
+    pub rejected_records: u64,
+    /// Objects skipped (digests, Insights files, other objects).
+    pub skipped_objects: u64,
+    /// Insight Start events emitted.
+    pub insights_started: u64,
+    /// Insight End events emitted.
+    pub insights_ended: u64,
+    /// Risky-change events emitted.
+    pub risky_changes: u64,
+}
+
+/// Calls and errors of one API over the whole run (for `--top`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiTotals {
+    /// Calls.
+    pub calls: u64,
+    /// Calls that returned an error.
+    pub errors: u64,
+}
+
+/// The in-order merge of counted files.
+#[derive(Debug)]
+pub struct Pipeline {
+    seen: IdWindow,
+    detector: Detector,
+    totals: FxHashMap<ApiKey, ApiTotals>,
+    stats: Stats,
+}
+
+impl Pipeline {
+    /// A pipeline with the given detection settings and an empty state.
+    pub fn new(config: DetectorConfig) -> Self {
+        Pipeline {
+            seen: IdWindow::default(),
+            detector: Detector::new(config),
+            totals: FxHashMap::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The run's counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Mutable counters, for callers that count skipped or rejected objects.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    /// Calls and errors per API so far.
+    pub fn totals(&self) -> &FxHashMap<ApiKey, ApiTotals> {
+        &self.totals
+    }
+
+    /// The detector, for inspection.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Merges one whole file and returns the events it causes, in time order.
+    ///
+    /// `key` is the file's parsed key when it has one: its delivery time drives the detector's
+    /// notion of which minutes are complete.
+    pub fn apply(&mut self, key: Option<&LogKey>, mut batch: FileBatch) -> Vec<Envelope> {
+        let (duplicates, mut fresh) = self.remove_duplicates(&mut batch);
+        self.stats.files += 1;
+        self.stats.records += batch.records.saturating_sub(duplicates);
+        self.stats.duplicates += duplicates;
+        self.stats.rejected_records += batch.rejected;
+
+        let mut events = Vec::new();
+        for c in &batch.candidates {
+            // A candidate counts once: the first copy whose id was new in this file.
+            if c.id != 0 && !fresh.remove(&c.id) {
+                continue;
+            }
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(&c.raw) else {
+                continue;
+            };
+            for finding in rules::evaluate(&record) {
+                events.push(rules::risky_change_event(&record, &finding));
+                self.stats.risky_changes += 1;
+            }
+        }
+
+        let mut streams: FxHashSet<(String, String)> = FxHashSet::default();
+        for slot in &batch.slots {
+            if slot.tally.calls == 0 {
+                continue;
+            }
+            let api = &batch.apis[slot.api as usize];
+            let totals = self.totals.entry(api.clone()).or_default();
+            totals.calls += u64::from(slot.tally.calls);
+            totals.errors += u64::from(slot.tally.errors);
+            self.detector
+                .observe(api, &delta(&batch.strings, slot.minute, &slot.tally));
+            if !streams.contains(&(api.account.clone(), api.region.clone())) {
+                streams.insert((api.account.clone(), api.region.clone()));
+            }
+        }
+        if let Some(k) = key {
+            streams.insert((k.account.clone(), k.region.clone()));
+        }
+        let delivered = key.map(|k| k.delivered.timestamp().div_euclid(60));
+        let mut streams: Vec<_> = streams.into_iter().collect();
+        streams.sort();
+        for (account, region) in streams {
+            let insights = self.detector.advance(&account, &region, delivered);
+            for e in &insights {
+                match e.state() {
+                    Some("Start") => self.stats.insights_started += 1,
+                    Some("End") => self.stats.insights_ended += 1,
+                    _ => {}
+                }
+            }
+            events.extend(insights);
+        }
+        events.sort_by(|a, b| a.time.cmp(&b.time));
+        self.seen.expire();
+        events
+    }
+
+    /// Takes duplicate records back out of the batch. Returns how many there were, and the
+    /// ids of rule candidates that were new (so each is evaluated once).
+    fn remove_duplicates(&mut self, batch: &mut FileBatch) -> (u64, FxHashSet<u128>) {
+        let candidates: FxHashSet<u128> = batch
+            .candidates
+            .iter()
+            .map(|c| c.id)
+            .filter(|&id| id != 0)
+            .collect();
+        let mut fresh = FxHashSet::default();
+        let mut duplicates = 0;
+        for r in &batch.refs {
+            let slot = &mut batch.slots[r.slot as usize];
+            if self.seen.insert(r.id, slot.minute) {
+                if candidates.contains(&r.id) {
+                    fresh.insert(r.id);
+                }
+            } else {
+                duplicates += 1;
+                tally_add(&mut slot.tally, r.error, r.caller, r.agent, -1);
+            }
+        }
+        (duplicates, fresh)
+    }
+}
+
+/// The detector's view of one slot: counts with attribution strings resolved.
+fn delta<'a>(strings: &'a [String], minute: i64, t: &MinuteTally) -> MinuteDelta<'a> {
+    let resolve = |list: &[(StrId, u32)]| -> Vec<(&'a str, u32)> {
+        list.iter()
+            .filter(|(id, _)| *id != NONE)
+            .map(|(id, n)| (strings[*id as usize].as_str(), *n))
+            .collect()
+    };
+    MinuteDelta {
+        minute,
+        calls: t.calls,
+        errors: t.errors,
+        by_error: resolve(&t.by_error),
+        by_caller: resolve(&t.by_caller),
+        by_agent: resolve(&t.by_agent),
+    }
+}

@@ -1,0 +1,2 @@
+//! trafficgen: writes realistic CloudTrail log files (being written).
+fn main() {}
