@@ -52,4 +52,30 @@ pub struct ReplayArgs {
     /// Threads reading files in parallel (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+
+    /// Stages to run after counting, for measuring their cost (make bench): `all` (default),
+    /// `rules` (counting and risky-change rules, no detection) or `count` (counting only).
+    #[arg(long, value_enum, default_value_t = StagesArg::All)]
+    pub stages: StagesArg,
+}
+
+/// Values of `--stages`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StagesArg {
+    /// Counting, risky-change rules and detection.
+    All,
+    /// Counting and risky-change rules.
+    Rules,
+    /// Counting only.
+    Count,
+}
+
+impl StagesArg {
+    /// The pipeline stages this selects.
+    pub fn stages(self) -> trailsight_core::pipeline::Stages {
+        trailsight_core::pipeline::Stages {
+            detect: self == StagesArg::All,
+            rules: self != StagesArg::Count,
+        }
+    }
 }

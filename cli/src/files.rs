@@ -66,12 +66,9 @@ pub fn find(paths: &[PathBuf]) -> Result<Found, FindError> {
             }
         }
     }
-    found.logs.sort_by(|a, b| {
-        a.key
-            .delivered
-            .cmp(&b.key.delivered)
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    found
+        .logs
+        .sort_by(|a, b| a.key.delivered.cmp(&b.key.delivered).then_with(|| a.path.cmp(&b.path)));
     Ok(found)
 }
 

@@ -4,18 +4,17 @@ use crate::args::ReplayArgs;
 use crate::files::{find, FindError, LogFile};
 use crate::output::{top_table, write_events, Summary};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 use trailsight_core::count::{count_log, FileBatch};
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::pipeline::Pipeline;
 use trailsight_core::reader::ReadError;
-
-/// Files read per parallel round; bounded so memory stays flat on any number of files.
-const ROUND: usize = 64;
 
 /// Errors that stop a replay (bad usage or unwritable output). Bad files do not stop it.
 #[derive(Debug, thiserror::Error)]
@@ -47,16 +46,13 @@ pub enum ReplayError {
         /// Why.
         source: std::io::Error,
     },
-    /// The thread pool could not be built.
-    #[error("cannot start {0} reader threads")]
-    Threads(usize),
 }
 
 impl ReplayError {
     /// Exit status: 2 for usage errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ReplayError::Output { .. } | ReplayError::Threads(_) => 1,
+            ReplayError::Output { .. } => 1,
             _ => 2,
         }
     }
@@ -97,7 +93,8 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         None => DetectorConfig::default(),
     };
     let found = find(&args.paths)?;
-    let mut pipeline = Pipeline::new(config);
+    let stages = args.stages.stages();
+    let mut pipeline = Pipeline::with_stages(config, stages);
     pipeline.stats_mut().skipped_objects = found.skipped.len() as u64;
     for (path, reason) in &found.skipped {
         tracing::info!(path = %path.display(), %reason, "skipped");
@@ -109,10 +106,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
                 target: p.display().to_string(),
                 source,
             })?;
-            (
-                p.display().to_string(),
-                Box::new(BufWriter::with_capacity(1 << 16, f)),
-            )
+            (p.display().to_string(), Box::new(BufWriter::with_capacity(1 << 16, f)))
         }
         None => (
             "stdout".to_owned(),
@@ -126,37 +120,42 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
 
     let total_bytes: u64 = found.logs.iter().map(|f| f.size).sum();
     let bar = progress(total_bytes);
-    let threads = args.threads.unwrap_or(0);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|_| ReplayError::Threads(threads))?;
-    for round in found.logs.chunks(ROUND) {
-        let batches: Vec<(&LogFile, Result<FileBatch, ReadError>)> =
-            pool.install(|| round.par_iter().map(|f| (f, read_file(f))).collect());
-        for (file, batch) in batches {
-            bar.inc(file.size);
-            match batch {
-                Ok(batch) => {
-                    if batch.rejected > 0 {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let mut failure = None;
+    read_in_order(&found.logs, threads, stages.rules, |file, batch| {
+        bar.inc(file.size);
+        match batch {
+            Ok(batch) => {
+                if batch.rejected > 0 {
+                    bar.suspend(|| {
                         eprintln!(
                             "trailsight: {}: {} record(s) rejected, the rest counted; first: {}",
                             file.path.display(),
                             batch.rejected,
                             batch.rejection_reasons.join("; ")
-                        );
-                    }
-                    let events = pipeline.apply(Some(&file.key), batch);
-                    write_events(&mut out, &events).map_err(out_err)?;
+                        )
+                    });
                 }
-                Err(e) => {
-                    pipeline.stats_mut().rejected_files += 1;
-                    bar.suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
+                let events = pipeline.apply(Some(&file.key), batch);
+                if let Err(e) = write_events(&mut out, &events) {
+                    failure = Some(e);
+                    return false;
                 }
             }
-            let s = pipeline.stats();
-            bar.set_message(format!("{} files, {} records", s.files, s.records));
+            Err(e) => {
+                pipeline.stats_mut().rejected_files += 1;
+                bar.suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
+            }
         }
+        let s = pipeline.stats();
+        bar.set_message(format!("{} files, {} records", s.files, s.records));
+        true
+    });
+    if let Some(e) = failure {
+        return Err(out_err(e));
     }
     out.flush().map_err(out_err)?;
     bar.finish_and_clear();
@@ -173,12 +172,53 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
     })
 }
 
-fn read_file(f: &LogFile) -> Result<FileBatch, ReadError> {
+/// Reads files on `threads` workers and hands the results to `apply` in the files' order
+/// (delivery order), while the workers go on reading. `apply` returns false to stop.
+fn read_in_order(
+    files: &[LogFile],
+    threads: usize,
+    rules: bool,
+    mut apply: impl FnMut(&LogFile, Result<FileBatch, ReadError>) -> bool,
+) {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<FileBatch, ReadError>)>(threads * 4);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= files.len() || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if tx.send((i, read_file(&files[i], rules))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut want = 0;
+        for (i, result) in rx {
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&want) {
+                if !apply(&files[want], result) {
+                    stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+                want += 1;
+            }
+        }
+    });
+}
+
+fn read_file(f: &LogFile, rules: bool) -> Result<FileBatch, ReadError> {
     let file = File::open(&f.path).map_err(|source| ReadError::Io {
         decompressed: 0,
         source,
     })?;
-    count_log(file, &f.path.display().to_string(), Some(&f.key))
+    count_log(file, &f.path.display().to_string(), Some(&f.key), rules)
 }
 
 fn progress(total_bytes: u64) -> ProgressBar {

@@ -11,7 +11,10 @@ fn root() -> PathBuf {
 }
 
 fn trailsight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trailsight")).args(args).output().expect("run trailsight")
+    Command::new(env!("CARGO_BIN_EXE_trailsight"))
+        .args(args)
+        .output()
+        .expect("run trailsight")
 }
 
 fn summary(out: &Output) -> serde_json::Value {
@@ -30,7 +33,9 @@ const NAME_A: &str = "111122223333_CloudTrail_us-east-1_20240102T0005Z_aaaaaaaaa
 const NAME_B: &str = "111122223333_CloudTrail_us-east-1_20240102T0010Z_bbbbbbbbbbbbbbbb.json.gz";
 
 fn record(id: &str) -> String {
-    format!(r#"{{"eventTime":"2024-01-02T00:01:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"{id}"}}"#)
+    format!(
+        r#"{{"eventTime":"2024-01-02T00:01:00Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"{id}"}}"#
+    )
 }
 
 #[test]
@@ -38,7 +43,11 @@ fn replay_of_the_real_dataset_matches_an_independent_count_per_api() {
     // Given the real CloudTrail files and an independent count made by a Python script
     let fixtures = root().join("tests/fixtures/grycap");
     let script = root().join("tests/scripts/count_events.py");
-    let py = Command::new("python3").arg(&script).arg(&fixtures).output().expect("python3 is needed for this test");
+    let py = Command::new("python3")
+        .arg(&script)
+        .arg(&fixtures)
+        .output()
+        .expect("python3 is needed for this test");
     assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
     let expected: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
     // When trailsight replays them with a table of every API
@@ -50,7 +59,10 @@ fn replay_of_the_real_dataset_matches_an_independent_count_per_api() {
     for line in stderr.lines().skip(1) {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.len() == 6 {
-            ours.insert(cols[2..].join("|"), (cols[0].parse::<u64>().unwrap(), cols[1].parse::<u64>().unwrap()));
+            ours.insert(
+                cols[2..].join("|"),
+                (cols[0].parse::<u64>().unwrap(), cols[1].parse::<u64>().unwrap()),
+            );
         }
     }
     let theirs: BTreeMap<String, (u64, u64)> = expected["apis"]
@@ -75,10 +87,14 @@ fn real_dataset_opsworks_polling_is_an_insight() {
     let starts: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|e| e["detail-type"] == "AWS Insight via CloudTrail" && e["detail"]["insightDetails"]["state"] == "Start")
+        .filter(|e| {
+            e["detail-type"] == "AWS Insight via CloudTrail" && e["detail"]["insightDetails"]["state"] == "Start"
+        })
         .collect();
-    assert!(starts.iter().any(|e| e["detail"]["insightDetails"]["eventName"] == "DescribeStacks"
-        && e["detail"]["eventTime"].as_str().unwrap().starts_with("2018-04-25")));
+    assert!(starts
+        .iter()
+        .any(|e| e["detail"]["insightDetails"]["eventName"] == "DescribeStacks"
+            && e["detail"]["eventTime"].as_str().unwrap().starts_with("2018-04-25")));
     // And every line is an EventBridge-shaped event from source trailsight
     for e in &starts {
         assert_eq!(e["source"], "trailsight");
@@ -97,9 +113,24 @@ fn bad_files_are_reported_and_the_rest_is_still_processed() {
     let n = corrupt.len();
     corrupt.truncate(n / 2);
     std::fs::write(dir.path().join(NAME_B), corrupt).unwrap();
-    std::fs::write(dir.path().join("111122223333_CloudTrail_us-east-1_20240102T0015Z_cccccccccccccccc.json"), &good[..good.len() - 5]).unwrap();
-    std::fs::write(dir.path().join("111122223333_CloudTrail_us-east-1_20240102T0020Z_dddddddddddddddd.json"), br#"{"hello":"world"}"#).unwrap();
-    std::fs::write(dir.path().join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T002000Z.json.gz"), b"x").unwrap();
+    std::fs::write(
+        dir.path()
+            .join("111122223333_CloudTrail_us-east-1_20240102T0015Z_cccccccccccccccc.json"),
+        &good[..good.len() - 5],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path()
+            .join("111122223333_CloudTrail_us-east-1_20240102T0020Z_dddddddddddddddd.json"),
+        br#"{"hello":"world"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path()
+            .join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T002000Z.json.gz"),
+        b"x",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"x").unwrap();
     // When replayed
     let out = trailsight(&["replay", dir.path().to_str().unwrap()]);
@@ -110,7 +141,10 @@ fn bad_files_are_reported_and_the_rest_is_still_processed() {
     assert_eq!(s["rejected_files"], 3);
     assert_eq!(s["skipped_objects"], 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("0010Z_bbbbbbbbbbbbbbbb") && stderr.contains("gzip"), "{stderr}");
+    assert!(
+        stderr.contains("0010Z_bbbbbbbbbbbbbbbb") && stderr.contains("gzip"),
+        "{stderr}"
+    );
     assert!(stderr.contains("truncated"), "{stderr}");
     assert!(stderr.contains("no \"Records\" array"), "{stderr}");
 }
@@ -138,20 +172,33 @@ fn rejected_records_exit_3_but_the_file_counts() {
     let out = trailsight(&["replay", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
     let s = summary(&out);
-    assert_eq!((s["records"].as_u64(), s["rejected_records"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s["records"].as_u64(), s["rejected_records"].as_u64()),
+        (Some(1), Some(1))
+    );
 }
 
 #[test]
 fn output_file_receives_the_events_and_stdout_stays_empty() {
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("events.jsonl");
-    let out = trailsight(&["replay", root().join("tests/fixtures/grycap").to_str().unwrap(), "--output", out_file.to_str().unwrap()]);
+    let out = trailsight(&[
+        "replay",
+        root().join("tests/fixtures/grycap").to_str().unwrap(),
+        "--output",
+        out_file.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
     let text = std::fs::read_to_string(out_file).unwrap();
     assert!(text.lines().count() > 0);
     let s = summary(&out);
-    assert_eq!(text.lines().count() as u64, s["insights_started"].as_u64().unwrap() + s["insights_ended"].as_u64().unwrap() + s["risky_changes"].as_u64().unwrap());
+    assert_eq!(
+        text.lines().count() as u64,
+        s["insights_started"].as_u64().unwrap()
+            + s["insights_ended"].as_u64().unwrap()
+            + s["risky_changes"].as_u64().unwrap()
+    );
 }
 
 #[test]
@@ -165,7 +212,15 @@ fn bad_usage_exits_2() {
 fn help_explains_every_option_with_an_example() {
     let out = trailsight(&["replay", "--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for opt in ["--output", "--top", "--config", "--threads", "Examples:", "Exit status"] {
+    for opt in [
+        "--output",
+        "--top",
+        "--config",
+        "--threads",
+        "--stages",
+        "Examples:",
+        "Exit status",
+    ] {
         assert!(text.contains(opt), "{opt} missing from --help");
     }
 }

@@ -12,9 +12,7 @@ use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 
 /// An API as trailsight tracks it: one account, region, service and operation.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ApiKey {
     /// Account id (`recipientAccountId`, else `userIdentity.accountId`, else the key's account).
     pub account: String,
@@ -141,12 +139,8 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
                 file: file.to_owned(),
                 ..FileBatch::default()
             },
-            default_account: key
-                .map(|k| k.account.clone())
-                .unwrap_or_else(|| "unknown".to_owned()),
-            default_region: key
-                .map(|k| k.region.clone())
-                .unwrap_or_else(|| "unknown".to_owned()),
+            default_account: key.map(|k| k.account.clone()).unwrap_or_else(|| "unknown".to_owned()),
+            default_region: key.map(|k| k.region.clone()).unwrap_or_else(|| "unknown".to_owned()),
             strings: FxHashMap::default(),
             apis: FxHashMap::default(),
             slots: FxHashMap::default(),
@@ -214,13 +208,7 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
         let error = rec.error_code.as_deref().map_or(NONE, |e| self.intern(e));
         let caller = rec.caller.as_deref().map_or(NONE, |c| self.intern(c));
         let agent = rec.user_agent.as_deref().map_or(NONE, |u| self.intern(u));
-        tally_add(
-            &mut self.batch.slots[slot as usize].tally,
-            error,
-            caller,
-            agent,
-            1,
-        );
+        tally_add(&mut self.batch.slots[slot as usize].tally, error, caller, agent, 1);
         let id = rec.event_id.as_deref().map(event_id_hash);
         if let Some(id) = id {
             self.batch.refs.push(RecordRef {
@@ -255,18 +243,18 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
 }
 
 /// Reads and counts one whole log object. On a file-level error nothing of it is kept.
+///
+/// With `rules` false no record is kept for the risky-change rules (to measure their cost).
 pub fn count_log<R: std::io::Read>(
     input: R,
     file: &str,
     key: Option<&LogKey>,
+    rules: bool,
 ) -> Result<FileBatch, crate::reader::ReadError> {
-    let mut counter = FileCounter::new(file, key, crate::rules::concerns);
+    let mut counter = FileCounter::new(file, key, |s: &str, n: &str| rules && crate::rules::concerns(s, n));
     let summary = crate::reader::read_log(input, |r| match r {
         Ok(rec) => counter.add(&rec),
-        Err(rej) => counter.reject(format!(
-            "record #{} at byte {}: {}",
-            rej.index, rej.offset, rej.reason
-        )),
+        Err(rej) => counter.reject(format!("record #{} at byte {}: {}", rej.index, rej.offset, rej.reason)),
     })?;
     Ok(counter.finish(summary.bytes))
 }

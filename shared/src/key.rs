@@ -53,9 +53,7 @@ pub enum SkipReason {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SkipReason::Digest => {
-                f.write_str("CloudTrail digest file (integrity validation), not a log file")
-            }
+            SkipReason::Digest => f.write_str("CloudTrail digest file (integrity validation), not a log file"),
             SkipReason::Insight => f.write_str("CloudTrail Insights file, not a log of API calls"),
             SkipReason::Folder => f.write_str("folder marker"),
             SkipReason::NotCloudTrail(why) => write!(f, "not a CloudTrail log file: {why}"),
@@ -74,7 +72,9 @@ pub enum Classified {
 
 /// A notification key that cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("S3 key {key:?} is not valid URL-encoded UTF-8; check the notification's source (S3 event keys are URL-encoded)")]
+#[error(
+    "S3 key {key:?} is not valid URL-encoded UTF-8; check the notification's source (S3 event keys are URL-encoded)"
+)]
 pub struct KeyDecodeError {
     /// The raw key as received.
     pub key: String,
@@ -86,9 +86,7 @@ pub fn decode_notification_key(raw: &str) -> Result<String, KeyDecodeError> {
     percent_encoding::percent_decode_str(&plus_decoded)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| KeyDecodeError {
-            key: raw.to_owned(),
-        })
+        .map_err(|_| KeyDecodeError { key: raw.to_owned() })
 }
 
 /// Classifies a decoded key (or a local path: only its CloudTrail part is looked at).
@@ -141,9 +139,7 @@ fn parse_file_name(file: &str) -> Result<FileName<'_>, String> {
     } else if let Some(s) = file.strip_suffix(".json") {
         (s, false)
     } else {
-        return Err(format!(
-            "file name {file:?} does not end in .json.gz or .json"
-        ));
+        return Err(format!("file name {file:?} does not end in .json.gz or .json"));
     };
     let mut parts = stem.split('_');
     let (Some(account), Some(kind), Some(region), Some(stamp), Some(unique), None) = (
@@ -159,14 +155,10 @@ fn parse_file_name(file: &str) -> Result<FileName<'_>, String> {
         ));
     };
     if kind != "CloudTrail" {
-        return Err(format!(
-            "file name {file:?} is of kind {kind:?}, not CloudTrail"
-        ));
+        return Err(format!("file name {file:?} is of kind {kind:?}, not CloudTrail"));
     }
     if !is_account_id(account) {
-        return Err(format!(
-            "file name {file:?} does not start with a 12-digit account id"
-        ));
+        return Err(format!("file name {file:?} does not start with a 12-digit account id"));
     }
     if region.is_empty()
         || !region
@@ -175,8 +167,7 @@ fn parse_file_name(file: &str) -> Result<FileName<'_>, String> {
     {
         return Err(format!("file name {file:?} has no valid region"));
     }
-    let delivered = parse_stamp(stamp)
-        .ok_or_else(|| format!("file name {file:?} has no valid YYYYMMDDTHHMMZ time"))?;
+    let delivered = parse_stamp(stamp).ok_or_else(|| format!("file name {file:?} has no valid YYYYMMDDTHHMMZ time"))?;
     if unique.is_empty() {
         return Err(format!("file name {file:?} has no unique string"));
     }
@@ -189,10 +180,7 @@ fn parse_file_name(file: &str) -> Result<FileName<'_>, String> {
     })
 }
 
-fn folder_parts(
-    key: &str,
-    file: &FileName<'_>,
-) -> Result<(Option<String>, Option<String>), String> {
+fn folder_parts(key: &str, file: &FileName<'_>) -> Result<(Option<String>, Option<String>), String> {
     let Some(pos) = find_awslogs(key) else {
         return Ok((None, None));
     };
@@ -214,11 +202,7 @@ fn folder_parts(
     }
     match segs.next() {
         Some("CloudTrail") => {}
-        other => {
-            return Err(format!(
-                "folder after the account is {other:?}, not CloudTrail"
-            ))
-        }
+        other => return Err(format!("folder after the account is {other:?}, not CloudTrail")),
     }
     match segs.next() {
         Some(r) if r == file.region => {}
@@ -344,8 +328,7 @@ mod tests {
 
     #[test]
     fn bare_file_name_and_plain_json_are_log_files() {
-        let k =
-            log("/tmp/x/974349055189_CloudTrail_us-east-1_20170601T0005Z_12nCTooUATtsirhW.json");
+        let k = log("/tmp/x/974349055189_CloudTrail_us-east-1_20170601T0005Z_12nCTooUATtsirhW.json");
         assert!(!k.gzip);
         assert_eq!(k.account, "974349055189");
     }

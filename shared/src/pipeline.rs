@@ -46,9 +46,28 @@ pub struct ApiTotals {
     pub errors: u64,
 }
 
+/// Which stages run after counting. All of them in production; fewer only to measure their cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    /// Run the detector.
+    pub detect: bool,
+    /// Run the risky-change rules.
+    pub rules: bool,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages {
+            detect: true,
+            rules: true,
+        }
+    }
+}
+
 /// The in-order merge of counted files.
 #[derive(Debug)]
 pub struct Pipeline {
+    stages: Stages,
     seen: IdWindow,
     detector: Detector,
     totals: FxHashMap<ApiKey, ApiTotals>,
@@ -58,7 +77,13 @@ pub struct Pipeline {
 impl Pipeline {
     /// A pipeline with the given detection settings and an empty state.
     pub fn new(config: DetectorConfig) -> Self {
+        Self::with_stages(config, Stages::default())
+    }
+
+    /// A pipeline running only the given stages.
+    pub fn with_stages(config: DetectorConfig, stages: Stages) -> Self {
         Pipeline {
+            stages,
             seen: IdWindow::default(),
             detector: Detector::new(config),
             totals: FxHashMap::default(),
@@ -98,7 +123,7 @@ impl Pipeline {
         self.stats.rejected_records += batch.rejected;
 
         let mut events = Vec::new();
-        for c in &batch.candidates {
+        for c in batch.candidates.iter().filter(|_| self.stages.rules) {
             // A candidate counts once: the first copy whose id was new in this file.
             if c.id != 0 && !fresh.remove(&c.id) {
                 continue;
@@ -121,13 +146,15 @@ impl Pipeline {
             let totals = self.totals.entry(api.clone()).or_default();
             totals.calls += u64::from(slot.tally.calls);
             totals.errors += u64::from(slot.tally.errors);
-            self.detector
-                .observe(api, &delta(&batch.strings, slot.minute, &slot.tally));
-            if !streams.contains(&(api.account.clone(), api.region.clone())) {
-                streams.insert((api.account.clone(), api.region.clone()));
+            if self.stages.detect {
+                self.detector
+                    .observe(api, &delta(&batch.strings, slot.minute, &slot.tally));
+                if !streams.contains(&(api.account.clone(), api.region.clone())) {
+                    streams.insert((api.account.clone(), api.region.clone()));
+                }
             }
         }
-        if let Some(k) = key {
+        if let Some(k) = key.filter(|_| self.stages.detect) {
             streams.insert((k.account.clone(), k.region.clone()));
         }
         let delivered = key.map(|k| k.delivered.timestamp().div_euclid(60));
@@ -152,12 +179,7 @@ impl Pipeline {
     /// Takes duplicate records back out of the batch. Returns how many there were, and the
     /// ids of rule candidates that were new (so each is evaluated once).
     fn remove_duplicates(&mut self, batch: &mut FileBatch) -> (u64, FxHashSet<u128>) {
-        let candidates: FxHashSet<u128> = batch
-            .candidates
-            .iter()
-            .map(|c| c.id)
-            .filter(|&id| id != 0)
-            .collect();
+        let candidates: FxHashSet<u128> = batch.candidates.iter().map(|c| c.id).filter(|&id| id != 0).collect();
         let mut fresh = FxHashSet::default();
         let mut duplicates = 0;
         for r in &batch.refs {

@@ -11,10 +11,10 @@
 //! of the file is read; a bad file (corrupt gzip, truncated or invalid JSON, no `Records`
 //! array) is a [`ReadError`] with the byte offset and what to do.
 
-use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::{self, Read};
 
+mod scan;
 mod time;
 pub use time::parse_event_minute;
 
@@ -51,7 +51,9 @@ pub enum ReadError {
         inside: &'static str,
     },
     /// The JSON is malformed outside any single record.
-    #[error("invalid JSON at byte {offset}: expected {expected}, found {found:?}; the object is not a CloudTrail log file")]
+    #[error(
+        "invalid JSON at byte {offset}: expected {expected}, found {found:?}; the object is not a CloudTrail log file"
+    )]
     Syntax {
         /// Decompressed byte offset.
         offset: u64,
@@ -85,56 +87,6 @@ pub struct RecordRejection {
     pub offset: u64,
     /// What was wrong.
     pub reason: String,
-}
-
-/// Identity of the caller, as much as detection needs.
-#[derive(Debug, Default, Deserialize)]
-struct RawIdentity<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    arn: Option<Cow<'a, str>>,
-    #[serde(rename = "accountId", borrow, default)]
-    account_id: Option<Cow<'a, str>>,
-    #[serde(rename = "invokedBy", borrow, default)]
-    invoked_by: Option<Cow<'a, str>>,
-    #[serde(rename = "principalId", borrow, default)]
-    principal_id: Option<Cow<'a, str>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum BoolOrText {
-    Bool(bool),
-    Text(String),
-}
-
-#[derive(Debug, Deserialize)]
-struct RawRecord<'a> {
-    #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<Cow<'a, str>>,
-    #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<Cow<'a, str>>,
-    #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<Cow<'a, str>>,
-    #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<Cow<'a, str>>,
-    #[serde(rename = "recipientAccountId", borrow, default)]
-    recipient_account_id: Option<Cow<'a, str>>,
-    #[serde(rename = "errorCode", borrow, default)]
-    error_code: Option<Cow<'a, str>>,
-    #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
-    #[serde(rename = "readOnly", default)]
-    read_only: Option<BoolOrText>,
-    #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<Cow<'a, str>>,
-    #[serde(rename = "userIdentity", borrow, default)]
-    user_identity: Option<RawIdentity<'a>>,
-    #[serde(rename = "userAgent", borrow, default)]
-    user_agent: Option<Cow<'a, str>>,
-    #[serde(rename = "sourceIPAddress", borrow, default)]
-    source_ip: Option<Cow<'a, str>>,
 }
 
 /// One CloudTrail record: the fields trailsight uses, borrowed from the read buffer.
@@ -175,7 +127,7 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn from_raw(raw: RawRecord<'a>, text: &'a [u8]) -> Result<Self, String> {
+    fn from_fields(raw: scan::Fields<'a>, text: &'a [u8]) -> Result<Self, String> {
         let event_time = raw.event_time.ok_or("missing eventTime")?;
         let event_source = raw.event_source.ok_or("missing eventSource")?;
         let event_name = raw.event_name.ok_or("missing eventName")?;
@@ -184,17 +136,8 @@ impl<'a> Record<'a> {
         }
         let minute = parse_event_minute(&event_time)
             .ok_or_else(|| format!("unparseable eventTime {:?}", truncate(&event_time, 40)))?;
-        let identity = raw.user_identity.unwrap_or_default();
-        let account = raw.recipient_account_id.or(identity.account_id);
-        let caller = identity
-            .arn
-            .or_else(|| identity.invoked_by.clone())
-            .or(identity.principal_id);
-        let read_only = match raw.read_only {
-            Some(BoolOrText::Bool(b)) => Some(b),
-            Some(BoolOrText::Text(t)) => t.parse().ok(),
-            None => None,
-        };
+        let account = raw.recipient_account_id.or(raw.identity_account);
+        let caller = raw.arn.or_else(|| raw.invoked_by.clone()).or(raw.principal_id);
         Ok(Record {
             event_time,
             minute,
@@ -204,11 +147,11 @@ impl<'a> Record<'a> {
             account,
             error_code: raw.error_code.filter(|c| !c.is_empty()),
             event_id: raw.event_id,
-            read_only,
+            read_only: raw.read_only,
             event_type: raw.event_type,
-            identity_type: identity.kind,
+            identity_type: raw.identity_type,
             caller,
-            invoked_by: identity.invoked_by,
+            invoked_by: raw.invoked_by,
             user_agent: raw.user_agent,
             source_ip: raw.source_ip,
             raw: text,
@@ -376,15 +319,9 @@ impl<R: Read> Framer<R> {
                 Err(source) => {
                     let decompressed = self.offset(self.end);
                     return Err(if self.gzip && is_decoder_error(&source) {
-                        ReadError::Gzip {
-                            decompressed,
-                            source,
-                        }
+                        ReadError::Gzip { decompressed, source }
                     } else {
-                        ReadError::Io {
-                            decompressed,
-                            source,
-                        }
+                        ReadError::Io { decompressed, source }
                     });
                 }
             }
@@ -453,9 +390,7 @@ impl<R: Read> Framer<R> {
                         Ok(summary)
                     }
                     State::Done => Err(ReadError::NoRecords),
-                    State::ElementOrClose | State::CommaOrClose => {
-                        Err(self.truncated("the Records array"))
-                    }
+                    State::ElementOrClose | State::CommaOrClose => Err(self.truncated("the Records array")),
                     _ => Err(self.truncated("the top-level object")),
                 };
             };
@@ -536,12 +471,7 @@ impl<R: Read> Framer<R> {
     }
 
     /// Parses one element of `Records` at `self.pos` and hands it to the callback.
-    fn element<F>(
-        &mut self,
-        index: u64,
-        summary: &mut ReadSummary,
-        on_record: &mut F,
-    ) -> Result<(), ReadError>
+    fn element<F>(&mut self, index: u64, summary: &mut ReadSummary, on_record: &mut F) -> Result<(), ReadError>
     where
         F: FnMut(Result<Record<'_>, RecordRejection>),
     {
@@ -549,51 +479,49 @@ impl<R: Read> Framer<R> {
             let start = self.pos;
             let offset = self.offset(start);
             let slice = &self.buf[start..self.end];
-            let mut stream =
-                serde_json::Deserializer::from_slice(slice).into_iter::<RawRecord<'_>>();
-            let parsed = stream
-                .next()
-                .unwrap_or_else(|| Err(serde::de::Error::custom("no value")));
-            if let Ok(raw) = parsed {
-                let len = stream.byte_offset();
-                let text = &slice[..len];
-                match Record::from_raw(raw, text) {
-                    Ok(rec) => {
-                        summary.records += 1;
-                        on_record(Ok(rec));
-                    }
-                    Err(reason) => {
-                        summary.rejected += 1;
-                        on_record(Err(RecordRejection {
-                            index,
-                            offset,
-                            reason,
-                        }));
-                    }
-                }
-                self.pos = start + len;
-                return Ok(());
-            }
-            // Not parseable as a record: either the data is incomplete, or this one element is bad.
-            match scan_value(slice) {
-                Scan::End(len) => {
-                    let reason = match parsed {
-                        Err(e) if slice.first() == Some(&b'{') => {
-                            format!("invalid record JSON: {e}")
+            let parsed = if slice.first() == Some(&b'{') {
+                scan::record(slice)
+            } else {
+                Err(scan::ScanError::Invalid(
+                    "element of Records is not a JSON object".to_owned(),
+                ))
+            };
+            match parsed {
+                Ok((fields, len)) => {
+                    let text = &slice[..len];
+                    match Record::from_fields(fields, text) {
+                        Ok(rec) => {
+                            summary.records += 1;
+                            on_record(Ok(rec));
                         }
-                        _ => "element of Records is not a JSON object".to_owned(),
-                    };
-                    summary.rejected += 1;
-                    on_record(Err(RecordRejection {
-                        index,
-                        offset,
-                        reason,
-                    }));
+                        Err(reason) => {
+                            summary.rejected += 1;
+                            on_record(Err(RecordRejection { index, offset, reason }));
+                        }
+                    }
                     self.pos = start + len;
                     return Ok(());
                 }
-                Scan::Incomplete if self.eof => return Err(self.truncated("a record")),
-                Scan::Incomplete => self.refill()?,
+                Err(scan::ScanError::Invalid(why)) => {
+                    // This one element is bad: find where it ends, reject it, read on.
+                    match scan_value(slice) {
+                        Scan::End(len) => {
+                            let reason = if slice.first() == Some(&b'{') {
+                                format!("invalid record JSON: {why}")
+                            } else {
+                                why
+                            };
+                            summary.rejected += 1;
+                            on_record(Err(RecordRejection { index, offset, reason }));
+                            self.pos = start + len;
+                            return Ok(());
+                        }
+                        Scan::Incomplete if self.eof => return Err(self.truncated("a record")),
+                        Scan::Incomplete => self.refill()?,
+                    }
+                }
+                Err(scan::ScanError::Incomplete) if self.eof => return Err(self.truncated("a record")),
+                Err(scan::ScanError::Incomplete) => self.refill()?,
             }
         }
     }
@@ -619,11 +547,7 @@ fn scan_value(s: &[u8]) -> Scan {
             None => Scan::Incomplete,
         },
         b'{' | b'[' => {
-            let (open, close) = if first == b'{' {
-                (b'{', b'}')
-            } else {
-                (b'[', b']')
-            };
+            let (open, close) = if first == b'{' { (b'{', b'}') } else { (b'[', b']') };
             let mut depth = 0usize;
             let mut i = 0;
             while let Some(j) = memchr::memchr3(b'"', open, close, &s[i..]) {

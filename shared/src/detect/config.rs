@@ -149,12 +149,10 @@ impl DetectorConfig {
                     t.p_value
                 )));
             }
-            if t.min_ratio < 1.0
-                || t.burst_margin < 0.0
-                || t.error_ratio < 1.0
-                || t.overdispersion < 0.0
-            {
-                return Err(ConfigError::Range(format!("{name}: min_ratio and error_ratio must be >= 1, burst_margin and overdispersion >= 0")));
+            if t.min_ratio < 1.0 || t.burst_margin < 0.0 || t.error_ratio < 1.0 || t.overdispersion < 0.0 {
+                return Err(ConfigError::Range(format!(
+                    "{name}: min_ratio and error_ratio must be >= 1, burst_margin and overdispersion >= 0"
+                )));
             }
             if !(0.0..=1.0).contains(&t.min_error_fraction) {
                 return Err(ConfigError::Range(format!(
@@ -167,7 +165,10 @@ impl DetectorConfig {
             || self.end_after_minutes < 1
             || self.max_insight_minutes < 1
         {
-            return Err(ConfigError::Range("settle_minutes and warmup_minutes must be >= 0, end_after_minutes and max_insight_minutes >= 1".to_owned()));
+            return Err(ConfigError::Range(
+                "settle_minutes and warmup_minutes must be >= 0, end_after_minutes and max_insight_minutes >= 1"
+                    .to_owned(),
+            ));
         }
         Ok(())
     }
@@ -211,10 +212,7 @@ mod tests {
 
     #[test]
     fn empty_config_gives_the_defaults() {
-        assert_eq!(
-            DetectorConfig::from_toml("").unwrap(),
-            DetectorConfig::default()
-        );
+        assert_eq!(DetectorConfig::from_toml("").unwrap(), DetectorConfig::default());
     }
 
     #[test]
@@ -236,10 +234,7 @@ mod tests {
         // Then each API gets the most specific values
         let d = c.thresholds("ec2.amazonaws.com", "DescribeInstances");
         assert_eq!((d.min_calls, d.min_ratio), (40, 4.0));
-        assert_eq!(
-            c.thresholds("ec2.amazonaws.com", "RunInstances").min_calls,
-            40
-        );
+        assert_eq!(c.thresholds("ec2.amazonaws.com", "RunInstances").min_calls, 40);
         assert_eq!(c.thresholds("iam.amazonaws.com", "ListUsers").min_calls, 12);
         assert!(!c.thresholds("sts.amazonaws.com", "AssumeRole").enabled);
     }

@@ -140,13 +140,7 @@ impl InsightRecord<'_> {
         }
         let names = ["userIdentityArn", "userAgent", "errorCode"];
         let attributions: Vec<Value> = (0..3)
-            .map(|i| {
-                attribution_json(
-                    names[i],
-                    &self.insight_attributions[i],
-                    &self.baseline_attributions[i],
-                )
-            })
+            .map(|i| attribution_json(names[i], &self.insight_attributions[i], &self.baseline_attributions[i]))
             .collect();
         details["insightContext"] = json!({
             "statistics": {

@@ -18,9 +18,7 @@ mod window;
 pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, WINDOWS};
-pub use window::{
-    add_capped, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
-};
+pub use window::{add_capped, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP};
 
 use crate::count::ApiKey;
 use crate::events::Envelope;
@@ -163,14 +161,11 @@ impl Detector {
     /// Adds one minute's new counts of one API.
     pub fn observe(&mut self, api: &ApiKey, d: &MinuteDelta<'_>) {
         let stream_key = (api.account.clone(), api.region.clone());
-        let stream = self
-            .streams
-            .entry(stream_key.clone())
-            .or_insert_with(|| StreamState {
-                first_minute: d.minute,
-                watermark: i64::MIN,
-                newest_event: d.minute,
-            });
+        let stream = self.streams.entry(stream_key.clone()).or_insert_with(|| StreamState {
+            first_minute: d.minute,
+            watermark: i64::MIN,
+            newest_event: d.minute,
+        });
         if d.minute - stream.newest_event > STALE_MINUTES {
             // After a week of silence the history is stale: warm up again.
             stream.first_minute = d.minute;
@@ -193,12 +188,7 @@ impl Detector {
 
     /// Evaluates every live API of one account and region after a file; `delivered` is the
     /// file's delivery minute. Returns the insight events (Starts and Ends).
-    pub fn advance(
-        &mut self,
-        account: &str,
-        region: &str,
-        delivered: Option<i64>,
-    ) -> Vec<Envelope> {
+    pub fn advance(&mut self, account: &str, region: &str, delivered: Option<i64>) -> Vec<Envelope> {
         let key = (account.to_owned(), region.to_owned());
         let Some(stream) = self.streams.get_mut(&key) else {
             return vec![];
@@ -302,9 +292,7 @@ impl Eval<'_> {
                 continue;
             }
             let burst = s.model.burst(i, t);
-            if observed < self.t.min_ratio * expected
-                || observed - expected <= self.t.burst_margin * burst
-            {
+            if observed < self.t.min_ratio * expected || observed - expected <= self.t.burst_margin * burst {
                 continue;
             }
             let p = count_tail(observed, expected, self.t.overdispersion);
@@ -401,8 +389,7 @@ impl Eval<'_> {
             ),
         };
         let baseline_attributions = [0, 1, 2].map(|a| s.model.baseline_attributions(a));
-        let insight_attributions =
-            [0, 1, 2].map(|a| averages(&s.window.attributions(start, t, a), minutes));
+        let insight_attributions = [0, 1, 2].map(|a| averages(&s.window.attributions(start, t, a), minutes));
         let record = InsightRecord {
             api: self.api,
             kind: &kind,
@@ -422,11 +409,7 @@ impl Eval<'_> {
         let attributions = [0, 1, 2].map(|a| s.window.attributions(start, settled_to - 1, a));
         let observed = match &kind {
             InsightKind::CallRate => s.window.sum_calls(settled_to - 1, settled_to - start) as f64,
-            InsightKind::ErrorRate(code) => {
-                s.window
-                    .sum_errors(settled_to - 1, settled_to - start, code)
-                    .1 as f64
-            }
+            InsightKind::ErrorRate(code) => s.window.sum_errors(settled_to - 1, settled_to - start, code).1 as f64,
         };
         s.active.push(ActiveInsight {
             kind,
@@ -447,12 +430,7 @@ impl Eval<'_> {
     fn settle(&self, s: &mut ApiState, before: i64, events: &mut Vec<Envelope>) {
         let mut m = s.window.settled_before;
         while m < before {
-            let has_recent = s
-                .window
-                .minutes
-                .range(m - HISTORY_MINUTES + 1..=m)
-                .next()
-                .is_some();
+            let has_recent = s.window.minutes.range(m - HISTORY_MINUTES + 1..=m).next().is_some();
             if !has_recent && s.active.is_empty() {
                 // Nothing within the longest window and no insight: jump to the next data.
                 let next = s
@@ -462,8 +440,7 @@ impl Eval<'_> {
                     .next()
                     .map_or(before, |(k, _)| (*k - HISTORY_MINUTES + 1).max(m + 1))
                     .min(before);
-                s.model
-                    .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], true, true);
+                s.model.learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], true, true);
                 m = next;
                 continue;
             }
@@ -490,36 +467,21 @@ impl Eval<'_> {
                     (c, c <= limit)
                 }
                 InsightKind::ErrorRate(code) => {
-                    let e = f64::from(
-                        data.by_error
-                            .iter()
-                            .filter(|x| &x.0 == code)
-                            .map(|x| x.1)
-                            .sum::<u32>(),
-                    );
+                    let e = f64::from(data.by_error.iter().filter(|x| &x.0 == code).map(|x| x.1).sum::<u32>());
                     let n = f64::from(data.calls).max(1.0);
                     let p0 = s.model.error_fraction(code);
                     (
                         e,
-                        e < 3.0
-                            || e / n
-                                <= (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio),
+                        e < 3.0 || e / n <= (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio),
                     )
                 }
             };
-            for (i, list) in [&data.by_caller, &data.by_agent, &data.by_error]
-                .iter()
-                .enumerate()
-            {
+            for (i, list) in [&data.by_caller, &data.by_agent, &data.by_error].iter().enumerate() {
                 let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (v.as_str(), *n)).collect();
                 add_capped(&mut a.attributions[i], &items, 32);
             }
             if data.calls > data.errors {
-                add_capped(
-                    &mut a.attributions[2],
-                    &[("null", data.calls - data.errors)],
-                    32,
-                );
+                add_capped(&mut a.attributions[2], &[("null", data.calls - data.errors)], 32);
             }
             a.attributed_to = m + 1;
             if normal {
@@ -537,11 +499,7 @@ impl Eval<'_> {
                 } else {
                     m + 1 - a.quiet
                 };
-                ended.push((
-                    idx,
-                    end,
-                    too_long && a.quiet < self.config.end_after_minutes,
-                ));
+                ended.push((idx, end, too_long && a.quiet < self.config.end_after_minutes));
             }
         }
         for (idx, end, forced) in ended.into_iter().rev() {
@@ -554,9 +512,8 @@ impl Eval<'_> {
         let errors_active = s.active.iter().any(|a| a.kind != InsightKind::CallRate);
         let expected = s.model.expected(m);
         let (model, window) = (&s.model, &s.window);
-        s.recent.push(m, data.calls, expected, |g| {
-            (window.calls(g), model.expected(g))
-        });
+        s.recent
+            .push(m, data.calls, expected, |g| (window.calls(g), model.expected(g)));
         let excess = WINDOWS.map(|len| {
             let (o, e) = s.recent.sums(len);
             o - e
@@ -576,9 +533,16 @@ impl Eval<'_> {
         let minutes = (end - a.start).max(1) as f64;
         let mut verdict = a.verdict.clone();
         verdict.reason = if forced {
-            format!("{} stayed above its baseline for {} min; trailsight ends the insight and learns the new level", self.api.event_name, end - a.start)
+            format!(
+                "{} stayed above its baseline for {} min; trailsight ends the insight and learns the new level",
+                self.api.event_name,
+                end - a.start
+            )
         } else {
-            format!("{} returned to its baseline: {} consecutive complete minutes within the normal range", self.api.event_name, self.config.end_after_minutes)
+            format!(
+                "{} returned to its baseline: {} consecutive complete minutes within the normal range",
+                self.api.event_name, self.config.end_after_minutes
+            )
         };
         let insight_attributions = [0, 1, 2].map(|i| {
             let mut list = a.attributions[i].clone();
@@ -624,11 +588,7 @@ impl Sums {
             observed.push(o);
             expected.push(e);
         }
-        Sums {
-            lo,
-            observed,
-            expected,
-        }
+        Sums { lo, observed, expected }
     }
 
     /// Observed and expected calls over `(end - len, end]`, clipped to the range.

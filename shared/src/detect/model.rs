@@ -133,9 +133,7 @@ impl ApiModel {
             .day_spikes
             .iter()
             .filter(|s| s.at == mod_)
-            .map(|s| {
-                f64::from(s.excess) * f64::from(MOD_DECAY_PER_DAY).powi((today - s.day).max(0))
-            })
+            .map(|s| f64::from(s.excess) * f64::from(MOD_DECAY_PER_DAY).powi((today - s.day).max(0)))
             .fold(0.0, f64::max);
         (self.seasonal(t) + f64::from(self.hour_spikes[moh]) + day_spike).max(0.002)
     }
@@ -161,21 +159,13 @@ impl ApiModel {
 
     /// Baseline fraction of calls failing with `code`, smoothed toward a small prior.
     pub fn error_fraction(&self, code: &str) -> f64 {
-        let errors = self
-            .errors_by_code
-            .iter()
-            .find(|e| e.0 == code)
-            .map_or(0.0, |e| e.1);
+        let errors = self.errors_by_code.iter().find(|e| e.0 == code).map_or(0.0, |e| e.1);
         (errors + 0.05) / (self.avg_calls + 50.0)
     }
 
     /// Baseline average errors of `code` per minute.
     pub fn error_average(&self, code: &str) -> f64 {
-        let errors = self
-            .errors_by_code
-            .iter()
-            .find(|e| e.0 == code)
-            .map_or(0.0, |e| e.1);
+        let errors = self.errors_by_code.iter().find(|e| e.0 == code).map_or(0.0, |e| e.1);
         if self.avg_minutes > 0.0 {
             errors / self.avg_minutes
         } else {
@@ -426,9 +416,7 @@ mod tests {
     fn state_stays_compact() {
         let mut m = ApiModel::new(0);
         feed(&mut m, 0, 2 * 1440, |t| (t % 7) as u32);
-        let bytes = serde_json::to_vec(&m)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let bytes = serde_json::to_vec(&m).map(|v| v.len()).unwrap_or(usize::MAX);
         assert!(bytes < 8 * 1024, "{bytes} bytes");
     }
 }

@@ -103,14 +103,9 @@ fn steady_daily_cycle_produces_no_insight() {
     // Given ten days of business-hours traffic
     let mut d = Detector::new(DetectorConfig::default());
     // When it is replayed file by file
-    let events = run(
-        &mut d,
-        &api("ListUsers"),
-        MONDAY,
-        MONDAY + 10 * DAY,
-        0.03,
-        |m| (office(m), 0),
-    );
+    let events = run(&mut d, &api("ListUsers"), MONDAY, MONDAY + 10 * DAY, 0.03, |m| {
+        (office(m), 0)
+    });
     // Then nothing fires
     assert_eq!(states(&events), vec![]);
 }
@@ -141,14 +136,8 @@ fn burst_after_history_starts_once_and_ends_once_with_the_same_shared_id() {
     assert_ne!(s["eventID"], e["eventID"]);
     // And the Start names the burst's first minute and explains itself
     assert_eq!(s["eventTime"], minute_time(burst));
-    assert!(s["trailsight"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("ListUsers"));
-    assert!(
-        s["trailsight"]["observed"].as_f64().unwrap()
-            > s["trailsight"]["expected"].as_f64().unwrap()
-    );
+    assert!(s["trailsight"]["reason"].as_str().unwrap().contains("ListUsers"));
+    assert!(s["trailsight"]["observed"].as_f64().unwrap() > s["trailsight"]["expected"].as_f64().unwrap());
     // And the End carries the duration and baseline duration
     let stats = &e["insightDetails"]["insightContext"]["statistics"];
     assert_eq!(stats["insightDuration"], 15);
@@ -159,14 +148,13 @@ fn burst_after_history_starts_once_and_ends_once_with_the_same_shared_id() {
 fn new_account_does_not_flood_starts_during_warm_up() {
     // Given a brand-new account whose first hours include bursts
     let mut d = Detector::new(DetectorConfig::default());
-    let events = run(
-        &mut d,
-        &api("GetObject"),
-        MONDAY,
-        MONDAY + 12 * 60,
-        0.0,
-        |m| if m % 97 < 3 { (200, 0) } else { (1, 0) },
-    );
+    let events = run(&mut d, &api("GetObject"), MONDAY, MONDAY + 12 * 60, 0.0, |m| {
+        if m % 97 < 3 {
+            (200, 0)
+        } else {
+            (1, 0)
+        }
+    });
     // Then no Start is emitted before the warm-up has passed
     assert!(states(&events).is_empty());
 }
@@ -218,10 +206,7 @@ fn access_denied_storm_at_a_normal_call_rate_is_an_error_rate_insight() {
             ("End".into(), "ApiErrorRateInsight".into())
         ]
     );
-    assert_eq!(
-        events[0].detail["insightDetails"]["errorCode"],
-        "AccessDenied"
-    );
+    assert_eq!(events[0].detail["insightDetails"]["errorCode"], "AccessDenied");
 }
 
 #[test]
@@ -278,8 +263,7 @@ fn repeated_computation_emits_the_same_ids() {
 
 #[test]
 fn opted_out_api_never_fires() {
-    let config =
-        DetectorConfig::from_toml("[api.\"iam.amazonaws.com:X\"]\nenabled = false").unwrap();
+    let config = DetectorConfig::from_toml("[api.\"iam.amazonaws.com:X\"]\nenabled = false").unwrap();
     let mut d = Detector::new(config);
     let events = run(&mut d, &api("X"), MONDAY, MONDAY + 9 * DAY, 0.0, |m| {
         if m > MONDAY + 8 * DAY {
@@ -294,20 +278,13 @@ fn opted_out_api_never_fires() {
 #[test]
 fn insight_record_has_the_cloudtrail_insights_fields() {
     let mut d = Detector::new(DetectorConfig::default());
-    let events = run(
-        &mut d,
-        &api("ListUsers"),
-        MONDAY,
-        MONDAY + 9 * DAY,
-        0.0,
-        |m| {
-            if (MONDAY + 8 * DAY..MONDAY + 8 * DAY + 10).contains(&m) {
-                (400, 0)
-            } else {
-                (office(m), 0)
-            }
-        },
-    );
+    let events = run(&mut d, &api("ListUsers"), MONDAY, MONDAY + 9 * DAY, 0.0, |m| {
+        if (MONDAY + 8 * DAY..MONDAY + 8 * DAY + 10).contains(&m) {
+            (400, 0)
+        } else {
+            (office(m), 0)
+        }
+    });
     let e = &events[0];
     assert_eq!(e.detail_type, "AWS Insight via CloudTrail");
     assert_eq!(e.source, "trailsight");

@@ -31,10 +31,9 @@ fn read(bytes: &[u8]) -> (Result<ReadSummary, ReadError>, Out) {
         rejected: vec![],
     };
     let r = read_log(bytes, |r| match r {
-        Ok(rec) => out.ok.push((
-            rec.event_name.to_string(),
-            rec.event_id.map(|c| c.to_string()),
-        )),
+        Ok(rec) => out
+            .ok
+            .push((rec.event_name.to_string(), rec.event_id.map(|c| c.to_string()))),
         Err(rej) => out.rejected.push(rej),
     });
     (r, out)
@@ -61,15 +60,9 @@ fn gzipped_records_are_read_in_order_with_their_fields() {
     assert_eq!(summary.records, 2);
     assert_eq!(seen[0].0, "DescribeInstances");
     assert_eq!(seen[1].0, "RunInstances");
-    assert_eq!(
-        seen[0].1,
-        parse_event_minute("2024-01-02T03:04:00Z").unwrap()
-    );
+    assert_eq!(seen[0].1, parse_event_minute("2024-01-02T03:04:00Z").unwrap());
     assert_eq!(seen[0].2.as_deref(), Some("111122223333"));
-    assert_eq!(
-        seen[0].3.as_deref(),
-        Some("arn:aws:iam::111122223333:user/alice")
-    );
+    assert_eq!(seen[0].3.as_deref(), Some("arn:aws:iam::111122223333:user/alice"));
     assert_eq!(seen[0].4, Some(true));
 }
 
@@ -114,10 +107,8 @@ fn records_missing_required_fields_are_rejected_and_the_rest_is_read() {
         r#"{"eventSource":"s3.amazonaws.com","eventName":"NoTime"}"#.to_owned(),
         r#"{"eventTime":"2024-01-02T03:04:05Z","eventName":"NoSource"}"#.to_owned(),
         r#"{"eventTime":"2024-01-02T03:04:05Z","eventSource":"s3.amazonaws.com"}"#.to_owned(),
-        r#"{"eventTime":"yesterday","eventSource":"s3.amazonaws.com","eventName":"BadTime"}"#
-            .to_owned(),
-        r#"{"eventTime":"2024-01-02T03:04:05Z","eventSource":7,"eventName":"WrongType"}"#
-            .to_owned(),
+        r#"{"eventTime":"yesterday","eventSource":"s3.amazonaws.com","eventName":"BadTime"}"#.to_owned(),
+        r#"{"eventTime":"2024-01-02T03:04:05Z","eventSource":7,"eventName":"WrongType"}"#.to_owned(),
         "null".to_owned(),
         rec("b", "Good2"),
     ];
@@ -156,10 +147,7 @@ fn null_and_missing_optional_fields_are_normal() {
 #[test]
 fn corrupt_gzip_is_a_file_error() {
     // Given a gzip stream with its middle overwritten
-    let mut bytes = gz(doc(&(0..200)
-        .map(|i| rec(&i.to_string(), "X"))
-        .collect::<Vec<_>>())
-    .as_bytes());
+    let mut bytes = gz(doc(&(0..200).map(|i| rec(&i.to_string(), "X")).collect::<Vec<_>>()).as_bytes());
     let mid = bytes.len() / 2;
     for b in &mut bytes[mid..mid + 64] {
         *b ^= 0x55;
@@ -179,10 +167,7 @@ fn corrupt_gzip_is_a_file_error() {
 
 #[test]
 fn truncated_gzip_is_a_file_error() {
-    let bytes = gz(doc(&(0..200)
-        .map(|i| rec(&i.to_string(), "X"))
-        .collect::<Vec<_>>())
-    .as_bytes());
+    let bytes = gz(doc(&(0..200).map(|i| rec(&i.to_string(), "X")).collect::<Vec<_>>()).as_bytes());
     let (r, _) = read(&bytes[..bytes.len() / 2]);
     let e = r.unwrap_err();
     assert!(matches!(e, ReadError::Gzip { .. }), "{e}");
@@ -211,11 +196,7 @@ fn missing_closing_brackets_are_truncation() {
 
 #[test]
 fn document_without_records_is_not_cloudtrail() {
-    for text in [
-        r#"{}"#,
-        r#"{"foo":[1,2,{"a":"}"}],"bar":null}"#,
-        r#"{"records":[]}"#,
-    ] {
+    for text in [r#"{}"#, r#"{"foo":[1,2,{"a":"}"}],"bar":null}"#, r#"{"records":[]}"#] {
         assert!(
             matches!(read(text.as_bytes()).0.unwrap_err(), ReadError::NoRecords),
             "{text}"
@@ -231,10 +212,7 @@ fn empty_and_non_json_objects_are_rejected() {
         read(b"PK\x03\x04 zip file").0.unwrap_err(),
         ReadError::Syntax { offset: 0, .. }
     ));
-    assert!(matches!(
-        read(b"[1,2]").0.unwrap_err(),
-        ReadError::Syntax { .. }
-    ));
+    assert!(matches!(read(b"[1,2]").0.unwrap_err(), ReadError::Syntax { .. }));
     assert!(matches!(
         read(br#"{"Records":{}}"#).0.unwrap_err(),
         ReadError::Syntax { .. }
@@ -253,18 +231,14 @@ fn empty_records_array_is_a_valid_empty_log() {
 
 #[test]
 fn other_top_level_keys_are_skipped() {
-    let text = format!(
-        r#"{{"meta":{{"x":["]"]}},"Records":[{}],"z":1}}"#,
-        rec("a", "X")
-    );
+    let text = format!(r#"{{"meta":{{"x":["]"]}},"Records":[{}],"z":1}}"#, rec("a", "X"));
     assert_eq!(read(text.as_bytes()).0.unwrap().records, 1);
 }
 
 #[test]
 fn every_event_version_from_1_0_to_1_11_parses() {
     for v in [
-        "1.0", "1.01", "1.02", "1.03", "1.04", "1.05", "1.06", "1.07", "1.08", "1.09", "1.10",
-        "1.11",
+        "1.0", "1.01", "1.02", "1.03", "1.04", "1.05", "1.06", "1.07", "1.08", "1.09", "1.10", "1.11",
     ] {
         let r = rec("a", "X").replace("1.08", v);
         assert_eq!(read(doc(&[r]).as_bytes()).0.unwrap().records, 1, "{v}");

@@ -5,12 +5,7 @@
 /// Returns `None` for anything else, including impossible dates such as February 30th.
 pub fn parse_event_minute(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 17
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b' ')
-        || b[13] != b':'
-    {
+    if b.len() < 17 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' {
         return None;
     }
     let year = digits(b, 0, 4)? as i64;
@@ -18,12 +13,7 @@ pub fn parse_event_minute(s: &str) -> Option<i64> {
     let day = digits(b, 8, 2)?;
     let hour = digits(b, 11, 2)? as i64;
     let minute = digits(b, 14, 2)? as i64;
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-    {
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 {
         return None;
     }
     let mut rest = &b[16..];
@@ -97,14 +87,8 @@ mod tests {
     #[test]
     fn cloudtrail_times_parse_to_epoch_minutes() {
         assert_eq!(parse_event_minute("1970-01-01T00:01:59Z"), Some(1));
-        assert_eq!(
-            parse_event_minute("2017-06-01T08:00:00Z"),
-            Some(1_496_304_000 / 60)
-        );
-        assert_eq!(
-            parse_event_minute("2024-02-29T23:59:00.123Z"),
-            Some(1_709_251_140 / 60)
-        );
+        assert_eq!(parse_event_minute("2017-06-01T08:00:00Z"), Some(1_496_304_000 / 60));
+        assert_eq!(parse_event_minute("2024-02-29T23:59:00.123Z"), Some(1_709_251_140 / 60));
         assert_eq!(
             parse_event_minute("2017-06-01T10:00:00+02:00"),
             Some(1_496_304_000 / 60)
