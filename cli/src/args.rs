@@ -25,6 +25,8 @@ Examples:
       Replay the bundled sample logs; events go to stdout, the summary to stderr.
   trailsight replay ~/trail/AWSLogs --output events.jsonl --top 10
       Replay a downloaded trail, write events to a file and show the 10 busiest APIs.
+  trailsight replay new-logs/ --store ~/.trailsight/state.redb
+      Continue the baselines of an earlier replay; files already processed are skipped.
 
 Exit status: 0 when every file and record was read, 3 when some file or record was
 rejected (the rest is still processed), 2 for bad usage.";
@@ -48,6 +50,12 @@ pub struct ReplayArgs {
     /// Detection settings (TOML): per-API thresholds and opt-outs. Defaults work without one.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// Keep baselines in an embedded database at PATH (created if missing), so a later
+    /// replay continues them and skips files already processed. Without it, state lives in
+    /// memory for this run only.
+    #[arg(long, value_name = "PATH")]
+    pub store: Option<PathBuf>,
 
     /// Threads reading files in parallel (default: all cores).
     #[arg(long, value_name = "N")]

@@ -3,9 +3,11 @@ use clap::Parser;
 use std::process::ExitCode;
 
 mod args;
+mod engine;
 mod files;
 mod output;
 mod replay;
+mod store;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();

@@ -15,6 +15,7 @@ pub struct Summary {
     rejected_records: u64,
     skipped_objects: u64,
     seconds: f64,
+    already_processed: u64,
     insights_started: u64,
     insights_ended: u64,
     risky_changes: u64,
@@ -22,7 +23,7 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of a run's stats.
-    pub fn new(s: &Stats, seconds: f64) -> Self {
+    pub fn new(s: &Stats, already_processed: u64, seconds: f64) -> Self {
         Summary {
             files: s.files,
             records: s.records,
@@ -31,6 +32,7 @@ impl Summary {
             rejected_records: s.rejected_records,
             skipped_objects: s.skipped_objects,
             seconds: (seconds * 1000.0).round() / 1000.0,
+            already_processed,
             insights_started: s.insights_started,
             insights_ended: s.insights_ended,
             risky_changes: s.risky_changes,

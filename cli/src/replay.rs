@@ -1,8 +1,10 @@
 //! `trailsight replay`: read log files in parallel, merge them in delivery order through the
 //! pipeline, print events as JSON lines and a summary.
 use crate::args::ReplayArgs;
+use crate::engine::Engine;
 use crate::files::{find, FindError, LogFile};
 use crate::output::{top_table, write_events, Summary};
+use crate::store::RedbStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,7 +15,6 @@ use std::sync::mpsc;
 use std::time::Instant;
 use trailsight_core::count::{count_log, FileBatch};
 use trailsight_core::detect::DetectorConfig;
-use trailsight_core::pipeline::Pipeline;
 use trailsight_core::reader::ReadError;
 
 /// Errors that stop a replay (bad usage or unwritable output). Bad files do not stop it.
@@ -38,6 +39,12 @@ pub enum ReplayError {
         /// Why.
         source: trailsight_core::detect::ConfigError,
     },
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] trailsight_core::ports::StoreError),
+    /// A file could not be ingested into the store.
+    #[error(transparent)]
+    Ingest(#[from] trailsight_core::ingest::IngestError),
     /// Writing events failed.
     #[error("cannot write events to {target}: {source}")]
     Output {
@@ -52,7 +59,7 @@ impl ReplayError {
     /// Exit status: 2 for usage errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ReplayError::Output { .. } => 1,
+            ReplayError::Output { .. } | ReplayError::Store(_) | ReplayError::Ingest(_) => 1,
             _ => 2,
         }
     }
@@ -92,15 +99,20 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         }
         None => DetectorConfig::default(),
     };
-    let found = find(&args.paths)?;
+    let mut found = find(&args.paths)?;
     let stages = args.stages.stages();
-    let mut pipeline = Pipeline::with_stages(config, stages);
+    let store = match &args.store {
+        Some(path) => Some(RedbStore::open(path)?),
+        None => None,
+    };
+    let mut pipeline = Engine::new(config, stages, store);
+    found.logs = pipeline.skip_processed(std::mem::take(&mut found.logs))?;
     pipeline.stats_mut().skipped_objects = found.skipped.len() as u64;
     for (path, reason) in &found.skipped {
         tracing::info!(path = %path.display(), %reason, "skipped");
     }
 
-    let (target, mut out): (String, Box<dyn Write>) = match &args.output {
+    let (target, mut out): (String, Box<dyn Write + Send>) = match &args.output {
         Some(p) => {
             let f = File::create(p).map_err(|source| ReplayError::Output {
                 target: p.display().to_string(),
@@ -110,7 +122,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         }
         None => (
             "stdout".to_owned(),
-            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock())),
+            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
         ),
     };
     let out_err = |source| ReplayError::Output {
@@ -119,6 +131,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
     };
 
     let total_bytes: u64 = found.logs.iter().map(|f| f.size).sum();
+    let total_files = found.logs.len();
     let bar = progress(total_bytes);
     let threads = args
         .threads
@@ -139,9 +152,15 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
                         )
                     });
                 }
-                let events = pipeline.apply(Some(&file.key), batch);
+                let events = match pipeline.apply(file, batch) {
+                    Ok(events) => events,
+                    Err(e) => {
+                        failure = Some(ReplayError::Ingest(e));
+                        return false;
+                    }
+                };
                 if let Err(e) = write_events(&mut out, &events) {
-                    failure = Some(e);
+                    failure = Some(out_err(e));
                     return false;
                 }
             }
@@ -151,21 +170,27 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
             }
         }
         let s = pipeline.stats();
-        bar.set_message(format!("{} files, {} records", s.files, s.records));
+        bar.set_message(format!(
+            "{}/{} files, {} records",
+            s.files + s.rejected_files,
+            total_files,
+            s.records
+        ));
         true
     });
     if let Some(e) = failure {
-        return Err(out_err(e));
+        return Err(e);
     }
     out.flush().map_err(out_err)?;
+    pipeline.finish()?;
     bar.finish_and_clear();
 
     let stats = pipeline.stats().clone();
     if let Some(n) = args.top {
-        let totals: Vec<_> = pipeline.totals().iter().collect();
+        let totals = pipeline.totals();
         eprint!("{}", top_table(&totals, n));
     }
-    let summary = Summary::new(&stats, started.elapsed().as_secs_f64());
+    let summary = Summary::new(&stats, pipeline.already_processed(), started.elapsed().as_secs_f64());
     eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
     Ok(Outcome {
         rejected_any: stats.rejected_files > 0 || stats.rejected_records > 0,

@@ -5,11 +5,16 @@
 //! the baseline model and detector, the risky-change rules, and the ports
 //! (traits) that the Lambda functions and the CLI implement with adapters.
 
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
 pub mod count;
 pub mod dedup;
 pub mod detect;
 pub mod events;
+pub mod ingest;
 pub mod key;
+pub mod memory;
 pub mod pipeline;
+pub mod ports;
 pub mod reader;
 pub mod rules;

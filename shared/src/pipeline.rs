@@ -8,11 +8,13 @@
 
 use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId, NONE};
 use crate::dedup::IdWindow;
-use crate::detect::{Detector, DetectorConfig, MinuteDelta};
+use crate::detect::{ApiState, Detector, DetectorConfig, MinuteDelta};
 use crate::events::Envelope;
 use crate::key::LogKey;
+use crate::ports::{MinuteCount, Snapshot, StreamKey, StreamSnapshot};
 use crate::rules;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Counters for the run, printed as the replay's summary line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -68,6 +70,8 @@ impl Default for Stages {
 #[derive(Debug)]
 pub struct Pipeline {
     stages: Stages,
+    /// What the last `apply` changed, when tracking is on (store-backed runs).
+    changes: Option<Changes>,
     seen: IdWindow,
     detector: Detector,
     totals: FxHashMap<ApiKey, ApiTotals>,
@@ -84,10 +88,54 @@ impl Pipeline {
     pub fn with_stages(config: DetectorConfig, stages: Stages) -> Self {
         Pipeline {
             stages,
+            changes: None,
             seen: IdWindow::default(),
             detector: Detector::new(config),
             totals: FxHashMap::default(),
             stats: Stats::default(),
+        }
+    }
+
+    /// A pipeline over state loaded from a store, tracking what each file changes.
+    pub fn restore(config: DetectorConfig, snapshot: &Snapshot) -> Self {
+        let mut p = Self::new(config);
+        p.changes = Some(Changes::default());
+        for (key, s) in &snapshot.streams {
+            p.detector.restore_stream(key.clone(), s.state.clone(), s.live.clone());
+            for (id, minute) in &s.seen {
+                p.seen.insert(*id, *minute);
+            }
+        }
+        for (key, v) in &snapshot.apis {
+            p.detector.restore_api(key.clone(), v.value.clone());
+        }
+        p
+    }
+
+    /// What the last [`Pipeline::apply`] changed (only after [`Pipeline::restore`]).
+    pub fn changes(&self) -> Option<&Changes> {
+        self.changes.as_ref()
+    }
+
+    /// The detector's state of one API.
+    pub fn api_state(&self, key: &ApiKey) -> Option<&ApiState> {
+        self.detector.api(key)
+    }
+
+    /// A stream's state, live APIs, and the eventIDs to remember for it.
+    pub fn stream_snapshot(&self, key: &StreamKey, loaded: Option<&StreamSnapshot>) -> StreamSnapshot {
+        let (state, live) = self.detector.stream(key);
+        let mut seen: Vec<(u128, i64)> = loaded.map(|s| s.seen.clone()).unwrap_or_default();
+        if let Some(new) = self.changes.as_ref().and_then(|c| c.new_ids.get(key)) {
+            seen.extend(new.iter().copied());
+        }
+        let newest = seen.iter().map(|s| s.1).max().unwrap_or(0);
+        seen.retain(|s| s.1 >= newest - self.seen.retention_minutes);
+        StreamSnapshot {
+            state: state.cloned(),
+            live,
+            seen,
+            version: loaded.map_or(0, |s| s.version),
         }
     }
 
@@ -116,7 +164,26 @@ impl Pipeline {
     /// `key` is the file's parsed key when it has one: its delivery time drives the detector's
     /// notion of which minutes are complete.
     pub fn apply(&mut self, key: Option<&LogKey>, mut batch: FileBatch) -> Vec<Envelope> {
+        if let Some(c) = self.changes.as_mut() {
+            *c = Changes::default();
+        }
         let (duplicates, mut fresh) = self.remove_duplicates(&mut batch);
+        if let Some(c) = self.changes.as_mut() {
+            for slot in batch.slots.iter().filter(|s| s.tally.calls > 0) {
+                let api = &batch.apis[slot.api as usize];
+                c.apis.insert(api.clone());
+                c.streams.insert((api.account.clone(), api.region.clone()));
+                c.counts.push(MinuteCount {
+                    api: api.clone(),
+                    minute: slot.minute,
+                    calls: u64::from(slot.tally.calls),
+                    errors: u64::from(slot.tally.errors),
+                });
+            }
+            if let Some(k) = key {
+                c.streams.insert((k.account.clone(), k.region.clone()));
+            }
+        }
         self.stats.files += 1;
         self.stats.records += batch.records.saturating_sub(duplicates);
         self.stats.duplicates += duplicates;
@@ -188,6 +255,11 @@ impl Pipeline {
                 if candidates.contains(&r.id) {
                     fresh.insert(r.id);
                 }
+                if let Some(c) = self.changes.as_mut() {
+                    let api = &batch.apis[slot.api as usize];
+                    let key = (api.account.clone(), api.region.clone());
+                    c.new_ids.entry(key).or_default().push((r.id, slot.minute));
+                }
             } else {
                 duplicates += 1;
                 tally_add(&mut slot.tally, r.error, r.caller, r.agent, -1);
@@ -195,6 +267,20 @@ impl Pipeline {
         }
         (duplicates, fresh)
     }
+}
+
+/// What one file changed: the streams and APIs to write back, the counts to add and the
+/// eventIDs to remember.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Accounts and regions the file touched.
+    pub streams: BTreeSet<StreamKey>,
+    /// APIs the file had calls for.
+    pub apis: BTreeSet<ApiKey>,
+    /// Calls and errors per API and minute (duplicates removed).
+    pub counts: Vec<MinuteCount>,
+    /// New eventIDs per stream.
+    pub new_ids: BTreeMap<StreamKey, Vec<(u128, i64)>>,
 }
 
 /// The detector's view of one slot: counts with attribution strings resolved.

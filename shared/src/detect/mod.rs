@@ -140,6 +140,8 @@ pub struct Detector {
     streams: BTreeMap<(String, String), StreamState>,
     apis: BTreeMap<ApiKey, ApiState>,
     live: BTreeMap<(String, String), BTreeSet<ApiKey>>,
+    /// APIs with new data since their last Start evaluation.
+    dirty: BTreeSet<ApiKey>,
 }
 
 impl Detector {
@@ -150,12 +152,33 @@ impl Detector {
             streams: BTreeMap::new(),
             apis: BTreeMap::new(),
             live: BTreeMap::new(),
+            dirty: BTreeSet::new(),
         }
     }
 
     /// The state of one API, if it has been seen.
     pub fn api(&self, key: &ApiKey) -> Option<&ApiState> {
         self.apis.get(key)
+    }
+
+    /// An account and region's time bookkeeping and live APIs.
+    pub fn stream(&self, key: &(String, String)) -> (Option<&StreamState>, BTreeSet<ApiKey>) {
+        (self.streams.get(key), self.live.get(key).cloned().unwrap_or_default())
+    }
+
+    /// Puts back a stream's state loaded from a store.
+    pub fn restore_stream(&mut self, key: (String, String), state: Option<StreamState>, live: BTreeSet<ApiKey>) {
+        if let Some(state) = state {
+            self.streams.insert(key.clone(), state);
+        }
+        if !live.is_empty() {
+            self.live.insert(key, live);
+        }
+    }
+
+    /// Puts back an API's state loaded from a store.
+    pub fn restore_api(&mut self, key: ApiKey, state: ApiState) {
+        self.apis.insert(key, state);
     }
 
     /// Adds one minute's new counts of one API.
@@ -184,6 +207,7 @@ impl Detector {
         add_capped(&mut m.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
         add_capped(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
         self.live.entry(stream_key).or_default().insert(api.clone());
+        self.dirty.insert(api.clone());
     }
 
     /// Evaluates every live API of one account and region after a file; `delivered` is the
@@ -215,7 +239,8 @@ impl Detector {
                 stream: &stream,
                 detected_at: stream.watermark,
             };
-            if t.enabled {
+            // Only new data can raise a window: APIs without any are not re-tested for a Start.
+            if self.dirty.remove(api) && t.enabled {
                 eval.starts(state, &mut events);
             }
             eval.settle(state, settle_before, &mut events);

@@ -1,0 +1,160 @@
+//! Where a replay keeps its state: in memory for this run, or in the embedded store
+//! (`--store`), through the same ingest flow and ports as the Lambda.
+use crate::files::LogFile;
+use crate::store::{flush, RedbStore};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use trailsight_core::count::{ApiKey, FileBatch};
+use trailsight_core::detect::DetectorConfig;
+use trailsight_core::events::Envelope;
+use trailsight_core::ingest::{ingest, Disposition, IngestError};
+use trailsight_core::pipeline::{ApiTotals, Pipeline, Stages, Stats};
+use trailsight_core::ports::{BaselineStore, EventSink, ObjectStatus, SinkError, StoreError};
+
+/// A sink that hands events back to the replay, which prints them.
+#[derive(Debug, Default)]
+struct Collect(Mutex<Vec<Envelope>>);
+
+impl EventSink for Collect {
+    async fn put(&self, events: &[Envelope]) -> Result<(), SinkError> {
+        let mut held = self.0.lock().map_err(|_| SinkError {
+            failed: events.len(),
+            total: events.len(),
+            why: "poisoned".into(),
+        })?;
+        held.extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// The replay's state.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one value per run
+pub enum Engine {
+    /// In memory, for this run only.
+    Memory(Pipeline),
+    /// In the embedded store.
+    Stored {
+        /// The store.
+        store: RedbStore,
+        /// Detection settings.
+        config: DetectorConfig,
+        /// Counters of this run.
+        stats: Stats,
+        /// Calls per API in this run.
+        totals: BTreeMap<ApiKey, ApiTotals>,
+        /// Files skipped because an earlier replay processed them.
+        already: u64,
+    },
+}
+
+impl Engine {
+    /// An engine for this run.
+    pub fn new(config: DetectorConfig, stages: Stages, store: Option<RedbStore>) -> Self {
+        match store {
+            None => Engine::Memory(Pipeline::with_stages(config, stages)),
+            Some(store) => Engine::Stored {
+                store,
+                config,
+                stats: Stats::default(),
+                totals: BTreeMap::new(),
+                already: 0,
+            },
+        }
+    }
+
+    /// The object id of a local file: its name (unique per delivery, wherever the file was
+    /// copied to) and its size (so a different file under the same name is not skipped).
+    fn object(file: &LogFile) -> String {
+        format!("{}#{}", file.key.file_name(), file.size)
+    }
+
+    /// Drops files an earlier replay into the same store processed.
+    pub fn skip_processed(&mut self, files: Vec<LogFile>) -> Result<Vec<LogFile>, StoreError> {
+        let Engine::Stored { store, already, .. } = self else {
+            return Ok(files);
+        };
+        let mut keep = Vec::with_capacity(files.len());
+        for f in files {
+            match pollster::block_on(store.status(&Self::object(&f)))? {
+                ObjectStatus::Done => *already += 1,
+                _ => keep.push(f),
+            }
+        }
+        Ok(keep)
+    }
+
+    /// Merges one file and returns its events.
+    pub fn apply(&mut self, file: &LogFile, batch: FileBatch) -> Result<Vec<Envelope>, IngestError> {
+        match self {
+            Engine::Memory(p) => Ok(p.apply(Some(&file.key), batch)),
+            Engine::Stored {
+                store,
+                config,
+                stats,
+                totals,
+                already,
+            } => {
+                let sink = Collect::default();
+                let report = pollster::block_on(ingest(&*store, &sink, config, &Self::object(file), &file.key, batch))?;
+                if report.disposition == Disposition::Duplicate {
+                    *already += 1;
+                }
+                let s = &report.stats;
+                stats.files += s.files;
+                stats.records += s.records;
+                stats.duplicates += s.duplicates;
+                stats.rejected_records += s.rejected_records;
+                stats.insights_started += s.insights_started;
+                stats.insights_ended += s.insights_ended;
+                stats.risky_changes += s.risky_changes;
+                for c in &report.counts {
+                    let t = totals.entry(c.api.clone()).or_default();
+                    t.calls += c.calls;
+                    t.errors += c.errors;
+                }
+                Ok(sink.0.into_inner().unwrap_or_default())
+            }
+        }
+    }
+
+    /// The run's counters.
+    pub fn stats(&self) -> &Stats {
+        match self {
+            Engine::Memory(p) => p.stats(),
+            Engine::Stored { stats, .. } => stats,
+        }
+    }
+
+    /// Mutable counters.
+    pub fn stats_mut(&mut self) -> &mut Stats {
+        match self {
+            Engine::Memory(p) => p.stats_mut(),
+            Engine::Stored { stats, .. } => stats,
+        }
+    }
+
+    /// Files skipped as processed by an earlier replay.
+    pub fn already_processed(&self) -> u64 {
+        match self {
+            Engine::Memory(_) => 0,
+            Engine::Stored { already, .. } => *already,
+        }
+    }
+
+    /// Calls per API in this run.
+    pub fn totals(&self) -> Vec<(&ApiKey, &ApiTotals)> {
+        match self {
+            Engine::Memory(p) => p.totals().iter().collect(),
+            Engine::Stored { totals, .. } => totals.iter().collect(),
+        }
+    }
+
+    /// Makes the store durable.
+    pub fn finish(&self) -> Result<(), StoreError> {
+        match self {
+            Engine::Memory(_) => Ok(()),
+            Engine::Stored { store, .. } => flush(store),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The ingest flow for one delivered log file, exactly once over at-least-once delivery.
+//!
+//! 1. **Ledger check**: an object (bucket, key, ETag) already committed is not counted again;
+//!    if its events were not confirmed sent (a crash or an EventBridge failure after the
+//!    commit), they are sent again from the outbox, with the same deterministic ids.
+//! 2. **Load** the state the file needs: its accounts and regions, the APIs it touches and
+//!    the live ones (open minutes, insights in progress).
+//! 3. **Apply** it with the same [`Pipeline`] as the replay.
+//! 4. **Commit** atomically and conditionally: the ledger entry, states, counts and the outbox
+//!    in one write that fails if the object was committed meanwhile or any state changed
+//!    (a concurrent invocation): then reload and apply again.
+//! 5. **Send** the events, then mark them sent. A send failure fails the invocation, so the
+//!    delivery is retried and step 1 resends.
+
+use crate::count::{ApiKey, FileBatch};
+use crate::detect::DetectorConfig;
+use crate::key::LogKey;
+use crate::pipeline::{Pipeline, Stats};
+use crate::ports::{
+    BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
+    Versioned,
+};
+use std::collections::BTreeSet;
+
+/// Attempts before giving up on a contended commit.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Counted and committed now.
+    Processed,
+    /// Committed before; its events had been sent: nothing to do.
+    Duplicate,
+    /// Committed before but its events were not confirmed sent: sent again now.
+    Resent,
+}
+
+/// The result of ingesting one object.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    /// What happened.
+    pub disposition: Disposition,
+    /// Counters of this file (zero for duplicates).
+    pub stats: Stats,
+    /// Events sent.
+    pub events: usize,
+    /// Commit attempts (more than one under contention).
+    pub attempts: usize,
+    /// Calls and errors per API and minute this file added (duplicates removed).
+    pub counts: Vec<crate::ports::MinuteCount>,
+}
+
+/// Why an object could not be ingested; the delivery should be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Events could not be delivered; they stay in the outbox and are resent on retry.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// Other invocations kept changing the same state.
+    #[error("state for {object} kept changing under {attempts} attempts (concurrent deliveries); retry later")]
+    Contention {
+        /// The object.
+        object: String,
+        /// Attempts made.
+        attempts: usize,
+    },
+}
+
+/// Ingests one counted file exactly once. `object` identifies the delivery (bucket, key and
+/// ETag); `key` is the parsed key; `batch` the file's counts.
+pub async fn ingest<S: BaselineStore, K: EventSink>(
+    store: &S,
+    sink: &K,
+    config: &DetectorConfig,
+    object: &str,
+    key: &LogKey,
+    batch: FileBatch,
+) -> Result<IngestReport, IngestError> {
+    if let Some(report) = settle_known(store, sink, object).await? {
+        return Ok(report);
+    }
+    let streams: Vec<StreamKey> = batch
+        .apis
+        .iter()
+        .map(|a| (a.account.clone(), a.region.clone()))
+        .chain(std::iter::once((key.account.clone(), key.region.clone())))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let snapshot = load_all(store, &streams, &batch.apis).await?;
+        let mut pipeline = Pipeline::restore(config.clone(), &snapshot);
+        let events = pipeline.apply(Some(key), batch.clone());
+        let commit = build_commit(object, &pipeline, &snapshot, &events);
+        match store.commit(&commit).await? {
+            CommitOutcome::Committed => {
+                sink.put(&events).await?;
+                store.mark_sent(object).await?;
+                return Ok(IngestReport {
+                    disposition: Disposition::Processed,
+                    stats: pipeline.stats().clone(),
+                    events: events.len(),
+                    attempts: attempt,
+                    counts: commit.counts,
+                });
+            }
+            CommitOutcome::AlreadyCommitted => {
+                if let Some(mut report) = settle_known(store, sink, object).await? {
+                    report.attempts = attempt;
+                    return Ok(report);
+                }
+            }
+            CommitOutcome::Conflict => {
+                tracing::info!(object, attempt, "state changed by a concurrent invocation; reloading");
+            }
+        }
+    }
+    Err(IngestError::Contention {
+        object: object.to_owned(),
+        attempts: MAX_ATTEMPTS,
+    })
+}
+
+/// Handles an object the ledger knows: nothing to do, or resend its outbox.
+async fn settle_known<S: BaselineStore, K: EventSink>(
+    store: &S,
+    sink: &K,
+    object: &str,
+) -> Result<Option<IngestReport>, IngestError> {
+    let report = |disposition, events| IngestReport {
+        disposition,
+        stats: Stats::default(),
+        events,
+        attempts: 0,
+        counts: vec![],
+    };
+    match store.status(object).await? {
+        ObjectStatus::New => Ok(None),
+        ObjectStatus::Done => Ok(Some(report(Disposition::Duplicate, 0))),
+        ObjectStatus::Pending(events) => {
+            sink.put(&events).await?;
+            store.mark_sent(object).await?;
+            Ok(Some(report(Disposition::Resent, events.len())))
+        }
+    }
+}
+
+/// Loads the streams and APIs, then the live APIs of those streams not yet loaded.
+async fn load_all<S: BaselineStore>(store: &S, streams: &[StreamKey], apis: &[ApiKey]) -> Result<Snapshot, StoreError> {
+    let mut snapshot = store.load(streams, apis).await?;
+    let extra: Vec<ApiKey> = snapshot
+        .streams
+        .values()
+        .flat_map(|s| s.live.iter())
+        .filter(|a| !snapshot.apis.contains_key(*a) && !apis.contains(a))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !extra.is_empty() {
+        let more = store.load(&[], &extra).await?;
+        snapshot.apis.extend(more.apis);
+    }
+    Ok(snapshot)
+}
+
+fn build_commit(object: &str, pipeline: &Pipeline, snapshot: &Snapshot, events: &[crate::events::Envelope]) -> Commit {
+    let mut commit = Commit {
+        object: object.to_owned(),
+        events: events.to_vec(),
+        ..Commit::default()
+    };
+    let changes = pipeline.changes().cloned().unwrap_or_default();
+    let streams: BTreeSet<StreamKey> = changes.streams.iter().chain(snapshot.streams.keys()).cloned().collect();
+    for s in streams {
+        let snap = pipeline.stream_snapshot(&s, snapshot.streams.get(&s));
+        commit.streams.insert(s, snap);
+    }
+    let apis: BTreeSet<&ApiKey> = changes.apis.iter().chain(snapshot.apis.keys()).collect();
+    for api in apis {
+        if let Some(state) = pipeline.api_state(api) {
+            let version = snapshot.apis.get(api).map_or(0, |v| v.version);
+            commit.apis.insert(
+                api.clone(),
+                Versioned {
+                    value: state.clone(),
+                    version,
+                },
+            );
+        }
+    }
+    commit.counts = changes.counts;
+    commit
+}
+
+#[cfg(test)]
+mod tests;
