@@ -233,11 +233,26 @@ fn replay_with_a_store_is_incremental_and_skips_processed_files() {
     let fixtures = root().join("tests/fixtures/grycap");
     let part = fixtures.join("dynamodb");
     let first = trailsight(&["replay", part.to_str().unwrap(), "--store", store.to_str().unwrap()]);
-    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let first = summary(&first);
     // When the whole dataset is replayed into the same store, and then again
-    let second = summary(&trailsight(&["replay", fixtures.to_str().unwrap(), "--store", store.to_str().unwrap()]));
-    let third = summary(&trailsight(&["replay", fixtures.to_str().unwrap(), "--store", store.to_str().unwrap()]));
+    let second = summary(&trailsight(&[
+        "replay",
+        fixtures.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]));
+    let third = summary(&trailsight(&[
+        "replay",
+        fixtures.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]));
     // Then the second run reads only the new files, the third none, and no record counts twice
     assert_eq!(second["already_processed"], first["files"]);
     let all = summary(&trailsight(&["replay", fixtures.to_str().unwrap()]));

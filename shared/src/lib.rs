@@ -14,6 +14,7 @@ pub mod events;
 pub mod ingest;
 pub mod key;
 pub mod memory;
+pub mod notify;
 pub mod pipeline;
 pub mod ports;
 pub mod reader;

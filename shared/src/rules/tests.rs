@@ -1,0 +1,236 @@
+//! The rule table (real-shaped records, about half look-alikes) and property tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::*;
+use proptest::prelude::*;
+
+const CASES: &str = include_str!("../../../tests/fixtures/risky/cases.json");
+
+#[test]
+fn every_case_of_the_table_fires_exactly_the_expected_rules() {
+    // Given the table of records that must fire and their look-alikes
+    let cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
+    assert!(cases.len() >= 40, "the table needs at least 40 cases");
+    let mut failures = vec![];
+    for c in &cases {
+        // When each record is evaluated
+        let got: Vec<&str> = evaluate(&c["record"]).iter().map(|f| f.rule.as_str()).collect();
+        let want: Vec<&str> = c["expect"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        // Then exactly the expected rules fire
+        if got != want {
+            failures.push(format!("{}: expected {want:?}, got {got:?}", c["name"]));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let firing = cases
+        .iter()
+        .filter(|c| !c["expect"].as_array().unwrap().is_empty())
+        .count();
+    assert!(
+        firing * 3 >= cases.len() && firing * 3 <= cases.len() * 2,
+        "about half must fire: {firing}/{}",
+        cases.len()
+    );
+}
+
+fn case(name: &str) -> Value {
+    let cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
+    cases
+        .into_iter()
+        .find(|c| c["name"] == name)
+        .map(|c| c["record"].clone())
+        .unwrap()
+}
+
+#[test]
+fn risky_change_event_carries_rule_resource_actor_reason_and_record() {
+    // Given an SSH-to-the-world record
+    let record = case("ssh to the world");
+    let finding = evaluate(&record).remove(0);
+    // When it becomes an event
+    let e = risky_change_event(&record, &finding);
+    // Then the envelope and detail carry the contract's fields
+    assert_eq!(
+        (e.detail_type.as_str(), e.source.as_str()),
+        ("Trailsight Risky Change", "trailsight")
+    );
+    assert_eq!(
+        e.resources,
+        vec!["arn:aws:ec2:us-east-1:111122223333:security-group/sg-0d921df5d84f7270a"]
+    );
+    let d = &e.detail;
+    assert_eq!(d["rule"], "ec2-security-group-open-admin-port");
+    assert_eq!(d["severity"], "high");
+    assert_eq!(d["account"], "111122223333");
+    assert_eq!(d["region"], "us-east-1");
+    assert_eq!(d["resource"]["groupId"], "sg-0d921df5d84f7270a");
+    assert_eq!(d["actor"]["arn"], "arn:aws:iam::111122223333:user/mallory");
+    assert_eq!(d["actor"]["sourceIPAddress"], "198.51.100.7");
+    assert!(d["reason"].as_str().unwrap().contains("0.0.0.0/0"));
+    assert_eq!(d["record"], record);
+    assert_eq!(d["eventID"], record["eventID"]);
+    // And the id is deterministic
+    assert_eq!(risky_change_event(&record, &finding).id, e.id);
+}
+
+#[test]
+fn public_policy_reason_quotes_the_offending_statement() {
+    let record = case("policy public statement after a deny");
+    let f = evaluate(&record).remove(0);
+    assert!(f.reason.contains("\"Sid\":\"Public\""), "{}", f.reason);
+    assert!(!f.reason.contains("SecureTransport"));
+    assert_eq!(
+        f.resource,
+        Resource::Bucket {
+            name: "acme-data".into(),
+            key: None
+        }
+    );
+}
+
+#[test]
+fn rule_ids_round_trip_and_concerns_is_narrow() {
+    for r in RuleId::ALL {
+        assert_eq!(RuleId::parse(r.as_str()), Some(r));
+        assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+    }
+    assert!(concerns("s3.amazonaws.com", "PutBucketPolicy"));
+    assert!(!concerns("s3.amazonaws.com", "GetObject"));
+    assert!(!concerns("ec2.amazonaws.com", "PutBucketPolicy"));
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        prop::sample::select(vec![
+            "*",
+            "Allow",
+            "Deny",
+            "0.0.0.0/0",
+            "::/0",
+            "tcp",
+            "-1",
+            "22",
+            "AWS",
+            "Principal",
+            "x"
+        ])
+        .prop_map(|s| Value::String(s.to_owned())),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "Effect",
+                    "Principal",
+                    "NotPrincipal",
+                    "Statement",
+                    "Condition",
+                    "AWS",
+                    "items",
+                    "ipProtocol",
+                    "fromPort",
+                    "toPort",
+                    "ipRanges",
+                    "cidrIp",
+                    "bucketPolicy",
+                    "x-amz-acl",
+                    "Grant",
+                    "URI",
+                    "other"
+                ])
+                .prop_map(str::to_owned),
+                inner,
+                0..5
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn statement() -> impl Strategy<Value = Value> {
+    (
+        prop::sample::select(vec!["Allow", "Deny"]),
+        prop::sample::select(vec![
+            serde_json::json!("*"),
+            serde_json::json!({"AWS": "*"}),
+            serde_json::json!({"AWS": "arn:aws:iam::1:root"}),
+            serde_json::json!({"Service": "logging.s3.amazonaws.com"}),
+        ]),
+        prop::sample::select(vec![
+            Value::Null,
+            serde_json::json!({"StringEquals": {"aws:PrincipalOrgID": "o-1"}}),
+            serde_json::json!({"StringLike": {"aws:SourceVpc": "vpc-*"}}),
+            serde_json::json!({"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}),
+        ]),
+    )
+        .prop_map(|(effect, principal, condition)| {
+            let mut s =
+                serde_json::json!({"Effect": effect, "Principal": principal, "Action": "s3:*", "Resource": "*"});
+            if !condition.is_null() {
+                s["Condition"] = condition;
+            }
+            s
+        })
+}
+
+fn policy_record(statements: Vec<Value>) -> Value {
+    serde_json::json!({"eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "eventID": "p",
+        "requestParameters": {"bucketName": "b", "bucketPolicy": {"Statement": statements}}})
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_json_never_panics(v in json_value()) {
+        let _ = evaluate(&v);
+    }
+
+    #[test]
+    fn any_request_parameters_never_panic(
+        v in json_value(),
+        name in prop::sample::select(vec!["PutBucketPolicy", "PutBucketAcl", "CreateBucket", "PutBucketPublicAccessBlock",
+            "AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules", "PutEventSelectors", "UpdateTrail", "StopLogging"]),
+    ) {
+        let source = match name {
+            "AuthorizeSecurityGroupIngress" | "ModifySecurityGroupRules" => "ec2.amazonaws.com",
+            "PutEventSelectors" | "UpdateTrail" | "StopLogging" => "cloudtrail.amazonaws.com",
+            _ => "s3.amazonaws.com",
+        };
+        let record = serde_json::json!({"eventSource": source, "eventName": name, "requestParameters": v.clone(), "eventID": "x"});
+        for f in evaluate(&record) {
+            let _ = risky_change_event(&record, &f);
+        }
+        let nested = serde_json::json!({"eventSource": source, "eventName": name, "requestParameters": {"bucketPolicy": v.clone(), "ipPermissions": v.clone(), "AccessControlPolicy": v}});
+        let _ = evaluate(&nested);
+    }
+
+    #[test]
+    fn adding_a_deny_statement_never_makes_a_verdict_more_severe(
+        statements in prop::collection::vec(statement(), 0..4),
+        deny in statement(),
+        at in 0usize..5,
+    ) {
+        let before: Vec<(RuleId, Severity)> = evaluate(&policy_record(statements.clone())).iter().map(|f| (f.rule, f.severity)).collect();
+        let mut deny = deny;
+        deny["Effect"] = Value::from("Deny");
+        let mut with = statements;
+        let at = at.min(with.len());
+        with.insert(at, deny);
+        let after: Vec<(RuleId, Severity)> = evaluate(&policy_record(with)).iter().map(|f| (f.rule, f.severity)).collect();
+        prop_assert!(after.len() <= before.len());
+        for (a, b) in after.iter().zip(before.iter()) {
+            prop_assert!(a.1 <= b.1);
+        }
+    }
+}
