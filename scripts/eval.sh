@@ -7,13 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-bench-out/eval}
 DAYS=${EVAL_DAYS:-10}
-TUNING=${EVAL_TUNING:-"1 2 3"}
-HELDOUT=${EVAL_HELDOUT:-"1001 1002 1003"}
+TUNING=${EVAL_TUNING:-"1 2 3 1001 1002 1003"}
+HELDOUT=${EVAL_HELDOUT:-"2001 2002 2003"}
 mkdir -p "$OUT"
 cargo build --release -q -p trailsight-cli -p trailsight-trafficgen
 BIN=${CARGO_TARGET_DIR:-target}/release
 run() {
-  local set=$1 seed=$2 dir="$OUT/seed-$seed"
+  local set=$1 seed=$2
+  local dir="$OUT/seed-$seed"
   if [ ! -f "$dir/.done" ]; then
     rm -rf "$dir"
     "$BIN/trafficgen" generate --out "$dir/logs" --seed "$seed" --days "$DAYS" --labels "$dir/labels.json" 2>/dev/null
@@ -26,13 +27,4 @@ run() {
 {
   for s in $TUNING; do run tuning "$s"; done
   for s in $HELDOUT; do run held-out "$s"; done
-} | tee "$OUT/scores.jsonl" | python3 -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin]
-print(f"{\"set\":<9} {\"seed\":>5} {\"recall\":>7} {\"precision\":>9} {\"false/day\":>9} {\"median delay (min)\":>18}")
-ok = True
-for r in rows:
-    print(f"{r[\"set\"]:<9} {r[\"seed\"]:>5} {r[\"recall\"]:>7.3f} {r[\"precision\"]:>9.3f} {r[\"false_starts_per_day\"]:>9.3f} {r[\"median_delay_minutes\"]:>18}")
-    ok &= r["recall"] >= 0.95 and r["false_starts_per_day"] <= 0.3
-print("targets (recall >= 0.95, false Starts/day <= 0.3 on every seed):", "met" if ok else "NOT met")
-'
+} | tee "$OUT/scores.jsonl" | python3 scripts/eval_table.py

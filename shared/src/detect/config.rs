@@ -48,7 +48,7 @@ impl Default for Thresholds {
             p_value: 1e-7,
             min_calls: 10,
             min_ratio: 2.0,
-            burst_margin: 1.5,
+            burst_margin: 2.0,
             min_errors: 10,
             min_error_fraction: 0.1,
             error_ratio: 3.0,
@@ -106,7 +106,7 @@ impl Default for DetectorConfig {
             defaults: Thresholds::default(),
             api: BTreeMap::new(),
             settle_minutes: 15,
-            warmup_minutes: 24 * 60,
+            warmup_minutes: 2 * 24 * 60,
             end_after_minutes: 5,
             max_insight_minutes: 6 * 60,
         }

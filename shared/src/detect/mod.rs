@@ -71,6 +71,9 @@ pub struct ActiveInsight {
     pub quiet_observed: f64,
     /// Consecutive normal complete minutes.
     pub quiet: i64,
+    /// Last complete minute beyond the baseline on its own.
+    #[serde(default)]
+    pub last_hot: i64,
     /// Attributions over the insight so far (complete minutes).
     pub attributions: [Vec<(String, u32)>; 3],
     /// Minute up to which attributions were accumulated (exclusive).
@@ -302,8 +305,11 @@ impl Eval<'_> {
                     }
                 }
             }
+            // Errors that come with an anomalous call rate are part of that insight (an intruder's
+            // AccessDenied while enumerating): an error-rate insight is for a normal call rate.
+            let rate_anomalous = s.is_active(&InsightKind::CallRate);
             for (kind, start, verdict) in self.error_verdicts(s, t) {
-                if !s.is_active(&kind) && start > s.last_end(&kind) {
+                if !rate_anomalous && !s.is_active(&kind) && start > s.last_end(&kind) {
                     self.start(s, kind, start, t, verdict, events);
                 }
             }
@@ -317,7 +323,14 @@ impl Eval<'_> {
                 continue;
             }
             let burst = s.model.burst(i, t);
-            if observed < self.t.min_ratio * expected || observed - expected <= self.t.burst_margin * burst {
+            // Compare like with like: the burst memory of multi-minute windows leaves out the
+            // largest minute, and so does this excess.
+            let excess = if *len > 1 {
+                sums.robust_excess(t, *len)
+            } else {
+                observed - expected
+            };
+            if observed < self.t.min_ratio * expected || excess <= self.t.burst_margin * burst {
                 continue;
             }
             let p = count_tail(observed, expected, self.t.overdispersion);
@@ -446,6 +459,7 @@ impl Eval<'_> {
             observed,
             quiet_observed: 0.0,
             quiet: 0,
+            last_hot: start,
             attributions,
             attributed_to: settled_to,
         });
@@ -465,7 +479,8 @@ impl Eval<'_> {
                     .next()
                     .map_or(before, |(k, _)| (*k - HISTORY_MINUTES + 1).max(m + 1))
                     .min(before);
-                s.model.learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], true, true);
+                s.model
+                    .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], 0.0, true, true);
                 m = next;
                 continue;
             }
@@ -482,23 +497,34 @@ impl Eval<'_> {
             if m < a.attributed_to {
                 continue;
             }
-            let (value, normal) = match &a.kind {
+            // A minute is "hot" when it alone is beyond the baseline; the insight ends once the
+            // window that started it has been back in range for `end_after_minutes` complete
+            // minutes, and its End is the minute after the last hot one.
+            let len = a.verdict.window.max(1);
+            let (value, hot, normal) = match &a.kind {
                 InsightKind::CallRate => {
-                    let e = s.model.expected(m);
+                    let e1 = s.model.expected(m);
                     let c = f64::from(data.calls);
+                    let hot =
+                        c > 0.0 && c > (self.t.min_ratio * e1).max(e1 + 3.0 * count_sd(e1, self.t.overdispersion));
+                    let o = s.window.sum_calls(m, len) as f64;
+                    let e = s.model.expected_sum(m, len);
+                    let idx = WINDOWS.iter().position(|w| *w == len).unwrap_or(0);
+                    let floor = f64::from(self.t.min_calls) * MIN_CALLS_SCALE[idx] / 2.0;
                     let limit = (self.t.min_ratio * e)
                         .max(e + 3.0 * count_sd(e, self.t.overdispersion))
-                        .max(f64::from(self.t.min_calls) / 2.0);
-                    (c, c <= limit)
+                        .max(floor);
+                    (c, hot, o <= limit)
                 }
                 InsightKind::ErrorRate(code) => {
-                    let e = f64::from(data.by_error.iter().filter(|x| &x.0 == code).map(|x| x.1).sum::<u32>());
-                    let n = f64::from(data.calls).max(1.0);
                     let p0 = s.model.error_fraction(code);
-                    (
-                        e,
-                        e < 3.0 || e / n <= (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio),
-                    )
+                    let bar = (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio);
+                    let e1 = f64::from(data.by_error.iter().filter(|x| &x.0 == code).map(|x| x.1).sum::<u32>());
+                    let hot = e1 > 0.0 && e1 / f64::from(data.calls).max(1.0) > bar;
+                    let (n, e) = s.window.sum_errors(m, len, code);
+                    let normal =
+                        (e as f64) < f64::from(self.t.min_errors) / 2.0 || e as f64 / (n as f64).max(1.0) <= bar;
+                    (e1, hot, normal)
                 }
             };
             for (i, list) in [&data.by_caller, &data.by_agent, &data.by_error].iter().enumerate() {
@@ -509,29 +535,38 @@ impl Eval<'_> {
                 add_capped(&mut a.attributions[2], &[("null", data.calls - data.errors)], 32);
             }
             a.attributed_to = m + 1;
-            if normal {
-                a.quiet += 1;
-                a.quiet_observed += value;
-            } else {
-                a.quiet = 0;
-                a.observed += a.quiet_observed + value;
+            a.quiet_observed += value;
+            if hot {
+                a.last_hot = m;
+                a.observed += a.quiet_observed;
                 a.quiet_observed = 0.0;
             }
+            a.quiet = if normal { a.quiet + 1 } else { 0 };
             let too_long = m + 1 - a.start >= self.config.max_insight_minutes;
             if a.quiet >= self.config.end_after_minutes || too_long {
-                let end = if too_long && a.quiet == 0 {
+                let forced = too_long && a.quiet < self.config.end_after_minutes;
+                let end = if forced {
                     m + 1
                 } else {
-                    m + 1 - a.quiet
+                    (a.last_hot + 1).max(a.start + 1)
                 };
-                ended.push((idx, end, too_long && a.quiet < self.config.end_after_minutes));
+                if forced {
+                    a.observed += a.quiet_observed;
+                }
+                ended.push((idx, end, forced));
             }
         }
         for (idx, end, forced) in ended.into_iter().rev() {
             let a = s.active.remove(idx);
             events.push(self.end_event(&a, end, forced));
             s.ended.retain(|e| e.0 != a.kind);
-            s.ended.push((a.kind, end));
+            // After a forced end, the new level is learned for as long again before any new Start.
+            let quiet_until = if forced {
+                end + self.config.max_insight_minutes
+            } else {
+                end
+            };
+            s.ended.push((a.kind, quiet_until));
         }
         let rate_active = s.active.iter().any(|a| a.kind == InsightKind::CallRate);
         let errors_active = s.active.iter().any(|a| a.kind != InsightKind::CallRate);
@@ -539,16 +574,15 @@ impl Eval<'_> {
         let (model, window) = (&s.model, &s.window);
         s.recent
             .push(m, data.calls, expected, |g| (window.calls(g), model.expected(g)));
-        let excess = WINDOWS.map(|len| {
-            let (o, e) = s.recent.sums(len);
-            o - e
-        });
+        let excess = WINDOWS.map(|len| s.recent.robust_excess(len));
+        let local = (s.recent.sums(11).0 - f64::from(data.calls)) / 10.0;
         s.model.learn(
             m,
             data.calls,
             &data.by_error,
             [&data.by_caller, &data.by_agent, &data.by_error],
             excess,
+            local,
             !rate_active,
             !errors_active,
         );
@@ -617,6 +651,18 @@ impl Sums {
     }
 
     /// Observed and expected calls over `(end - len, end]`, clipped to the range.
+    /// Excess over `(end - len, end]` leaving out the minute with the most calls.
+    fn robust_excess(&self, end: i64, len: i64) -> f64 {
+        let (o, e) = self.window(end, len);
+        let top = (end - len + 1..=end)
+            .map(|m| self.window(m, 1))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        match top {
+            Some((c, x)) => (o - c) - (e - x),
+            None => o - e,
+        }
+    }
+
     fn window(&self, end: i64, len: i64) -> (f64, f64) {
         let max = self.observed.len().saturating_sub(1) as i64;
         let hi = (end - self.lo + 1).clamp(0, max) as usize;

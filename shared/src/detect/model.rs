@@ -8,7 +8,8 @@
 //!   about a day) and at a minute of the day (nightly jobs and batches, forgotten over about a
 //!   week). The expectation for a minute adds these to the seasonal mean.
 //! - **Burst memory**: for each window (1, 5, 15, 30, 60 minutes), the largest excess over the
-//!   expectation seen recently, decaying with a half-life of 3.5 days. Benign bursts that recur
+//!   expectation seen recently, decaying with a half-life of 7 days (for windows of several
+//!   minutes, leaving out the single largest minute, which scheduled spikes explain). Benign bursts that recur
 //!   at varying times (weekday deploys) are then not anomalous unless clearly larger.
 //! - **Errors**: the decayed fraction of calls that fail, per errorCode.
 //! - **Baseline statistics**: the 7-day average calls (and errors) per minute and the top
@@ -26,7 +27,7 @@ const ALPHA_DAY: f32 = 0.3;
 const MOH_DECAY_PER_HOUR: f32 = 0.85;
 const MOD_DECAY_PER_DAY: f32 = 0.8;
 const MAX_DAY_SPIKES: usize = 48;
-const BURST_HALF_LIFE_MINUTES: f64 = 5040.0;
+const BURST_HALF_LIFE_MINUTES: f64 = 10080.0;
 const BASELINE_TAU_MINUTES: f64 = 10080.0;
 const TOP_K: usize = 8;
 
@@ -39,6 +40,10 @@ pub struct DaySpike {
     pub excess: f32,
     /// Day (since the epoch) it was last seen.
     pub day: i32,
+    /// Distinct days it was seen on (saturating): it counts from the second day on, so a
+    /// one-off jump (the first morning of a new API) is not taken for a nightly job.
+    #[serde(default)]
+    pub days_seen: u8,
 }
 
 /// The learned baseline of one API.
@@ -54,12 +59,23 @@ pub struct ApiModel {
     pub day_n: Vec<u8>,
     /// Excess calls per minute of the hour (hourly jobs).
     pub hour_spikes: Vec<f32>,
+    /// Distinct hours each minute-of-hour spike was seen in (saturating); it counts from the
+    /// second on, so a one-off jump is not taken for an hourly job.
+    #[serde(default)]
+    pub hour_spike_hits: Vec<u8>,
     /// Excess calls at minutes of the day (nightly jobs, batches).
     pub day_spikes: Vec<DaySpike>,
     /// Largest recent excess per window of [`WINDOWS`].
     pub burst: [f32; 5],
     /// Minute `burst` was last decayed to.
     pub burst_at: i64,
+    /// Largest excess per window since `pending_since`, folded into `burst` once a day, so
+    /// an episode in progress (a slow ramp) never raises its own bar.
+    #[serde(default)]
+    pub pending: [f32; 5],
+    /// Start of the current pending day.
+    #[serde(default)]
+    pub pending_since: i64,
     /// The hour being accumulated, and its calls so far.
     pub hour: i64,
     /// Calls in `hour` so far.
@@ -89,9 +105,12 @@ impl ApiModel {
             day: vec![0.0; 24],
             day_n: vec![0; 24],
             hour_spikes: vec![0.0; 60],
+            hour_spike_hits: vec![0; 60],
             day_spikes: Vec::new(),
             burst: [0.0; 5],
             burst_at: since,
+            pending: [0.0; 5],
+            pending_since: since,
             hour: since.div_euclid(60),
             hour_calls: 0,
             avg_calls: 0.0,
@@ -132,10 +151,14 @@ impl ApiModel {
         let day_spike = self
             .day_spikes
             .iter()
-            .filter(|s| s.at == mod_)
+            .filter(|s| s.at == mod_ && s.days_seen >= 2)
             .map(|s| f64::from(s.excess) * f64::from(MOD_DECAY_PER_DAY).powi((today - s.day).max(0)))
             .fold(0.0, f64::max);
-        (self.seasonal(t) + f64::from(self.hour_spikes[moh]) + day_spike).max(0.002)
+        let hour_spike = match self.hour_spike_hits.get(moh) {
+            Some(h) if *h >= 2 => f64::from(self.hour_spikes[moh]),
+            _ => 0.0,
+        };
+        (self.seasonal(t) + hour_spike + day_spike).max(0.002)
     }
 
     /// Expected calls over the window `(end - len, end]`.
@@ -183,26 +206,49 @@ impl ApiModel {
         by_error: &[(String, u32)],
         attributions: [&[(String, u32)]; 3],
         window_excess: [f64; 5],
+        local: f64,
         learn_rate: bool,
         learn_errors: bool,
     ) {
         self.roll_hours(t);
         self.decay_averages(t);
         let c = f64::from(calls);
-        if learn_rate {
-            self.hour_calls += u64::from(calls);
-            let base = self.seasonal(t);
-            let moh = t.rem_euclid(60) as usize;
-            let excess = c - base;
-            if excess >= 3.0 && excess >= 2.0 * base {
-                self.hour_spikes[moh] = self.hour_spikes[moh].max(excess as f32);
-                self.note_day_spike(t, excess as f32);
-            }
-            // Burst memory: largest window excess beyond the (spike-aware) expectation.
+        // Burst memory learns every minute, insights included (a burst that recurs, such as a
+        // deploy bigger than any before, fires once, not every time), but a day late: the
+        // day's largest excesses are folded in the next day, so an episode in progress never
+        // raises its own bar.
+        for (p, ex) in self.pending.iter_mut().zip(window_excess) {
+            *p = p.max(ex.max(0.0) as f32);
+        }
+        if t - self.pending_since >= 1440 {
             let k = decay(t - self.burst_at, BURST_HALF_LIFE_MINUTES) as f32;
             self.burst_at = t;
-            for (b, ex) in self.burst.iter_mut().zip(window_excess) {
-                *b = (*b * k).max(ex.max(0.0) as f32);
+            for (b, p) in self.burst.iter_mut().zip(self.pending.iter_mut()) {
+                *b = (*b * k).max(*p);
+                *p = 0.0;
+            }
+            self.pending_since = t;
+        }
+        if learn_rate {
+            let base = self.seasonal(t);
+            // The seasonal mean is that of ordinary minutes: scheduled spikes are learned apart.
+            let spike = (self.expected(t) - base).max(0.0);
+            self.hour_calls += (c - spike).max(0.0).round() as u64;
+            let moh = t.rem_euclid(60) as usize;
+            // A spike stands out from the seasonal mean and from the minutes just before it
+            // (`local`), so the first hour of a new daily regime is not taken for a job.
+            let reference = base.max(local);
+            let excess = c - reference;
+            if excess >= 3.0 && excess >= reference {
+                if self.hour_spikes[moh] < 1.0 {
+                    self.hour_spike_hits.resize(60, 0);
+                    self.hour_spike_hits[moh] = 0;
+                }
+                if let Some(h) = self.hour_spike_hits.get_mut(moh) {
+                    *h = h.saturating_add(1);
+                }
+                self.hour_spikes[moh] = self.hour_spikes[moh].max(excess as f32);
+                self.note_day_spike(t, excess as f32);
             }
             self.avg_calls += c;
             for (a, list) in attributions.iter().enumerate().take(2) {
@@ -216,7 +262,7 @@ impl ApiModel {
             }
         } else {
             // Keep the hour's mean unbiased by the anomaly: count it as expected.
-            self.hour_calls += self.expected(t).round() as u64;
+            self.hour_calls += self.seasonal(t).round() as u64;
         }
         if learn_errors {
             for (code, n) in by_error {
@@ -233,10 +279,18 @@ impl ApiModel {
         if let Some(s) = self.day_spikes.iter_mut().find(|s| s.at == at) {
             let decayed = s.excess * MOD_DECAY_PER_DAY.powi((day - s.day).max(0));
             s.excess = decayed.max(excess);
+            if s.day != day {
+                s.days_seen = s.days_seen.saturating_add(1);
+            }
             s.day = day;
             return;
         }
-        self.day_spikes.push(DaySpike { at, excess, day });
+        self.day_spikes.push(DaySpike {
+            at,
+            excess,
+            day,
+            days_seen: 1,
+        });
         if self.day_spikes.len() > MAX_DAY_SPIKES {
             let weight = |s: &DaySpike| s.excess * MOD_DECAY_PER_DAY.powi((day - s.day).max(0));
             if let Some((i, _)) = self
@@ -366,7 +420,8 @@ mod tests {
 
     fn feed(m: &mut ApiModel, from: i64, to: i64, f: impl Fn(i64) -> u32) {
         for t in from..to {
-            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], true, true);
+            let local = (t - 10..t).map(|u| f64::from(f(u))).sum::<f64>() / 10.0;
+            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], local, true, true);
         }
     }
 

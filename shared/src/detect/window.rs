@@ -181,6 +181,26 @@ impl Recent {
             .take(len.max(0) as usize)
             .fold((0.0, 0.0), |(o, e), (c, x)| (o + f64::from(*c), e + x))
     }
+
+    /// Excess of observed over expected calls in the newest `len` minutes. For windows of
+    /// several minutes the single largest minute is left out, so a one-minute scheduled spike
+    /// shapes the 1-minute burst memory only.
+    pub fn robust_excess(&self, len: i64) -> f64 {
+        let (o, e) = self.sums(len);
+        if len <= 1 {
+            return o - e;
+        }
+        let top = self
+            .calls
+            .iter()
+            .rev()
+            .take(len.max(0) as usize)
+            .max_by_key(|(c, _)| *c);
+        match top {
+            Some((c, x)) => (o - f64::from(*c)) - (e - x),
+            None => o - e,
+        }
+    }
 }
 
 #[cfg(test)]
