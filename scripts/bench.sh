@@ -8,11 +8,11 @@ SEED=${BENCH_SEED:-1}
 mkdir -p "$OUT"
 cargo build --release -q -p trailsight-cli -p trailsight-trafficgen
 BIN=${CARGO_TARGET_DIR:-target}/release
-CORPUS="$OUT/corpus-s$SEED"
+CORPUS="$OUT/corpus4-s$SEED"
 if [ ! -f "$CORPUS/.done" ]; then
   rm -rf "$CORPUS"
   "$BIN/trafficgen" generate --out "$CORPUS" --seed "$SEED" --days 2 \
-    --regions us-east-1,eu-west-1,ap-southeast-2 --rate-scale "${BENCH_SCALE:-1.0}" --no-anomalies
+    --regions us-east-1,eu-west-1,ap-southeast-2,us-west-2 --rate-scale "${BENCH_SCALE:-1.0}" --no-anomalies
   touch "$CORPUS/.done"
 fi
 files=$(find "$CORPUS" -name '*.json.gz' | wc -l)

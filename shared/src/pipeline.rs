@@ -204,31 +204,40 @@ impl Pipeline {
             }
         }
 
-        let mut streams: FxHashSet<(String, String)> = FxHashSet::default();
+        // Accounts and regions of the file, gathered per API (few) rather than per slot (many).
+        let mut streams: BTreeSet<(&str, &str)> = BTreeSet::new();
         for slot in &batch.slots {
             if slot.tally.calls == 0 {
                 continue;
             }
             let api = &batch.apis[slot.api as usize];
-            let totals = self.totals.entry(api.clone()).or_default();
-            totals.calls += u64::from(slot.tally.calls);
-            totals.errors += u64::from(slot.tally.errors);
+            match self.totals.get_mut(api) {
+                Some(t) => {
+                    t.calls += u64::from(slot.tally.calls);
+                    t.errors += u64::from(slot.tally.errors);
+                }
+                None => {
+                    let t = ApiTotals {
+                        calls: u64::from(slot.tally.calls),
+                        errors: u64::from(slot.tally.errors),
+                    };
+                    self.totals.insert(api.clone(), t);
+                }
+            }
             if self.stages.detect {
                 self.detector
                     .observe(api, &delta(&batch.strings, slot.minute, &slot.tally));
-                if !streams.contains(&(api.account.clone(), api.region.clone())) {
-                    streams.insert((api.account.clone(), api.region.clone()));
-                }
             }
         }
-        if let Some(k) = key.filter(|_| self.stages.detect) {
-            streams.insert((k.account.clone(), k.region.clone()));
+        if self.stages.detect {
+            streams.extend(batch.apis.iter().map(|a| (a.account.as_str(), a.region.as_str())));
+            if let Some(k) = key {
+                streams.insert((k.account.as_str(), k.region.as_str()));
+            }
         }
         let delivered = key.map(|k| k.delivered.timestamp().div_euclid(60));
-        let mut streams: Vec<_> = streams.into_iter().collect();
-        streams.sort();
         for (account, region) in streams {
-            let insights = self.detector.advance(&account, &region, delivered);
+            let insights = self.detector.advance(account, region, delivered);
             for e in &insights {
                 match e.state() {
                     Some("Start") => self.stats.insights_started += 1,

@@ -22,6 +22,7 @@ pub use window::{add_capped, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES, 
 
 use crate::count::ApiKey;
 use crate::events::Envelope;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use tail::{count_sd, count_tail, error_tail};
@@ -140,11 +141,12 @@ pub struct StreamState {
 #[derive(Debug)]
 pub struct Detector {
     config: DetectorConfig,
-    streams: BTreeMap<(String, String), StreamState>,
-    apis: BTreeMap<ApiKey, ApiState>,
-    live: BTreeMap<(String, String), BTreeSet<ApiKey>>,
+    /// Per account, then region (nested so lookups by `&str` allocate nothing).
+    streams: BTreeMap<String, BTreeMap<String, StreamState>>,
+    apis: FxHashMap<ApiKey, ApiState>,
+    live: BTreeMap<String, BTreeMap<String, BTreeSet<ApiKey>>>,
     /// APIs with new data since their last Start evaluation.
-    dirty: BTreeSet<ApiKey>,
+    dirty: FxHashSet<ApiKey>,
 }
 
 impl Detector {
@@ -153,9 +155,9 @@ impl Detector {
         Detector {
             config,
             streams: BTreeMap::new(),
-            apis: BTreeMap::new(),
+            apis: FxHashMap::default(),
             live: BTreeMap::new(),
-            dirty: BTreeSet::new(),
+            dirty: FxHashSet::default(),
         }
     }
 
@@ -166,16 +168,26 @@ impl Detector {
 
     /// An account and region's time bookkeeping and live APIs.
     pub fn stream(&self, key: &(String, String)) -> (Option<&StreamState>, BTreeSet<ApiKey>) {
-        (self.streams.get(key), self.live.get(key).cloned().unwrap_or_default())
+        (
+            self.streams.get(&key.0).and_then(|r| r.get(&key.1)),
+            self.live
+                .get(&key.0)
+                .and_then(|r| r.get(&key.1))
+                .cloned()
+                .unwrap_or_default(),
+        )
     }
 
     /// Puts back a stream's state loaded from a store.
     pub fn restore_stream(&mut self, key: (String, String), state: Option<StreamState>, live: BTreeSet<ApiKey>) {
         if let Some(state) = state {
-            self.streams.insert(key.clone(), state);
+            self.streams
+                .entry(key.0.clone())
+                .or_default()
+                .insert(key.1.clone(), state);
         }
         if !live.is_empty() {
-            self.live.insert(key, live);
+            self.live.entry(key.0).or_default().insert(key.1, live);
         }
     }
 
@@ -186,12 +198,18 @@ impl Detector {
 
     /// Adds one minute's new counts of one API.
     pub fn observe(&mut self, api: &ApiKey, d: &MinuteDelta<'_>) {
-        let stream_key = (api.account.clone(), api.region.clone());
-        let stream = self.streams.entry(stream_key.clone()).or_insert_with(|| StreamState {
-            first_minute: d.minute,
-            watermark: i64::MIN,
-            newest_event: d.minute,
-        });
+        let regions = match self.streams.get_mut(&api.account) {
+            Some(r) => r,
+            None => self.streams.entry(api.account.clone()).or_default(),
+        };
+        let stream = match regions.get_mut(&api.region) {
+            Some(s) => s,
+            None => regions.entry(api.region.clone()).or_insert_with(|| StreamState {
+                first_minute: d.minute,
+                watermark: i64::MIN,
+                newest_event: d.minute,
+            }),
+        };
         if d.minute - stream.newest_event > STALE_MINUTES {
             // After a week of silence the history is stale: warm up again.
             stream.first_minute = d.minute;
@@ -199,32 +217,46 @@ impl Detector {
         stream.first_minute = stream.first_minute.min(d.minute);
         stream.newest_event = stream.newest_event.max(d.minute);
         let first = stream.first_minute;
-        let state = self
-            .apis
-            .entry(api.clone())
-            .or_insert_with(|| ApiState::new(first.min(d.minute)));
+        let state = match self.apis.get_mut(api) {
+            Some(s) => s,
+            None => self
+                .apis
+                .entry(api.clone())
+                .or_insert_with(|| ApiState::new(first.min(d.minute))),
+        };
         let m = state.window.minutes.entry(d.minute).or_default();
         m.calls += d.calls;
         m.errors += d.errors;
         add_capped(&mut m.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
         add_capped(&mut m.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
         add_capped(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
-        self.live.entry(stream_key).or_default().insert(api.clone());
-        self.dirty.insert(api.clone());
+        let live = match self.live.get_mut(&api.account) {
+            Some(r) => r,
+            None => self.live.entry(api.account.clone()).or_default(),
+        };
+        let set = match live.get_mut(&api.region) {
+            Some(s) => s,
+            None => live.entry(api.region.clone()).or_default(),
+        };
+        if !set.contains(api) {
+            set.insert(api.clone());
+        }
+        if !self.dirty.contains(api) {
+            self.dirty.insert(api.clone());
+        }
     }
 
     /// Evaluates every live API of one account and region after a file; `delivered` is the
     /// file's delivery minute. Returns the insight events (Starts and Ends).
     pub fn advance(&mut self, account: &str, region: &str, delivered: Option<i64>) -> Vec<Envelope> {
-        let key = (account.to_owned(), region.to_owned());
-        let Some(stream) = self.streams.get_mut(&key) else {
+        let Some(stream) = self.streams.get_mut(account).and_then(|r| r.get_mut(region)) else {
             return vec![];
         };
         let mark = delivered.unwrap_or(stream.newest_event + 5);
         stream.watermark = stream.watermark.max(mark);
         let stream = stream.clone();
         let settle_before = stream.watermark - self.config.settle_minutes;
-        let Some(live) = self.live.get_mut(&key) else {
+        let Some(live) = self.live.get_mut(account).and_then(|r| r.get_mut(region)) else {
             return vec![];
         };
         let mut events = vec![];
@@ -318,15 +350,15 @@ impl Eval<'_> {
 
     fn call_rate_verdict(&self, s: &ApiState, sums: &Sums, t: i64) -> Option<(i64, Verdict)> {
         for (i, len) in WINDOWS.iter().enumerate() {
-            let (observed, expected) = sums.window(t, *len);
-            if observed < f64::from(self.t.min_calls) * MIN_CALLS_SCALE[i] {
+            if sums.observed(t, *len) < f64::from(self.t.min_calls) * MIN_CALLS_SCALE[i] {
                 continue;
             }
+            let (observed, expected) = sums.window(&s.model, t, *len);
             let burst = s.model.burst(i, t);
             // Compare like with like: the burst memory of multi-minute windows leaves out the
             // largest minute, and so does this excess.
             let excess = if *len > 1 {
-                sums.robust_excess(t, *len)
+                sums.robust_excess(&s.model, t, *len)
             } else {
                 observed - expected
             };
@@ -339,7 +371,7 @@ impl Eval<'_> {
             }
             let first = (t - len + 1..=t)
                 .find(|m| {
-                    let (c, e) = sums.window(*m, 1);
+                    let (c, e) = sums.window(&s.model, *m, 1);
                     c > 0.0 && c >= self.t.min_ratio * e
                 })
                 .unwrap_or(t - len + 1);
@@ -491,7 +523,8 @@ impl Eval<'_> {
     }
 
     fn settle_minute(&self, s: &mut ApiState, m: i64, events: &mut Vec<Envelope>) {
-        let data = s.window.minutes.get(&m).cloned().unwrap_or_default();
+        let empty = MinuteData::default();
+        let data = s.window.minutes.get(&m).unwrap_or(&empty);
         let mut ended = vec![];
         for (idx, a) in s.active.iter_mut().enumerate() {
             if m < a.attributed_to {
@@ -574,7 +607,7 @@ impl Eval<'_> {
         let (model, window) = (&s.model, &s.window);
         s.recent
             .push(m, data.calls, expected, |g| (window.calls(g), model.expected(g)));
-        let excess = WINDOWS.map(|len| s.recent.robust_excess(len));
+        let excess = s.recent.robust_excesses(WINDOWS);
         let local = (s.recent.sums(11).0 - f64::from(data.calls)) / 10.0;
         s.model.learn(
             m,
@@ -629,33 +662,61 @@ impl Eval<'_> {
 /// Observed and expected calls per minute over a range, with prefix sums for O(1) windows.
 struct Sums {
     lo: i64,
+    hi: i64,
     observed: Vec<f64>,
-    expected: Vec<f64>,
+    /// Computed on first use: most APIs never pass the cheap observed-count gate.
+    expected: std::cell::OnceCell<Vec<f64>>,
 }
 
 impl Sums {
     fn new(s: &ApiState, lo: i64, hi: i64) -> Self {
         let n = (hi - lo + 1).max(0) as usize;
-        let mut observed = Vec::with_capacity(n + 1);
-        let mut expected = Vec::with_capacity(n + 1);
-        observed.push(0.0);
-        expected.push(0.0);
-        let (mut o, mut e) = (0.0, 0.0);
-        for m in lo..=hi {
-            o += f64::from(s.window.calls(m));
-            e += s.model.expected(m);
-            observed.push(o);
-            expected.push(e);
+        let mut observed = vec![0.0; n + 1];
+        for (m, d) in s.window.minutes.range(lo..=hi) {
+            observed[(m - lo + 1) as usize] = f64::from(d.calls);
         }
-        Sums { lo, observed, expected }
+        for i in 1..observed.len() {
+            observed[i] += observed[i - 1];
+        }
+        Sums {
+            lo,
+            hi,
+            observed,
+            expected: std::cell::OnceCell::new(),
+        }
     }
 
-    /// Observed and expected calls over `(end - len, end]`, clipped to the range.
+    fn expected_prefix(&self, model: &ApiModel) -> &[f64] {
+        self.expected.get_or_init(|| {
+            let mut e = 0.0;
+            std::iter::once(0.0)
+                .chain((self.lo..=self.hi).map(|m| {
+                    e += model.expected(m);
+                    e
+                }))
+                .collect()
+        })
+    }
+
+    fn bounds(&self, end: i64, len: i64) -> (usize, usize) {
+        let max = self.observed.len().saturating_sub(1) as i64;
+        (
+            (end - len + 1 - self.lo).clamp(0, max) as usize,
+            (end - self.lo + 1).clamp(0, max) as usize,
+        )
+    }
+
+    /// Observed calls over `(end - len, end]`, clipped to the range.
+    fn observed(&self, end: i64, len: i64) -> f64 {
+        let (lo, hi) = self.bounds(end, len);
+        self.observed[hi] - self.observed[lo]
+    }
+
     /// Excess over `(end - len, end]` leaving out the minute with the most calls.
-    fn robust_excess(&self, end: i64, len: i64) -> f64 {
-        let (o, e) = self.window(end, len);
+    fn robust_excess(&self, model: &ApiModel, end: i64, len: i64) -> f64 {
+        let (o, e) = self.window(model, end, len);
         let top = (end - len + 1..=end)
-            .map(|m| self.window(m, 1))
+            .map(|m| self.window(model, m, 1))
             .max_by(|a, b| a.0.total_cmp(&b.0));
         match top {
             Some((c, x)) => (o - c) - (e - x),
@@ -663,14 +724,11 @@ impl Sums {
         }
     }
 
-    fn window(&self, end: i64, len: i64) -> (f64, f64) {
-        let max = self.observed.len().saturating_sub(1) as i64;
-        let hi = (end - self.lo + 1).clamp(0, max) as usize;
-        let lo = (end - len + 1 - self.lo).clamp(0, max) as usize;
-        (
-            self.observed[hi] - self.observed[lo],
-            self.expected[hi] - self.expected[lo],
-        )
+    /// Observed and expected calls over `(end - len, end]`, clipped to the range.
+    fn window(&self, model: &ApiModel, end: i64, len: i64) -> (f64, f64) {
+        let (lo, hi) = self.bounds(end, len);
+        let e = self.expected_prefix(model);
+        (self.observed[hi] - self.observed[lo], e[hi] - e[lo])
     }
 }
 

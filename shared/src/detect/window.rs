@@ -182,6 +182,31 @@ impl Recent {
             .fold((0.0, 0.0), |(o, e), (c, x)| (o + f64::from(*c), e + x))
     }
 
+    /// [`Recent::robust_excess`] for every window length of `lens`, in one pass.
+    pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
+        let mut out = [0.0; N];
+        let (mut o, mut e, mut top, mut top_e) = (0.0, 0.0, f64::MIN, 0.0);
+        let mut next = 0;
+        for (i, (c, x)) in self.calls.iter().rev().enumerate() {
+            let c = f64::from(*c);
+            o += c;
+            e += x;
+            if c > top {
+                top = c;
+                top_e = *x;
+            }
+            while next < N && lens[next] == i as i64 + 1 {
+                out[next] = if lens[next] <= 1 {
+                    o - e
+                } else {
+                    (o - top) - (e - top_e)
+                };
+                next += 1;
+            }
+        }
+        out
+    }
+
     /// Excess of observed over expected calls in the newest `len` minutes. For windows of
     /// several minutes the single largest minute is left out, so a one-minute scheduled spike
     /// shapes the 1-minute burst memory only.
@@ -212,6 +237,18 @@ mod tests {
         let mut l = vec![];
         add_capped(&mut l, &[("a", 1), ("b", 5), ("c", 3)], 2);
         assert_eq!(l, vec![("b".to_owned(), 5), ("c".to_owned(), 3)]);
+    }
+
+    #[test]
+    fn one_pass_excesses_equal_the_per_window_ones() {
+        let mut r = Recent::default();
+        for m in 0..70 {
+            r.push(m, (m * 7 % 13) as u32, 3.0, |_| (0, 3.0));
+        }
+        let all = r.robust_excesses([1, 5, 15, 30, 60]);
+        for (i, len) in [1, 5, 15, 30, 60].into_iter().enumerate() {
+            assert!((all[i] - r.robust_excess(len)).abs() < 1e-9, "{len}");
+        }
     }
 
     #[test]
