@@ -18,6 +18,11 @@ mod scan;
 mod time;
 pub use time::parse_event_minute;
 
+thread_local! {
+    /// Each reading thread's window buffer, reused from file to file.
+    static WINDOW: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Initial size of the decompression window.
 const INITIAL_BUFFER: usize = 1 << 20;
 /// The largest single record accepted (CloudTrail records are far smaller).
@@ -231,7 +236,7 @@ impl<R: Read> Decoded<R> {
 ///
 /// Returns the file-level error if the file as a whole is bad; the caller must then discard
 /// whatever the callback accumulated for this file ("whole or not at all").
-pub fn read_log<R, F>(input: R, on_record: F) -> Result<ReadSummary, ReadError>
+pub fn read_log<R, F>(input: R, mut on_record: F) -> Result<ReadSummary, ReadError>
 where
     R: Read,
     F: FnMut(Result<Record<'_>, RecordRejection>),
@@ -241,7 +246,18 @@ where
         source,
     })?;
     let gzip = decoded.is_gzip();
-    Framer::new(decoded, gzip).run(on_record)
+    // Reuse this thread's window buffer: zeroing a fresh megabyte per file costs more than
+    // parsing a small file.
+    let buf = WINDOW.with(|w| std::mem::take(&mut *w.borrow_mut()));
+    let mut framer = Framer::new(decoded, gzip, buf);
+    let result = framer.run(&mut on_record);
+    let mut buf = std::mem::take(&mut framer.buf);
+    if buf.len() > 4 * INITIAL_BUFFER {
+        // Don't keep a window grown for one huge record.
+        buf = Vec::new();
+    }
+    WINDOW.with(|w| *w.borrow_mut() = buf);
+    result
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,11 +290,14 @@ enum Scan {
 }
 
 impl<R: Read> Framer<R> {
-    fn new(input: R, gzip: bool) -> Self {
+    fn new(input: R, gzip: bool, mut buf: Vec<u8>) -> Self {
+        if buf.len() < INITIAL_BUFFER {
+            buf = vec![0; INITIAL_BUFFER];
+        }
         Framer {
             input,
             gzip,
-            buf: vec![0; INITIAL_BUFFER],
+            buf,
             pos: 0,
             end: 0,
             base: 0,
@@ -373,7 +392,7 @@ impl<R: Read> Framer<R> {
         }
     }
 
-    fn run<F>(mut self, mut on_record: F) -> Result<ReadSummary, ReadError>
+    fn run<F>(&mut self, mut on_record: F) -> Result<ReadSummary, ReadError>
     where
         F: FnMut(Result<Record<'_>, RecordRejection>),
     {

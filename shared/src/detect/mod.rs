@@ -354,6 +354,9 @@ impl Eval<'_> {
                 continue;
             }
             let (observed, expected) = sums.window(&s.model, t, *len);
+            if observed < self.t.min_ratio * expected {
+                continue;
+            }
             let burst = s.model.burst(i, t);
             // Compare like with like: the burst memory of multi-minute windows leaves out the
             // largest minute, and so does this excess.
@@ -362,7 +365,7 @@ impl Eval<'_> {
             } else {
                 observed - expected
             };
-            if observed < self.t.min_ratio * expected || excess <= self.t.burst_margin * burst {
+            if excess <= self.t.burst_margin * burst {
                 continue;
             }
             let p = count_tail(observed, expected, self.t.overdispersion);
@@ -523,6 +526,15 @@ impl Eval<'_> {
     }
 
     fn settle_minute(&self, s: &mut ApiState, m: i64, events: &mut Vec<Envelope>) {
+        if s.active.is_empty() && !s.window.minutes.contains_key(&m) {
+            // A quiet minute: the clock and the averages move on; nothing else to learn (the
+            // largest window excesses were reached at the minutes with calls).
+            let expected = s.model.expected(m);
+            let (model, window) = (&s.model, &s.window);
+            s.recent.push(m, 0, expected, |g| (window.calls(g), model.expected(g)));
+            s.model.idle(m);
+            return;
+        }
         let empty = MinuteData::default();
         let data = s.window.minutes.get(&m).unwrap_or(&empty);
         let mut ended = vec![];

@@ -221,13 +221,7 @@ impl ApiModel {
             *p = p.max(ex.max(0.0) as f32);
         }
         if t - self.pending_since >= 1440 {
-            let k = decay(t - self.burst_at, BURST_HALF_LIFE_MINUTES) as f32;
-            self.burst_at = t;
-            for (b, p) in self.burst.iter_mut().zip(self.pending.iter_mut()) {
-                *b = (*b * k).max(*p);
-                *p = 0.0;
-            }
-            self.pending_since = t;
+            self.fold_pending(t);
         }
         if learn_rate {
             let base = self.seasonal(t);
@@ -271,6 +265,25 @@ impl ApiModel {
                 bump(&mut self.attributions[2], code, f64::from(*n));
             }
         }
+    }
+
+    /// Learns a complete minute without calls (cheaper than [`ApiModel::learn`]).
+    pub fn idle(&mut self, t: i64) {
+        self.roll_hours(t);
+        self.decay_averages(t);
+        if t - self.pending_since >= 1440 {
+            self.fold_pending(t);
+        }
+    }
+
+    fn fold_pending(&mut self, t: i64) {
+        let k = decay(t - self.burst_at, BURST_HALF_LIFE_MINUTES) as f32;
+        self.burst_at = t;
+        for (b, p) in self.burst.iter_mut().zip(self.pending.iter_mut()) {
+            *b = (*b * k).max(*p);
+            *p = 0.0;
+        }
+        self.pending_since = t;
     }
 
     fn note_day_spike(&mut self, t: i64, excess: f32) {
