@@ -65,3 +65,27 @@ print(f"peak RSS, one {big_mb} MB-compressed file: {rss_kb/1024:.0f} MB (target 
 print(json.dumps({"files": files, "records": records, "zcat_s": zcat, "replay_s": full, "ratio": round(full/zcat, 3),
                   "count_s": count, "rules_s": rules, "big_file_mb": big_mb, "peak_rss_mb": round(rss_kb/1024)}))
 PY
+
+# Stage costs by instruction count (exact and repeatable, unlike wall time on a shared 2-core
+# machine): one simulated day of one region, one reading thread, under callgrind.
+if command -v valgrind >/dev/null && [ "${BENCH_CALLGRIND:-1}" = 1 ]; then
+  SUB="$OUT/subset-s$SEED"
+  if [ ! -d "$SUB" ]; then
+    mkdir -p "$SUB"
+    find "$CORPUS/AWSLogs" -path '*us-east-1*' -name '*.json.gz' | sort | head -288 | xargs -I{} cp {} "$SUB/"
+  fi
+  for stage in count rules all; do
+    valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$stage" "$BIN/trailsight" replay "$SUB" --stages "$stage" --threads 1 \
+      >/dev/null 2>"$OUT/callgrind.$stage.err" || true
+  done
+  python3 - "$OUT" <<'PY'
+import re, sys
+out = sys.argv[1]
+n = {}
+for stage in ("count", "rules", "all"):
+    text = open(f"{out}/callgrind.{stage}.err").read()
+    n[stage] = int(re.search(r"Collected : (\d+)", text).group(1))
+print(f"instructions, 288 files (one day, one region), 1 thread: count {n['count']:,}, rules {n['rules']:,} "
+      f"(+{(n['rules']/n['count']-1)*100:.2f}%), detection {n['all']:,} (+{(n['all']/n['rules']-1)*100:.1f}% over rules)")
+PY
+fi
