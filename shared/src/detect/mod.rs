@@ -399,6 +399,16 @@ impl Eval<'_> {
     fn error_verdicts(&self, s: &ApiState, t: i64) -> Vec<(InsightKind, i64, Verdict)> {
         let mut out = vec![];
         for (i, len) in [(1usize, 5i64), (2, 15)] {
+            // Cheap gate first: too few errors of any code in the window.
+            let errors: u64 = s
+                .window
+                .minutes
+                .range(t - len + 1..=t)
+                .map(|(_, d)| u64::from(d.errors))
+                .sum();
+            if errors < u64::from(self.t.min_errors) * (i as u64) {
+                continue;
+            }
             for code in s.window.codes(t, len) {
                 let kind = InsightKind::ErrorRate(code.clone());
                 if out.iter().any(|(k, _, _)| k == &kind) {
