@@ -16,6 +16,9 @@ pub const DEFAULT_RETENTION_MINUTES: i64 = 24 * 60;
 pub struct IdWindow {
     ids: FxHashSet<u128>,
     by_minute: BTreeMap<i64, Vec<u128>>,
+    /// Ids of the minute being filled, moved into `by_minute` when the minute changes
+    /// (records come mostly in time order: one map operation per minute, not per record).
+    pending: (i64, Vec<u128>),
     newest: i64,
     /// How far behind the newest minute ids are kept.
     pub retention_minutes: i64,
@@ -33,6 +36,7 @@ impl IdWindow {
         IdWindow {
             ids: FxHashSet::default(),
             by_minute: BTreeMap::new(),
+            pending: (i64::MIN, Vec::new()),
             newest: i64::MIN,
             retention_minutes,
         }
@@ -43,7 +47,11 @@ impl IdWindow {
         if !self.ids.insert(id) {
             return false;
         }
-        self.by_minute.entry(minute).or_default().push(id);
+        if self.pending.0 != minute {
+            self.flush();
+            self.pending.0 = minute;
+        }
+        self.pending.1.push(id);
         if minute > self.newest {
             self.newest = minute;
         }
@@ -55,8 +63,16 @@ impl IdWindow {
         self.ids.contains(&id)
     }
 
+    fn flush(&mut self) {
+        if !self.pending.1.is_empty() {
+            let ids = std::mem::take(&mut self.pending.1);
+            self.by_minute.entry(self.pending.0).or_default().extend(ids);
+        }
+    }
+
     /// Forgets ids older than the retention behind the newest minute.
     pub fn expire(&mut self) {
+        self.flush();
         let horizon = self.newest.saturating_sub(self.retention_minutes);
         while let Some(entry) = self.by_minute.first_entry() {
             if *entry.key() >= horizon {

@@ -6,7 +6,7 @@
 //! sequential and cheap: it grows with the distinct APIs and minutes of a file, plus one
 //! hash-set probe per record for de-duplication.
 
-use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId, NONE};
+use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId};
 use crate::dedup::IdWindow;
 use crate::detect::{ApiState, Detector, DetectorConfig, MinuteDelta};
 use crate::events::Envelope;
@@ -206,6 +206,12 @@ impl Pipeline {
 
         // Accounts and regions of the file, gathered per API (few) rather than per slot (many).
         let mut streams: BTreeSet<(&str, &str)> = BTreeSet::new();
+        // The file's strings, shared by every minute that names them (one allocation each).
+        let shared: Vec<std::sync::Arc<str>> = if self.stages.detect {
+            batch.strings.iter().map(|s| std::sync::Arc::from(s.as_str())).collect()
+        } else {
+            vec![]
+        };
         for slot in &batch.slots {
             if slot.tally.calls == 0 {
                 continue;
@@ -225,8 +231,7 @@ impl Pipeline {
                 }
             }
             if self.stages.detect {
-                self.detector
-                    .observe(api, &delta(&batch.strings, slot.minute, &slot.tally));
+                self.detector.observe(api, &delta(&shared, slot.minute, &slot.tally));
             }
         }
         if self.stages.detect {
@@ -293,11 +298,10 @@ pub struct Changes {
 }
 
 /// The detector's view of one slot: counts with attribution strings resolved.
-fn delta<'a>(strings: &'a [String], minute: i64, t: &MinuteTally) -> MinuteDelta<'a> {
-    let resolve = |list: &[(StrId, u32)]| -> Vec<(&'a str, u32)> {
+fn delta(strings: &[std::sync::Arc<str>], minute: i64, t: &MinuteTally) -> MinuteDelta {
+    let resolve = |list: &[(StrId, u32)]| -> Vec<(std::sync::Arc<str>, u32)> {
         list.iter()
-            .filter(|(id, _)| *id != NONE)
-            .map(|(id, n)| (strings[*id as usize].as_str(), *n))
+            .filter_map(|(id, n)| strings.get(*id as usize).map(|s| (s.clone(), *n)))
             .collect()
     };
     MinuteDelta {

@@ -221,16 +221,24 @@ impl Eval<'_> {
     /// Completes every minute before `before`: Ends, then learning.
     pub(super) fn settle(&self, s: &mut ApiState, before: i64, events: &mut Vec<Envelope>) {
         let mut m = s.window.settled_before;
+        // Minutes with calls from the longest window back: one range walk, not one per minute.
+        let data: Vec<i64> = s
+            .window
+            .minutes
+            .range(m - HISTORY_MINUTES + 1..before)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut next_data = 0;
         while m < before {
-            let has_recent = s.window.minutes.range(m - HISTORY_MINUTES + 1..=m).next().is_some();
+            while next_data < data.len() && data[next_data] < m - HISTORY_MINUTES + 1 {
+                next_data += 1;
+            }
+            let has_recent = data.get(next_data).is_some_and(|d| *d <= m);
             if !has_recent && s.active.is_empty() {
                 // Nothing within the longest window and no insight: jump to the next data.
-                let next = s
-                    .window
-                    .minutes
-                    .range(m..)
-                    .next()
-                    .map_or(before, |(k, _)| (*k - HISTORY_MINUTES + 1).max(m + 1))
+                let next = data
+                    .get(next_data)
+                    .map_or(before, |k| (*k - HISTORY_MINUTES + 1).max(m + 1))
                     .min(before);
                 s.model
                     .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], 0.0, true, true);
@@ -282,7 +290,13 @@ impl Eval<'_> {
                 InsightKind::ErrorRate(code) => {
                     let p0 = s.model.error_fraction(code);
                     let bar = (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio);
-                    let e1 = f64::from(data.by_error.iter().filter(|x| &x.0 == code).map(|x| x.1).sum::<u32>());
+                    let e1 = f64::from(
+                        data.by_error
+                            .iter()
+                            .filter(|x| &*x.0 == code.as_str())
+                            .map(|x| x.1)
+                            .sum::<u32>(),
+                    );
                     let hot = e1 > 0.0 && e1 / f64::from(data.calls).max(1.0) > bar;
                     let (n, e) = s.window.sum_errors(m, len, code);
                     let normal =
@@ -291,7 +305,7 @@ impl Eval<'_> {
                 }
             };
             for (i, list) in [&data.by_caller, &data.by_agent, &data.by_error].iter().enumerate() {
-                let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+                let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
                 add_capped(&mut a.attributions[i], &items, 32);
             }
             if data.calls > data.errors {

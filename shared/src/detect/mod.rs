@@ -19,7 +19,9 @@ mod window;
 pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, WINDOWS};
-pub use window::{add_capped, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP};
+pub use window::{
+    add_capped, add_capped_shared, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
+};
 
 use crate::count::ApiKey;
 use crate::events::Envelope;
@@ -37,7 +39,7 @@ const BASELINE_MAX_MINUTES: i64 = 10_080;
 
 /// New counts for one API and minute, with attribution strings borrowed from the batch.
 #[derive(Debug, Clone, Default)]
-pub struct MinuteDelta<'a> {
+pub struct MinuteDelta {
     /// Minutes since the epoch.
     pub minute: i64,
     /// Calls.
@@ -45,11 +47,11 @@ pub struct MinuteDelta<'a> {
     /// Calls with an errorCode.
     pub errors: u32,
     /// Errors per code.
-    pub by_error: Vec<(&'a str, u32)>,
+    pub by_error: Vec<(std::sync::Arc<str>, u32)>,
     /// Calls per caller.
-    pub by_caller: Vec<(&'a str, u32)>,
+    pub by_caller: Vec<(std::sync::Arc<str>, u32)>,
     /// Calls per user agent.
-    pub by_agent: Vec<(&'a str, u32)>,
+    pub by_agent: Vec<(std::sync::Arc<str>, u32)>,
 }
 
 /// An insight that has started and not ended.
@@ -198,7 +200,7 @@ impl Detector {
     }
 
     /// Adds one minute's new counts of one API.
-    pub fn observe(&mut self, api: &ApiKey, d: &MinuteDelta<'_>) {
+    pub fn observe(&mut self, api: &ApiKey, d: &MinuteDelta) {
         let regions = match self.streams.get_mut(&api.account) {
             Some(r) => r,
             None => self.streams.entry(api.account.clone()).or_default(),
@@ -228,9 +230,9 @@ impl Detector {
         let m = state.window.minutes.entry(d.minute).or_default();
         m.calls += d.calls;
         m.errors += d.errors;
-        add_capped(&mut m.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
-        add_capped(&mut m.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
-        add_capped(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
+        add_capped_shared(&mut m.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
+        add_capped_shared(&mut m.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
+        add_capped_shared(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
         let live = match self.live.get_mut(&api.account) {
             Some(r) => r,
             None => self.live.entry(api.account.clone()).or_default(),

@@ -203,8 +203,8 @@ impl ApiModel {
         &mut self,
         t: i64,
         calls: u32,
-        by_error: &[(String, u32)],
-        attributions: [&[(String, u32)]; 3],
+        by_error: &[(std::sync::Arc<str>, u32)],
+        attributions: [&[(std::sync::Arc<str>, u32)]; 3],
         window_excess: [f64; 5],
         local: f64,
         learn_rate: bool,
@@ -350,7 +350,9 @@ impl ApiModel {
 
     fn decay_averages(&mut self, t: i64) {
         let dt = t - self.avg_at;
-        if dt <= 0 {
+        // Decay is multiplicative, so applying it hourly equals applying it every minute; the
+        // sums are at most an hour stale against a 7-day time constant.
+        if dt < 60 {
             return;
         }
         let k = (-(dt as f64) / BASELINE_TAU_MINUTES).exp();

@@ -54,7 +54,7 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
         return;
     }
     let by_error = if errors > 0 {
-        vec![("AccessDenied", errors)]
+        vec![("AccessDenied".into(), errors)]
     } else {
         vec![]
     };
@@ -65,8 +65,8 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
             calls,
             errors,
             by_error,
-            by_caller: vec![("arn:aws:iam::111122223333:user/ci", calls)],
-            by_agent: vec![("aws-cli/2", calls)],
+            by_caller: vec![("arn:aws:iam::111122223333:user/ci".into(), calls)],
+            by_agent: vec![("aws-cli/2".into(), calls)],
         },
     );
 }

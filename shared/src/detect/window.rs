@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Attribution values kept per minute and attribute.
 pub const MINUTE_ATTRIBUTION_CAP: usize = 8;
@@ -18,13 +19,29 @@ pub struct MinuteData {
     pub errors: u32,
     /// Errors per errorCode.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub by_error: Vec<(String, u32)>,
+    pub by_error: Vec<(Arc<str>, u32)>,
     /// Calls per caller ARN.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub by_caller: Vec<(String, u32)>,
+    pub by_caller: Vec<(Arc<str>, u32)>,
     /// Calls per user agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub by_agent: Vec<(String, u32)>,
+    pub by_agent: Vec<(Arc<str>, u32)>,
+}
+
+/// Adds shared `(value, n)` pairs into a capped list, keeping the largest values (a clone of
+/// an `Arc<str>` allocates nothing: attribution strings are shared, not copied per minute).
+pub fn add_capped_shared(list: &mut Vec<(Arc<str>, u32)>, items: &[(Arc<str>, u32)], cap: usize) {
+    for (v, n) in items {
+        if let Some(e) = list.iter_mut().find(|e| e.0 == *v) {
+            e.1 += n;
+        } else {
+            list.push((v.clone(), *n));
+        }
+    }
+    if list.len() > cap {
+        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        list.truncate(cap);
+    }
 }
 
 /// Adds `(value, n)` pairs into a capped list, keeping the largest values.
@@ -80,7 +97,7 @@ impl MinuteWindow {
             errors += d
                 .by_error
                 .iter()
-                .filter(|e| e.0 == code)
+                .filter(|e| &*e.0 == code)
                 .map(|e| u64::from(e.1))
                 .sum::<u64>();
         }
@@ -95,8 +112,8 @@ impl MinuteWindow {
         }
         for (_, d) in self.minutes.range(end - len + 1..=end) {
             for (c, _) in &d.by_error {
-                if !codes.contains(c) {
-                    codes.push(c.clone());
+                if !codes.iter().any(|x| x.as_str() == &**c) {
+                    codes.push(c.to_string());
                 }
             }
         }
@@ -115,7 +132,7 @@ impl MinuteWindow {
                 1 => &d.by_agent,
                 _ => &d.by_error,
             };
-            let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+            let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
             add_capped(&mut out, &items, 64);
         }
         if attribute == 2 {
