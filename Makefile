@@ -39,8 +39,9 @@ eval:
 build:
 	$(CARGO) build --release --workspace
 
+## The SAM stack (template.yaml) lands with the deploy issue; until then this says so.
 deploy:
-	sam build && sam deploy
+	@if [ -f template.yaml ]; then sam build && sam deploy; else echo "deploy: no template.yaml yet (the SAM stack is not written yet)"; exit 1; fi
 
 clean-bench:
 	rm -rf $(BENCH_DIR)
