@@ -17,11 +17,10 @@ struct Collect(Mutex<Vec<Envelope>>);
 
 impl EventSink for Collect {
     async fn put(&self, events: &[Envelope]) -> Result<(), SinkError> {
-        let mut held = self.0.lock().map_err(|_| SinkError {
-            failed: events.len(),
-            total: events.len(),
-            why: "poisoned".into(),
-        })?;
+        let mut held = self
+            .0
+            .lock()
+            .map_err(|_| SinkError::none_delivered(events.len(), "poisoned"))?;
         held.extend_from_slice(events);
         Ok(())
     }

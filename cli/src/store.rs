@@ -202,6 +202,25 @@ impl BaselineStore for RedbStore {
         txn.commit().map_err(unavailable)
     }
 
+    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(unavailable)?;
+        txn.set_durability(Durability::Eventual);
+        {
+            let mut ledger = txn.open_table(LEDGER).map_err(unavailable)?;
+            let entry = match ledger.get(object).map_err(unavailable)? {
+                Some(v) => serde_json::from_slice::<LedgerEntry>(v.value()).map_err(|e| corrupt(object, e))?,
+                None => return Ok(()),
+            };
+            let kept = LedgerEntry {
+                sent: entry.sent,
+                events: entry.events.into_iter().filter(|e| !ids.contains(&e.id)).collect(),
+            };
+            let bytes = serde_json::to_vec(&kept).map_err(|e| corrupt("ledger", e))?;
+            ledger.insert(object, bytes.as_slice()).map_err(unavailable)?;
+        }
+        txn.commit().map_err(unavailable)
+    }
+
     async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = txn.open_table(COUNTS).map_err(unavailable)?;

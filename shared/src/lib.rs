@@ -18,4 +18,5 @@ pub mod notify;
 pub mod pipeline;
 pub mod ports;
 pub mod reader;
+pub mod remediate;
 pub mod rules;

@@ -108,6 +108,13 @@ impl BaselineStore for MemoryStore {
         Ok(())
     }
 
+    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
+        if let Some(entry) = self.lock()?.ledger.get_mut(object) {
+            entry.1.retain(|e| !ids.contains(&e.id));
+        }
+        Ok(())
+    }
+
     async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
         let inner = self.lock()?;
         Ok(inner
@@ -123,12 +130,22 @@ impl BaselineStore for MemoryStore {
 pub struct MemorySink {
     events: Mutex<Vec<Envelope>>,
     fail_next: AtomicUsize,
+    /// When set, the next put delivers only this many events and fails the rest.
+    partial_next: Mutex<Option<usize>>,
 }
 
 impl MemorySink {
     /// Every event delivered so far, in order.
     pub fn events(&self) -> Vec<Envelope> {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Makes the next call to `put` deliver only its first `k` events and fail the rest, as
+    /// a PutEvents response with failed entries does.
+    pub fn deliver_only_next(&self, k: usize) {
+        if let Ok(mut p) = self.partial_next.lock() {
+            *p = Some(k);
+        }
     }
 
     /// Makes the next `n` calls to `put` fail without delivering anything.
@@ -145,21 +162,76 @@ impl EventSink for MemorySink {
         let pending = self.fail_next.load(Ordering::SeqCst);
         if pending > 0 {
             self.fail_next.store(pending - 1, Ordering::SeqCst);
+            return Err(SinkError::none_delivered(events.len(), "injected failure"));
+        }
+        let partial = self.partial_next.lock().ok().and_then(|mut p| p.take());
+        if let Some(k) = partial.filter(|k| *k < events.len()) {
+            let delivered = &events[..k];
+            if let Ok(mut held) = self.events.lock() {
+                held.extend_from_slice(delivered);
+            }
             return Err(SinkError {
-                failed: events.len(),
+                failed: events.len() - k,
                 total: events.len(),
-                why: "injected failure".to_owned(),
+                why: "injected partial failure".to_owned(),
+                delivered: delivered.iter().map(|e| e.id.clone()).collect(),
             });
         }
         self.events
             .lock()
-            .map_err(|_| SinkError {
-                failed: events.len(),
-                total: events.len(),
-                why: "sink poisoned".to_owned(),
-            })?
+            .map_err(|_| SinkError::none_delivered(events.len(), "sink poisoned"))?
             .extend_from_slice(events);
         Ok(())
+    }
+}
+
+/// A [`LogSource`](crate::ports::LogSource) over objects held in memory.
+#[derive(Debug, Default)]
+pub struct MemorySource {
+    objects: Mutex<BTreeMap<(String, String), (Vec<u8>, String)>>,
+}
+
+impl MemorySource {
+    /// Stores an object; its ETag is derived from its bytes (as S3's is).
+    pub fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
+        let etag = format!(
+            "{:032x}",
+            crate::count::event_id_hash(&format!("{}{bytes:?}", bytes.len()))
+        );
+        if let Ok(mut objects) = self.objects.lock() {
+            objects.insert((bucket.to_owned(), key.to_owned()), (bytes, etag));
+        }
+    }
+}
+
+impl crate::ports::LogSource for MemorySource {
+    type Reader = std::io::Cursor<Vec<u8>>;
+
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::ports::Opened<Self::Reader>, crate::ports::SourceError> {
+        let objects = self
+            .objects
+            .lock()
+            .map_err(|_| crate::ports::SourceError::Unavailable {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                why: "in-memory source poisoned".to_owned(),
+            })?;
+        let (bytes, etag) =
+            objects
+                .get(&(bucket.to_owned(), key.to_owned()))
+                .ok_or_else(|| crate::ports::SourceError::NotFound {
+                    bucket: bucket.to_owned(),
+                    key: key.to_owned(),
+                })?;
+        Ok(crate::ports::Opened {
+            size: Some(bytes.len() as u64),
+            reader: std::io::Cursor::new(bytes.clone()),
+            etag: Some(etag.clone()),
+        })
     }
 }
 

@@ -118,11 +118,15 @@ pub enum StoreError {
 /// - `load` returns what the last successful `commit`s wrote, with their versions; missing
 ///   streams and APIs are simply absent (or default);
 /// - `commit` is atomic and conditional: it writes everything or nothing; it returns
-///   `AlreadyCommitted` when `object` was committed before, and `Conflict` when any loaded
-///   version changed meanwhile (then nothing is written);
+///   `AlreadyCommitted` when `object` was committed before, and `Conflict` when the version of
+///   any stream it writes changed since it was loaded (then nothing is written). Every API
+///   belongs to the stream of its account and region, and every commit that changes an API
+///   writes that stream too, so a stream's version guards its APIs (adapters may also check
+///   API versions);
 /// - counts add up: committing counts for a minute adds them to what is there;
 /// - `status` tells whether `object` is new, committed with events to (re)send, or done;
-///   `mark_sent` records that its events were delivered.
+///   `mark_sent` records that its events were delivered, `mark_delivered` that some were
+///   (they are not returned by `status` again).
 pub trait BaselineStore {
     /// Where an object stands.
     fn status(&self, object: &str) -> impl Future<Output = Result<ObjectStatus, StoreError>> + Send;
@@ -133,6 +137,14 @@ pub trait BaselineStore {
     fn commit(&self, commit: &Commit) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
     /// Records that an object's events were delivered.
     fn mark_sent(&self, object: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records that some of an object's events (by envelope id) were delivered, so a resend
+    /// after a partial failure sends only the others.
+    fn mark_delivered(&self, object: &str, ids: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Read and write capacity units consumed since the last call (for metrics; stores that
+    /// do not meter return zeros).
+    fn consumed(&self) -> (f64, f64) {
+        (0.0, 0.0)
+    }
     /// Calls and errors of one API per minute over `[from, to)`.
     fn counts(
         &self,
@@ -152,6 +164,20 @@ pub struct SinkError {
     pub total: usize,
     /// The first error.
     pub why: String,
+    /// Ids of the events that were delivered before giving up (not to be sent again).
+    pub delivered: Vec<String>,
+}
+
+impl SinkError {
+    /// A failure where nothing of `total` events was delivered.
+    pub fn none_delivered(total: usize, why: impl Into<String>) -> Self {
+        SinkError {
+            failed: total,
+            total,
+            why: why.into(),
+            delivered: vec![],
+        }
+    }
 }
 
 /// Where events go (EventBridge in AWS, stdout or a file locally).
@@ -161,4 +187,63 @@ pub struct SinkError {
 pub trait EventSink {
     /// Delivers events, in order.
     fn put(&self, events: &[Envelope]) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// An opened log object: a blocking byte stream plus what S3 said about it.
+#[derive(Debug)]
+pub struct Opened<R> {
+    /// The object's bytes as stored (gzip or plain), read as they arrive.
+    pub reader: R,
+    /// The object's ETag, part of the delivery's idempotency key.
+    pub etag: Option<String>,
+    /// Stored size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// Why a log object could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The object does not exist (deleted after the notification, or a wrong key).
+    #[error(
+        "log object s3://{bucket}/{key} does not exist; it may have been deleted or the notification names a wrong key"
+    )]
+    NotFound {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+    },
+    /// Reading is not allowed.
+    #[error("access to s3://{bucket}/{key} denied: {why}; grant s3:GetObject on the trail bucket's AWSLogs/ prefix (and kms:Decrypt if the trail uses SSE-KMS)")]
+    AccessDenied {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The service's message.
+        why: String,
+    },
+    /// The source failed or was unreachable; retrying may help.
+    #[error("cannot read s3://{bucket}/{key}: {why}; the delivery is retried")]
+    Unavailable {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// The service's message.
+        why: String,
+    },
+}
+
+/// Where delivered log objects are read from (S3 in AWS, memory in tests).
+///
+/// Contract: `open` returns the object's stored bytes as a blocking [`std::io::Read`] that
+/// streams them (never buffering the whole object), with its ETag. The reader must be
+/// consumed off the async executor (e.g. in `spawn_blocking`). A missing object is
+/// `NotFound`, a permission problem `AccessDenied`; anything else is `Unavailable`.
+pub trait LogSource {
+    /// The byte stream type.
+    type Reader: std::io::Read + Send + 'static;
+    /// Opens `bucket`/`key` for reading.
+    fn open(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Opened<Self::Reader>, SourceError>> + Send;
 }

@@ -98,8 +98,7 @@ pub async fn ingest<S: BaselineStore, K: EventSink>(
         let commit = build_commit(object, &pipeline, &snapshot, &events);
         match store.commit(&commit).await? {
             CommitOutcome::Committed => {
-                sink.put(&events).await?;
-                store.mark_sent(object).await?;
+                send(store, sink, object, &events).await?;
                 return Ok(IngestReport {
                     disposition: Disposition::Processed,
                     stats: pipeline.stats().clone(),
@@ -142,9 +141,30 @@ async fn settle_known<S: BaselineStore, K: EventSink>(
         ObjectStatus::New => Ok(None),
         ObjectStatus::Done => Ok(Some(report(Disposition::Duplicate, 0))),
         ObjectStatus::Pending(events) => {
-            sink.put(&events).await?;
-            store.mark_sent(object).await?;
+            send(store, sink, object, &events).await?;
             Ok(Some(report(Disposition::Resent, events.len())))
+        }
+    }
+}
+
+/// Sends an object's events and records the outcome: all sent, or which ones were, so a retry
+/// resends only the rest.
+async fn send<S: BaselineStore, K: EventSink>(
+    store: &S,
+    sink: &K,
+    object: &str,
+    events: &[crate::events::Envelope],
+) -> Result<(), IngestError> {
+    match sink.put(events).await {
+        Ok(()) => Ok(store.mark_sent(object).await?),
+        Err(e) => {
+            if !e.delivered.is_empty() {
+                if let Err(store_error) = store.mark_delivered(object, &e.delivered).await {
+                    // The retry will resend those events too: subscribers see their ids twice.
+                    tracing::warn!(object, error = %store_error, "could not record partially delivered events");
+                }
+            }
+            Err(e.into())
         }
     }
 }

@@ -115,6 +115,29 @@ fn retry_after_an_event_delivery_failure_sends_the_events_once() {
 }
 
 #[test]
+fn retry_after_a_partial_put_events_failure_sends_only_the_failed_events() {
+    // Given a file with three risky changes whose delivery half fails (one entry accepted)
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let recs: Vec<String> = (0..3)
+        .map(|i| format!(r#"{{"eventTime":"2024-01-02T00:01:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"e-{i}","requestParameters":{{"name":"arn:aws:cloudtrail:us-east-1:111122223333:trail/t{i}"}}}}"#))
+        .collect();
+    let text = format!(r#"{{"Records":[{}]}}"#, recs.join(","));
+    sink.deliver_only_next(1);
+    // When the invocation fails and the delivery is retried
+    let first = run(&store, &sink, F1, &text);
+    let retry = run(&store, &sink, F1, &text).unwrap();
+    // Then every event reached the sink exactly once
+    assert!(matches!(first, Err(IngestError::Sink(ref e)) if e.failed == 2 && e.delivered.len() == 1));
+    assert_eq!(retry.disposition, Disposition::Resent);
+    assert_eq!(retry.events, 2);
+    let mut ids: Vec<String> = sink.events().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), 3);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+}
+
+#[test]
 fn a_crash_half_way_through_a_file_counts_nothing_until_the_retry() {
     // Given a file whose read fails half-way (as when the function dies mid-stream)
     let (store, sink) = (MemoryStore::default(), MemorySink::default());
@@ -148,6 +171,9 @@ impl BaselineStore for RaceOnce {
     }
     async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
         self.inner.mark_sent(object).await
+    }
+    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.mark_delivered(object, ids).await
     }
     async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
         self.inner.counts(api, from, to).await

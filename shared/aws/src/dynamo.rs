@@ -1,0 +1,724 @@
+//! [`BaselineStore`] on one DynamoDB table (`pk`, `sk` strings; TTL attribute `expires`).
+//!
+//! Items (README, "DynamoDB data model"):
+//!
+//! | pk | sk | attributes |
+//! |---|---|---|
+//! | `S#{account}#{region}` | `STATE` | `state` (deflated JSON), `version`, `pending` (object id while a commit rolls forward) |
+//! | `A#{account}#{region}#{source}#{name}` | `STATE` | `state` (deflated JSON of the API's model), `version` |
+//! | `A#...` | `H#{hour}` | `c{m}`/`e{m}` calls and errors in minute `m` of the hour, `objs` (objects applied), `expires` |
+//! | `O#{object}` | `LEDGER` | `status` (`pending` or `done`), `payload` (deflated JSON: events, counts, API states), `parts`, `expires` |
+//! | `O#{object}` | `P#{n}` | `data`: payload chunks beyond one item's 400 KB |
+//!
+//! A commit is one `TransactWriteItems`: the ledger item (only if absent) with the whole
+//! change as its payload, and each stream item (only at the loaded version), marked
+//! `pending`. The stream's version serialises every commit touching its APIs. Then the
+//! change *rolls forward* from the payload: API states are put only if their stored version
+//! is older, counts are added only if the hour item has not seen the object, and the stream's
+//! `pending` mark is removed. Each step is idempotent, so whoever finds a `pending` mark (a
+//! retry, or a concurrent load) finishes the roll-forward first: a crash between the steps
+//! loses nothing and doubles nothing.
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use trailsight_core::count::ApiKey;
+use trailsight_core::detect::ApiState;
+use trailsight_core::events::Envelope;
+use trailsight_core::ports::{
+    BaselineStore, Commit, CommitOutcome, MinuteCount, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot,
+    Versioned,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Ledger entries are kept this long (duplicate deliveries come within hours).
+pub const LEDGER_TTL_SECS: i64 = 30 * 86_400;
+/// Hourly count items are kept this long.
+pub const COUNTS_TTL_SECS: i64 = 35 * 86_400;
+/// Payload bytes per item (DynamoDB's item limit is 400 KB).
+const CHUNK: usize = 350_000;
+/// Single-item writes in flight during a roll-forward.
+const CONCURRENCY: usize = 16;
+/// Keys per BatchGetItem request (the service limit).
+const BATCH_GET: usize = 100;
+
+/// The DynamoDB store.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    /// Read and write capacity units consumed since the last [`BaselineStore::consumed`].
+    units: std::sync::Arc<std::sync::Mutex<(f64, f64)>>,
+}
+
+/// Everything a commit changes besides the streams: what a roll-forward writes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Payload {
+    streams: Vec<StreamKey>,
+    apis: Vec<(ApiKey, u64, ApiState)>,
+    counts: Vec<MinuteCount>,
+    events: Vec<Envelope>,
+}
+
+/// The stored part of a stream snapshot (its version is an attribute).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredStream {
+    state: Option<trailsight_core::detect::StreamState>,
+    live: BTreeSet<ApiKey>,
+    seen: Vec<(u128, i64)>,
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!(
+        "DynamoDB {what} failed: {e}; check the table exists and the function may use it"
+    ))
+}
+
+fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(what: &str, e: SdkError<E, R>) -> StoreError {
+    unavailable(what, aws_smithy_types::error::display::DisplayErrorContext(&e))
+}
+
+fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_owned(),
+        why: why.to_string(),
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn stream_pk(k: &StreamKey) -> String {
+    format!("S#{}#{}", k.0, k.1)
+}
+
+fn api_pk(a: &ApiKey) -> String {
+    format!("A#{}#{}#{}#{}", a.account, a.region, a.event_source, a.event_name)
+}
+
+fn object_pk(object: &str) -> String {
+    format!("O#{object}")
+}
+
+fn hour_sk(hour: i64) -> String {
+    format!("H#{hour:012}")
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn pack<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut enc = DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    serde_json::to_writer(&mut enc, value).map_err(|e| corrupt("value to store", e))?;
+    enc.finish().map_err(|e| corrupt("value to store", e))
+}
+
+fn unpack<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    let mut json = Vec::new();
+    DeflateDecoder::new(bytes)
+        .read_to_end(&mut json)
+        .map_err(|e| corrupt(what, e))?;
+    serde_json::from_slice(&json).map_err(|e| corrupt(what, e))
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
+    item.get(name)?.as_b().ok().map(Blob::as_ref)
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+/// A short, stable digest of an object id, recorded in count items.
+fn digest(object: &str) -> String {
+    format!("{:032x}", trailsight_core::count::event_id_hash(object))
+}
+
+fn is_conditional_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+impl DynamoStore {
+    /// A store on `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            units: std::sync::Arc::default(),
+        }
+    }
+
+    /// A store with its own client.
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
+    fn meter<'a>(&self, write: bool, caps: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        let total: f64 = caps.into_iter().filter_map(ConsumedCapacity::capacity_units).sum();
+        if let Ok(mut u) = self.units.lock() {
+            if write {
+                u.1 += total;
+            } else {
+                u.0 += total;
+            }
+        }
+    }
+
+    /// Reads items by key with consistent reads, in batches, until none is left unprocessed.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(BATCH_GET) {
+            let mut pending = chunk.to_vec();
+            let mut round = 0u32;
+            while !pending.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| unavailable("BatchGetItem", e))?;
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_err("BatchGetItem", e))?;
+                self.meter(false, resp.consumed_capacity());
+                if let Some(items) = resp.responses().and_then(|r| r.get(&self.table)) {
+                    out.extend(items.iter().cloned());
+                }
+                if let Some(left) = resp.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    pending = left.keys().to_vec();
+                }
+                if !pending.is_empty() {
+                    round += 1;
+                    backoff(round).await;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ledger(&self, object: &str) -> Result<Option<Item>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(object_pk(object), "LEDGER")))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| sdk_err("GetItem", e))?;
+        self.meter(false, resp.consumed_capacity());
+        Ok(resp.item().cloned())
+    }
+
+    /// The payload of a committed object (reassembled from its chunks if it has them).
+    async fn payload(&self, object: &str, ledger: &Item) -> Result<Payload, StoreError> {
+        let parts = get_n(ledger, "parts").unwrap_or(0);
+        if parts == 0 {
+            let bytes = get_b(ledger, "payload").ok_or_else(|| corrupt(object, "ledger entry has no payload"))?;
+            return unpack(object, bytes);
+        }
+        let keys = (0..parts)
+            .map(|i| key(object_pk(object), &format!("P#{i:04}")))
+            .collect();
+        let mut items = self.batch_get(keys).await?;
+        items.sort_by(|a, b| get_s(a, "sk").cmp(&get_s(b, "sk")));
+        if items.len() != usize::try_from(parts).unwrap_or(usize::MAX) {
+            return Err(corrupt(
+                object,
+                format!("{parts} payload chunks expected, {} found", items.len()),
+            ));
+        }
+        let mut bytes = Vec::new();
+        for item in &items {
+            bytes.extend_from_slice(get_b(item, "data").ok_or_else(|| corrupt(object, "payload chunk without data"))?);
+        }
+        unpack(object, &bytes)
+    }
+
+    async fn put_api(&self, api: &ApiKey, version: u64, state: &ApiState) -> Result<(), StoreError> {
+        let mut item = key(api_pk(api), "STATE");
+        item.insert("state".into(), AttributeValue::B(Blob::new(pack(state)?)));
+        item.insert("version".into(), n(version));
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR version < :v")
+            .expression_attribute_values(":v", n(version))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.meter(true, out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if is_conditional_failure(&e) => Ok(()), // already rolled forward
+            Err(e) => Err(sdk_err("PutItem", e)),
+        }
+    }
+
+    /// Adds one object's counts to one API-hour item, unless that object was added before.
+    async fn add_counts(
+        &self,
+        api: &ApiKey,
+        hour: i64,
+        counts: Vec<(i64, u64, u64)>,
+        object_digest: String,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        let mut expr = Vec::new();
+        let mut values = HashMap::new();
+        for (m, calls, errors) in counts {
+            expr.push(format!("c{m} :c{m}, e{m} :e{m}"));
+            values.insert(format!(":c{m}"), n(calls));
+            values.insert(format!(":e{m}"), n(errors));
+        }
+        values.insert(":o".into(), AttributeValue::Ss(vec![object_digest.clone()]));
+        values.insert(":od".into(), s(object_digest));
+        values.insert(":x".into(), n(expires));
+        let update = format!("ADD {}, objs :o SET expires = :x", expr.join(", "));
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(api_pk(api), &hour_sk(hour * 60))))
+            .update_expression(update)
+            .condition_expression("attribute_not_exists(objs) OR NOT contains(objs, :od)")
+            .set_expression_attribute_values(Some(values))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.meter(true, out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if is_conditional_failure(&e) => Ok(()), // counted before
+            Err(e) => Err(sdk_err("UpdateItem (counts)", e)),
+        }
+    }
+
+    /// Finishes a committed object's writes (idempotent; see the module docs).
+    async fn roll_forward(&self, object: &str, payload: &Payload) -> Result<(), StoreError> {
+        let mut puts = Vec::with_capacity(payload.apis.len());
+        for (api, version, state) in &payload.apis {
+            puts.push(self.put_api(api, *version, state));
+        }
+        stream::iter(puts)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        let object_digest = digest(object);
+        let expires = now_secs() + COUNTS_TTL_SECS;
+        let mut hours: BTreeMap<(&ApiKey, i64), Vec<(i64, u64, u64)>> = BTreeMap::new();
+        for c in &payload.counts {
+            hours.entry((&c.api, c.minute.div_euclid(60))).or_default().push((
+                c.minute.rem_euclid(60),
+                c.calls,
+                c.errors,
+            ));
+        }
+        let mut adds = Vec::with_capacity(hours.len());
+        for ((api, hour), counts) in hours {
+            adds.push(self.add_counts(api, hour, counts, object_digest.clone(), expires));
+        }
+        stream::iter(adds)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+
+        for st in &payload.streams {
+            match self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(stream_pk(st), "STATE")))
+                .update_expression("REMOVE pending")
+                .condition_expression("pending = :o")
+                .expression_attribute_values(":o", s(object))
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(sdk_err("UpdateItem (stream)", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes the roll-forward of `object` if its ledger entry still has a payload.
+    async fn finish(&self, object: &str) -> Result<(), StoreError> {
+        if let Some(ledger) = self.ledger(object).await? {
+            if get_s(&ledger, "status") == Some("pending") {
+                let payload = self.payload(object, &ledger).await?;
+                self.roll_forward(object, &payload).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_streams(
+        &self,
+        streams: &[StreamKey],
+    ) -> Result<BTreeMap<StreamKey, (Item, Option<String>)>, StoreError> {
+        let items = self
+            .batch_get(streams.iter().map(|k| key(stream_pk(k), "STATE")).collect())
+            .await?;
+        let mut by_pk: HashMap<String, Item> = items
+            .into_iter()
+            .filter_map(|i| get_s(&i, "pk").map(str::to_owned).map(|pk| (pk, i)))
+            .collect();
+        Ok(streams
+            .iter()
+            .filter_map(|k| {
+                let item = by_pk.remove(&stream_pk(k))?;
+                let pending = get_s(&item, "pending").map(str::to_owned);
+                Some((k.clone(), (item, pending)))
+            })
+            .collect())
+    }
+}
+
+async fn backoff(round: u32) {
+    let base = 25u64.saturating_mul(1 << round.min(6));
+    let jitter = rand::random::<u64>() % base.max(1);
+    tokio::time::sleep(std::time::Duration::from_millis(base / 2 + jitter)).await;
+}
+
+fn txn_error(e: SdkError<TransactWriteItemsError>) -> Result<CommitOutcome, StoreError> {
+    if let SdkError::ServiceError(se) = &e {
+        if let TransactWriteItemsError::TransactionCanceledException(c) = se.err() {
+            let codes: Vec<&str> = c
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None"))
+                .collect();
+            // The ledger put is the first item: failing its condition means a duplicate.
+            if codes.first() == Some(&"ConditionalCheckFailed") {
+                return Ok(CommitOutcome::AlreadyCommitted);
+            }
+            if codes
+                .iter()
+                .any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict")
+            {
+                return Ok(CommitOutcome::Conflict);
+            }
+            return Err(unavailable("TransactWriteItems", format!("cancelled: {codes:?}")));
+        }
+        if se.err().code() == Some("TransactionConflictException") {
+            return Ok(CommitOutcome::Conflict);
+        }
+    }
+    Err(sdk_err("TransactWriteItems", e))
+}
+
+impl BaselineStore for DynamoStore {
+    async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
+        let Some(ledger) = self.ledger(object).await? else {
+            return Ok(ObjectStatus::New);
+        };
+        if get_s(&ledger, "status") == Some("done") {
+            return Ok(ObjectStatus::Done);
+        }
+        let payload = self.payload(object, &ledger).await?;
+        self.roll_forward(object, &payload).await?;
+        let delivered: BTreeSet<&str> = ledger
+            .get("delivered")
+            .and_then(|v| v.as_ss().ok())
+            .map(|ids| ids.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        Ok(ObjectStatus::Pending(
+            payload
+                .events
+                .into_iter()
+                .filter(|e| !delivered.contains(e.id.as_str()))
+                .collect(),
+        ))
+    }
+
+    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey]) -> Result<Snapshot, StoreError> {
+        let mut loaded = self.load_streams(streams).await?;
+        let pending: BTreeSet<String> = loaded.values().filter_map(|(_, p)| p.clone()).collect();
+        if !pending.is_empty() {
+            for object in &pending {
+                tracing::info!(object, "finishing another delivery's commit before loading");
+                self.finish(object).await?;
+            }
+            loaded = self.load_streams(streams).await?;
+        }
+        let mut snap = Snapshot::default();
+        for k in streams {
+            let value = match loaded.get(k) {
+                None => StreamSnapshot::default(),
+                Some((item, _)) => {
+                    let what = stream_pk(k);
+                    let bytes = get_b(item, "state").ok_or_else(|| corrupt(&what, "no state"))?;
+                    let stored: StoredStream = unpack(&what, bytes)?;
+                    StreamSnapshot {
+                        state: stored.state,
+                        live: stored.live,
+                        seen: stored.seen,
+                        version: get_n(item, "version").and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+                    }
+                }
+            };
+            snap.streams.insert(k.clone(), value);
+        }
+        let by_pk: HashMap<String, &ApiKey> = apis.iter().map(|a| (api_pk(a), a)).collect();
+        let items = self
+            .batch_get(by_pk.keys().map(|pk| key(pk.clone(), "STATE")).collect())
+            .await?;
+        for item in items {
+            let Some(api) = get_s(&item, "pk").and_then(|pk| by_pk.get(pk)) else {
+                continue;
+            };
+            let what = api_pk(api);
+            let bytes = get_b(&item, "state").ok_or_else(|| corrupt(&what, "no state"))?;
+            let value: ApiState = unpack(&what, bytes)?;
+            let version = get_n(&item, "version").and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+            snap.apis.insert((*api).clone(), Versioned { value, version });
+        }
+        Ok(snap)
+    }
+
+    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+        let payload = Payload {
+            streams: commit.streams.keys().cloned().collect(),
+            apis: commit
+                .apis
+                .iter()
+                .map(|(k, v)| (k.clone(), v.version + 1, v.value.clone()))
+                .collect(),
+            counts: commit.counts.clone(),
+            events: commit.events.clone(),
+        };
+        let bytes = pack(&payload)?;
+        let pk = object_pk(&commit.object);
+        let mut ledger = key(pk.clone(), "LEDGER");
+        ledger.insert("status".into(), s("pending"));
+        ledger.insert("expires".into(), n(now_secs() + LEDGER_TTL_SECS));
+        if bytes.len() <= CHUNK {
+            ledger.insert("payload".into(), AttributeValue::B(Blob::new(bytes)));
+        } else {
+            // Chunks first: harmless if the commit never happens (they expire).
+            let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let mut item = key(pk.clone(), &format!("P#{i:04}"));
+                item.insert("data".into(), AttributeValue::B(Blob::new(chunk.to_vec())));
+                item.insert("expires".into(), n(now_secs() + LEDGER_TTL_SECS));
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_err("PutItem (payload chunk)", e))?;
+            }
+            ledger.insert("parts".into(), n(chunks.len()));
+        }
+        let mut items = vec![TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(ledger))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .map_err(|e| unavailable("TransactWriteItems", e))?,
+            )
+            .build()];
+        for (k, snap) in &commit.streams {
+            let mut item = key(stream_pk(k), "STATE");
+            let stored = StoredStream {
+                state: snap.state.clone(),
+                live: snap.live.clone(),
+                seen: snap.seen.clone(),
+            };
+            item.insert("state".into(), AttributeValue::B(Blob::new(pack(&stored)?)));
+            item.insert("version".into(), n(snap.version + 1));
+            item.insert("pending".into(), s(commit.object.clone()));
+            let put = Put::builder().table_name(&self.table).set_item(Some(item));
+            let put = if snap.version == 0 {
+                put.condition_expression("attribute_not_exists(pk)")
+            } else {
+                put.condition_expression("version = :v")
+                    .expression_attribute_values(":v", n(snap.version))
+            };
+            items.push(
+                TransactWriteItem::builder()
+                    .put(put.build().map_err(|e| unavailable("TransactWriteItems", e))?)
+                    .build(),
+            );
+        }
+        if items.len() > 100 {
+            return Err(StoreError::Unavailable(format!(
+                "one file touches {} account/region streams; a DynamoDB transaction holds at most 99",
+                items.len() - 1
+            )));
+        }
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => self.meter(true, out.consumed_capacity()),
+            Err(e) => match txn_error(e)? {
+                CommitOutcome::Committed => {}
+                other => return Ok(other),
+            },
+        }
+        self.roll_forward(&commit.object, &payload).await?;
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(object_pk(object), "LEDGER")))
+            .update_expression("SET #s = :done REMOVE payload")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":done", s("done"))
+            .send()
+            .await
+            .map_err(|e| sdk_err("UpdateItem (ledger)", e))?;
+        Ok(())
+    }
+
+    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(object_pk(object), "LEDGER")))
+            .update_expression("ADD delivered :ids")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":ids", AttributeValue::Ss(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| sdk_err("UpdateItem (ledger)", e))?;
+        Ok(())
+    }
+
+    fn consumed(&self) -> (f64, f64) {
+        self.units
+            .lock()
+            .map(|mut u| std::mem::take(&mut *u))
+            .unwrap_or((0.0, 0.0))
+    }
+
+    async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
+        if to <= from {
+            return Ok(vec![]);
+        }
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :a AND :b")
+                .expression_attribute_values(":pk", s(api_pk(api)))
+                .expression_attribute_values(":a", s(hour_sk(from.div_euclid(60) * 60)))
+                .expression_attribute_values(":b", s(hour_sk((to - 1).div_euclid(60) * 60)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Query (counts)", e))?;
+            self.meter(false, resp.consumed_capacity());
+            for item in resp.items() {
+                let Some(hour) = get_s(item, "sk").and_then(|sk| sk.strip_prefix("H#")?.parse::<i64>().ok()) else {
+                    continue;
+                };
+                for m in 0..60 {
+                    let minute = hour + m;
+                    let calls = get_n(item, &format!("c{m}")).unwrap_or(0);
+                    let errors = get_n(item, &format!("e{m}")).unwrap_or(0);
+                    if (calls > 0 || errors > 0) && minute >= from && minute < to {
+                        out.push((minute, calls.unsigned_abs(), errors.unsigned_abs()));
+                    }
+                }
+            }
+            match resp.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Creates the table as the SAM template does (for tests and local emulators).
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| unavailable("CreateTable", e))
+    };
+    let key_el = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| unavailable("CreateTable", e))
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .key_schema(key_el("pk", KeyType::Hash)?)
+        .key_schema(key_el("sk", KeyType::Range)?)
+        .send()
+        .await
+        .map_err(|e| sdk_err("CreateTable", e))?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! trailsight-aws: the AWS adapters of trailsight's ports, shared by both Lambda functions.
+//!
+//! - [`s3::S3Source`]: [`LogSource`](trailsight_core::ports::LogSource) streaming GetObject;
+//! - [`dynamo::DynamoStore`]: [`BaselineStore`](trailsight_core::ports::BaselineStore) on one
+//!   DynamoDB table;
+//! - [`eventbridge::EventBridgeSink`]: [`EventSink`](trailsight_core::ports::EventSink) with
+//!   batched PutEvents and retries of failed entries;
+//! - [`admin`]: the remediation admins on S3, S3 Control, EC2 and CloudTrail.
+//!
+//! Clients are built once per process from [`config::sdk_config`] and passed in: no globals.
+
+pub mod admin;
+pub mod config;
+pub mod dynamo;
+pub mod eventbridge;
+pub mod s3;
+pub mod telemetry;

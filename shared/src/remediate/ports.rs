@@ -1,0 +1,213 @@
+//! The remediation ports: what the remediation function may read and change, one trait per
+//! service, and the live-state models they exchange. AWS adapters live in `trailsight-aws`;
+//! in-memory fakes in [`super::memory`].
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// A failed call on a live resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// The resource does not exist (any more).
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The function may not make this call.
+    #[error(
+        "{action} denied: {why}; grant the remediation role {action} (the SAM template does) or exempt the resource"
+    )]
+    AccessDenied {
+        /// The API action, e.g. `s3:PutBucketPolicy`.
+        action: String,
+        /// The service's message.
+        why: String,
+    },
+    /// Anything else (throttling after retries, service errors).
+    #[error("{action} failed: {why}")]
+    Failed {
+        /// The API action.
+        action: String,
+        /// The service's message.
+        why: String,
+    },
+}
+
+/// One grant of an S3 ACL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// `CanonicalUser`, `Group` or `AmazonCustomerByEmail`.
+    #[serde(rename = "type")]
+    pub grantee_type: String,
+    /// Canonical user id.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    /// Group URI.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub uri: Option<String>,
+    /// E-mail address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub display_name: Option<String>,
+    /// `READ`, `WRITE`, `READ_ACP`, `WRITE_ACP` or `FULL_CONTROL`.
+    pub permission: String,
+}
+
+/// An S3 access control list (bucket or object).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Acl {
+    /// Owner's canonical id.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub owner_id: Option<String>,
+    /// Owner's display name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub owner_name: Option<String>,
+    /// Grants.
+    pub grants: Vec<Grant>,
+}
+
+/// The four Block Public Access settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublicAccessBlock {
+    /// BlockPublicAcls.
+    pub block_public_acls: bool,
+    /// IgnorePublicAcls.
+    pub ignore_public_acls: bool,
+    /// BlockPublicPolicy.
+    pub block_public_policy: bool,
+    /// RestrictPublicBuckets.
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// All four settings on.
+    pub const ALL_ON: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+}
+
+/// One ingress permission of a security group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Permission {
+    /// `tcp`, `udp`, `icmp`, `-1`...
+    pub protocol: String,
+    /// First port (`None` for all).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<i64>,
+    /// Last port.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<i64>,
+    /// IPv4 CIDRs.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ipv4: Vec<String>,
+    /// IPv6 CIDRs.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub ipv6: Vec<String>,
+    /// Other sources (security groups, prefix lists), kept as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub others: Vec<String>,
+}
+
+/// A security group as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SecurityGroup {
+    /// `sg-...`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Ingress permissions.
+    pub ingress: Vec<Permission>,
+}
+
+/// A trail's logging status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailStatus {
+    /// Whether it records API calls.
+    pub is_logging: bool,
+}
+
+/// Bucket-level reads and the changes remediation may make (aws-sdk-s3).
+///
+/// Contract: reads return the live state; `NotFound` when the bucket (or object) is gone,
+/// `Ok(None)`/empty when it simply has no policy, public access block or tags. Writes replace
+/// the named setting only.
+pub trait BucketAdmin {
+    /// The bucket policy as stored (JSON text), if any.
+    fn policy(&self, bucket: &str) -> impl Future<Output = Result<Option<String>, AdminError>> + Send;
+    /// Replaces the bucket policy.
+    fn put_policy(&self, bucket: &str, policy: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// Deletes the bucket policy.
+    fn delete_policy(&self, bucket: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// The ACL of the bucket, or of one object when `key` is given.
+    fn acl(&self, bucket: &str, key: Option<&str>) -> impl Future<Output = Result<Acl, AdminError>> + Send;
+    /// Replaces that ACL.
+    fn put_acl(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        acl: &Acl,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// The bucket's public access block, if any.
+    fn public_access_block(
+        &self,
+        bucket: &str,
+    ) -> impl Future<Output = Result<Option<PublicAccessBlock>, AdminError>> + Send;
+    /// Sets the bucket's public access block.
+    fn put_public_access_block(
+        &self,
+        bucket: &str,
+        pab: &PublicAccessBlock,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// The bucket's tags.
+    fn tags(&self, bucket: &str) -> impl Future<Output = Result<BTreeMap<String, String>, AdminError>> + Send;
+}
+
+/// The account-level public access block (aws-sdk-s3control).
+///
+/// Contract: `Ok(None)` when the account has none; the write sets all four settings given.
+pub trait AccountAdmin {
+    /// The account's public access block, if any.
+    fn account_public_access_block(
+        &self,
+        account: &str,
+    ) -> impl Future<Output = Result<Option<PublicAccessBlock>, AdminError>> + Send;
+    /// Sets it.
+    fn put_account_public_access_block(
+        &self,
+        account: &str,
+        pab: &PublicAccessBlock,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// Security groups (aws-sdk-ec2).
+///
+/// Contract: `group` finds a group by id, or by name when no id is known; `NotFound` when it
+/// does not exist. `revoke` removes exactly the given CIDRs of the given permissions.
+pub trait SecurityGroupAdmin {
+    /// The group as it stands.
+    fn group(
+        &self,
+        id: Option<&str>,
+        name: Option<&str>,
+    ) -> impl Future<Output = Result<SecurityGroup, AdminError>> + Send;
+    /// Revokes ingress permissions.
+    fn revoke(&self, group_id: &str, permissions: &[Permission])
+        -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// Trails (aws-sdk-cloudtrail).
+///
+/// Contract: `status` is `NotFound` for a deleted trail; `start_logging` turns logging on.
+pub trait TrailAdmin {
+    /// Whether the trail logs.
+    fn trail_status(&self, trail: &str) -> impl Future<Output = Result<TrailStatus, AdminError>> + Send;
+    /// Starts logging.
+    fn start_logging(&self, trail: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+}
