@@ -4,7 +4,7 @@ CARGO ?= cargo
 SAMPLES ?= tests/fixtures/grycap
 BENCH_DIR ?= bench-out
 
-.PHONY: sample fmt lint unit test bench eval build deploy test-env clean-bench
+.PHONY: sample fmt lint unit integration test bench eval build deploy test-env clean-bench
 
 ## Replay the bundled sample logs and print what was found.
 sample:
@@ -22,11 +22,16 @@ lint:
 test-env:
 	bash scripts/test-env.sh
 
+## Unit tests (in-memory ports, the CLI end to end); the moto-backed crate runs in `integration`.
 unit:
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --exclude trailsight-it
+
+## Integration tests: real SDK adapters and handlers against a moto server started on a free port.
+integration: test-env
+	bash scripts/with-moto.sh $(CARGO) test -p trailsight-it
 
 ## Every test: lint, unit, integration (installs its own tools).
-test: test-env lint unit
+test: test-env lint unit integration
 
 ## Reader throughput against zcat, and peak RSS on one 50 MB file.
 bench:

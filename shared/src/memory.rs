@@ -185,10 +185,13 @@ impl EventSink for MemorySink {
     }
 }
 
+/// An object's bytes and ETag.
+type StoredObject = (Vec<u8>, String);
+
 /// A [`LogSource`](crate::ports::LogSource) over objects held in memory.
 #[derive(Debug, Default)]
 pub struct MemorySource {
-    objects: Mutex<BTreeMap<(String, String), (Vec<u8>, String)>>,
+    objects: Mutex<BTreeMap<(String, String), StoredObject>>,
 }
 
 impl MemorySource {

@@ -140,6 +140,13 @@ pub trait BaselineStore {
     /// Records that some of an object's events (by envelope id) were delivered, so a resend
     /// after a partial failure sends only the others.
     fn mark_delivered(&self, object: &str, ids: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Claims the right to resend a committed object's pending events. `false` while another
+    /// invocation may still be sending them (it committed or claimed them less than a lease
+    /// ago): sending too would deliver them twice. Single-process stores always grant it.
+    fn claim_send(&self, object: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = object;
+        std::future::ready(Ok(true))
+    }
     /// Read and write capacity units consumed since the last call (for metrics; stores that
     /// do not meter return zeros).
     fn consumed(&self) -> (f64, f64) {

@@ -41,11 +41,17 @@ use trailsight_core::ports::{
 };
 
 type Item = HashMap<String, AttributeValue>;
+/// Minute within the hour (0-59), calls, errors.
+type MinuteOfHour = (i64, u64, u64);
 
 /// Ledger entries are kept this long (duplicate deliveries come within hours).
 pub const LEDGER_TTL_SECS: i64 = 30 * 86_400;
 /// Hourly count items are kept this long.
 pub const COUNTS_TTL_SECS: i64 = 35 * 86_400;
+/// How long a committer owns its object's pending events before another invocation may
+/// resend them (longer than an invocation can run: the default Lambda timeout is 15 minutes
+/// at most, trailsight's template sets 60 seconds).
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(90);
 /// Payload bytes per item (DynamoDB's item limit is 400 KB).
 const CHUNK: usize = 350_000;
 /// Single-item writes in flight during a roll-forward.
@@ -60,6 +66,10 @@ pub struct DynamoStore {
     table: String,
     /// Read and write capacity units consumed since the last [`BaselineStore::consumed`].
     units: std::sync::Arc<std::sync::Mutex<(f64, f64)>>,
+    /// Test hook: commits that "crash" right after their transaction (see [`Self::crash_after_commits`]).
+    crashes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// How long a committer (or a resender) owns an object's pending events.
+    lease: std::time::Duration,
 }
 
 /// Everything a commit changes besides the streams: what a roll-forward writes.
@@ -108,6 +118,12 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn stream_pk(k: &StreamKey) -> String {
@@ -172,7 +188,26 @@ impl DynamoStore {
             client,
             table: table.into(),
             units: std::sync::Arc::default(),
+            crashes: std::sync::Arc::default(),
+            lease: DEFAULT_LEASE,
         }
+    }
+
+    /// Changes the send lease (default [`DEFAULT_LEASE`]; set it to the function's timeout).
+    pub fn with_send_lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    fn lease_until(&self) -> i64 {
+        now_millis().saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// Test hook: the next `n` commits fail right after their transaction, before the
+    /// roll-forward, as when the function dies there. Used by the crash-recovery tests.
+    #[doc(hidden)]
+    pub fn crash_after_commits(&self, n: usize) {
+        self.crashes.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A store with its own client.
@@ -296,7 +331,7 @@ impl DynamoStore {
         &self,
         api: &ApiKey,
         hour: i64,
-        counts: Vec<(i64, u64, u64)>,
+        counts: Vec<MinuteOfHour>,
         object_digest: String,
         expires: i64,
     ) -> Result<(), StoreError> {
@@ -345,7 +380,7 @@ impl DynamoStore {
 
         let object_digest = digest(object);
         let expires = now_secs() + COUNTS_TTL_SECS;
-        let mut hours: BTreeMap<(&ApiKey, i64), Vec<(i64, u64, u64)>> = BTreeMap::new();
+        let mut hours: BTreeMap<(&ApiKey, i64), Vec<MinuteOfHour>> = BTreeMap::new();
         for c in &payload.counts {
             hours.entry((&c.api, c.minute.div_euclid(60))).or_default().push((
                 c.minute.rem_euclid(60),
@@ -532,6 +567,7 @@ impl BaselineStore for DynamoStore {
         let pk = object_pk(&commit.object);
         let mut ledger = key(pk.clone(), "LEDGER");
         ledger.insert("status".into(), s("pending"));
+        ledger.insert("lease".into(), n(self.lease_until()));
         ledger.insert("expires".into(), n(now_secs() + LEDGER_TTL_SECS));
         if bytes.len() <= CHUNK {
             ledger.insert("payload".into(), AttributeValue::B(Blob::new(bytes)));
@@ -605,6 +641,19 @@ impl BaselineStore for DynamoStore {
                 other => return Ok(other),
             },
         }
+        let crash = self
+            .crashes
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+        if crash {
+            return Err(StoreError::Unavailable(
+                "injected crash between commit and roll-forward".into(),
+            ));
+        }
         self.roll_forward(&commit.object, &payload).await?;
         Ok(CommitOutcome::Committed)
     }
@@ -639,6 +688,31 @@ impl BaselineStore for DynamoStore {
             .await
             .map_err(|e| sdk_err("UpdateItem (ledger)", e))?;
         Ok(())
+    }
+
+    async fn claim_send(&self, object: &str) -> Result<bool, StoreError> {
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(object_pk(object), "LEDGER")))
+            .update_expression("SET lease = :until")
+            .condition_expression("#s = :pending AND (attribute_not_exists(lease) OR lease < :now)")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now_millis()))
+            .expression_attribute_values(":until", n(self.lease_until()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                self.meter(true, out.consumed_capacity());
+                Ok(true)
+            }
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_err("UpdateItem (ledger lease)", e)),
+        }
     }
 
     fn consumed(&self) -> (f64, f64) {

@@ -60,6 +60,13 @@ pub enum IngestError {
     /// Events could not be delivered; they stay in the outbox and are resent on retry.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// Another invocation committed this object moments ago and may still be sending its
+    /// events: sending them too would deliver them twice.
+    #[error("{object} is being delivered by another invocation; retry later (its events are sent once)")]
+    InProgress {
+        /// The object.
+        object: String,
+    },
     /// Other invocations kept changing the same state.
     #[error("state for {object} kept changing under {attempts} attempts (concurrent deliveries); retry later")]
     Contention {
@@ -141,6 +148,11 @@ async fn settle_known<S: BaselineStore, K: EventSink>(
         ObjectStatus::New => Ok(None),
         ObjectStatus::Done => Ok(Some(report(Disposition::Duplicate, 0))),
         ObjectStatus::Pending(events) => {
+            if !store.claim_send(object).await? {
+                return Err(IngestError::InProgress {
+                    object: object.to_owned(),
+                });
+            }
             send(store, sink, object, &events).await?;
             Ok(Some(report(Disposition::Resent, events.len())))
         }

@@ -1,0 +1,139 @@
+//! The remediation function's configuration, read once at start-up from the environment.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `REMEDIATION_MODE` | `dry-run` (default) or `enforce` |
+//! | `EXEMPT_TAG_KEY` | tag that exempts a bucket or security group (default `trailsight:exempt`) |
+//! | `EXEMPT_PRINCIPALS` | comma-separated IAM ARNs whose changes are left alone |
+//! | `EXEMPT_RESOURCES` | comma-separated resource name patterns (`*` wildcard) left alone |
+//! | `EVENT_BUS_NAME` | the bus for `Trailsight Remediation` events (default `default`) |
+//! | `AWS_ENDPOINT_URL` | an emulator's endpoint (tests); S3 then uses path-style addressing |
+
+use trailsight_core::remediate::{Mode, RemediationConfig};
+
+/// A setting that is missing or malformed; the function refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name} is malformed: {why}")]
+pub struct ConfigError {
+    /// The variable.
+    pub name: &'static str,
+    /// What is wrong and what is expected.
+    pub why: String,
+}
+
+/// Typed settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Remediation behaviour.
+    pub remediation: RemediationConfig,
+    /// EventBridge bus.
+    pub bus: String,
+    /// Endpoint override (emulators).
+    pub endpoint_url: Option<String>,
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Config {
+    /// Reads the settings through `get` (the process environment in `main`).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let nonempty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let mode = match nonempty("REMEDIATION_MODE").as_deref().map(str::trim) {
+            None | Some("dry-run") | Some("DryRun") => Mode::DryRun,
+            Some("enforce") | Some("Enforce") => Mode::Enforce,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "REMEDIATION_MODE",
+                    why: format!("{other:?}: expected dry-run or enforce"),
+                })
+            }
+        };
+        let principals = list(nonempty("EXEMPT_PRINCIPALS"));
+        if let Some(bad) = principals.iter().find(|p| !p.starts_with("arn:")) {
+            return Err(ConfigError {
+                name: "EXEMPT_PRINCIPALS",
+                why: format!("{bad:?} is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            });
+        }
+        let endpoint_url = nonempty("AWS_ENDPOINT_URL");
+        if let Some(url) = endpoint_url.as_deref().filter(|u| !u.starts_with("http")) {
+            return Err(ConfigError {
+                name: "AWS_ENDPOINT_URL",
+                why: format!("{url:?}: expected an http:// or https:// URL"),
+            });
+        }
+        Ok(Config {
+            remediation: RemediationConfig {
+                mode,
+                exempt_tag: nonempty("EXEMPT_TAG_KEY").unwrap_or_else(|| "trailsight:exempt".to_owned()),
+                exempt_principals: principals,
+                exempt_resources: list(nonempty("EXEMPT_RESOURCES")),
+            },
+            bus: nonempty("EVENT_BUS_NAME").unwrap_or_else(|| "default".to_owned()),
+            endpoint_url,
+        })
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_is_the_default_mode() {
+        let c = Config::from_lookup(|_| None);
+        assert!(
+            matches!(c, Ok(ref c) if c.remediation.mode == Mode::DryRun && c.remediation.exempt_tag == "trailsight:exempt")
+        );
+    }
+
+    #[test]
+    fn an_unknown_mode_fails_at_start_up_naming_the_variable() {
+        let c = Config::from_lookup(|k| (k == "REMEDIATION_MODE").then(|| "yolo".to_owned()));
+        assert!(matches!(
+            c,
+            Err(ConfigError {
+                name: "REMEDIATION_MODE",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn exempt_lists_are_split_on_commas() {
+        let c = Config::from_lookup(|k| match k {
+            "EXEMPT_PRINCIPALS" => Some("arn:aws:iam::1:role/BreakGlass, arn:aws:iam::1:role/Ops".to_owned()),
+            "EXEMPT_RESOURCES" => Some("public-site-*,".to_owned()),
+            "REMEDIATION_MODE" => Some("enforce".to_owned()),
+            _ => None,
+        });
+        assert!(
+            matches!(c, Ok(ref c) if c.remediation.exempt_principals.len() == 2 && c.remediation.exempt_resources == vec!["public-site-*".to_owned()] && c.remediation.mode == Mode::Enforce)
+        );
+    }
+
+    #[test]
+    fn an_exempt_principal_that_is_not_an_arn_is_rejected() {
+        let c = Config::from_lookup(|k| (k == "EXEMPT_PRINCIPALS").then(|| "BreakGlass".to_owned()));
+        assert!(matches!(
+            c,
+            Err(ConfigError {
+                name: "EXEMPT_PRINCIPALS",
+                ..
+            })
+        ));
+    }
+}

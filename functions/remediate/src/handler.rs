@@ -1,0 +1,101 @@
+//! The remediation handler: one trigger event in, decisions made (and, in enforce mode,
+//! carried out), one `Trailsight Remediation` event per decision sent, a summary out.
+//!
+//! The invocation fails (so Lambda retries, then the on-failure destination gets it) when the
+//! trigger is malformed, when the decision events cannot be delivered, and when a remediation
+//! failed, e.g. AccessDenied, after its `failed` event was sent.
+
+use serde_json::{json, Value};
+use trailsight_aws::telemetry::Metrics;
+use trailsight_core::ports::{EventSink, SinkError};
+use trailsight_core::remediate::{remediate, Admins, MalformedTrigger, RemediationConfig};
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The trigger could not be used.
+    #[error(transparent)]
+    Malformed(#[from] MalformedTrigger),
+    /// Decision events could not be delivered.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// A remediation failed; its `failed` event was sent.
+    #[error("remediation of {rule} on {resource} failed: {why}")]
+    Failed {
+        /// The rule.
+        rule: String,
+        /// The resource.
+        resource: String,
+        /// Why.
+        why: String,
+    },
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let error_type = match &e {
+            HandlerError::Malformed(_) => "MalformedTrigger",
+            HandlerError::Sink(_) => "EventDeliveryFailed",
+            HandlerError::Failed { .. } => "RemediationFailed",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Handles one trigger.
+pub async fn handle<A: Admins, K: EventSink>(
+    admins: &A,
+    sink: &K,
+    config: &RemediationConfig,
+    event: &Value,
+) -> Result<Value, HandlerError> {
+    let started = std::time::Instant::now();
+    // Boxed: the per-rule futures nest deeply enough to overflow the layout query depth.
+    let report = Box::pin(remediate(admins, config, event)).await?;
+    sink.put(&report.events).await?;
+    let mut m = Metrics::default();
+    m.property("function", "remediate");
+    for d in [
+        "remediated",
+        "would-remediate",
+        "exempt",
+        "already-fixed",
+        "not-found",
+        "failed",
+    ] {
+        let n = report.outcomes.iter().filter(|o| o.decision.as_str() == d).count();
+        m.add(metric_name(d), n as f64, "Count");
+    }
+    m.add("Duration", started.elapsed().as_secs_f64() * 1000.0, "Milliseconds");
+    m.emit();
+    if let Some(failed) = report.failure() {
+        return Err(HandlerError::Failed {
+            rule: failed.rule.as_str().to_owned(),
+            resource: serde_json::to_string(&failed.resource).unwrap_or_default(),
+            why: failed.reason.clone(),
+        });
+    }
+    let decisions: Vec<Value> = report
+        .outcomes
+        .iter()
+        .map(|o| json!({"rule": o.rule, "decision": o.decision, "reason": o.reason}))
+        .collect();
+    Ok(json!({ "decisions": decisions }))
+}
+
+fn metric_name(decision: &str) -> &'static str {
+    match decision {
+        "remediated" => "Remediated",
+        "would-remediate" => "WouldRemediate",
+        "exempt" => "Exempt",
+        "already-fixed" => "AlreadyFixed",
+        "not-found" => "NotFound",
+        _ => "Failed",
+    }
+}
+
+#[cfg(test)]
+mod tests;
