@@ -4,7 +4,7 @@ CARGO ?= cargo
 SAMPLES ?= tests/fixtures/grycap
 BENCH_DIR ?= bench-out
 
-.PHONY: sample fmt lint unit integration test bench eval build deploy test-env clean-bench
+.PHONY: sample fmt lint unit integration template lambda-build test bench bench-ingest eval build deploy test-env clean-bench
 
 ## Replay the bundled sample logs and print what was found.
 sample:
@@ -26,27 +26,43 @@ test-env:
 unit:
 	$(CARGO) test --workspace --exclude trailsight-it
 
-## Integration tests: real SDK adapters and handlers against a moto server started on a free port.
+## Integration tests: real SDK adapters and handlers against a moto server started on a free
+## port, then the real ingest binary under `cargo lambda watch`, invoked with `cargo lambda invoke`.
 integration: test-env
-	bash scripts/with-moto.sh $(CARGO) test -p trailsight-it
+	bash scripts/with-moto.sh bash -c '$(CARGO) test -p trailsight-it && bash scripts/lambda-e2e.sh'
 
-## Every test: lint, unit, integration (installs its own tools).
-test: test-env lint unit integration
+## The SAM template: sam validate --lint, cfn-lint, and its IAM checked against the code.
+template: test-env
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint
+	.venv/bin/cfn-lint template.yaml
+	.venv/bin/python tests/scripts/check_iam.py --self-test
+
+## Both functions cross-compiled for Lambda arm64 (cargo-lambda with zig), as SAM builds them.
+lambda-build: test-env
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(CARGO) lambda build --release --arm64 -p trailsight-ingest -p trailsight-remediate
+
+## Every test: lint, unit, template, integration, and the arm64 Lambda build (installs its own tools).
+test: test-env lint unit template integration lambda-build
 
 ## Reader throughput against zcat, and peak RSS on one 50 MB file.
 bench:
 	bash scripts/bench.sh $(BENCH_DIR)
 
+## Ingest cost and speed: a simulated day through the handler against moto (cost per 100k events).
+bench-ingest: test-env
+	bash scripts/bench-ingest.sh $(BENCH_DIR)
+
 ## Detection quality on labelled synthetic traffic (several seeds).
 eval:
 	bash scripts/eval.sh $(BENCH_DIR)/eval
 
-build:
-	$(CARGO) build --release --workspace
+## Release builds: the CLI and tools for this machine, and both Lambda functions for arm64.
+build: lambda-build
+	$(CARGO) build --release --workspace --exclude trailsight-ingest --exclude trailsight-remediate
 
-## The SAM stack (template.yaml) lands with the deploy issue; until then this says so.
-deploy:
-	@if [ -f template.yaml ]; then sam build && sam deploy; else echo "deploy: no template.yaml yet (the SAM stack is not written yet)"; exit 1; fi
+## Build with SAM (cargo-lambda, arm64) and deploy; the first time, `sam deploy --guided`.
+deploy: test-env
+	PATH="$(CURDIR)/.venv/bin:$$PATH" sam build && PATH="$(CURDIR)/.venv/bin:$$PATH" sam deploy
 
 clean-bench:
 	rm -rf $(BENCH_DIR)

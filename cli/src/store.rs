@@ -86,7 +86,7 @@ impl BaselineStore for RedbStore {
         })
     }
 
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey]) -> Result<Snapshot, StoreError> {
+    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], _minutes: &[i64]) -> Result<Snapshot, StoreError> {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let st = txn.open_table(STREAMS).map_err(unavailable)?;
         let at = txn.open_table(APIS).map_err(unavailable)?;

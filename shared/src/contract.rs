@@ -32,6 +32,7 @@ fn commit(object: &str, stream_version: u64, api_version: u64, calls: u64) -> Co
             ..StreamSnapshot::default()
         },
     );
+    c.new_ids.insert(stream(), vec![(7, 100)]);
     c.apis.insert(
         api("ListUsers"),
         Versioned {
@@ -60,7 +61,7 @@ pub async fn run_all<S: BaselineStore>(make: impl Fn() -> S) {
 
 /// Given an empty store, when anything is loaded, then streams are default and APIs absent.
 pub async fn empty_store_loads_nothing<S: BaselineStore>(s: &S) {
-    let snap = s.load(&[stream()], &[api("ListUsers")]).await.unwrap();
+    let snap = s.load(&[stream()], &[api("ListUsers")], &[100]).await.unwrap();
     assert_eq!(snap.streams.get(&stream()).map(|x| x.version), Some(0));
     assert!(snap.apis.is_empty());
     assert_eq!(s.status("o1").await.unwrap(), ObjectStatus::New);
@@ -72,7 +73,10 @@ pub async fn commit_round_trips_with_versions<S: BaselineStore>(s: &S) {
         s.commit(&commit("o1", 0, 0, 5)).await.unwrap(),
         CommitOutcome::Committed
     );
-    let snap = s.load(&[stream()], &[api("ListUsers"), api("Other")]).await.unwrap();
+    let snap = s
+        .load(&[stream()], &[api("ListUsers"), api("Other")], &[100])
+        .await
+        .unwrap();
     let st = &snap.streams[&stream()];
     assert_eq!((st.version, st.seen.clone()), (1, vec![(7, 100)]));
     let a = &snap.apis[&api("ListUsers")];

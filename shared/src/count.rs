@@ -285,16 +285,18 @@ fn bump(list: &mut Vec<(StrId, u32)>, id: StrId, delta: i32) {
     }
 }
 
-/// A 128-bit identity for an eventID: the UUID itself when it is one, else a hash.
+/// A 64-bit identity for an eventID (kept in a `u128`): the two halves of the UUID folded
+/// together when it is one, else a hash. 64 bits keep the stored id sets small; ids are only
+/// compared within one account, region and minute, where a collision is vanishingly rare
+/// (about 1 in 10^12 for 5,000 events in a minute).
 pub fn event_id_hash(id: &str) -> u128 {
     if let Ok(u) = uuid::Uuid::try_parse(id) {
-        return u.as_u128();
+        let v = u.as_u128();
+        return u128::from((v >> 64) as u64 ^ v as u64);
     }
-    let mut h1 = rustc_hash::FxHasher::default();
-    let mut h2 = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h1);
-    id.hash(&mut h2);
-    (u128::from(h1.finish()) << 64) | u128::from(h2.finish())
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    u128::from(h.finish())
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ impl BaselineStore for MemoryStore {
         })
     }
 
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey]) -> Result<Snapshot, StoreError> {
+    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], _minutes: &[i64]) -> Result<Snapshot, StoreError> {
         let inner = self.lock()?;
         let mut snap = Snapshot::default();
         for s in streams {

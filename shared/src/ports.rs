@@ -72,6 +72,9 @@ pub struct Commit {
     pub counts: Vec<MinuteCount>,
     /// The events this file causes (the outbox), sent after the commit.
     pub events: Vec<Envelope>,
+    /// EventIDs (with their minute) first seen in this file, per stream: stores that keep ids
+    /// outside the stream state write these (the stream's `seen` holds the whole window).
+    pub new_ids: BTreeMap<StreamKey, Vec<(u128, i64)>>,
 }
 
 /// How a commit went.
@@ -130,9 +133,15 @@ pub enum StoreError {
 pub trait BaselineStore {
     /// Where an object stands.
     fn status(&self, object: &str) -> impl Future<Output = Result<ObjectStatus, StoreError>> + Send;
-    /// Loads the streams and APIs a file needs.
-    fn load(&self, streams: &[StreamKey], apis: &[ApiKey])
-        -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
+    /// Loads the streams and APIs a file needs. A stream's `seen` must hold at least the ids
+    /// of the given event `minutes` (a record can only repeat one in its own minute); stores
+    /// may return more.
+    fn load(
+        &self,
+        streams: &[StreamKey],
+        apis: &[ApiKey],
+        minutes: &[i64],
+    ) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
     /// Writes one file's changes atomically, at most once per object.
     fn commit(&self, commit: &Commit) -> impl Future<Output = Result<CommitOutcome, StoreError>> + Send;
     /// Records that an object's events were delivered.

@@ -219,6 +219,24 @@ async fn duplicate_concurrent_and_out_of_order_deliveries_count_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_repeated_in_a_later_file_count_once() {
+    // Given a second file that repeats ten records of the first (same eventIDs and minute)
+    let env = Env::new().await;
+    let d = deps(&env, DetectorConfig::default());
+    let (k1, k2) = (
+        key("20240102T0005Z", "repeataaaaaaaaaa"),
+        key("20240102T0010Z", "repeatbbbbbbbbbb"),
+    );
+    env.put_object(&k1, file(0, 20, 1, None)).await;
+    env.put_object(&k2, file(10, 20, 1, None)).await;
+    // When both are ingested
+    run(&d, &s3_notification(&env.bucket, &k1)).await.unwrap();
+    run(&d, &s3_notification(&env.bucket, &k2)).await.unwrap();
+    // Then the ten repeated records count once: 30 calls, of which ids 0, 7, 14, 21, 28 denied
+    assert_eq!(calls(&d.store, &list_users()).await, (30, 5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_commit_and_roll_forward_is_finished_by_the_retry() {
     // Given a delivery whose function dies right after the commit transaction
     let env = Env::new().await;
@@ -334,9 +352,9 @@ impl BaselineStore for Throttled {
     async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
         self.inner.status(object).await
     }
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey]) -> Result<Snapshot, StoreError> {
+    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
         self.throttle()?;
-        self.inner.load(streams, apis).await
+        self.inner.load(streams, apis, minutes).await
     }
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         self.throttle()?;

@@ -23,6 +23,7 @@ pub struct EventBridgeSink {
     bus: String,
     attempts: u32,
     base_delay: Duration,
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl EventBridgeSink {
@@ -33,7 +34,13 @@ impl EventBridgeSink {
             bus: bus.into(),
             attempts: 6,
             base_delay: Duration::from_millis(100),
+            requests: std::sync::Arc::default(),
         }
+    }
+
+    /// PutEvents requests made since the last call (for metrics and the cost benchmark).
+    pub fn take_requests(&self) -> u64 {
+        self.requests.swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A sink with its own client.
@@ -72,6 +79,7 @@ impl EventBridgeSink {
                 tokio::time::sleep(jittered(self.base_delay, attempt)).await;
             }
             let entries: Vec<PutEventsRequestEntry> = pending.iter().map(|(_, e)| e.clone()).collect();
+            self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match self.client.put_events().set_entries(Some(entries)).send().await {
                 Err(e) => {
                     let why = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();

@@ -44,6 +44,12 @@ impl Metrics {
     /// The EMF document.
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
         let mut doc = self.properties.clone();
+        // The `function` property, when set, is the metrics' one dimension (alarms use it).
+        let dims: Vec<&str> = if doc.contains_key("function") {
+            vec!["function"]
+        } else {
+            vec![]
+        };
         let defs: Vec<Value> = self
             .values
             .iter()
@@ -53,7 +59,7 @@ impl Metrics {
             "_aws".into(),
             json!({
                 "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{"Namespace": "trailsight", "Dimensions": [[]], "Metrics": defs}],
+                "CloudWatchMetrics": [{"Namespace": "trailsight", "Dimensions": [dims], "Metrics": defs}],
             }),
         );
         for (name, value, _) in &self.values {
@@ -86,5 +92,12 @@ mod tests {
         assert_eq!(doc["Files"], 2.0);
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"], "Duration");
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "trailsight");
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
+        // And with a function property, it is the dimension
+        m.property("function", "ingest");
+        assert_eq!(
+            m.to_emf(0)["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function"]])
+        );
     }
 }

@@ -98,8 +98,15 @@ pub async fn ingest<S: BaselineStore, K: EventSink>(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let minutes: Vec<i64> = batch
+        .slots
+        .iter()
+        .map(|s| s.minute)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     for attempt in 1..=MAX_ATTEMPTS {
-        let snapshot = load_all(store, &streams, &batch.apis).await?;
+        let snapshot = load_all(store, &streams, &batch.apis, &minutes).await?;
         let mut pipeline = Pipeline::restore(config.clone(), &snapshot);
         let events = pipeline.apply(Some(key), batch.clone());
         let commit = build_commit(object, &pipeline, &snapshot, &events);
@@ -182,8 +189,13 @@ async fn send<S: BaselineStore, K: EventSink>(
 }
 
 /// Loads the streams and APIs, then the live APIs of those streams not yet loaded.
-async fn load_all<S: BaselineStore>(store: &S, streams: &[StreamKey], apis: &[ApiKey]) -> Result<Snapshot, StoreError> {
-    let mut snapshot = store.load(streams, apis).await?;
+async fn load_all<S: BaselineStore>(
+    store: &S,
+    streams: &[StreamKey],
+    apis: &[ApiKey],
+    minutes: &[i64],
+) -> Result<Snapshot, StoreError> {
+    let mut snapshot = store.load(streams, apis, minutes).await?;
     let extra: Vec<ApiKey> = snapshot
         .streams
         .values()
@@ -194,7 +206,7 @@ async fn load_all<S: BaselineStore>(store: &S, streams: &[StreamKey], apis: &[Ap
         .into_iter()
         .collect();
     if !extra.is_empty() {
-        let more = store.load(&[], &extra).await?;
+        let more = store.load(&[], &extra, &[]).await?;
         snapshot.apis.extend(more.apis);
     }
     Ok(snapshot)
@@ -226,6 +238,7 @@ fn build_commit(object: &str, pipeline: &Pipeline, snapshot: &Snapshot, events: 
         }
     }
     commit.counts = changes.counts;
+    commit.new_ids = changes.new_ids;
     commit
 }
 

@@ -159,8 +159,8 @@ impl BaselineStore for RaceOnce {
     async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
         self.inner.status(object).await
     }
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey]) -> Result<Snapshot, StoreError> {
-        self.inner.load(streams, apis).await
+    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
+        self.inner.load(streams, apis, minutes).await
     }
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {

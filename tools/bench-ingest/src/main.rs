@@ -1,0 +1,293 @@
+//! `bench-ingest`: what the ingest Lambda costs and how fast it is, on a simulated day of
+//! CloudTrail logs (from `trafficgen`), through the real handler.
+//!
+//! 1. **Handler time** with in-memory ports (no network): each file's time through
+//!    `handler::handle`, as Lambda would run it after the S3 bytes arrive.
+//! 2. **Requests and units** with the real adapters against moto (`TRAILSIGHT_MOTO_ENDPOINT`,
+//!    set by `scripts/with-moto.sh`): DynamoDB requests and capacity units (modelled from item
+//!    sizes by DynamoDB's on-demand rules, since moto reports fixed units), S3 GetObject and
+//!    EventBridge PutEvents requests, and the wall time per file.
+//! 3. **Init**: configuration and client construction, as `main` does before serving.
+//! 4. **Cost** per 100,000 events from published us-east-1 on-demand prices (README).
+
+use clap::Parser;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use trailsight_aws::dynamo::{create_table, DynamoStore, Usage};
+use trailsight_aws::eventbridge::EventBridgeSink;
+use trailsight_aws::s3::S3Source;
+use trailsight_core::detect::DetectorConfig;
+use trailsight_core::key::{classify, Classified};
+use trailsight_core::memory::{MemorySink, MemorySource, MemoryStore};
+use trailsight_ingest::handler::{handle, Deps, Totals};
+
+/// On-demand prices, us-east-1 (USD).
+mod price {
+    /// DynamoDB, per write request unit.
+    pub const WRITE_UNIT: f64 = 0.625 / 1e6;
+    /// DynamoDB, per read request unit.
+    pub const READ_UNIT: f64 = 0.125 / 1e6;
+    /// Lambda arm64, per GB-second.
+    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+    /// Lambda, per request.
+    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+    /// S3 GET, per request.
+    pub const S3_GET: f64 = 0.0004 / 1e3;
+    /// EventBridge custom events, per event (64 KB chunk).
+    pub const EVENT: f64 = 1.0 / 1e6;
+    /// SQS standard, per request (S3's send, Lambda's receive and delete, batched by 10).
+    pub const SQS_REQUEST: f64 = 0.40 / 1e6;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bench-ingest",
+    about = "Cost and speed of the ingest handler on a simulated day"
+)]
+struct Args {
+    /// A trail written by `trafficgen generate` (one day).
+    #[arg(long)]
+    trail: PathBuf,
+    /// Lambda memory (MB) for the duration cost.
+    #[arg(long, default_value_t = 256)]
+    memory_mb: u32,
+    /// Where to write the JSON summary.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Label for the report.
+    #[arg(long, default_value = "day")]
+    label: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+struct LogFile {
+    key: String,
+    bytes: Vec<u8>,
+}
+
+fn load_trail(dir: &Path) -> Result<Vec<LogFile>, Error> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(rel) = path.strip_prefix(dir) else { continue };
+        let key = rel.to_string_lossy().replace('\\', "/");
+        if let Classified::Log(k) = classify(&key) {
+            files.push((k.delivered, key, std::fs::read(path)?));
+        }
+    }
+    files.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(files
+        .into_iter()
+        .map(|(_, key, bytes)| LogFile { key, bytes })
+        .collect())
+}
+
+fn notification(bucket: &str, key: &str) -> Value {
+    json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key.replace(' ', "+")}}}]})
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[derive(Debug, Default, Clone)]
+struct FileRun {
+    records: u64,
+    handler_ms: f64,
+    wall_ms: f64,
+    usage: Usage,
+    events: u64,
+    put_events_requests: u64,
+}
+
+async fn in_memory(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error> {
+    let deps = Deps {
+        source: MemorySource::default(),
+        store: MemoryStore::default(),
+        sink: MemorySink::default(),
+        detector: DetectorConfig::default(),
+        rules: true,
+    };
+    for f in files {
+        deps.source.put("bench", &f.key, f.bytes.clone());
+    }
+    for (f, run) in files.iter().zip(runs.iter_mut()) {
+        let mut totals = Totals::default();
+        let t = Instant::now();
+        handle(&deps, &notification("bench", &f.key), &mut totals)
+            .await
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        run.handler_ms = ms(t.elapsed());
+        run.records = totals.records;
+    }
+    Ok(())
+}
+
+async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Result<f64, Error> {
+    let init = Instant::now();
+    let sdk = trailsight_aws::config::sdk_config(Some(endpoint)).await;
+    let s3 = trailsight_aws::config::s3_client(&sdk, true);
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let init_ms = ms(init.elapsed());
+    let suffix = std::process::id();
+    let (table, bucket, bus) = (
+        format!("bench-{suffix}"),
+        format!("bench-logs-{suffix}"),
+        format!("bench-bus-{suffix}"),
+    );
+    let setup = |e: String| Error::Setup(format!("moto setup failed: {e}"));
+    create_table(&ddb, &table).await.map_err(|e| setup(e.to_string()))?;
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .map_err(|e| setup(e.to_string()))?;
+    events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .map_err(|e| setup(e.to_string()))?;
+    for f in files {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&f.key)
+            .body(f.bytes.clone().into())
+            .send()
+            .await
+            .map_err(|e| setup(e.to_string()))?;
+    }
+    let deps = Deps {
+        source: S3Source::new(s3),
+        store: DynamoStore::new(ddb, &table),
+        sink: EventBridgeSink::new(events, &bus),
+        detector: DetectorConfig::default(),
+        rules: true,
+    };
+    for (f, run) in files.iter().zip(runs.iter_mut()) {
+        let mut totals = Totals::default();
+        let t = Instant::now();
+        handle(&deps, &notification(&bucket, &f.key), &mut totals)
+            .await
+            .map_err(|e| Error::Setup(format!("{}: {e}", f.key)))?;
+        run.wall_ms = ms(t.elapsed());
+        run.usage = deps.store.take_usage();
+        run.events = totals.events;
+        run.put_events_requests = deps.sink.take_requests();
+    }
+    Ok(init_ms)
+}
+
+fn report(args: &Args, runs: &[FileRun], init_ms: f64) -> Value {
+    let n = runs.len().max(1) as f64;
+    let records: u64 = runs.iter().map(|r| r.records).sum();
+    let sum = |f: &dyn Fn(&FileRun) -> f64| runs.iter().map(f).sum::<f64>();
+    let wru = sum(&|r| r.usage.modelled_write_units);
+    let rru = sum(&|r| r.usage.modelled_read_units);
+    let ddb_requests = sum(&|r| r.usage.requests as f64);
+    let events = sum(&|r| r.events as f64);
+    let put_events = sum(&|r| r.put_events_requests as f64);
+    let wall_ms = sum(&|r| r.wall_ms);
+    let gb = f64::from(args.memory_mb) / 1024.0;
+    let cost = json!({
+        "dynamodb_writes": wru * price::WRITE_UNIT,
+        "dynamodb_reads": rru * price::READ_UNIT,
+        "lambda_duration": wall_ms / 1000.0 * gb * price::LAMBDA_GB_SECOND,
+        "lambda_requests": n * price::LAMBDA_REQUEST,
+        "s3_get": n * price::S3_GET,
+        "sqs": n * 1.2 * price::SQS_REQUEST,
+        "eventbridge": events * price::EVENT,
+    });
+    let total: f64 = cost
+        .as_object()
+        .map_or(0.0, |o| o.values().filter_map(Value::as_f64).sum());
+    let per_100k = if records == 0 {
+        0.0
+    } else {
+        total / records as f64 * 100_000.0
+    };
+    let mut handler: Vec<f64> = runs.iter().map(|r| r.handler_ms).collect();
+    handler.sort_by(f64::total_cmp);
+    let busiest = runs.iter().max_by_key(|r| r.records).cloned().unwrap_or_default();
+    json!({
+        "label": args.label,
+        "files": runs.len(),
+        "records": records,
+        "records_per_file": records as f64 / n,
+        "handler_ms": {"p50": percentile(&handler, 0.5), "p95": percentile(&handler, 0.95), "max": percentile(&handler, 1.0)},
+        "busiest_file": {"records": busiest.records, "handler_ms": busiest.handler_ms},
+        "per_file": {
+            "dynamodb_requests": ddb_requests / n,
+            "dynamodb_write_units": wru / n,
+            "dynamodb_read_units": rru / n,
+            "s3_requests": 1.0,
+            "put_events_requests": put_events / n,
+            "events": events / n,
+            "wall_ms_on_moto": wall_ms / n,
+        },
+        "init_ms": init_ms,
+        "memory_mb": args.memory_mb,
+        "cost_usd": cost,
+        "cost_usd_total": total,
+        "cost_usd_per_100k_events": per_100k,
+    })
+}
+
+fn run(args: &Args) -> Result<Value, Error> {
+    let endpoint = std::env::var("TRAILSIGHT_MOTO_ENDPOINT").map_err(|_| {
+        Error::Setup(
+            "TRAILSIGHT_MOTO_ENDPOINT is not set: run this through scripts/with-moto.sh (make bench-ingest)".into(),
+        )
+    })?;
+    let files = load_trail(&args.trail)?;
+    if files.is_empty() {
+        return Err(Error::Setup(format!(
+            "no CloudTrail log files under {}",
+            args.trail.display()
+        )));
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut runs = vec![FileRun::default(); files.len()];
+    rt.block_on(in_memory(&files, &mut runs))?;
+    let init_ms = rt.block_on(on_moto(&endpoint, &files, &mut runs))?;
+    Ok(report(args, &runs, init_ms))
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(summary) => {
+            let text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+            println!("{text}");
+            if let Some(path) = &args.json {
+                if let Err(e) = std::fs::write(path, format!("{summary}\n")) {
+                    eprintln!("bench-ingest: cannot write {}: {e}", path.display());
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench-ingest: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
