@@ -17,6 +17,7 @@ fmt:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p trailsight-cli --all-targets --features aws -- -D warnings
 
 ## Installs what the tests need (Python venv and tools), idempotently.
 test-env:

@@ -17,6 +17,45 @@ pub enum Command {
     /// Replay CloudTrail log files through detection and the risky-change rules, with no AWS.
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
+    /// Warm the baselines in the deployed DynamoDB table from the trail's existing log files in
+    /// S3, with the ingest function's own code (build with `--features aws`).
+    #[cfg(feature = "aws")]
+    #[command(after_help = BACKFILL_EXAMPLES)]
+    Backfill(BackfillArgs),
+}
+
+#[cfg(feature = "aws")]
+const BACKFILL_EXAMPLES: &str = "\
+Examples:
+  trailsight backfill --bucket my-trail-bucket --table trailsight-Table-ABC --since 2026-11-01
+      Read the last month of logs into the stack's table; historical events are printed as
+      JSON lines on stdout (add --bus to send them to EventBridge instead).
+
+Credentials and region come from the usual AWS environment (AWS_PROFILE, AWS_REGION...).
+Files already ingested are skipped; files backfilled are skipped when S3 announces them.";
+
+/// Options of `trailsight backfill`.
+#[cfg(feature = "aws")]
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// The trail's bucket.
+    #[arg(long)]
+    pub bucket: String,
+    /// Key prefix to list (the trail's prefix, down to an account or region if you like).
+    #[arg(long, default_value = "AWSLogs/")]
+    pub prefix: String,
+    /// The stack's DynamoDB table (the TableName output).
+    #[arg(long)]
+    pub table: String,
+    /// Send the backfill's events to this EventBridge bus; without it they go to stdout.
+    #[arg(long)]
+    pub bus: Option<String>,
+    /// Only files delivered on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    pub since: Option<chrono::NaiveDate>,
+    /// Detection settings (TOML), as deployed in DETECTOR_CONFIG.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 const REPLAY_EXAMPLES: &str = "\

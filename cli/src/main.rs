@@ -3,6 +3,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 mod args;
+#[cfg(feature = "aws")]
+mod backfill;
 mod engine;
 mod files;
 mod output;
@@ -23,6 +25,14 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("trailsight: {e}");
                 ExitCode::from(e.exit_code())
+            }
+        },
+        #[cfg(feature = "aws")]
+        args::Command::Backfill(a) => match backfill::run(&a) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("trailsight: {e}");
+                ExitCode::from(1)
             }
         },
     }

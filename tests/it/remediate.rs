@@ -1,17 +1,36 @@
-//! The remediation handler with the real AWS admins on moto: live state is re-read, exactly
-//! the opening part is removed, dry-run changes nothing, and every decision reaches an
-//! EventBridge subscriber.
+//! The remediation handler with the real AWS admins on moto: for each rule, the risky state is
+//! created live and both kinds of trigger are sent (AWS's `AWS API Call via CloudTrail` and
+//! trailsight's `Trailsight Risky Change`); the live state after, the untouched parts, the
+//! decision event read through an EventBridge rule's SQS target, and idempotency are checked.
+//! Then forged triggers, exemptions, dry-run, and AccessDenied injected around the real admin.
+//! (The account-level public access block goes through S3 Control's account-prefixed host,
+//! which moto at 127.0.0.1 cannot serve; its logic is covered with in-memory admins.)
 
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use trailsight_aws::admin::AwsAdmins;
 use trailsight_aws::eventbridge::EventBridgeSink;
+use trailsight_core::remediate::ports::{
+    AccountAdmin, Acl, AdminError, BucketAdmin, Permission, PublicAccessBlock, SecurityGroup, SecurityGroupAdmin,
+    TrailAdmin, TrailStatus,
+};
 use trailsight_core::remediate::{Mode, RemediationConfig};
 use trailsight_it::{unique, Env};
-use trailsight_remediate::handler::handle;
+use trailsight_remediate::handler::{handle, HandlerError};
 
 const PRIVATE: &str = r#"{"Sid":"Reader","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}"#;
 const PUBLIC: &str =
     r#"{"Sid":"Anyone","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}"#;
+const MALLORY: &str = "arn:aws:iam::123456789012:user/mallory";
+
+/// The two kinds of trigger.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    ApiCall,
+    RiskyChange,
+}
+
+const KINDS: [Kind; 2] = [Kind::ApiCall, Kind::RiskyChange];
 
 fn enforce() -> RemediationConfig {
     RemediationConfig {
@@ -28,10 +47,24 @@ fn api_call(source: &str, name: &str, request: Value) -> Value {
             "eventVersion": "1.09", "eventTime": "2024-01-02T03:04:05Z", "eventSource": source, "eventName": name,
             "awsRegion": "us-east-1", "recipientAccountId": "123456789012", "eventID": unique("ev"),
             "sourceIPAddress": "198.51.100.7", "eventType": "AwsApiCall",
-            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/mallory", "accountId": "123456789012"},
+            "userIdentity": {"type": "IAMUser", "arn": MALLORY, "accountId": "123456789012"},
             "requestParameters": request
         }
     })
+}
+
+/// The trigger of `kind` for an API call: the call itself, or trailsight's risky-change event
+/// for it (built by the same rule engine as the ingest function's).
+fn trigger(kind: Kind, call: &Value) -> Value {
+    match kind {
+        Kind::ApiCall => call.clone(),
+        Kind::RiskyChange => {
+            let record = &call["detail"];
+            let findings = trailsight_core::rules::evaluate(record);
+            assert!(!findings.is_empty(), "the call breaks no rule: {record}");
+            serde_json::to_value(trailsight_core::rules::risky_change_event(record, &findings[0])).unwrap()
+        }
+    }
 }
 
 async fn setup() -> (Env, AwsAdmins, EventBridgeSink) {
@@ -39,6 +72,27 @@ async fn setup() -> (Env, AwsAdmins, EventBridgeSink) {
     let admins = AwsAdmins::from_config(&env.sdk, true);
     let sink = EventBridgeSink::new(env.events.clone(), &env.bus);
     (env, admins, sink)
+}
+
+/// Remediates `event`, checks the decision in the response and in the event a subscriber
+/// receives, then sends it again and checks the second run reports `already-fixed`.
+async fn remediate_twice(env: &Env, admins: &AwsAdmins, sink: &EventBridgeSink, event: &Value) -> Value {
+    let out = handle(admins, sink, &enforce(), event).await.unwrap();
+    assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
+    let first = env.receive(1).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    let decision = first[0].clone();
+    assert_eq!(decision["detail-type"], "Trailsight Remediation");
+    assert_eq!(decision["source"], "trailsight");
+    assert_eq!(decision["detail"]["decision"], "remediated");
+    assert_eq!(decision["detail"]["actor"]["arn"], MALLORY);
+    assert!(decision["detail"]["trigger"]["eventID"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("ev-")));
+    let again = handle(admins, sink, &enforce(), event).await.unwrap();
+    assert_eq!(again["decisions"][0]["decision"], "already-fixed", "{again}");
+    assert_eq!(env.receive(1).await[0]["detail"]["decision"], "already-fixed");
+    decision
 }
 
 async fn public_policy_bucket(env: &Env) -> (String, String, String) {
@@ -59,7 +113,7 @@ async fn public_policy_bucket(env: &Env) -> (String, String, String) {
     (bucket, policy, private)
 }
 
-fn policy_event(bucket: &str, policy: &str) -> Value {
+fn policy_call(bucket: &str, policy: &str) -> Value {
     let doc: Value = serde_json::from_str(policy).unwrap();
     api_call(
         "s3.amazonaws.com",
@@ -79,34 +133,323 @@ async fn live_policy(env: &Env, bucket: &str) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn public_policy_statement_is_removed_from_the_live_bucket_and_reported() {
-    // Given a live bucket policy with a private and a public statement
+async fn public_policy_statements_are_removed_and_the_others_kept() {
+    for kind in KINDS {
+        // Given a live bucket policy with a private and a public statement
+        let (env, admins, sink) = setup().await;
+        let (bucket, policy, private) = public_policy_bucket(&env).await;
+        // When the trigger is remediated (twice)
+        let decision = remediate_twice(&env, &admins, &sink, &trigger(kind, &policy_call(&bucket, &policy))).await;
+        // Then only the public statement is gone, and the event shows before and after
+        let live: Value = serde_json::from_str(&live_policy(&env, &bucket).await.unwrap()).unwrap();
+        assert_eq!(
+            live["Statement"],
+            json!([serde_json::from_str::<Value>(&private).unwrap()]),
+            "{kind:?}"
+        );
+        assert_eq!(
+            decision["detail"]["before"]["Statement"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert_eq!(
+            decision["detail"]["after"]["Statement"].as_array().map(Vec::len),
+            Some(1)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_acl_grants_are_removed_and_other_grants_kept() {
+    for kind in KINDS {
+        // Given a bucket whose ACL grants the owner, another account, and AllUsers
+        let (env, admins, sink) = setup().await;
+        let bucket = unique("acl");
+        env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        let owner = env
+            .s3
+            .get_bucket_acl()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .owner
+            .unwrap();
+        let grant = |grantee: aws_sdk_s3::types::Grantee, p: aws_sdk_s3::types::Permission| {
+            aws_sdk_s3::types::Grant::builder()
+                .grantee(grantee)
+                .permission(p)
+                .build()
+        };
+        let user = |id: &str| {
+            aws_sdk_s3::types::Grantee::builder()
+                .r#type(aws_sdk_s3::types::Type::CanonicalUser)
+                .id(id)
+                .build()
+                .unwrap()
+        };
+        let all_users = aws_sdk_s3::types::Grantee::builder()
+            .r#type(aws_sdk_s3::types::Type::Group)
+            .uri("http://acs.amazonaws.com/groups/global/AllUsers")
+            .build()
+            .unwrap();
+        let partner = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be";
+        let policy = aws_sdk_s3::types::AccessControlPolicy::builder()
+            .owner(owner.clone())
+            .grants(grant(
+                user(owner.id().unwrap()),
+                aws_sdk_s3::types::Permission::FullControl,
+            ))
+            .grants(grant(user(partner), aws_sdk_s3::types::Permission::Read))
+            .grants(grant(all_users, aws_sdk_s3::types::Permission::Read))
+            .build();
+        env.s3
+            .put_bucket_acl()
+            .bucket(&bucket)
+            .access_control_policy(policy)
+            .send()
+            .await
+            .unwrap();
+        let call = api_call(
+            "s3.amazonaws.com",
+            "PutBucketAcl",
+            json!({"bucketName": bucket, "x-amz-acl": ["public-read"]}),
+        );
+        // When remediated
+        remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
+        // Then the owner's and the partner's grants are exactly what is left
+        let acl = env.s3.get_bucket_acl().bucket(&bucket).send().await.unwrap();
+        let mut left: Vec<(Option<String>, Option<String>, String)> = acl
+            .grants()
+            .iter()
+            .map(|g| {
+                let e = g.grantee();
+                (
+                    e.and_then(|e| e.id()).map(str::to_owned),
+                    e.and_then(|e| e.uri()).map(str::to_owned),
+                    g.permission().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        left.sort();
+        let mut expected = vec![
+            (owner.id().map(str::to_owned), None, "FULL_CONTROL".to_owned()),
+            (Some(partner.to_owned()), None, "READ".to_owned()),
+        ];
+        expected.sort();
+        assert_eq!(left, expected, "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_bucket_public_access_block_is_turned_back_on() {
+    for kind in KINDS {
+        // Given a bucket whose public access block was switched off
+        let (env, admins, sink) = setup().await;
+        let bucket = unique("pab");
+        env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        let off = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(false)
+            .ignore_public_acls(true)
+            .block_public_policy(false)
+            .restrict_public_buckets(true)
+            .build();
+        env.s3
+            .put_public_access_block()
+            .bucket(&bucket)
+            .public_access_block_configuration(off)
+            .send()
+            .await
+            .unwrap();
+        let call = api_call(
+            "s3.amazonaws.com",
+            "PutBucketPublicAccessBlock",
+            json!({"bucketName": bucket, "PublicAccessBlockConfiguration": {"BlockPublicAcls": false, "IgnorePublicAcls": true, "BlockPublicPolicy": false, "RestrictPublicBuckets": true}}),
+        );
+        // When remediated
+        remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
+        // Then all four settings are on
+        let live = env.s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
+        let c = live.public_access_block_configuration().unwrap();
+        assert_eq!(
+            (
+                c.block_public_acls(),
+                c.ignore_public_acls(),
+                c.block_public_policy(),
+                c.restrict_public_buckets()
+            ),
+            (Some(true), Some(true), Some(true), Some(true)),
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn world_open_admin_ports_are_revoked_and_other_rules_stay() {
+    for kind in KINDS {
+        // Given SSH open to the world (IPv4 and IPv6) and to 10.0.0.0/8, and HTTPS to the world
+        let (env, admins, sink) = setup().await;
+        let ec2 = aws_sdk_ec2::Client::new(&env.sdk);
+        let group = ec2
+            .create_security_group()
+            .group_name(unique("web"))
+            .description("test")
+            .send()
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        let perm = |port: i32, v4: &[&str], v6: &[&str]| {
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(port)
+                .to_port(port)
+                .set_ip_ranges(Some(
+                    v4.iter()
+                        .map(|c| aws_sdk_ec2::types::IpRange::builder().cidr_ip(*c).build())
+                        .collect(),
+                ))
+                .set_ipv6_ranges(Some(
+                    v6.iter()
+                        .map(|c| aws_sdk_ec2::types::Ipv6Range::builder().cidr_ipv6(*c).build())
+                        .collect(),
+                ))
+                .build()
+        };
+        ec2.authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(perm(22, &["0.0.0.0/0", "10.0.0.0/8"], &["::/0"]))
+            .ip_permissions(perm(443, &["0.0.0.0/0"], &[]))
+            .send()
+            .await
+            .unwrap();
+        let call = api_call(
+            "ec2.amazonaws.com",
+            "AuthorizeSecurityGroupIngress",
+            json!({"groupId": group, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                  "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]},
+                  "ipv6Ranges": {"items": [{"cidrIpv6": "::/0"}]}}]}}),
+        );
+        // When remediated
+        remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
+        // Then SSH keeps only 10.0.0.0/8 and HTTPS is untouched
+        let live = ec2.describe_security_groups().group_ids(&group).send().await.unwrap();
+        let mut rules: Vec<(i32, Vec<String>)> = live.security_groups()[0]
+            .ip_permissions()
+            .iter()
+            .map(|p| {
+                let mut cidrs: Vec<String> = p
+                    .ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip().map(str::to_owned))
+                    .chain(p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_owned)))
+                    .collect();
+                cidrs.sort();
+                (p.from_port().unwrap_or(-1), cidrs)
+            })
+            .filter(|(_, cidrs)| !cidrs.is_empty())
+            .collect();
+        rules.sort();
+        assert_eq!(
+            rules,
+            vec![(22, vec!["10.0.0.0/8".to_owned()]), (443, vec!["0.0.0.0/0".to_owned()])],
+            "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_trail_is_started_again() {
+    for kind in KINDS {
+        // Given a trail that was logging and was stopped
+        let (env, admins, sink) = setup().await;
+        let ct = aws_sdk_cloudtrail::Client::new(&env.sdk);
+        let trail = unique("trail");
+        ct.create_trail()
+            .name(&trail)
+            .s3_bucket_name(&env.bucket)
+            .send()
+            .await
+            .unwrap();
+        ct.start_logging().name(&trail).send().await.unwrap();
+        ct.stop_logging().name(&trail).send().await.unwrap();
+        let call = api_call("cloudtrail.amazonaws.com", "StopLogging", json!({"name": trail}));
+        // When remediated, then it logs again
+        remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
+        let status = ct.get_trail_status().name(&trail).send().await.unwrap();
+        assert_eq!(status.is_logging(), Some(true), "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_trigger_for_a_private_bucket_changes_nothing() {
+    // Given a private bucket, and a trigger claiming a public policy was put on it
     let (env, admins, sink) = setup().await;
-    let (bucket, policy, private) = public_policy_bucket(&env).await;
-    // When the PutBucketPolicy call is remediated in enforce mode
-    let out = handle(&admins, &sink, &enforce(), &policy_event(&bucket, &policy))
+    let bucket = unique("private");
+    env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let private = format!(r#"{{"Statement":[{}]}}"#, PRIVATE.replace("BUCKET", &bucket));
+    env.s3
+        .put_bucket_policy()
+        .bucket(&bucket)
+        .policy(&private)
+        .send()
         .await
         .unwrap();
-    // Then only the public statement is gone
-    assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
-    let live: Value = serde_json::from_str(&live_policy(&env, &bucket).await.unwrap()).unwrap();
-    assert_eq!(
-        live["Statement"],
-        json!([serde_json::from_str::<Value>(&private).unwrap()])
+    let forged = policy_call(
+        &bucket,
+        &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", &bucket)),
     );
-    // And a subscriber receives the decision with the state before and after
-    let events = env.receive(1).await;
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["detail-type"], "Trailsight Remediation");
-    assert_eq!(events[0]["detail"]["decision"], "remediated");
-    assert_eq!(
-        events[0]["detail"]["before"]["Statement"].as_array().map(Vec::len),
-        Some(2)
-    );
-    assert_eq!(
-        events[0]["detail"]["actor"]["arn"],
-        "arn:aws:iam::123456789012:user/mallory"
-    );
+    // When remediated
+    let out = handle(&admins, &sink, &enforce(), &forged).await.unwrap();
+    // Then live state decides: already fixed, and the policy is unchanged
+    assert_eq!(out["decisions"][0]["decision"], "already-fixed");
+    assert_eq!(live_policy(&env, &bucket).await, Some(private));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exemptions_by_tag_principal_and_pattern_leave_the_bucket_alone() {
+    let (env, admins, sink) = setup().await;
+    // Given three public buckets: one tagged, one changed by an exempt principal, one named
+    // like an exempt pattern
+    let (tagged, tagged_policy, _) = public_policy_bucket(&env).await;
+    let tag = aws_sdk_s3::types::Tag::builder()
+        .key("trailsight:exempt")
+        .value("true")
+        .build()
+        .unwrap();
+    let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
+    env.s3
+        .put_bucket_tagging()
+        .bucket(&tagged)
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+    let (by_principal, principal_policy, _) = public_policy_bucket(&env).await;
+    let (by_pattern, pattern_policy, _) = public_policy_bucket(&env).await;
+    let config = RemediationConfig {
+        exempt_principals: vec!["arn:aws:iam::123456789012:user/other".into()],
+        exempt_resources: vec![format!("{by_pattern}*")],
+        ..enforce()
+    };
+    let principal_config = RemediationConfig {
+        exempt_principals: vec![MALLORY.into()],
+        ..enforce()
+    };
+    // When each is remediated
+    let cases = [
+        (&tagged, &tagged_policy, &config),
+        (&by_principal, &principal_policy, &principal_config),
+        (&by_pattern, &pattern_policy, &config),
+    ];
+    for (bucket, policy, config) in cases {
+        let out = handle(&admins, &sink, config, &policy_call(bucket, policy))
+            .await
+            .unwrap();
+        // Then each is exempt and its policy unchanged
+        assert_eq!(out["decisions"][0]["decision"], "exempt", "{bucket}: {out}");
+        assert_eq!(live_policy(&env, bucket).await.as_ref(), Some(policy));
+    }
+    assert_eq!(env.receive(3).await.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,168 +461,105 @@ async fn dry_run_reports_and_leaves_the_live_policy_alone() {
         &admins,
         &sink,
         &RemediationConfig::default(),
-        &policy_event(&bucket, &policy),
+        &policy_call(&bucket, &policy),
     )
     .await
     .unwrap();
     assert_eq!(out["decisions"][0]["decision"], "would-remediate");
     assert_eq!(live_policy(&env, &bucket).await, before);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bucket_tagged_exempt_is_left_alone() {
-    let (env, admins, sink) = setup().await;
-    let (bucket, policy, _) = public_policy_bucket(&env).await;
-    let tag = aws_sdk_s3::types::Tag::builder()
-        .key("trailsight:exempt")
-        .value("true")
-        .build()
-        .unwrap();
-    let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
-    env.s3
-        .put_bucket_tagging()
-        .bucket(&bucket)
-        .tagging(tagging)
-        .send()
-        .await
-        .unwrap();
-    let out = handle(&admins, &sink, &enforce(), &policy_event(&bucket, &policy))
-        .await
-        .unwrap();
-    assert_eq!(out["decisions"][0]["decision"], "exempt");
-    assert_eq!(live_policy(&env, &bucket).await, Some(policy));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn public_acl_grants_are_removed_and_the_owner_keeps_full_control() {
-    // Given a bucket made public-read
-    let (env, admins, sink) = setup().await;
-    let bucket = unique("acl");
-    env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    env.s3
-        .put_bucket_acl()
-        .bucket(&bucket)
-        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
-        .send()
-        .await
-        .unwrap();
-    let event = api_call(
-        "s3.amazonaws.com",
-        "PutBucketAcl",
-        json!({"bucketName": bucket, "x-amz-acl": ["public-read"]}),
-    );
-    // When remediated
-    let out = handle(&admins, &sink, &enforce(), &event).await.unwrap();
-    // Then no grant to the public groups is left, and the owner's grant is
-    assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
-    let acl = env.s3.get_bucket_acl().bucket(&bucket).send().await.unwrap();
-    let uris: Vec<Option<&str>> = acl.grants().iter().map(|g| g.grantee().and_then(|e| e.uri())).collect();
-    assert!(
-        uris.iter().all(|u| u.is_none_or(|u| !u.contains("AllUsers"))),
-        "{uris:?}"
-    );
-    assert!(acl
-        .grants()
-        .iter()
-        .any(|g| g.permission() == Some(&aws_sdk_s3::types::Permission::FullControl)));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn world_open_ssh_is_revoked_and_other_rules_stay() {
-    // Given a group with SSH open to the world and to 10.0.0.0/8, and HTTPS open to the world
-    let (env, admins, sink) = setup().await;
-    let ec2 = aws_sdk_ec2::Client::new(&env.sdk);
-    let group = ec2
-        .create_security_group()
-        .group_name(unique("web"))
-        .description("test")
-        .send()
-        .await
-        .unwrap()
-        .group_id
-        .unwrap();
-    let perm = |port: i32, cidrs: &[&str]| {
-        aws_sdk_ec2::types::IpPermission::builder()
-            .ip_protocol("tcp")
-            .from_port(port)
-            .to_port(port)
-            .set_ip_ranges(Some(
-                cidrs
-                    .iter()
-                    .map(|c| aws_sdk_ec2::types::IpRange::builder().cidr_ip(*c).build())
-                    .collect(),
-            ))
-            .build()
-    };
-    ec2.authorize_security_group_ingress()
-        .group_id(&group)
-        .ip_permissions(perm(22, &["0.0.0.0/0", "10.0.0.0/8"]))
-        .ip_permissions(perm(443, &["0.0.0.0/0"]))
-        .send()
-        .await
-        .unwrap();
-    let event = api_call(
-        "ec2.amazonaws.com",
-        "AuthorizeSecurityGroupIngress",
-        json!({"groupId": group, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
-              "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}, {"cidrIp": "10.0.0.0/8"}]}}]}}),
-    );
-    // When remediated
-    let out = handle(&admins, &sink, &enforce(), &event).await.unwrap();
-    // Then SSH keeps only 10.0.0.0/8 and HTTPS is untouched
-    assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
-    let live = ec2.describe_security_groups().group_ids(&group).send().await.unwrap();
-    let mut rules: Vec<(i32, Vec<String>)> = live.security_groups()[0]
-        .ip_permissions()
-        .iter()
-        .map(|p| {
-            let mut cidrs: Vec<String> = p
-                .ip_ranges()
-                .iter()
-                .filter_map(|r| r.cidr_ip().map(str::to_owned))
-                .collect();
-            cidrs.sort();
-            (p.from_port().unwrap_or(-1), cidrs)
-        })
-        .collect();
-    rules.sort();
+    let event = &env.receive(1).await[0];
     assert_eq!(
-        rules,
-        vec![(22, vec!["10.0.0.0/8".to_owned()]), (443, vec!["0.0.0.0/0".to_owned()])]
+        (event["detail"]["decision"].as_str(), event["detail"]["mode"].as_str()),
+        (Some("would-remediate"), Some("dry-run"))
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stopped_trail_is_started_again() {
-    // Given a trail that was logging and was stopped
-    let (env, admins, sink) = setup().await;
-    let ct = aws_sdk_cloudtrail::Client::new(&env.sdk);
-    let trail = unique("trail");
-    ct.create_trail()
-        .name(&trail)
-        .s3_bucket_name(&env.bucket)
-        .send()
-        .await
-        .unwrap();
-    ct.start_logging().name(&trail).send().await.unwrap();
-    ct.stop_logging().name(&trail).send().await.unwrap();
-    let event = api_call("cloudtrail.amazonaws.com", "StopLogging", json!({"name": trail}));
-    // When remediated
-    let out = handle(&admins, &sink, &enforce(), &event).await.unwrap();
-    // Then it logs again
-    assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
-    let status = ct.get_trail_status().name(&trail).send().await.unwrap();
-    assert_eq!(status.is_logging(), Some(true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_bucket_is_reported_not_found() {
     let (env, admins, sink) = setup().await;
-    let event = policy_event(
+    let event = policy_call(
         &unique("gone"),
         &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", "gone")),
     );
     let out = handle(&admins, &sink, &enforce(), &event).await.unwrap();
     assert_eq!(out["decisions"][0]["decision"], "not-found");
     assert_eq!(env.receive(1).await[0]["detail"]["decision"], "not-found");
+}
+
+/// The real admins, except that writing a bucket policy is denied, as IAM would.
+struct DenyPolicyWrites(AwsAdmins);
+
+impl BucketAdmin for DenyPolicyWrites {
+    async fn policy(&self, bucket: &str) -> Result<Option<String>, AdminError> {
+        self.0.policy(bucket).await
+    }
+    async fn put_policy(&self, _bucket: &str, _policy: &str) -> Result<(), AdminError> {
+        Err(AdminError::AccessDenied {
+            action: "s3:PutBucketPolicy".into(),
+            why: "AccessDenied: not authorized (injected)".into(),
+        })
+    }
+    async fn delete_policy(&self, bucket: &str) -> Result<(), AdminError> {
+        self.0.delete_policy(bucket).await
+    }
+    async fn acl(&self, bucket: &str, key: Option<&str>) -> Result<Acl, AdminError> {
+        self.0.acl(bucket, key).await
+    }
+    async fn put_acl(&self, bucket: &str, key: Option<&str>, acl: &Acl) -> Result<(), AdminError> {
+        self.0.put_acl(bucket, key, acl).await
+    }
+    async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
+        self.0.public_access_block(bucket).await
+    }
+    async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        self.0.put_public_access_block(bucket, pab).await
+    }
+    async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
+        self.0.tags(bucket).await
+    }
+}
+
+impl AccountAdmin for DenyPolicyWrites {
+    async fn account_public_access_block(&self, account: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
+        self.0.account_public_access_block(account).await
+    }
+    async fn put_account_public_access_block(&self, account: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        self.0.put_account_public_access_block(account, pab).await
+    }
+}
+
+impl SecurityGroupAdmin for DenyPolicyWrites {
+    async fn group(&self, id: Option<&str>, name: Option<&str>) -> Result<SecurityGroup, AdminError> {
+        self.0.group(id, name).await
+    }
+    async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
+        self.0.revoke(group_id, permissions).await
+    }
+}
+
+impl TrailAdmin for DenyPolicyWrites {
+    async fn trail_status(&self, trail: &str) -> Result<TrailStatus, AdminError> {
+        self.0.trail_status(trail).await
+    }
+    async fn start_logging(&self, trail: &str) -> Result<(), AdminError> {
+        self.0.start_logging(trail).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_is_reported_as_failed_and_fails_the_invocation() {
+    // Given a public bucket and a function that may not write bucket policies
+    let (env, admins, sink) = setup().await;
+    let (bucket, policy, _) = public_policy_bucket(&env).await;
+    let denied = DenyPolicyWrites(admins);
+    // When remediated
+    let result = handle(&denied, &sink, &enforce(), &policy_call(&bucket, &policy)).await;
+    // Then the invocation fails, a subscriber sees a failed decision, and the policy is as it was
+    assert!(matches!(result, Err(HandlerError::Failed { .. })), "{result:?}");
+    let event = &env.receive(1).await[0];
+    assert_eq!(event["detail"]["decision"], "failed");
+    assert!(event["detail"]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("s3:PutBucketPolicy")));
+    assert_eq!(live_policy(&env, &bucket).await, Some(policy));
 }

@@ -127,14 +127,22 @@ pub struct Totals {
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq)]
-enum Outcome {
+pub enum Outcome {
+    /// Not a log file (digest, Insights file, other object).
     Skipped,
+    /// Processed before.
     Duplicate,
+    /// Counted now (or its pending events resent).
     Done {
+        /// Records counted.
         records: u64,
+        /// Records rejected.
         rejected: u64,
+        /// Events sent.
         events: u64,
+        /// Insight Starts among them.
         starts: u64,
+        /// Risky changes among them.
         risky: u64,
     },
 }
@@ -207,7 +215,8 @@ pub async fn handle<L: LogSource, S: BaselineStore, K: EventSink>(
     )
 }
 
-fn add(t: &mut Totals, o: &Outcome) {
+/// Adds one object's outcome to the totals.
+pub fn add(t: &mut Totals, o: &Outcome) {
     match o {
         Outcome::Skipped => t.skipped += 1,
         Outcome::Duplicate => t.duplicates += 1,
@@ -228,7 +237,9 @@ fn add(t: &mut Totals, o: &Outcome) {
     }
 }
 
-async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
+/// Reads, counts and ingests one announced object exactly once (the handler's per-object
+/// step, also used by `trailsight backfill`).
+pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
     deps: &Deps<L, S, K>,
     object: &ObjectRef,
 ) -> Result<Outcome, ObjectError> {

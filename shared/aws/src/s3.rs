@@ -5,6 +5,8 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use std::io::Read;
 use tokio_util::io::SyncIoBridge;
+use trailsight_core::key::{classify, Classified, LogKey};
+use trailsight_core::notify::ObjectRef;
 use trailsight_core::ports::{LogSource, Opened, SourceError};
 
 /// Reads log objects from S3.
@@ -44,6 +46,47 @@ impl LogSource for S3Source {
         let reader: Box<dyn Read + Send> = Box::new(SyncIoBridge::new(Box::pin(out.body.into_async_read())));
         Ok(Opened { reader, etag, size })
     }
+}
+
+/// The CloudTrail log files under `prefix` (e.g. `AWSLogs/` or `org/AWSLogs/123456789012/`),
+/// delivered at or after `since` (when given), in delivery order, with their ETags: the same
+/// object ids the ingest function uses, so a later notification of a listed file is a
+/// duplicate. Digests, Insights files and other objects are left out.
+pub async fn list_logs(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<(ObjectRef, LogKey)>, SourceError> {
+    let mut out = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| SourceError::Unavailable {
+            bucket: bucket.to_owned(),
+            key: prefix.to_owned(),
+            why: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+        })?;
+        for obj in page.contents() {
+            let Some(key) = obj.key() else { continue };
+            let Classified::Log(log) = classify(key) else { continue };
+            if since.is_some_and(|s| log.delivered < s) {
+                continue;
+            }
+            let object = ObjectRef {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+                etag: obj.e_tag().map(|t| t.trim_matches('"').to_owned()),
+            };
+            out.push((object, log));
+        }
+    }
+    out.sort_by(|a, b| (a.1.delivered, &a.0.key).cmp(&(b.1.delivered, &b.0.key)));
+    Ok(out)
 }
 
 fn get_error(bucket: &str, key: &str, e: SdkError<GetObjectError>) -> SourceError {
