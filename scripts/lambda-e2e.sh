@@ -19,8 +19,9 @@ trap cleanup EXIT
 python tests/scripts/lambda_e2e.py setup "$WORK"
 source "$WORK/env"
 
-# 2. The function under the local runtime API.
-cargo lambda build -p trailsight-ingest >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
+# 2. The function under the local runtime API (built first, with the same profile and target
+#    `cargo lambda watch` uses, so it starts at once).
+cargo build -p trailsight-ingest --bin ingest >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; exit 1; }
 setsid cargo lambda watch -p trailsight-ingest -A 127.0.0.1 -P "$PORT" \
   --env-var "TABLE_NAME=$TABLE_NAME,EVENT_BUS_NAME=$EVENT_BUS_NAME,AWS_ENDPOINT_URL=$TRAILSIGHT_MOTO_ENDPOINT,AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing" \
   >"$WORK/watch.log" 2>&1 &
