@@ -5,7 +5,7 @@
 //! | pk | sk | attributes |
 //! |---|---|---|
 //! | `S#{account}#{region}` | `STATE` | `state` (deflated JSON), `version`, `pending` (object id while a commit rolls forward) |
-//! | `S#{account}#{region}` | `I#{minute}` | `ids`: the 64-bit eventIDs seen in that minute (a binary set), `expires` |
+//! | `S#{account}#{region}` | `I#{minute}#{object}` | `ids`: the 64-bit eventIDs one object added in that minute (a binary set), `expires` |
 //! | `A#{account}#{region}#{source}#{name}` | `STATE` | `state` (deflated JSON of the API's model), `version` |
 //! | `A#...` | `H#{hour}` | `c{m}`/`e{m}` calls and errors in minute `m` of the hour, `objs` (objects applied), `expires` |
 //! | `O#{object}` | `LEDGER` | `status` (`pending` or `done`), `payload` (the attempt whose payload committed), `parts`, `lease`, `delivered`, `expires` |
@@ -182,8 +182,14 @@ fn object_pk(object: &str) -> String {
     format!("O#{object}")
 }
 
-fn ids_sk(minute: i64) -> String {
-    format!("I#{minute:012}")
+/// The eventID item of one minute written by one object: written once, never rewritten (late
+/// records of a minute go into their own file's item), read back with a Query per minute.
+fn ids_sk(minute: i64, object_digest: &str) -> String {
+    format!("{}{object_digest}", ids_prefix(minute))
+}
+
+fn ids_prefix(minute: i64) -> String {
+    format!("I#{minute:012}#")
 }
 
 fn hour_sk(hour: i64) -> String {
@@ -459,58 +465,93 @@ impl DynamoStore {
         }
     }
 
-    /// Adds eventIDs to a stream-minute item (a set union: idempotent).
-    async fn add_ids(&self, stream: &StreamKey, minute: i64, ids: Vec<Blob>, expires: i64) -> Result<(), StoreError> {
+    /// Puts one object's eventIDs of one minute (idempotent: a retry writes the same item).
+    async fn put_ids(
+        &self,
+        stream: &StreamKey,
+        minute: i64,
+        object_digest: &str,
+        ids: Vec<Blob>,
+        expires: i64,
+    ) -> Result<(), StoreError> {
+        let mut item = key(stream_pk(stream), &ids_sk(minute, object_digest));
+        item.insert("ids".into(), AttributeValue::Bs(ids));
+        item.insert("expires".into(), n(expires));
+        self.model_write(&item, 1.0);
         let out = self
             .client
-            .update_item()
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(key(stream_pk(stream), &ids_sk(minute))))
-            .update_expression("ADD ids :ids SET expires = :x")
-            .expression_attribute_values(":ids", AttributeValue::Bs(ids))
-            .expression_attribute_values(":x", n(expires))
-            .return_values(ReturnValue::AllNew)
+            .set_item(Some(item))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(|e| sdk_err("UpdateItem (event ids)", e))?;
+            .map_err(|e| sdk_err("PutItem (event ids)", e))?;
         self.meter(true, out.consumed_capacity());
-        self.model_write(out.attributes().unwrap_or(&Item::new()), 1.0);
         Ok(())
     }
 
-    /// The eventIDs seen in the given minutes of the given streams.
+    /// The eventIDs of one stream and minute, from every object's item (a consistent Query).
+    async fn minute_ids(&self, stream: &StreamKey, minute: i64) -> Result<Vec<(u128, i64)>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
+                .expression_attribute_values(":pk", s(stream_pk(stream)))
+                .expression_attribute_values(":m", s(ids_prefix(minute)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Query (event ids)", e))?;
+            self.meter(false, resp.consumed_capacity());
+            if let Ok(mut u) = self.usage.lock() {
+                let bytes: usize = resp.items().iter().map(item_size).sum();
+                u.modelled_read_units += (bytes as f64 / 4096.0).ceil().max(1.0);
+            }
+            for item in resp.items() {
+                let ids = item
+                    .get("ids")
+                    .and_then(|v| v.as_bs().ok())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                for blob in ids {
+                    if let Ok(bytes) = <[u8; 8]>::try_from(blob.as_ref()) {
+                        out.push((u128::from(u64::from_be_bytes(bytes)), minute));
+                    }
+                }
+            }
+            match resp.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The eventIDs seen in the given minutes of the given streams (queries run 16 at a time).
     async fn load_ids(
         &self,
         streams: &[StreamKey],
         minutes: &[i64],
     ) -> Result<BTreeMap<StreamKey, Vec<(u128, i64)>>, StoreError> {
-        let mut keys = Vec::with_capacity(streams.len() * minutes.len());
+        let mut queries = Vec::with_capacity(streams.len() * minutes.len());
+        let mut owners = Vec::with_capacity(streams.len() * minutes.len());
         for st in streams {
             for m in minutes {
-                keys.push(key(stream_pk(st), &ids_sk(*m)));
+                queries.push(self.minute_ids(st, *m));
+                owners.push(st);
             }
         }
-        let by_pk: HashMap<String, &StreamKey> = streams.iter().map(|s| (stream_pk(s), s)).collect();
+        let results: Vec<Vec<(u128, i64)>> = stream::iter(queries).buffered(CONCURRENCY).try_collect().await?;
         let mut out: BTreeMap<StreamKey, Vec<(u128, i64)>> = BTreeMap::new();
-        for item in self.batch_get(keys).await? {
-            let (Some(stream), Some(minute)) = (
-                get_s(&item, "pk").and_then(|pk| by_pk.get(pk)),
-                get_s(&item, "sk").and_then(|sk| sk.strip_prefix("I#")?.parse::<i64>().ok()),
-            ) else {
-                continue;
-            };
-            let ids = item
-                .get("ids")
-                .and_then(|v| v.as_bs().ok())
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            let list = out.entry((*stream).clone()).or_default();
-            for blob in ids {
-                if let Ok(bytes) = <[u8; 8]>::try_from(blob.as_ref()) {
-                    list.push((u128::from(u64::from_be_bytes(bytes)), minute));
-                }
-            }
+        for (st, ids) in owners.into_iter().zip(results) {
+            out.entry(st.clone()).or_default().extend(ids);
         }
         Ok(out)
     }
@@ -558,7 +599,7 @@ impl DynamoStore {
         }
         let mut id_writes = Vec::with_capacity(by_minute.len());
         for ((stream, minute), blobs) in by_minute {
-            id_writes.push(self.add_ids(stream, minute, blobs, ids_expire));
+            id_writes.push(self.put_ids(stream, minute, &object_digest, blobs, ids_expire));
         }
         stream::iter(id_writes)
             .buffer_unordered(CONCURRENCY)
