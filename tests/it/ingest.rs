@@ -18,13 +18,23 @@ use trailsight_it::{gz_log, log_key, record, stop_logging, Env};
 
 type AwsDeps<S = DynamoStore, K = EventBridgeSink> = Deps<S3Source, S, K>;
 
-/// A short send lease, so retries after a failed send need not wait the production 90 s.
+/// A short send lease, so retries after a crash or a failed send need not wait the production
+/// 90 s. Tests where invocations overlap on purpose use [`OVERLAP_LEASE`] instead: a lease that
+/// expires while its holder is still sending would (rightly) let a second sender in.
 const LEASE: std::time::Duration = std::time::Duration::from_millis(400);
+/// A lease longer than any send in these tests, however loaded the machine.
+const OVERLAP_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often a redelivery is retried while another invocation holds the send lease.
+const RETRY_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn deps(env: &Env, detector: DetectorConfig) -> AwsDeps {
+    deps_with_lease(env, detector, LEASE)
+}
+
+fn deps_with_lease(env: &Env, detector: DetectorConfig, lease: std::time::Duration) -> AwsDeps {
     Deps {
         source: S3Source::new(env.s3.clone()),
-        store: DynamoStore::new(env.ddb.clone(), &env.table).with_send_lease(LEASE),
+        store: DynamoStore::new(env.ddb.clone(), &env.table).with_send_lease(lease),
         sink: EventBridgeSink::new(env.events.clone(), &env.bus),
         detector,
         rules: true,
@@ -50,23 +60,29 @@ where
 }
 
 /// Redelivers `event` the way Lambda and SQS do after a failure: again, a little later, until
-/// it succeeds. Returns the number of attempts.
+/// it succeeds (for at most twice the overlap lease). Returns the number of attempts.
 async fn redeliver<L, S, K>(deps: &Deps<L, S, K>, event: &Value) -> usize
 where
     L: trailsight_core::ports::LogSource,
     S: BaselineStore,
     K: EventSink,
 {
-    for attempt in 1..=10 {
+    let deadline = tokio::time::Instant::now() + 2 * OVERLAP_LEASE;
+    let mut attempt = 1;
+    loop {
         match run(deps, event).await {
             Ok(_) => return attempt,
             Err(e) => {
                 assert!(e.to_string().contains("another invocation"), "unexpected failure: {e}");
-                tokio::time::sleep(LEASE).await;
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "delivery still failing after {attempt} attempts: {e}"
+                );
+                tokio::time::sleep(RETRY_EVERY).await;
+                attempt += 1;
             }
         }
     }
-    panic!("delivery still failing after 10 attempts");
 }
 
 async fn calls(store: &impl BaselineStore, api: &ApiKey) -> (u64, u64) {
@@ -190,9 +206,9 @@ async fn every_announcement_shape_is_ingested_and_subscribers_receive_the_events
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_concurrent_and_out_of_order_deliveries_count_exactly_once() {
-    // Given six files whose minutes interleave
+    // Given six files whose minutes interleave, and a send lease no send outlasts
     let env = Env::new().await;
-    let d = deps(&env, DetectorConfig::default());
+    let d = deps_with_lease(&env, DetectorConfig::default(), OVERLAP_LEASE);
     let mut keys = Vec::new();
     for i in 0..6u32 {
         let k = key(&format!("20240102T00{}0Z", i), &format!("conc{i}aaaaaaaaaaa"));

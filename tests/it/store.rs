@@ -1,6 +1,9 @@
-//! The DynamoDB store passes the same contract suite as the in-memory and embedded stores.
+//! The DynamoDB store passes the same contract suite as the in-memory and embedded stores,
+//! and its send lease keeps concurrent deliveries from sending an object's events twice.
 
 use trailsight_aws::dynamo::{create_table, DynamoStore};
+use trailsight_core::events::Envelope;
+use trailsight_core::ports::{BaselineStore, Commit, CommitOutcome, ObjectStatus};
 use trailsight_it::{sdk, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,4 +20,39 @@ async fn dynamodb_store_passes_the_store_contract() {
     let stores = std::sync::Mutex::new(stores);
     // When the shared suite runs, then every check holds
     trailsight_core::contract::run_all(|| stores.lock().unwrap().pop().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_committing_invocation_holds_the_send_lease_until_it_ends() {
+    // Given a DynamoDB store with a three-second send lease, and an object committed with one event
+    let sdk = sdk().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = unique("lease");
+    create_table(&client, &table).await.unwrap();
+    let lease = std::time::Duration::from_secs(3);
+    let store = DynamoStore::new(client, table).with_send_lease(lease);
+    let commit = Commit {
+        object: "bucket/key/etag".into(),
+        events: vec![Envelope::new(
+            "e1",
+            "Trailsight Risky Change",
+            "1",
+            "t",
+            "r",
+            vec![],
+            serde_json::Value::Null,
+        )],
+        ..Commit::default()
+    };
+    assert_eq!(store.commit(&commit).await.unwrap(), CommitOutcome::Committed);
+    // When a concurrent delivery tries to claim the pending events at once, then it may not
+    assert!(!store.claim_send(&commit.object).await.unwrap());
+    // When the lease has run out (the committing invocation has timed out), then one claim wins
+    tokio::time::sleep(lease + std::time::Duration::from_millis(200)).await;
+    assert!(store.claim_send(&commit.object).await.unwrap());
+    assert!(!store.claim_send(&commit.object).await.unwrap());
+    // And once the events are marked sent, nobody sends them again
+    store.mark_sent(&commit.object).await.unwrap();
+    assert_eq!(store.status(&commit.object).await.unwrap(), ObjectStatus::Done);
+    assert!(!store.claim_send(&commit.object).await.unwrap());
 }

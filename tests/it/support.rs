@@ -153,7 +153,7 @@ impl Env {
     /// second passes after the deadline.
     pub async fn receive(&self, want: usize) -> Vec<Value> {
         let mut out = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let resp = self
                 .sqs
