@@ -58,8 +58,8 @@ pub const NONE: StrId = StrId::MAX;
 /// What one record contributed, so a duplicate can be taken back out exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordRef {
-    /// 128-bit identity of the eventID.
-    pub id: u128,
+    /// 64-bit identity of the eventID ([`event_id_hash`]).
+    pub id: u64,
     /// Index into [`FileBatch::slots`].
     pub slot: u32,
     /// errorCode string id, or [`NONE`].
@@ -84,8 +84,8 @@ pub struct Slot {
 /// A record that one of the rules concerns, kept whole for the rule engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// 128-bit identity of its eventID (0 when it has none).
-    pub id: u128,
+    /// 64-bit identity of its eventID (0 when it has none).
+    pub id: u64,
     /// The record's JSON text.
     pub raw: String,
 }
@@ -285,18 +285,18 @@ fn bump(list: &mut Vec<(StrId, u32)>, id: StrId, delta: i32) {
     }
 }
 
-/// A 64-bit identity for an eventID (kept in a `u128`): the two halves of the UUID folded
+/// A 64-bit identity for an eventID: the two halves of the UUID folded
 /// together when it is one, else a hash. 64 bits keep the stored id sets small; ids are only
 /// compared within one account, region and minute, where a collision is vanishingly rare
 /// (about 1 in 10^12 for 5,000 events in a minute).
-pub fn event_id_hash(id: &str) -> u128 {
+pub fn event_id_hash(id: &str) -> u64 {
     if let Ok(u) = uuid::Uuid::try_parse(id) {
         let v = u.as_u128();
-        return u128::from((v >> 64) as u64 ^ v as u64);
+        return (v >> 64) as u64 ^ v as u64;
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut h);
-    u128::from(h.finish())
+    h.finish()
 }
 
 #[cfg(test)]

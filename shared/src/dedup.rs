@@ -14,11 +14,11 @@ pub const DEFAULT_RETENTION_MINUTES: i64 = 24 * 60;
 /// A set of recently seen event ids.
 #[derive(Debug, Clone)]
 pub struct IdWindow {
-    ids: FxHashSet<u128>,
-    by_minute: BTreeMap<i64, Vec<u128>>,
+    ids: FxHashSet<u64>,
+    by_minute: BTreeMap<i64, Vec<u64>>,
     /// Ids of the minute being filled, moved into `by_minute` when the minute changes
     /// (records come mostly in time order: one map operation per minute, not per record).
-    pending: (i64, Vec<u128>),
+    pending: (i64, Vec<u64>),
     newest: i64,
     /// How far behind the newest minute ids are kept.
     pub retention_minutes: i64,
@@ -43,7 +43,7 @@ impl IdWindow {
     }
 
     /// Records `id` seen at `minute`; returns false when it had been seen already.
-    pub fn insert(&mut self, id: u128, minute: i64) -> bool {
+    pub fn insert(&mut self, id: u64, minute: i64) -> bool {
         if !self.ids.insert(id) {
             return false;
         }
@@ -59,7 +59,7 @@ impl IdWindow {
     }
 
     /// Whether `id` is in the window.
-    pub fn contains(&self, id: u128) -> bool {
+    pub fn contains(&self, id: u64) -> bool {
         self.ids.contains(&id)
     }
 

@@ -125,7 +125,7 @@ impl Pipeline {
     /// A stream's state, live APIs, and the eventIDs to remember for it.
     pub fn stream_snapshot(&self, key: &StreamKey, loaded: Option<&StreamSnapshot>) -> StreamSnapshot {
         let (state, live) = self.detector.stream(key);
-        let mut seen: Vec<(u128, i64)> = loaded.map(|s| s.seen.clone()).unwrap_or_default();
+        let mut seen: Vec<(u64, i64)> = loaded.map(|s| s.seen.clone()).unwrap_or_default();
         if let Some(new) = self.changes.as_ref().and_then(|c| c.new_ids.get(key)) {
             seen.extend(new.iter().copied());
         }
@@ -231,7 +231,7 @@ impl Pipeline {
                 }
             }
             if self.stages.detect {
-                self.detector.observe(api, &delta(&shared, slot.minute, &slot.tally));
+                self.detector.observe(api, delta(&shared, slot.minute, &slot.tally));
             }
         }
         if self.stages.detect {
@@ -259,8 +259,8 @@ impl Pipeline {
 
     /// Takes duplicate records back out of the batch. Returns how many there were, and the
     /// ids of rule candidates that were new (so each is evaluated once).
-    fn remove_duplicates(&mut self, batch: &mut FileBatch) -> (u64, FxHashSet<u128>) {
-        let candidates: FxHashSet<u128> = batch.candidates.iter().map(|c| c.id).filter(|&id| id != 0).collect();
+    fn remove_duplicates(&mut self, batch: &mut FileBatch) -> (u64, FxHashSet<u64>) {
+        let candidates: FxHashSet<u64> = batch.candidates.iter().map(|c| c.id).filter(|&id| id != 0).collect();
         let mut fresh = FxHashSet::default();
         let mut duplicates = 0;
         for r in &batch.refs {
@@ -294,7 +294,7 @@ pub struct Changes {
     /// Calls and errors per API and minute (duplicates removed).
     pub counts: Vec<MinuteCount>,
     /// New eventIDs per stream.
-    pub new_ids: BTreeMap<StreamKey, Vec<(u128, i64)>>,
+    pub new_ids: BTreeMap<StreamKey, Vec<(u64, i64)>>,
 }
 
 /// The detector's view of one slot: counts with attribution strings resolved.

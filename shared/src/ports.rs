@@ -22,8 +22,8 @@ pub struct StreamSnapshot {
     pub state: Option<StreamState>,
     /// APIs with open minutes or insights in progress: they are evaluated on every file.
     pub live: BTreeSet<ApiKey>,
-    /// Recent eventIDs (128-bit) with their event minute, for de-duplication.
-    pub seen: Vec<(u128, i64)>,
+    /// Recent eventIDs (64-bit) with their event minute, for de-duplication.
+    pub seen: Vec<(u64, i64)>,
     /// Optimistic-concurrency version (0 = absent).
     pub version: u64,
 }
@@ -74,7 +74,7 @@ pub struct Commit {
     pub events: Vec<Envelope>,
     /// EventIDs (with their minute) first seen in this file, per stream: stores that keep ids
     /// outside the stream state write these (the stream's `seen` holds the whole window).
-    pub new_ids: BTreeMap<StreamKey, Vec<(u128, i64)>>,
+    pub new_ids: BTreeMap<StreamKey, Vec<(u64, i64)>>,
 }
 
 /// How a commit went.

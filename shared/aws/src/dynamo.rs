@@ -122,7 +122,7 @@ struct Payload {
     counts: Vec<MinuteCount>,
     events: Vec<Envelope>,
     /// New eventIDs per stream, with their minute.
-    ids: Vec<(StreamKey, Vec<(u128, i64)>)>,
+    ids: Vec<(StreamKey, Vec<(u64, i64)>)>,
 }
 
 /// The stored part of a stream snapshot (its version is an attribute; its eventIDs live in
@@ -492,7 +492,7 @@ impl DynamoStore {
     }
 
     /// The eventIDs of one stream and minute, from every object's item (a consistent Query).
-    async fn minute_ids(&self, stream: &StreamKey, minute: i64) -> Result<Vec<(u128, i64)>, StoreError> {
+    async fn minute_ids(&self, stream: &StreamKey, minute: i64) -> Result<Vec<(u64, i64)>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -522,7 +522,7 @@ impl DynamoStore {
                     .unwrap_or(&[]);
                 for blob in ids {
                     if let Ok(bytes) = <[u8; 8]>::try_from(blob.as_ref()) {
-                        out.push((u128::from(u64::from_be_bytes(bytes)), minute));
+                        out.push((u64::from_be_bytes(bytes), minute));
                     }
                 }
             }
@@ -539,7 +539,7 @@ impl DynamoStore {
         &self,
         streams: &[StreamKey],
         minutes: &[i64],
-    ) -> Result<BTreeMap<StreamKey, Vec<(u128, i64)>>, StoreError> {
+    ) -> Result<BTreeMap<StreamKey, Vec<(u64, i64)>>, StoreError> {
         let mut queries = Vec::with_capacity(streams.len() * minutes.len());
         let mut owners = Vec::with_capacity(streams.len() * minutes.len());
         for st in streams {
@@ -548,8 +548,8 @@ impl DynamoStore {
                 owners.push(st);
             }
         }
-        let results: Vec<Vec<(u128, i64)>> = stream::iter(queries).buffered(CONCURRENCY).try_collect().await?;
-        let mut out: BTreeMap<StreamKey, Vec<(u128, i64)>> = BTreeMap::new();
+        let results: Vec<Vec<(u64, i64)>> = stream::iter(queries).buffered(CONCURRENCY).try_collect().await?;
+        let mut out: BTreeMap<StreamKey, Vec<(u64, i64)>> = BTreeMap::new();
         for (st, ids) in owners.into_iter().zip(results) {
             out.entry(st.clone()).or_default().extend(ids);
         }
@@ -594,7 +594,7 @@ impl DynamoStore {
                 by_minute
                     .entry((stream, *minute))
                     .or_default()
-                    .push(Blob::new((*id as u64).to_be_bytes().to_vec()));
+                    .push(Blob::new(id.to_be_bytes().to_vec()));
             }
         }
         let mut id_writes = Vec::with_capacity(by_minute.len());

@@ -34,6 +34,10 @@ impl Eval<'_> {
             return;
         };
         let sums = Sums::new(s, lo - HISTORY_MINUTES + 1, hi);
+        // Every error window (at most 15 minutes) of every open minute lies within this range:
+        // with too few errors in all of it, no error-rate verdict can pass (most APIs, most
+        // files). Summed once, when a warmed-up minute first needs it.
+        let mut errors_possible = None;
         for t in open {
             if !self.warmed_up(t) {
                 continue;
@@ -47,6 +51,18 @@ impl Eval<'_> {
             }
             // Errors that come with an anomalous call rate are part of that insight (an intruder's
             // AccessDenied while enumerating): an error-rate insight is for a normal call rate.
+            let possible = *errors_possible.get_or_insert_with(|| {
+                let near: u64 = s
+                    .window
+                    .minutes
+                    .range(lo - 14..=hi)
+                    .map(|(_, d)| u64::from(d.errors))
+                    .sum();
+                near >= u64::from(self.t.min_errors)
+            });
+            if !possible {
+                continue;
+            }
             let rate_anomalous = s.is_active(&InsightKind::CallRate);
             for (kind, start, verdict) in self.error_verdicts(s, t) {
                 if !rate_anomalous && !s.is_active(&kind) && start > s.last_end(&kind) {

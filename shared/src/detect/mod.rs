@@ -199,8 +199,9 @@ impl Detector {
         self.apis.insert(key, state);
     }
 
-    /// Adds one minute's new counts of one API.
-    pub fn observe(&mut self, api: &ApiKey, d: &MinuteDelta) {
+    /// Adds one minute's new counts of one API. The delta's attribution lists move into a
+    /// minute seen for the first time (the usual case) instead of being copied.
+    pub fn observe(&mut self, api: &ApiKey, d: MinuteDelta) {
         let regions = match self.streams.get_mut(&api.account) {
             Some(r) => r,
             None => self.streams.entry(api.account.clone()).or_default(),
@@ -227,25 +228,44 @@ impl Detector {
                 .entry(api.clone())
                 .or_insert_with(|| ApiState::new(first.min(d.minute))),
         };
-        let m = state.window.minutes.entry(d.minute).or_default();
-        m.calls += d.calls;
-        m.errors += d.errors;
-        add_capped_shared(&mut m.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
-        add_capped_shared(&mut m.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
-        add_capped_shared(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
-        let live = match self.live.get_mut(&api.account) {
-            Some(r) => r,
-            None => self.live.entry(api.account.clone()).or_default(),
-        };
-        let set = match live.get_mut(&api.region) {
-            Some(s) => s,
-            None => live.entry(api.region.clone()).or_default(),
-        };
-        if !set.contains(api) {
-            set.insert(api.clone());
+        match state.window.minutes.entry(d.minute) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let cap = |mut list: Vec<(std::sync::Arc<str>, u32)>| {
+                    add_capped_shared(&mut list, &[], MINUTE_ATTRIBUTION_CAP);
+                    list
+                };
+                v.insert(MinuteData {
+                    calls: d.calls,
+                    errors: d.errors,
+                    by_error: cap(d.by_error),
+                    by_caller: cap(d.by_caller),
+                    by_agent: cap(d.by_agent),
+                });
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let m = o.get_mut();
+                m.calls += d.calls;
+                m.errors += d.errors;
+                add_capped_shared(&mut m.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
+                add_capped_shared(&mut m.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
+                add_capped_shared(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
+            }
         }
+        // An API already marked dirty since the last evaluation is already live: the live set
+        // (ordered, compared by strings) is searched once per API and file, not per minute.
         if !self.dirty.contains(api) {
             self.dirty.insert(api.clone());
+            let live = match self.live.get_mut(&api.account) {
+                Some(r) => r,
+                None => self.live.entry(api.account.clone()).or_default(),
+            };
+            let set = match live.get_mut(&api.region) {
+                Some(s) => s,
+                None => live.entry(api.region.clone()).or_default(),
+            };
+            if !set.contains(api) {
+                set.insert(api.clone());
+            }
         }
     }
 

@@ -60,7 +60,7 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
     };
     d.observe(
         key,
-        &MinuteDelta {
+        MinuteDelta {
             minute: m,
             calls,
             errors,

@@ -32,7 +32,8 @@ pub struct MinuteData {
 /// an `Arc<str>` allocates nothing: attribution strings are shared, not copied per minute).
 pub fn add_capped_shared(list: &mut Vec<(Arc<str>, u32)>, items: &[(Arc<str>, u32)], cap: usize) {
     for (v, n) in items {
-        if let Some(e) = list.iter_mut().find(|e| e.0 == *v) {
+        // Strings of one file are one allocation: the pointer check usually decides.
+        if let Some(e) = list.iter_mut().find(|e| Arc::ptr_eq(&e.0, v) || e.0 == *v) {
             e.1 += n;
         } else {
             list.push((v.clone(), *n));
@@ -167,59 +168,71 @@ impl MinuteWindow {
 pub struct Recent {
     /// Minute of the newest entry.
     pub newest: i64,
-    calls: std::collections::VecDeque<(u32, f64)>,
+    /// `(calls, expected)` per minute, oldest first (calls as `f64`: they are only summed).
+    /// Up to twice the history is kept, so the newest minutes are one contiguous slice and
+    /// old ones are dropped in bulk.
+    calls: Vec<(f64, f64)>,
 }
 
 impl Recent {
     /// Appends minute `m`; minutes missing before it are filled by `fill(minute) -> (calls, expected)`.
     pub fn push(&mut self, m: i64, calls: u32, expected: f64, fill: impl Fn(i64) -> (u32, f64)) {
+        let mut fill_from = self.newest + 1;
         if self.calls.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
             self.calls.clear();
-            for g in m - HISTORY_MINUTES + 1..m {
-                self.calls.push_back(fill(g));
-            }
-        } else {
-            for g in self.newest + 1..m {
-                self.calls.push_back(fill(g));
-            }
+            fill_from = m - HISTORY_MINUTES + 1;
         }
-        self.calls.push_back((calls, expected));
-        while self.calls.len() > HISTORY_MINUTES as usize {
-            self.calls.pop_front();
+        for g in fill_from..m {
+            let (c, x) = fill(g);
+            self.calls.push((f64::from(c), x));
+        }
+        self.calls.push((f64::from(calls), expected));
+        let history = HISTORY_MINUTES as usize;
+        if self.calls.len() > 2 * history {
+            self.calls.drain(..self.calls.len() - history);
         }
         self.newest = m;
     }
 
+    /// The newest [`HISTORY_MINUTES`] minutes (fewer before the first push), oldest first.
+    fn window(&self) -> &[(f64, f64)] {
+        &self.calls[self.calls.len().saturating_sub(HISTORY_MINUTES as usize)..]
+    }
+
     /// Observed and expected calls over the newest `len` minutes.
     pub fn sums(&self, len: i64) -> (f64, f64) {
-        self.calls
+        self.window()
             .iter()
             .rev()
             .take(len.max(0) as usize)
-            .fold((0.0, 0.0), |(o, e), (c, x)| (o + f64::from(*c), e + x))
+            .fold((0.0, 0.0), |(o, e), (c, x)| (o + c, e + x))
     }
 
-    /// [`Recent::robust_excess`] for every window length of `lens`, in one pass.
+    /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
+    /// the newest minutes are walked once, window by window, carrying the sums and the top.
     pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
         let mut out = [0.0; N];
         let (mut o, mut e, mut top, mut top_e) = (0.0, 0.0, f64::MIN, 0.0);
-        let mut next = 0;
-        for (i, (c, x)) in self.calls.iter().rev().enumerate() {
-            let c = f64::from(*c);
-            o += c;
-            e += x;
-            if c > top {
-                top = c;
-                top_e = *x;
+        let window = self.window();
+        let mut walked = 0usize;
+        for (slot, len) in out.iter_mut().zip(lens) {
+            let len = usize::try_from(len).unwrap_or(0);
+            if len == 0 || len > window.len() {
+                // Fewer minutes than the window: no excess for it (nor for longer ones).
+                break;
             }
-            while next < N && lens[next] == i as i64 + 1 {
-                out[next] = if lens[next] <= 1 {
-                    o - e
-                } else {
-                    (o - top) - (e - top_e)
-                };
-                next += 1;
+            // The minutes `walked..len` back from the newest, newest first.
+            let (from, to) = (window.len() - len, window.len() - walked.min(len));
+            for &(c, x) in window[from..to].iter().rev() {
+                o += c;
+                e += x;
+                if c > top {
+                    top = c;
+                    top_e = x;
+                }
             }
+            walked = walked.max(len);
+            *slot = if len <= 1 { o - e } else { (o - top) - (e - top_e) };
         }
         out
     }
@@ -233,13 +246,13 @@ impl Recent {
             return o - e;
         }
         let top = self
-            .calls
+            .window()
             .iter()
             .rev()
             .take(len.max(0) as usize)
-            .max_by_key(|(c, _)| *c);
+            .max_by(|a, b| a.0.total_cmp(&b.0));
         match top {
-            Some((c, x)) => (o - f64::from(*c)) - (e - x),
+            Some((c, x)) => (o - c) - (e - x),
             None => o - e,
         }
     }
@@ -266,6 +279,23 @@ mod tests {
         for (i, len) in [1, 5, 15, 30, 60].into_iter().enumerate() {
             assert!((all[i] - r.robust_excess(len)).abs() < 1e-9, "{len}");
         }
+    }
+
+    #[test]
+    fn no_history_means_no_excess_and_old_minutes_fall_out() {
+        // Given no minutes yet, then no window has an excess
+        let mut r = Recent::default();
+        assert_eq!(r.robust_excesses([1, 5, 15, 30, 60]), [0.0; 5]);
+        // When 200 minutes are pushed, the last 60 at 10 calls against 2 expected
+        for m in 0..200 {
+            let calls = if m >= 140 { 10 } else { 1000 };
+            r.push(m, calls, 2.0, |_| (0, 2.0));
+        }
+        // Then only those 60 count: the 60-minute excess leaves out one top minute
+        let all = r.robust_excesses([1, 5, 15, 30, 60]);
+        assert_eq!(all[0], 8.0);
+        assert!((all[4] - 59.0 * 8.0).abs() < 1e-9, "{all:?}");
+        assert_eq!(r.sums(60), (600.0, 120.0));
     }
 
     #[test]
