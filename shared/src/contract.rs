@@ -49,6 +49,24 @@ fn commit(object: &str, stream_version: u64, api_version: u64, calls: u64) -> Co
     c
 }
 
+/// A commit of `object` that carries one event and nothing else: once committed, the object
+/// is pending until its event is marked sent.
+pub fn pending_commit(object: &str) -> Commit {
+    Commit {
+        object: object.into(),
+        events: vec![crate::events::Envelope::new(
+            "e1",
+            "Trailsight Risky Change",
+            "1",
+            "t",
+            "r",
+            vec![],
+            serde_json::Value::Null,
+        )],
+        ..Commit::default()
+    }
+}
+
 /// Runs every check on fresh stores from `make`.
 pub async fn run_all<S: BaselineStore>(make: impl Fn() -> S) {
     empty_store_loads_nothing(&make()).await;
@@ -119,15 +137,7 @@ pub async fn counts_add_up_across_commits<S: BaselineStore>(s: &S) {
 /// Given a commit with events, its status is pending with the events until marked sent.
 pub async fn object_status_goes_from_new_to_pending_to_done<S: BaselineStore>(s: &S) {
     let mut c = commit("o1", 0, 0, 5);
-    c.events.push(crate::events::Envelope::new(
-        "e1",
-        "Trailsight Risky Change",
-        "1",
-        "t",
-        "r",
-        vec![],
-        serde_json::Value::Null,
-    ));
+    c.events = pending_commit("o1").events;
     s.commit(&c).await.unwrap();
     match s.status("o1").await.unwrap() {
         ObjectStatus::Pending(events) => assert_eq!(events.len(), 1),

@@ -2,8 +2,7 @@
 //! and its send lease keeps concurrent deliveries from sending an object's events twice.
 
 use trailsight_aws::dynamo::{create_table, DynamoStore};
-use trailsight_core::events::Envelope;
-use trailsight_core::ports::{BaselineStore, Commit, CommitOutcome, ObjectStatus};
+use trailsight_core::ports::{BaselineStore, CommitOutcome, ObjectStatus};
 use trailsight_it::{sdk, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,19 +30,7 @@ async fn the_committing_invocation_holds_the_send_lease_until_it_ends() {
     create_table(&client, &table).await.unwrap();
     let lease = std::time::Duration::from_secs(3);
     let store = DynamoStore::new(client, table).with_send_lease(lease);
-    let commit = Commit {
-        object: "bucket/key/etag".into(),
-        events: vec![Envelope::new(
-            "e1",
-            "Trailsight Risky Change",
-            "1",
-            "t",
-            "r",
-            vec![],
-            serde_json::Value::Null,
-        )],
-        ..Commit::default()
-    };
+    let commit = trailsight_core::contract::pending_commit("bucket/key/etag");
     assert_eq!(store.commit(&commit).await.unwrap(), CommitOutcome::Committed);
     // When a concurrent delivery tries to claim the pending events at once, then it may not
     assert!(!store.claim_send(&commit.object).await.unwrap());

@@ -491,47 +491,63 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// The eventIDs of one stream and minute, from every object's item (a consistent Query).
-    async fn minute_ids(&self, stream: &StreamKey, minute: i64) -> Result<Vec<(u64, i64)>, StoreError> {
-        let mut out = Vec::new();
+    /// Every item of partition `pk` whose sort key matches `sk_condition` (a consistent,
+    /// paginated Query, metered). `what` names the request in errors.
+    async fn query_all(
+        &self,
+        what: &'static str,
+        pk: String,
+        sk_condition: &str,
+        values: &[(&str, String)],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let resp = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
-                .expression_attribute_values(":pk", s(stream_pk(stream)))
-                .expression_attribute_values(":m", s(ids_prefix(minute)))
+                .key_condition_expression(format!("pk = :pk AND {sk_condition}"))
+                .expression_attribute_values(":pk", s(pk.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| sdk_err("Query (event ids)", e))?;
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            for (name, value) in values {
+                query = query.expression_attribute_values(*name, s(value.clone()));
+            }
+            let resp = query.send().await.map_err(|e| sdk_err(what, e))?;
             self.meter(false, resp.consumed_capacity());
             if let Ok(mut u) = self.usage.lock() {
                 let bytes: usize = resp.items().iter().map(item_size).sum();
                 u.modelled_read_units += (bytes as f64 / 4096.0).ceil().max(1.0);
             }
-            for item in resp.items() {
-                let ids = item
-                    .get("ids")
-                    .and_then(|v| v.as_bs().ok())
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                for blob in ids {
-                    if let Ok(bytes) = <[u8; 8]>::try_from(blob.as_ref()) {
-                        out.push((u64::from_be_bytes(bytes), minute));
-                    }
-                }
-            }
+            items.extend(resp.items().iter().cloned());
             match resp.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => break,
             }
         }
-        Ok(out)
+        Ok(items)
+    }
+
+    /// The eventIDs of one stream and minute, from every object's item.
+    async fn minute_ids(&self, stream: &StreamKey, minute: i64) -> Result<Vec<(u64, i64)>, StoreError> {
+        let items = self
+            .query_all(
+                "Query (event ids)",
+                stream_pk(stream),
+                "begins_with(sk, :m)",
+                &[(":m", ids_prefix(minute))],
+            )
+            .await?;
+        let blobs = items
+            .iter()
+            .filter_map(|item| item.get("ids").and_then(|v| v.as_bs().ok()))
+            .flatten();
+        Ok(blobs
+            .filter_map(|blob| <[u8; 8]>::try_from(blob.as_ref()).ok())
+            .map(|bytes| (u64::from_be_bytes(bytes), minute))
+            .collect())
     }
 
     /// The eventIDs seen in the given minutes of the given streams (queries run 16 at a time).
@@ -970,44 +986,29 @@ impl BaselineStore for DynamoStore {
         if to <= from {
             return Ok(vec![]);
         }
+        let items = self
+            .query_all(
+                "Query (counts)",
+                api_pk(api),
+                "sk BETWEEN :a AND :b",
+                &[
+                    (":a", hour_sk(from.div_euclid(60) * 60)),
+                    (":b", hour_sk((to - 1).div_euclid(60) * 60)),
+                ],
+            )
+            .await?;
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :a AND :b")
-                .expression_attribute_values(":pk", s(api_pk(api)))
-                .expression_attribute_values(":a", s(hour_sk(from.div_euclid(60) * 60)))
-                .expression_attribute_values(":b", s(hour_sk((to - 1).div_euclid(60) * 60)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| sdk_err("Query (counts)", e))?;
-            self.meter(false, resp.consumed_capacity());
-            if let Ok(mut u) = self.usage.lock() {
-                let bytes: usize = resp.items().iter().map(item_size).sum();
-                u.modelled_read_units += (bytes as f64 / 4096.0).ceil().max(1.0);
-            }
-            for item in resp.items() {
-                let Some(hour) = get_s(item, "sk").and_then(|sk| sk.strip_prefix("H#")?.parse::<i64>().ok()) else {
-                    continue;
-                };
-                for m in 0..60 {
-                    let minute = hour + m;
-                    let calls = get_n(item, &format!("c{m}")).unwrap_or(0);
-                    let errors = get_n(item, &format!("e{m}")).unwrap_or(0);
-                    if (calls > 0 || errors > 0) && minute >= from && minute < to {
-                        out.push((minute, calls.unsigned_abs(), errors.unsigned_abs()));
-                    }
+        for item in &items {
+            let Some(hour) = get_s(item, "sk").and_then(|sk| sk.strip_prefix("H#")?.parse::<i64>().ok()) else {
+                continue;
+            };
+            for m in 0..60 {
+                let minute = hour + m;
+                let calls = get_n(item, &format!("c{m}")).unwrap_or(0);
+                let errors = get_n(item, &format!("e{m}")).unwrap_or(0);
+                if (calls > 0 || errors > 0) && minute >= from && minute < to {
+                    out.push((minute, calls.unsigned_abs(), errors.unsigned_abs()));
                 }
-            }
-            match resp.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
             }
         }
         Ok(out)

@@ -18,7 +18,7 @@ pub mod ports;
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_REMEDIATION, DETAIL_TYPE_RISKY_CHANGE};
 use crate::rules::{self, Finding, Resource, RuleId};
 use plan::PolicyPlan;
-use ports::{AccountAdmin, AdminError, BucketAdmin, SecurityGroupAdmin, TrailAdmin};
+use ports::{AccountAdmin, AdminError, BucketAdmin, PublicAccessBlock, SecurityGroupAdmin, TrailAdmin};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -518,53 +518,37 @@ async fn bucket_pab<A: Admins>(admins: &A, config: &RemediationConfig, finding: 
     if let Some(exempt) = exempt_by_bucket_tag(admins, config, finding, bucket).await? {
         return Ok(exempt);
     }
-    let live = admins.public_access_block(bucket).await.map_err(no_state)?;
-    let before = json!(live);
-    let Some(fix) = plan::public_access_block_fix(live.as_ref()) else {
-        return Ok(outcome(
-            finding,
-            Decision::AlreadyFixed,
-            before.clone(),
-            before,
-            "all four public access block settings are on",
-        ));
-    };
-    if config.mode == Mode::DryRun {
-        return Ok(outcome(
-            finding,
-            Decision::WouldRemediate,
-            before,
-            json!(fix),
-            "dry-run: would turn all four bucket public access block settings on",
-        ));
-    }
-    admins
-        .put_public_access_block(bucket, &fix)
-        .await
-        .map_err(|e| (e, before.clone()))?;
-    let after = admins
-        .public_access_block(bucket)
-        .await
-        .map_err(|e| (e, before.clone()))?;
-    if plan::public_access_block_fix(after.as_ref()).is_some() {
-        return Ok(verify_failed(
-            finding,
-            before,
-            json!(after),
-            "the bucket public access block is still not fully on",
-        ));
-    }
-    Ok(outcome(
+    public_access_block_on(
+        config,
         finding,
-        Decision::Remediated,
-        before,
-        json!(after),
-        "turned all four bucket public access block settings on",
-    ))
+        "bucket",
+        async || admins.public_access_block(bucket).await,
+        async |fix| admins.put_public_access_block(bucket, fix).await,
+    )
+    .await
 }
 
 async fn account_pab<A: Admins>(admins: &A, config: &RemediationConfig, finding: &Finding, account: &str) -> Step {
-    let live = admins.account_public_access_block(account).await.map_err(no_state)?;
+    public_access_block_on(
+        config,
+        finding,
+        "account",
+        async || admins.account_public_access_block(account).await,
+        async |fix| admins.put_account_public_access_block(account, fix).await,
+    )
+    .await
+}
+
+/// Turns all four public access block settings on at one `level` (bucket or account): reads
+/// the live settings, writes only if one is off, and reads them back to verify.
+async fn public_access_block_on(
+    config: &RemediationConfig,
+    finding: &Finding,
+    level: &str,
+    read: impl AsyncFn() -> Result<Option<PublicAccessBlock>, AdminError>,
+    write: impl AsyncFn(&PublicAccessBlock) -> Result<(), AdminError>,
+) -> Step {
+    let live = read().await.map_err(no_state)?;
     let before = json!(live);
     let Some(fix) = plan::public_access_block_fix(live.as_ref()) else {
         return Ok(outcome(
@@ -572,7 +556,7 @@ async fn account_pab<A: Admins>(admins: &A, config: &RemediationConfig, finding:
             Decision::AlreadyFixed,
             before.clone(),
             before,
-            "all four account public access block settings are on",
+            format!("all four {level} public access block settings are on"),
         ));
     };
     if config.mode == Mode::DryRun {
@@ -581,23 +565,17 @@ async fn account_pab<A: Admins>(admins: &A, config: &RemediationConfig, finding:
             Decision::WouldRemediate,
             before,
             json!(fix),
-            "dry-run: would turn all four account public access block settings on",
+            format!("dry-run: would turn all four {level} public access block settings on"),
         ));
     }
-    admins
-        .put_account_public_access_block(account, &fix)
-        .await
-        .map_err(|e| (e, before.clone()))?;
-    let after = admins
-        .account_public_access_block(account)
-        .await
-        .map_err(|e| (e, before.clone()))?;
+    write(&fix).await.map_err(|e| (e, before.clone()))?;
+    let after = read().await.map_err(|e| (e, before.clone()))?;
     if plan::public_access_block_fix(after.as_ref()).is_some() {
         return Ok(verify_failed(
             finding,
             before,
             json!(after),
-            "the account public access block is still not fully on",
+            &format!("the {level} public access block is still not fully on"),
         ));
     }
     Ok(outcome(
@@ -605,7 +583,7 @@ async fn account_pab<A: Admins>(admins: &A, config: &RemediationConfig, finding:
         Decision::Remediated,
         before,
         json!(after),
-        "turned all four account public access block settings on",
+        format!("turned all four {level} public access block settings on"),
     ))
 }
 
