@@ -1,0 +1,125 @@
+//! Item plumbing: keys, attribute values, (de)compression, sizes as DynamoDB counts them,
+//! and the errors the store reports.
+
+use super::*;
+
+pub(super) fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!(
+        "DynamoDB {what} failed: {e}; check the table exists and the function may use it"
+    ))
+}
+
+pub(super) fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(what: &str, e: SdkError<E, R>) -> StoreError {
+    unavailable(what, aws_smithy_types::error::display::DisplayErrorContext(&e))
+}
+
+pub(super) fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_owned(),
+        why: why.to_string(),
+    }
+}
+
+pub(super) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+pub(super) fn n(v: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub(super) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+pub(super) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub(super) fn stream_pk(k: &StreamKey) -> String {
+    format!("S#{}#{}", k.0, k.1)
+}
+
+pub(super) fn api_pk(a: &ApiKey) -> String {
+    format!("A#{}#{}#{}#{}", a.account, a.region, a.event_source, a.event_name)
+}
+
+pub(super) fn object_pk(object: &str) -> String {
+    format!("O#{object}")
+}
+
+/// The eventID item of one minute written by one object: written once, never rewritten (late
+/// records of a minute go into their own file's item), read back with a Query per minute.
+pub(super) fn ids_sk(minute: i64, object_digest: &str) -> String {
+    format!("{}{object_digest}", ids_prefix(minute))
+}
+
+pub(super) fn ids_prefix(minute: i64) -> String {
+    format!("I#{minute:012}#")
+}
+
+pub(super) fn hour_sk(hour: i64) -> String {
+    format!("H#{hour:012}")
+}
+
+pub(super) fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub(super) fn pack<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut enc = DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    serde_json::to_writer(&mut enc, value).map_err(|e| corrupt("value to store", e))?;
+    enc.finish().map_err(|e| corrupt("value to store", e))
+}
+
+pub(super) fn unpack<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    let mut json = Vec::new();
+    DeflateDecoder::new(bytes)
+        .read_to_end(&mut json)
+        .map_err(|e| corrupt(what, e))?;
+    serde_json::from_slice(&json).map_err(|e| corrupt(what, e))
+}
+
+pub(super) fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+pub(super) fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
+    item.get(name)?.as_b().ok().map(Blob::as_ref)
+}
+
+pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+/// A short, stable digest of an object id, recorded in count items.
+pub(super) fn digest(object: &str) -> String {
+    format!("{:032x}", trailsight_core::count::event_id_hash(object))
+}
+
+pub(super) fn is_conditional_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// An item's size as DynamoDB counts it: attribute names plus values.
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+pub(super) fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| n.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
+        AttributeValue::L(l) => 3 + l.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        _ => 1,
+    }
+}
