@@ -58,14 +58,29 @@ def modules_used(function_dir):
 def code_actions(function_dir):
     actions = {}
     for module in sorted(modules_used(function_dir)):
-        path = ROOT / "shared" / "aws" / "src" / f"{module}.rs"
-        for client, op in CALL.findall(path.read_text()):
-            service = MODULE_CLIENT.get(module) if client == "client" else client
-            if service is None:
-                raise SystemExit(f"check_iam: cannot tell which service self.client is in {path}")
-            for action in SPECIAL.get((service, op), [f"{PREFIX[service]}:{pascal(op)}"]):
-                actions.setdefault(action, f"{path.relative_to(ROOT)}: {op}()")
+        for path in module_files(module):
+            collect(actions, module, path)
     return actions
+
+
+def module_files(module):
+    """The files of one trailsight-aws module: `name.rs`, or every file under `name/`."""
+    src = ROOT / "shared" / "aws" / "src"
+    single = src / f"{module}.rs"
+    files = [single] if single.exists() else sorted((src / module).rglob("*.rs"))
+    if not files:
+        raise SystemExit(f"check_iam: no source for trailsight_aws::{module} under {src}")
+    return files
+
+
+def collect(actions, module, path):
+    """Adds the IAM actions of every SDK call in `path` (a file of `module`) to `actions`."""
+    for client, op in CALL.findall(path.read_text()):
+        service = MODULE_CLIENT.get(module) if client == "client" else client
+        if service is None:
+            raise SystemExit(f"check_iam: cannot tell which service self.client is in {path}")
+        for action in SPECIAL.get((service, op), [f"{PREFIX[service]}:{pascal(op)}"]):
+            actions.setdefault(action, f"{path.relative_to(ROOT)}: {op}()")
 
 
 def statements(policies):
