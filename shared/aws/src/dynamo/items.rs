@@ -13,6 +13,14 @@ pub(super) fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(what: 
     unavailable(what, aws_smithy_types::error::display::DisplayErrorContext(&e))
 }
 
+/// A ledger entry that should exist (its object was committed) is gone.
+pub(super) fn missing_ledger(object: &str) -> StoreError {
+    corrupt(
+        object,
+        "its ledger entry is missing after its commit; was the table item deleted by hand?",
+    )
+}
+
 pub(super) fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         what: what.to_owned(),

@@ -256,17 +256,7 @@ impl BaselineStore for DynamoStore {
             let mut item = key(pk.clone(), &format!("P#{attempt}#{i:04}"));
             item.insert("data".into(), AttributeValue::B(Blob::new(chunk.to_vec())));
             item.insert("expires".into(), n(now_secs() + PAYLOAD_TTL_SECS));
-            self.model_write(&item, 1.0);
-            let out = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| sdk_err("PutItem (payload)", e))?;
-            self.meter(true, out.consumed_capacity());
+            self.put_plain("PutItem (payload)", item).await?;
         }
         ledger.insert("payload".into(), s(attempt));
         ledger.insert("parts".into(), n(chunks.len()));
@@ -345,72 +335,51 @@ impl BaselineStore for DynamoStore {
     }
 
     async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(object_pk(object), "LEDGER")))
-            .update_expression("SET #s = :done")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":done", s("done"))
-            .return_values(ReturnValue::AllNew)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| sdk_err("UpdateItem (ledger)", e))?;
-        self.meter(true, out.consumed_capacity());
-        self.model_write(out.attributes().unwrap_or(&Item::new()), 1.0);
-        Ok(())
+        let updated = self
+            .update_if(
+                "UpdateItem (ledger)",
+                key(object_pk(object), "LEDGER"),
+                "SET #s = :done",
+                "attribute_exists(pk)",
+                &[("#s", "status")],
+                HashMap::from([(":done".to_owned(), s("done"))]),
+            )
+            .await?;
+        updated.then_some(()).ok_or_else(|| missing_ledger(object))
     }
 
     async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(object_pk(object), "LEDGER")))
-            .update_expression("ADD delivered :ids")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":ids", AttributeValue::Ss(ids.to_vec()))
-            .return_values(ReturnValue::AllNew)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| sdk_err("UpdateItem (ledger)", e))?;
-        self.meter(true, out.consumed_capacity());
-        self.model_write(out.attributes().unwrap_or(&Item::new()), 1.0);
-        Ok(())
+        let updated = self
+            .update_if(
+                "UpdateItem (ledger)",
+                key(object_pk(object), "LEDGER"),
+                "ADD delivered :ids",
+                "attribute_exists(pk)",
+                &[],
+                HashMap::from([(":ids".to_owned(), AttributeValue::Ss(ids.to_vec()))]),
+            )
+            .await?;
+        updated.then_some(()).ok_or_else(|| missing_ledger(object))
     }
 
     async fn claim_send(&self, object: &str) -> Result<bool, StoreError> {
-        match self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(object_pk(object), "LEDGER")))
-            .update_expression("SET lease = :until")
-            .condition_expression("#s = :pending AND (attribute_not_exists(lease) OR lease < :now)")
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":now", n(now_millis()))
-            .expression_attribute_values(":until", n(self.lease_until()))
-            .return_values(ReturnValue::AllNew)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                self.meter(true, out.consumed_capacity());
-                self.model_write(out.attributes().unwrap_or(&Item::new()), 1.0);
-                Ok(true)
-            }
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_err("UpdateItem (ledger lease)", e)),
-        }
+        // Fails (false) once the events are sent, or while they were claimed less than a lease ago.
+        self.update_if(
+            "UpdateItem (ledger lease)",
+            key(object_pk(object), "LEDGER"),
+            "SET lease = :until",
+            "#s = :pending AND (attribute_not_exists(lease) OR lease < :now)",
+            &[("#s", "status")],
+            HashMap::from([
+                (":pending".to_owned(), s("pending")),
+                (":now".to_owned(), n(now_millis())),
+                (":until".to_owned(), n(self.lease_until())),
+            ]),
+        )
+        .await
     }
 
     fn consumed(&self) -> (f64, f64) {

@@ -4,6 +4,59 @@
 use super::*;
 
 impl DynamoStore {
+    /// Puts `item` unconditionally (payload chunks and eventID items: a retry writes the same
+    /// content), metered. `what` names the request in errors.
+    pub(super) async fn put_plain(&self, what: &str, item: Item) -> Result<(), StoreError> {
+        self.model_write(&item, 1.0);
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| sdk_err(what, e))?;
+        self.meter(true, out.consumed_capacity());
+        Ok(())
+    }
+
+    /// Updates the item at `key` if `condition` holds, metered (and charged on the item's new
+    /// size). `Ok(false)` when the condition failed. `names` are `#name` placeholders.
+    pub(super) async fn update_if(
+        &self,
+        what: &str,
+        key: Item,
+        update: &str,
+        condition: &str,
+        names: &[(&str, &str)],
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<bool, StoreError> {
+        let names: HashMap<String, String> = names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter(true, out.consumed_capacity());
+                self.model_write(out.attributes().unwrap_or(&Item::new()), 1.0);
+                Ok(true)
+            }
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_err(what, e)),
+        }
+    }
+
     pub(super) async fn put_api(&self, api: &ApiKey, version: u64, state: &ApiState) -> Result<(), StoreError> {
         let mut item = key(api_pk(api), "STATE");
         item.insert("state".into(), AttributeValue::B(Blob::new(pack(state)?)));
@@ -49,27 +102,17 @@ impl DynamoStore {
         values.insert(":od".into(), s(object_digest));
         values.insert(":x".into(), n(expires));
         let update = format!("ADD {}, objs :o SET expires = :x", expr.join(", "));
-        match self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(api_pk(api), &hour_sk(hour * 60))))
-            .update_expression(update)
-            .condition_expression("attribute_not_exists(objs) OR NOT contains(objs, :od)")
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                self.meter(true, out.consumed_capacity());
-                self.model_write(out.attributes().unwrap_or(&Item::new()), 1.0);
-                Ok(())
-            }
-            Err(e) if is_conditional_failure(&e) => Ok(()), // counted before
-            Err(e) => Err(sdk_err("UpdateItem (counts)", e)),
-        }
+        // A failed condition means this object was counted before.
+        self.update_if(
+            "UpdateItem (counts)",
+            key(api_pk(api), &hour_sk(hour * 60)),
+            &update,
+            "attribute_not_exists(objs) OR NOT contains(objs, :od)",
+            &[],
+            values,
+        )
+        .await?;
+        Ok(())
     }
 
     /// Puts one object's eventIDs of one minute (idempotent: a retry writes the same item).
@@ -84,18 +127,7 @@ impl DynamoStore {
         let mut item = key(stream_pk(stream), &ids_sk(minute, object_digest));
         item.insert("ids".into(), AttributeValue::Bs(ids));
         item.insert("expires".into(), n(expires));
-        self.model_write(&item, 1.0);
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| sdk_err("PutItem (event ids)", e))?;
-        self.meter(true, out.consumed_capacity());
-        Ok(())
+        self.put_plain("PutItem (event ids)", item).await
     }
 
     /// Finishes a committed object's writes (idempotent; see the module docs).
@@ -149,26 +181,16 @@ impl DynamoStore {
             .await?;
 
         for st in &payload.streams {
-            match self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(stream_pk(st), "STATE")))
-                .update_expression("REMOVE pending")
-                .condition_expression("pending = :o")
-                .expression_attribute_values(":o", s(object))
-                .return_values(ReturnValue::AllNew)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    self.meter(true, out.consumed_capacity());
-                    self.model_write(out.attributes().unwrap_or(&Item::new()), 1.0);
-                }
-                Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(sdk_err("UpdateItem (stream)", e)),
-            }
+            // A failed condition means the mark was removed before (or moved to another commit).
+            self.update_if(
+                "UpdateItem (stream)",
+                key(stream_pk(st), "STATE"),
+                "REMOVE pending",
+                "pending = :o",
+                &[],
+                HashMap::from([(":o".to_owned(), s(object))]),
+            )
+            .await?;
         }
         Ok(())
     }
