@@ -602,13 +602,44 @@ fn scan_value(s: &[u8]) -> Scan {
 }
 
 /// Index just past the closing quote of a string whose content starts at `from`.
-fn string_end(s: &[u8], mut from: usize) -> Option<usize> {
+fn string_end(s: &[u8], from: usize) -> Option<usize> {
+    string_end_escaped(s, from).map(|(end, _)| end)
+}
+
+/// Bytes of a string looked at eight at a time before handing a long one to `memchr`: most
+/// strings of a record are short, and below this length a word loop beats a SIMD call.
+const SHORT_STRING: usize = 64;
+
+/// Index just past the closing quote of a string whose content starts at `from`, and whether
+/// the string holds a backslash escape.
+fn string_end_escaped(s: &[u8], mut from: usize) -> Option<(usize, bool)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut escaped = false;
     loop {
-        let j = memchr::memchr2(b'"', b'\\', s.get(from..)?)?;
-        let at = from + j;
-        if s[at] == b'"' {
-            return Some(at + 1);
+        let stop = from.saturating_add(SHORT_STRING).min(s.len());
+        let mut i = from;
+        let mut found = None;
+        while i + 8 <= stop {
+            let word = u64::from_le_bytes(s[i..i + 8].try_into().ok()?);
+            // A byte of `x` is zero where the word has a quote (or a backslash); the lowest
+            // flagged byte is exact (borrows only ever flag bytes above a true match).
+            let (q, b) = (word ^ (ONES * u64::from(b'"')), word ^ (ONES * u64::from(b'\\')));
+            let hits = ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b)) & HIGHS;
+            if hits != 0 {
+                found = Some(i + (hits.trailing_zeros() / 8) as usize);
+                break;
+            }
+            i += 8;
         }
+        let at = match found {
+            Some(at) => at,
+            None => i + memchr::memchr2(b'"', b'\\', s.get(i..)?)?,
+        };
+        if s[at] == b'"' {
+            return Some((at + 1, escaped));
+        }
+        escaped = true;
         from = at + 2;
     }
 }

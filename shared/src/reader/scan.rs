@@ -1,6 +1,7 @@
 //! A fast, allocation-free scanner for one CloudTrail record: it reads the top-level keys,
-//! decodes the few fields trailsight needs and skips every other value with `memchr`
-//! (skipped values are delimited, not validated: they are never used).
+//! notes where the few fields trailsight needs are, and skips every other value with `memchr`
+//! (skipped values are delimited, not validated: they are never used). The record's text is
+//! then checked as UTF-8 once, and the fields are borrowed from it.
 
 use std::borrow::Cow;
 
@@ -36,6 +37,36 @@ pub enum ScanError {
 
 type Scan<T> = Result<T, ScanError>;
 
+/// Where a string value's content lies in the record, and whether it holds an escape.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+/// The wanted string fields, as spans (`None`: absent or `null`), in [`FIELD_NAMES`] order.
+type Spans = [Option<Span>; FIELDS];
+
+const FIELDS: usize = 15;
+const FIELD_NAMES: [&str; FIELDS] = [
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "recipientAccountId",
+    "errorCode",
+    "eventID",
+    "eventType",
+    "userAgent",
+    "sourceIPAddress",
+    "userIdentity.type",
+    "userIdentity.arn",
+    "userIdentity.accountId",
+    "userIdentity.invokedBy",
+    "userIdentity.principalId",
+];
+
 struct Cursor<'a> {
     s: &'a [u8],
     i: usize,
@@ -65,27 +96,32 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// The raw content of the string starting at the cursor (which is at its opening quote).
-    fn raw_string(&mut self) -> Scan<&'a [u8]> {
+    /// The string starting at the cursor (which is at its opening quote), as a span.
+    fn span(&mut self) -> Scan<Span> {
         let start = self.i + 1;
-        let end = super::string_end(self.s, start).ok_or(ScanError::Incomplete)?;
+        let (end, escaped) = super::string_end_escaped(self.s, start).ok_or(ScanError::Incomplete)?;
         self.i = end;
-        Ok(&self.s[start..end - 1])
+        Ok(Span {
+            start,
+            end: end - 1,
+            escaped,
+        })
     }
 
-    /// A string value, or `None` for `null`; other types are an error naming `field`.
-    fn string(&mut self, field: &str) -> Scan<Option<Cow<'a, str>>> {
+    /// The raw content of the string starting at the cursor (which is at its opening quote).
+    fn raw_string(&mut self) -> Scan<&'a [u8]> {
+        let span = self.span()?;
+        Ok(&self.s[span.start..span.end])
+    }
+
+    /// A string value as a span, or `None` for `null`; other types are an error naming field `f`.
+    fn string(&mut self, f: usize) -> Scan<Option<Span>> {
         match self.ws()? {
-            b'"' => {
-                let raw = self.raw_string()?;
-                decode(raw)
-                    .map(Some)
-                    .ok_or_else(|| ScanError::Invalid(format!("{field} is not a valid JSON string")))
-            }
+            b'"' => self.span().map(Some),
             b'n' => self.literal(b"null").map(|_| None),
             _ => {
                 self.skip()?;
-                Err(ScanError::Invalid(format!("{field} is not a string")))
+                Err(ScanError::Invalid(format!("{} is not a string", FIELD_NAMES[f])))
             }
         }
     }
@@ -153,50 +189,107 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The text of a JSON string's raw content (unescaped when it holds escapes).
 fn decode(raw: &[u8]) -> Option<Cow<'_, str>> {
     if memchr::memchr(b'\\', raw).is_none() {
         return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
     }
+    unescape(raw).map(Cow::Owned)
+}
+
+fn unescape(raw: &[u8]) -> Option<String> {
     let mut quoted = Vec::with_capacity(raw.len() + 2);
     quoted.push(b'"');
     quoted.extend_from_slice(raw);
     quoted.push(b'"');
-    serde_json::from_slice::<String>(&quoted).ok().map(Cow::Owned)
+    serde_json::from_slice::<String>(&quoted).ok()
+}
+
+/// The text of one field: borrowed from the record's text when it was valid UTF-8 as a whole
+/// (one check per record instead of one per field), else checked on its own.
+fn text<'a>(s: &'a [u8], valid: Option<&'a str>, span: Option<Span>, f: usize) -> Scan<Option<Cow<'a, str>>> {
+    let Some(span) = span else {
+        return Ok(None);
+    };
+    let decoded = if span.escaped {
+        unescape(&s[span.start..span.end]).map(Cow::Owned)
+    } else {
+        // Span ends sit next to an ASCII quote, so they are always character boundaries.
+        match valid {
+            Some(t) => t.get(span.start..span.end),
+            None => std::str::from_utf8(&s[span.start..span.end]).ok(),
+        }
+        .map(Cow::Borrowed)
+    };
+    decoded
+        .map(Some)
+        .ok_or_else(|| ScanError::Invalid(format!("{} is not a valid JSON string", FIELD_NAMES[f])))
 }
 
 /// Scans the record object at the start of `s`; returns its fields and length in bytes.
 pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
-    let mut f = Fields::default();
+    let mut spans: Spans = [None; FIELDS];
+    let mut read_only = None;
     let mut c = Cursor { s, i: 0 };
     c.object(|c, key| {
-        match key {
-            b"eventTime" => f.event_time = c.string("eventTime")?,
-            b"eventSource" => f.event_source = c.string("eventSource")?,
-            b"eventName" => f.event_name = c.string("eventName")?,
-            b"awsRegion" => f.aws_region = c.string("awsRegion")?,
-            b"recipientAccountId" => f.recipient_account_id = c.string("recipientAccountId")?,
-            b"errorCode" => f.error_code = c.string("errorCode")?,
-            b"eventID" => f.event_id = c.string("eventID")?,
-            b"readOnly" => f.read_only = c.read_only()?,
-            b"eventType" => f.event_type = c.string("eventType")?,
-            b"userAgent" => f.user_agent = c.string("userAgent")?,
-            b"sourceIPAddress" => f.source_ip = c.string("sourceIPAddress")?,
-            b"userIdentity" if c.ws()? == b'{' => c.object(|c, key| {
-                match key {
-                    b"type" => f.identity_type = c.string("userIdentity.type")?,
-                    b"arn" => f.arn = c.string("userIdentity.arn")?,
-                    b"accountId" => f.identity_account = c.string("userIdentity.accountId")?,
-                    b"invokedBy" => f.invoked_by = c.string("userIdentity.invokedBy")?,
-                    b"principalId" => f.principal_id = c.string("userIdentity.principalId")?,
-                    _ => c.skip()?,
-                }
-                Ok(())
-            })?,
-            _ => c.skip()?,
-        }
+        let field = match key {
+            b"eventTime" => 0,
+            b"eventSource" => 1,
+            b"eventName" => 2,
+            b"awsRegion" => 3,
+            b"recipientAccountId" => 4,
+            b"errorCode" => 5,
+            b"eventID" => 6,
+            b"eventType" => 7,
+            b"userAgent" => 8,
+            b"sourceIPAddress" => 9,
+            b"readOnly" => {
+                read_only = c.read_only()?;
+                return Ok(());
+            }
+            b"userIdentity" if c.ws()? == b'{' => {
+                return c.object(|c, key| {
+                    let field = match key {
+                        b"type" => 10,
+                        b"arn" => 11,
+                        b"accountId" => 12,
+                        b"invokedBy" => 13,
+                        b"principalId" => 14,
+                        _ => return c.skip(),
+                    };
+                    spans[field] = c.string(field)?;
+                    Ok(())
+                });
+            }
+            _ => return c.skip(),
+        };
+        spans[field] = c.string(field)?;
         Ok(())
     })?;
-    Ok((f, c.i))
+    let len = c.i;
+    let valid = simdutf8::basic::from_utf8(&s[..len]).ok();
+    let [event_time, event_source, event_name, aws_region, recipient_account_id, error_code, event_id, event_type, user_agent, source_ip, identity_type, arn, identity_account, invoked_by, principal_id] =
+        spans;
+    let t = |span, f| text(s, valid, span, f);
+    let fields = Fields {
+        event_time: t(event_time, 0)?,
+        event_source: t(event_source, 1)?,
+        event_name: t(event_name, 2)?,
+        aws_region: t(aws_region, 3)?,
+        recipient_account_id: t(recipient_account_id, 4)?,
+        error_code: t(error_code, 5)?,
+        event_id: t(event_id, 6)?,
+        read_only,
+        event_type: t(event_type, 7)?,
+        user_agent: t(user_agent, 8)?,
+        source_ip: t(source_ip, 9)?,
+        identity_type: t(identity_type, 10)?,
+        arn: t(arn, 11)?,
+        identity_account: t(identity_account, 12)?,
+        invoked_by: t(invoked_by, 13)?,
+        principal_id: t(principal_id, 14)?,
+    };
+    Ok((fields, len))
 }
 
 #[cfg(test)]

@@ -99,6 +99,39 @@ fn escaped_strings_and_braces_inside_strings_do_not_confuse_the_reader() {
     assert_eq!(out.ok[1].0, "Next");
 }
 
+/// `text` as bytes, with every `@` turned into the byte 0xFF (never valid in UTF-8).
+fn with_invalid_utf8(text: &str) -> Vec<u8> {
+    text.bytes().map(|b| if b == b'@' { 0xff } else { b }).collect()
+}
+
+#[test]
+fn invalid_utf8_in_a_skipped_field_does_not_reject_the_record() {
+    // Given a record whose requestParameters hold a byte that is not UTF-8
+    let odd = rec("b", "Second").replace(r#""requestParameters":null"#, r#""requestParameters":{"k":"@x"}"#);
+    let bytes = with_invalid_utf8(&doc(&[rec("a", "First"), odd]));
+    // When it is read
+    let (r, out) = read(&bytes);
+    // Then both records count: the wanted fields are valid on their own
+    assert_eq!(r.unwrap().records, 2);
+    assert_eq!(out.ok[1].0, "Second");
+}
+
+#[test]
+fn invalid_utf8_in_a_wanted_field_rejects_only_that_record() {
+    // Given a record whose eventName is not UTF-8
+    let bytes = with_invalid_utf8(&doc(&[rec("a", "Bad@"), rec("b", "Good")]));
+    // When it is read
+    let (r, out) = read(&bytes);
+    // Then that record is rejected with the field named, and the other one counts
+    assert_eq!(r.unwrap().records, 1);
+    assert_eq!(out.ok[0].0, "Good");
+    assert!(
+        out.rejected[0].reason.contains("eventName is not a valid JSON string"),
+        "{:?}",
+        out.rejected
+    );
+}
+
 #[test]
 fn records_missing_required_fields_are_rejected_and_the_rest_is_read() {
     // Given records missing eventTime, eventSource, eventName, with a bad time, or not objects
@@ -250,6 +283,25 @@ mod properties {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn the_word_scan_finds_string_ends_like_a_byte_scan(
+            body in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), Just(b'a'), any::<u8>()], 0..200),
+            from in 0usize..8,
+        ) {
+            // A byte-by-byte reference: the first unescaped quote at or after `from`.
+            let mut i = from;
+            let mut escaped = false;
+            let expected = loop {
+                match body.get(i) {
+                    None => break None,
+                    Some(b'"') => break Some((i + 1, escaped)),
+                    Some(b'\\') => { escaped = true; i += 2; }
+                    Some(_) => i += 1,
+                }
+            };
+            prop_assert_eq!(super::super::string_end_escaped(&body, from), expected);
+        }
+
         #[test]
         fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = read(&bytes);
