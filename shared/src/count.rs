@@ -125,6 +125,9 @@ pub struct FileCounter<F: Fn(&str, &str) -> bool> {
     default_account: String,
     default_region: String,
     strings: FxHashMap<String, StrId>,
+    /// The last account and region interned: nearly every record of a file repeats them, and
+    /// comparing with the last one is cheaper than hashing.
+    last: [(String, StrId); 2],
     apis: FxHashMap<(StrId, StrId, StrId, StrId), u32>,
     slots: FxHashMap<(u32, i64), u32>,
     is_candidate: F,
@@ -142,6 +145,7 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
             default_account: key.map(|k| k.account.clone()).unwrap_or_else(|| "unknown".to_owned()),
             default_region: key.map(|k| k.region.clone()).unwrap_or_else(|| "unknown".to_owned()),
             strings: FxHashMap::default(),
+            last: [(String::new(), NONE), (String::new(), NONE)],
             apis: FxHashMap::default(),
             slots: FxHashMap::default(),
             is_candidate,
@@ -158,21 +162,31 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
         id
     }
 
+    /// [`FileCounter::intern`] through the one-entry cache `which` (0 account, 1 region).
+    fn intern_repeated(&mut self, which: usize, s: &str) -> StrId {
+        if self.last[which].1 != NONE && self.last[which].0 == s {
+            return self.last[which].1;
+        }
+        let id = self.intern(s);
+        self.last[which] = (s.to_owned(), id);
+        id
+    }
+
     /// Counts one accepted record.
     pub fn add(&mut self, rec: &Record<'_>) {
         self.batch.records += 1;
         let account = match rec.account.as_deref() {
-            Some(a) if !a.is_empty() => self.intern(a),
+            Some(a) if !a.is_empty() => self.intern_repeated(0, a),
             _ => {
                 let fallback = self.default_account.clone();
-                self.intern(&fallback)
+                self.intern_repeated(0, &fallback)
             }
         };
         let region = match rec.aws_region.as_deref() {
-            Some(r) if !r.is_empty() => self.intern(r),
+            Some(r) if !r.is_empty() => self.intern_repeated(1, r),
             _ => {
                 let fallback = self.default_region.clone();
-                self.intern(&fallback)
+                self.intern_repeated(1, &fallback)
             }
         };
         let source = self.intern(&rec.event_source);

@@ -612,29 +612,13 @@ const SHORT_STRING: usize = 64;
 
 /// Index just past the closing quote of a string whose content starts at `from`, and whether
 /// the string holds a backslash escape.
+#[inline]
 fn string_end_escaped(s: &[u8], mut from: usize) -> Option<(usize, bool)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut escaped = false;
     loop {
-        let stop = from.saturating_add(SHORT_STRING).min(s.len());
-        let mut i = from;
-        let mut found = None;
-        while i + 8 <= stop {
-            let word = u64::from_le_bytes(s[i..i + 8].try_into().ok()?);
-            // A byte of `x` is zero where the word has a quote (or a backslash); the lowest
-            // flagged byte is exact (borrows only ever flag bytes above a true match).
-            let (q, b) = (word ^ (ONES * u64::from(b'"')), word ^ (ONES * u64::from(b'\\')));
-            let hits = ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b)) & HIGHS;
-            if hits != 0 {
-                found = Some(i + (hits.trailing_zeros() / 8) as usize);
-                break;
-            }
-            i += 8;
-        }
-        let at = match found {
-            Some(at) => at,
-            None => i + memchr::memchr2(b'"', b'\\', s.get(i..)?)?,
+        let at = match next_quote_or_backslash(s.get(from..)?) {
+            Some(j) => from + j,
+            None => return None,
         };
         if s[at] == b'"' {
             return Some((at + 1, escaped));
@@ -642,6 +626,30 @@ fn string_end_escaped(s: &[u8], mut from: usize) -> Option<(usize, bool)> {
         escaped = true;
         from = at + 2;
     }
+}
+
+/// The first quote or backslash of `s`: eight bytes at a time over the first
+/// [`SHORT_STRING`] bytes, then `memchr`.
+#[inline]
+fn next_quote_or_backslash(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let head = &s[..s.len().min(SHORT_STRING)];
+    let mut chunks = head.chunks_exact(8);
+    for (k, chunk) in chunks.by_ref().enumerate() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(bytes);
+        // A byte of `q` (`b`) is zero where the word has a quote (a backslash); the lowest
+        // flagged byte is exact (borrows only ever flag bytes above a true match).
+        let (q, b) = (word ^ (ONES * u64::from(b'"')), word ^ (ONES * u64::from(b'\\')));
+        let hits = ((q.wrapping_sub(ONES) & !q) | (b.wrapping_sub(ONES) & !b)) & HIGHS;
+        if hits != 0 {
+            return Some(k * 8 + (hits.trailing_zeros() / 8) as usize);
+        }
+    }
+    let done = head.len() - chunks.remainder().len();
+    memchr::memchr2(b'"', b'\\', &s[done..]).map(|j| done + j)
 }
 
 #[cfg(test)]
