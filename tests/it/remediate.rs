@@ -3,8 +3,6 @@
 //! trailsight's `Trailsight Risky Change`); the live state after, the untouched parts, the
 //! decision event read through an EventBridge rule's SQS target, and idempotency are checked.
 //! Then forged triggers, exemptions, dry-run, and AccessDenied injected around the real admin.
-//! (The account-level public access block goes through S3 Control's account-prefixed host,
-//! which moto at 127.0.0.1 cannot serve; its logic is covered with in-memory admins.)
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -279,6 +277,68 @@ async fn a_removed_bucket_public_access_block_is_turned_back_on() {
             ),
             (Some(true), Some(true), Some(true), Some(true)),
             "{kind:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_account_public_access_block_is_turned_back_on() {
+    let account = "123456789012";
+    for (kind, name) in [
+        (Kind::ApiCall, "PutPublicAccessBlock"),
+        (Kind::RiskyChange, "DeletePublicAccessBlock"),
+    ] {
+        // Given the account's public access block switched off (Put) or deleted (Delete)
+        let (env, admins, sink) = setup().await;
+        let control = trailsight_aws::config::s3control_client(&env.sdk, true);
+        let off = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(false)
+            .ignore_public_acls(true)
+            .block_public_policy(false)
+            .restrict_public_buckets(true)
+            .build();
+        control
+            .put_public_access_block()
+            .account_id(account)
+            .public_access_block_configuration(off)
+            .send()
+            .await
+            .unwrap();
+        let request = if name == "DeletePublicAccessBlock" {
+            control
+                .delete_public_access_block()
+                .account_id(account)
+                .send()
+                .await
+                .unwrap();
+            json!({"accountId": account})
+        } else {
+            json!({"accountId": account, "PublicAccessBlockConfiguration": {"BlockPublicAcls": false, "IgnorePublicAcls": true, "BlockPublicPolicy": false, "RestrictPublicBuckets": true}})
+        };
+        let call = api_call("s3-control.amazonaws.com", name, request);
+        // When remediated through S3 Control on moto
+        let decision = remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
+        // Then all four account-level settings are on
+        assert_eq!(
+            decision["detail"]["rule"], "s3-public-access-block-removed",
+            "{decision}"
+        );
+        let live = control
+            .get_public_access_block()
+            .account_id(account)
+            .send()
+            .await
+            .unwrap();
+        let c = live.public_access_block_configuration().unwrap();
+        assert_eq!(
+            (
+                c.block_public_acls(),
+                c.ignore_public_acls(),
+                c.block_public_policy(),
+                c.restrict_public_buckets()
+            ),
+            (Some(true), Some(true), Some(true), Some(true)),
+            "{name}"
         );
     }
 }

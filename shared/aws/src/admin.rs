@@ -29,7 +29,7 @@ impl AwsAdmins {
     pub fn from_config(config: &aws_config::SdkConfig, path_style: bool) -> Self {
         AwsAdmins {
             s3: crate::config::s3_client(config, path_style),
-            s3control: crate::config::s3control_client(config),
+            s3control: crate::config::s3control_client(config, path_style),
             ec2: aws_sdk_ec2::Client::new(config),
             cloudtrail: aws_sdk_cloudtrail::Client::new(config),
         }

@@ -30,7 +30,29 @@ pub fn s3_client(config: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// An S3 Control client (account-level Block Public Access).
-pub fn s3control_client(config: &SdkConfig) -> aws_sdk_s3control::Client {
-    aws_sdk_s3control::Client::new(config)
+/// An S3 Control client (account-level Block Public Access). AWS's endpoint rules put the
+/// account id in front of the host (`ACCOUNT.s3-control.REGION.amazonaws.com`); an emulator
+/// reached by IP address (`path_style`) cannot serve that host, so its endpoint is used as is.
+pub fn s3control_client(config: &SdkConfig, path_style: bool) -> aws_sdk_s3control::Client {
+    let mut conf = aws_sdk_s3control::config::Builder::from(config);
+    if let Some(url) = config.endpoint_url().filter(|_| path_style) {
+        conf = conf.endpoint_resolver(EmulatorEndpoint(url.to_owned()));
+    }
+    aws_sdk_s3control::Client::from_conf(conf.build())
+}
+
+/// Every S3 Control request goes to this one URL (an emulator's), without a host prefix.
+#[derive(Debug)]
+struct EmulatorEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for EmulatorEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        let endpoint = aws_sdk_s3control::config::endpoint::Endpoint::builder()
+            .url(self.0.clone())
+            .build();
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(endpoint))
+    }
 }
