@@ -65,6 +65,19 @@ fn trigger(kind: Kind, call: &Value) -> Value {
     }
 }
 
+/// The four settings of a public access block configuration (S3's type or S3 Control's).
+macro_rules! pab_settings {
+    ($c:expr) => {{
+        let c = $c;
+        [
+            c.block_public_acls(),
+            c.ignore_public_acls(),
+            c.block_public_policy(),
+            c.restrict_public_buckets(),
+        ]
+    }};
+}
+
 async fn setup() -> (Env, AwsAdmins, EventBridgeSink) {
     let env = Env::new().await;
     let admins = AwsAdmins::from_config(&env.sdk, true);
@@ -267,17 +280,8 @@ async fn a_removed_bucket_public_access_block_is_turned_back_on() {
         remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
         // Then all four settings are on
         let live = env.s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
-        let c = live.public_access_block_configuration().unwrap();
-        assert_eq!(
-            (
-                c.block_public_acls(),
-                c.ignore_public_acls(),
-                c.block_public_policy(),
-                c.restrict_public_buckets()
-            ),
-            (Some(true), Some(true), Some(true), Some(true)),
-            "{kind:?}"
-        );
+        let settings = pab_settings!(live.public_access_block_configuration().unwrap());
+        assert_eq!(settings, [Some(true); 4], "{kind:?}");
     }
 }
 
@@ -329,17 +333,8 @@ async fn a_removed_account_public_access_block_is_turned_back_on() {
             .send()
             .await
             .unwrap();
-        let c = live.public_access_block_configuration().unwrap();
-        assert_eq!(
-            (
-                c.block_public_acls(),
-                c.ignore_public_acls(),
-                c.block_public_policy(),
-                c.restrict_public_buckets()
-            ),
-            (Some(true), Some(true), Some(true), Some(true)),
-            "{name}"
-        );
+        let settings = pab_settings!(live.public_access_block_configuration().unwrap());
+        assert_eq!(settings, [Some(true); 4], "{name}");
     }
 }
 

@@ -268,26 +268,24 @@ pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
     })?;
     let len = c.i;
     let valid = simdutf8::basic::from_utf8(&s[..len]).ok();
-    let [event_time, event_source, event_name, aws_region, recipient_account_id, error_code, event_id, event_type, user_agent, source_ip, identity_type, arn, identity_account, invoked_by, principal_id] =
-        spans;
-    let t = |span, f| text(s, valid, span, f);
+    let t = |f: usize| text(s, valid, spans[f], f);
     let fields = Fields {
-        event_time: t(event_time, 0)?,
-        event_source: t(event_source, 1)?,
-        event_name: t(event_name, 2)?,
-        aws_region: t(aws_region, 3)?,
-        recipient_account_id: t(recipient_account_id, 4)?,
-        error_code: t(error_code, 5)?,
-        event_id: t(event_id, 6)?,
+        event_time: t(0)?,
+        event_source: t(1)?,
+        event_name: t(2)?,
+        aws_region: t(3)?,
+        recipient_account_id: t(4)?,
+        error_code: t(5)?,
+        event_id: t(6)?,
         read_only,
-        event_type: t(event_type, 7)?,
-        user_agent: t(user_agent, 8)?,
-        source_ip: t(source_ip, 9)?,
-        identity_type: t(identity_type, 10)?,
-        arn: t(arn, 11)?,
-        identity_account: t(identity_account, 12)?,
-        invoked_by: t(invoked_by, 13)?,
-        principal_id: t(principal_id, 14)?,
+        event_type: t(7)?,
+        user_agent: t(8)?,
+        source_ip: t(9)?,
+        identity_type: t(10)?,
+        arn: t(11)?,
+        identity_account: t(12)?,
+        invoked_by: t(13)?,
+        principal_id: t(14)?,
     };
     Ok((fields, len))
 }
