@@ -9,6 +9,7 @@ mod engine;
 mod files;
 mod output;
 mod replay;
+mod run;
 mod store;
 
 /// mimalloc: replay allocates many small, short-lived values per file (attribution lists,
@@ -18,27 +19,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRAILSIGHT_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
-    match cli.command {
-        args::Command::Replay(a) => match replay::run(&a) {
-            Ok(outcome) => ExitCode::from(outcome.exit_code()),
-            Err(e) => {
-                eprintln!("trailsight: {e}");
-                ExitCode::from(e.exit_code())
-            }
-        },
-        #[cfg(feature = "aws")]
-        args::Command::Backfill(a) => match backfill::run(&a) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("trailsight: {e}");
-                ExitCode::from(1)
-            }
-        },
-    }
+    run::init_logging();
+    run::run(cli.command)
 }
