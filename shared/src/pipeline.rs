@@ -8,13 +8,14 @@
 
 use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId};
 use crate::dedup::IdWindow;
-use crate::detect::{ApiState, Detector, DetectorConfig, MinuteDelta};
+use crate::detect::{ApiId, ApiState, Attributions, Detector, DetectorConfig, MinuteDelta};
 use crate::events::Envelope;
 use crate::key::LogKey;
 use crate::ports::{MinuteCount, Snapshot, StreamKey, StreamSnapshot};
 use crate::rules;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Counters for the run, printed as the replay's summary line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -76,6 +77,9 @@ pub struct Pipeline {
     detector: Detector,
     totals: FxHashMap<ApiKey, ApiTotals>,
     stats: Stats,
+    /// Attribution strings shared across files, so a caller seen in every file is one
+    /// allocation and minutes compare its entries by pointer.
+    strings: Interner,
 }
 
 impl Pipeline {
@@ -93,6 +97,7 @@ impl Pipeline {
             detector: Detector::new(config),
             totals: FxHashMap::default(),
             stats: Stats::default(),
+            strings: Interner::default(),
         }
     }
 
@@ -207,11 +212,13 @@ impl Pipeline {
         // Accounts and regions of the file, gathered per API (few) rather than per slot (many).
         let mut streams: BTreeSet<(&str, &str)> = BTreeSet::new();
         // The file's strings, shared by every minute that names them (one allocation each).
-        let shared: Vec<std::sync::Arc<str>> = if self.stages.detect {
-            batch.strings.iter().map(|s| std::sync::Arc::from(s.as_str())).collect()
+        let shared: Vec<Arc<str>> = if self.stages.detect {
+            self.strings.prune();
+            batch.strings.iter().map(|s| self.strings.get(s)).collect()
         } else {
             vec![]
         };
+        let mut ids: Vec<Option<ApiId>> = vec![None; batch.apis.len()];
         for slot in &batch.slots {
             if slot.tally.calls == 0 {
                 continue;
@@ -231,7 +238,13 @@ impl Pipeline {
                 }
             }
             if self.stages.detect {
-                self.detector.observe(api, delta(&shared, slot.minute, &slot.tally));
+                // One lookup per API and file, not per minute.
+                let id = match ids.get_mut(slot.api as usize) {
+                    Some(Some(id)) => *id,
+                    Some(slot_id) => *slot_id.insert(self.detector.api_id(api)),
+                    None => self.detector.api_id(api),
+                };
+                self.detector.observe_id(id, delta(&shared, slot.minute, &slot.tally));
             }
         }
         if self.stages.detect {
@@ -297,9 +310,40 @@ pub struct Changes {
     pub new_ids: BTreeMap<StreamKey, Vec<(u64, i64)>>,
 }
 
+/// A set of shared strings. Entries nobody else holds any more are dropped once the set has
+/// doubled since the last pruning, so it stays proportional to the strings in use.
+#[derive(Debug, Default)]
+struct Interner {
+    set: FxHashSet<Arc<str>>,
+    prune_at: usize,
+}
+
+impl Interner {
+    const MIN_PRUNE: usize = 4096;
+
+    /// The shared copy of `s`.
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.set.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.set.insert(a.clone());
+        a
+    }
+
+    /// Drops the strings only the set holds, when it has grown enough to be worth a pass.
+    fn prune(&mut self) {
+        if self.set.len() < self.prune_at.max(Self::MIN_PRUNE) {
+            return;
+        }
+        self.set.retain(|a| Arc::strong_count(a) > 1);
+        self.prune_at = 2 * self.set.len();
+    }
+}
+
 /// The detector's view of one slot: counts with attribution strings resolved.
-fn delta(strings: &[std::sync::Arc<str>], minute: i64, t: &MinuteTally) -> MinuteDelta {
-    let resolve = |list: &[(StrId, u32)]| -> Vec<(std::sync::Arc<str>, u32)> {
+fn delta(strings: &[Arc<str>], minute: i64, t: &MinuteTally) -> MinuteDelta {
+    let resolve = |list: &[(StrId, u32)]| -> Attributions {
         list.iter()
             .filter_map(|(id, n)| strings.get(*id as usize).map(|s| (s.clone(), *n)))
             .collect()

@@ -20,13 +20,14 @@ pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, WINDOWS};
 pub use window::{
-    add_capped, add_capped_shared, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
+    add_capped, add_capped_shared, Attributions, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES,
+    MINUTE_ATTRIBUTION_CAP,
 };
 
 use crate::count::ApiKey;
 use crate::events::Envelope;
 use evaluate::Eval;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,11 +48,11 @@ pub struct MinuteDelta {
     /// Calls with an errorCode.
     pub errors: u32,
     /// Errors per code.
-    pub by_error: Vec<(std::sync::Arc<str>, u32)>,
+    pub by_error: Attributions,
     /// Calls per caller.
-    pub by_caller: Vec<(std::sync::Arc<str>, u32)>,
+    pub by_caller: Attributions,
     /// Calls per user agent.
-    pub by_agent: Vec<(std::sync::Arc<str>, u32)>,
+    pub by_agent: Attributions,
 }
 
 /// An insight that has started and not ended.
@@ -140,16 +141,43 @@ pub struct StreamState {
     pub newest_event: i64,
 }
 
+/// A handle on one API of a [`Detector`], so the per-minute calls of a file look the API
+/// up once (see [`Detector::api_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiId(usize);
+
+/// An API's state and the detector's bookkeeping for it.
+#[derive(Debug)]
+struct Entry {
+    key: ApiKey,
+    /// Index of its account and region in `Detector::streams`.
+    stream: usize,
+    /// None until the API's first calls (or a restore).
+    state: Option<ApiState>,
+    /// New data since the last Start evaluation.
+    dirty: bool,
+    /// Known to be in its stream's live set (false when unknown, e.g. after a restore).
+    live: bool,
+}
+
+/// One account and region: its time bookkeeping and the APIs evaluated after each file.
+#[derive(Debug, Default)]
+struct Stream {
+    state: Option<StreamState>,
+    /// APIs with open minutes or active insights, in key order (the order of their events).
+    live: BTreeMap<ApiKey, usize>,
+}
+
 /// The detector for all APIs of all accounts and regions.
 #[derive(Debug)]
 pub struct Detector {
     config: DetectorConfig,
-    /// Per account, then region (nested so lookups by `&str` allocate nothing).
-    streams: BTreeMap<String, BTreeMap<String, StreamState>>,
-    apis: FxHashMap<ApiKey, ApiState>,
-    live: BTreeMap<String, BTreeMap<String, BTreeSet<ApiKey>>>,
-    /// APIs with new data since their last Start evaluation.
-    dirty: FxHashSet<ApiKey>,
+    /// Index into `streams` per account, then region (nested so lookups by `&str` allocate nothing).
+    stream_ids: BTreeMap<String, BTreeMap<String, usize>>,
+    streams: Vec<Stream>,
+    /// Index into `apis` per API.
+    ids: FxHashMap<ApiKey, usize>,
+    apis: Vec<Entry>,
 }
 
 impl Detector {
@@ -157,80 +185,120 @@ impl Detector {
     pub fn new(config: DetectorConfig) -> Self {
         Detector {
             config,
-            streams: BTreeMap::new(),
-            apis: FxHashMap::default(),
-            live: BTreeMap::new(),
-            dirty: FxHashSet::default(),
+            stream_ids: BTreeMap::new(),
+            streams: Vec::new(),
+            ids: FxHashMap::default(),
+            apis: Vec::new(),
         }
     }
 
     /// The state of one API, if it has been seen.
     pub fn api(&self, key: &ApiKey) -> Option<&ApiState> {
-        self.apis.get(key)
+        self.ids.get(key).and_then(|i| self.apis[*i].state.as_ref())
+    }
+
+    fn find_stream(&self, account: &str, region: &str) -> Option<usize> {
+        self.stream_ids.get(account).and_then(|r| r.get(region)).copied()
+    }
+
+    fn stream_id(&mut self, account: &str, region: &str) -> usize {
+        if let Some(i) = self.find_stream(account, region) {
+            return i;
+        }
+        let i = self.streams.len();
+        self.streams.push(Stream::default());
+        self.stream_ids
+            .entry(account.to_owned())
+            .or_default()
+            .insert(region.to_owned(), i);
+        i
+    }
+
+    /// The handle of an API (created on first use), for [`Detector::observe_id`].
+    pub fn api_id(&mut self, api: &ApiKey) -> ApiId {
+        if let Some(i) = self.ids.get(api) {
+            return ApiId(*i);
+        }
+        let stream = self.stream_id(&api.account, &api.region);
+        let i = self.apis.len();
+        self.apis.push(Entry {
+            key: api.clone(),
+            stream,
+            state: None,
+            dirty: false,
+            live: false,
+        });
+        self.ids.insert(api.clone(), i);
+        ApiId(i)
     }
 
     /// An account and region's time bookkeeping and live APIs.
     pub fn stream(&self, key: &(String, String)) -> (Option<&StreamState>, BTreeSet<ApiKey>) {
-        (
-            self.streams.get(&key.0).and_then(|r| r.get(&key.1)),
-            self.live
-                .get(&key.0)
-                .and_then(|r| r.get(&key.1))
-                .cloned()
-                .unwrap_or_default(),
-        )
+        match self.find_stream(&key.0, &key.1).map(|i| &self.streams[i]) {
+            Some(s) => (s.state.as_ref(), s.live.keys().cloned().collect()),
+            None => (None, BTreeSet::new()),
+        }
     }
 
     /// Puts back a stream's state loaded from a store.
     pub fn restore_stream(&mut self, key: (String, String), state: Option<StreamState>, live: BTreeSet<ApiKey>) {
+        let sid = self.stream_id(&key.0, &key.1);
         if let Some(state) = state {
-            self.streams
-                .entry(key.0.clone())
-                .or_default()
-                .insert(key.1.clone(), state);
+            self.streams[sid].state = Some(state);
         }
         if !live.is_empty() {
-            self.live.entry(key.0).or_default().insert(key.1, live);
+            let ids: BTreeMap<ApiKey, usize> = live
+                .into_iter()
+                .map(|api| {
+                    let id = self.api_id(&api).0;
+                    (api, id)
+                })
+                .collect();
+            self.streams[sid].live = ids;
         }
     }
 
     /// Puts back an API's state loaded from a store.
     pub fn restore_api(&mut self, key: ApiKey, state: ApiState) {
-        self.apis.insert(key, state);
+        let ApiId(i) = self.api_id(&key);
+        let entry = &mut self.apis[i];
+        entry.state = Some(state);
+        entry.dirty = false;
+        entry.live = false;
+    }
+
+    /// Adds one minute's new counts of one API (see [`Detector::observe_id`]).
+    pub fn observe(&mut self, api: &ApiKey, d: MinuteDelta) {
+        let id = self.api_id(api);
+        self.observe_id(id, d);
     }
 
     /// Adds one minute's new counts of one API. The delta's attribution lists move into a
     /// minute seen for the first time (the usual case) instead of being copied.
-    pub fn observe(&mut self, api: &ApiKey, d: MinuteDelta) {
-        let regions = match self.streams.get_mut(&api.account) {
-            Some(r) => r,
-            None => self.streams.entry(api.account.clone()).or_default(),
+    pub fn observe_id(&mut self, ApiId(id): ApiId, d: MinuteDelta) {
+        let Some(entry) = self.apis.get_mut(id) else {
+            return;
         };
-        let stream = match regions.get_mut(&api.region) {
-            Some(s) => s,
-            None => regions.entry(api.region.clone()).or_insert_with(|| StreamState {
-                first_minute: d.minute,
-                watermark: i64::MIN,
-                newest_event: d.minute,
-            }),
+        let Some(stream) = self.streams.get_mut(entry.stream) else {
+            return;
         };
-        if d.minute - stream.newest_event > STALE_MINUTES {
+        let ss = stream.state.get_or_insert_with(|| StreamState {
+            first_minute: d.minute,
+            watermark: i64::MIN,
+            newest_event: d.minute,
+        });
+        if d.minute - ss.newest_event > STALE_MINUTES {
             // After a week of silence the history is stale: warm up again.
-            stream.first_minute = d.minute;
+            ss.first_minute = d.minute;
         }
-        stream.first_minute = stream.first_minute.min(d.minute);
-        stream.newest_event = stream.newest_event.max(d.minute);
-        let first = stream.first_minute;
-        let state = match self.apis.get_mut(api) {
-            Some(s) => s,
-            None => self
-                .apis
-                .entry(api.clone())
-                .or_insert_with(|| ApiState::new(first.min(d.minute))),
-        };
+        ss.first_minute = ss.first_minute.min(d.minute);
+        ss.newest_event = ss.newest_event.max(d.minute);
+        let first = ss.first_minute;
+        entry.dirty = true;
+        let state = entry.state.get_or_insert_with(|| ApiState::new(first.min(d.minute)));
         match state.window.minutes.entry(d.minute) {
             std::collections::btree_map::Entry::Vacant(v) => {
-                let cap = |mut list: Vec<(std::sync::Arc<str>, u32)>| {
+                let cap = |mut list: Attributions| {
                     add_capped_shared(&mut list, &[], MINUTE_ATTRIBUTION_CAP);
                     list
                 };
@@ -251,20 +319,12 @@ impl Detector {
                 add_capped_shared(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
             }
         }
-        // An API already marked dirty since the last evaluation is already live: the live set
-        // (ordered, compared by strings) is searched once per API and file, not per minute.
-        if !self.dirty.contains(api) {
-            self.dirty.insert(api.clone());
-            let live = match self.live.get_mut(&api.account) {
-                Some(r) => r,
-                None => self.live.entry(api.account.clone()).or_default(),
-            };
-            let set = match live.get_mut(&api.region) {
-                Some(s) => s,
-                None => live.entry(api.region.clone()).or_default(),
-            };
-            if !set.contains(api) {
-                set.insert(api.clone());
+        // An API known to be live is not looked up again: the live set (ordered, compared by
+        // strings) is searched only when the API may have left it.
+        if !entry.live {
+            entry.live = true;
+            if !stream.live.contains_key(&entry.key) {
+                stream.live.insert(entry.key.clone(), id);
             }
         }
     }
@@ -272,20 +332,25 @@ impl Detector {
     /// Evaluates every live API of one account and region after a file; `delivered` is the
     /// file's delivery minute. Returns the insight events (Starts and Ends).
     pub fn advance(&mut self, account: &str, region: &str, delivered: Option<i64>) -> Vec<Envelope> {
-        let Some(stream) = self.streams.get_mut(account).and_then(|r| r.get_mut(region)) else {
+        let Some(stream) = self.find_stream(account, region).and_then(|i| self.streams.get_mut(i)) else {
             return vec![];
         };
-        let mark = delivered.unwrap_or(stream.newest_event + 5);
-        stream.watermark = stream.watermark.max(mark);
-        let stream = stream.clone();
-        let settle_before = stream.watermark - self.config.settle_minutes;
-        let Some(live) = self.live.get_mut(account).and_then(|r| r.get_mut(region)) else {
+        let Some(ss) = stream.state.as_mut() else {
             return vec![];
         };
+        let mark = delivered.unwrap_or(ss.newest_event + 5);
+        ss.watermark = ss.watermark.max(mark);
+        let ss = ss.clone();
+        let settle_before = ss.watermark - self.config.settle_minutes;
         let mut events = vec![];
         let mut done = vec![];
-        for api in live.iter() {
-            let Some(state) = self.apis.get_mut(api) else {
+        for (api, &id) in stream.live.iter() {
+            let Some(entry) = self.apis.get_mut(id) else {
+                done.push(api.clone());
+                continue;
+            };
+            let dirty = std::mem::take(&mut entry.dirty);
+            let Some(state) = entry.state.as_mut() else {
                 done.push(api.clone());
                 continue;
             };
@@ -294,11 +359,11 @@ impl Detector {
                 api,
                 t: &t,
                 config: &self.config,
-                stream: &stream,
-                detected_at: stream.watermark,
+                stream: &ss,
+                detected_at: ss.watermark,
             };
             // Only new data can raise a window: APIs without any are not re-tested for a Start.
-            if self.dirty.remove(api) && t.enabled {
+            if dirty && t.enabled {
                 eval.starts(state, &mut events);
             }
             eval.settle(state, settle_before, &mut events);
@@ -310,11 +375,12 @@ impl Detector {
                 .next()
                 .is_some();
             if !open && state.active.is_empty() {
+                entry.live = false;
                 done.push(api.clone());
             }
         }
         for api in done {
-            live.remove(&api);
+            stream.live.remove(&api);
         }
         events
     }

@@ -54,9 +54,9 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
         return;
     }
     let by_error = if errors > 0 {
-        vec![("AccessDenied".into(), errors)]
+        smallvec::smallvec![("AccessDenied".into(), errors)]
     } else {
-        vec![]
+        Attributions::new()
     };
     d.observe(
         key,
@@ -65,8 +65,8 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
             calls,
             errors,
             by_error,
-            by_caller: vec![("arn:aws:iam::111122223333:user/ci".into(), calls)],
-            by_agent: vec![("aws-cli/2".into(), calls)],
+            by_caller: smallvec::smallvec![("arn:aws:iam::111122223333:user/ci".into(), calls)],
+            by_agent: smallvec::smallvec![("aws-cli/2".into(), calls)],
         },
     );
 }

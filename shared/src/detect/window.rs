@@ -2,6 +2,7 @@
 //! whose counts may still grow as late records arrive.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -9,6 +10,10 @@ use std::sync::Arc;
 pub const MINUTE_ATTRIBUTION_CAP: usize = 8;
 /// Minutes of history kept behind the newest settled minute (the longest window).
 pub const HISTORY_MINUTES: i64 = 60;
+
+/// Attribution values of one minute and their calls. Most minutes of most APIs have one or
+/// two callers, agents and error codes: those live inline, without an allocation.
+pub type Attributions = SmallVec<[(Arc<str>, u32); 2]>;
 
 /// Counts of one API in one minute, with capped attributions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,19 +23,19 @@ pub struct MinuteData {
     /// Calls with an errorCode.
     pub errors: u32,
     /// Errors per errorCode.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub by_error: Vec<(Arc<str>, u32)>,
+    #[serde(default, skip_serializing_if = "SmallVec::is_empty")]
+    pub by_error: Attributions,
     /// Calls per caller ARN.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub by_caller: Vec<(Arc<str>, u32)>,
+    #[serde(default, skip_serializing_if = "SmallVec::is_empty")]
+    pub by_caller: Attributions,
     /// Calls per user agent.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub by_agent: Vec<(Arc<str>, u32)>,
+    #[serde(default, skip_serializing_if = "SmallVec::is_empty")]
+    pub by_agent: Attributions,
 }
 
 /// Adds shared `(value, n)` pairs into a capped list, keeping the largest values (a clone of
 /// an `Arc<str>` allocates nothing: attribution strings are shared, not copied per minute).
-pub fn add_capped_shared(list: &mut Vec<(Arc<str>, u32)>, items: &[(Arc<str>, u32)], cap: usize) {
+pub fn add_capped_shared(list: &mut Attributions, items: &[(Arc<str>, u32)], cap: usize) {
     for (v, n) in items {
         // Strings of one file are one allocation: the pointer check usually decides.
         if let Some(e) = list.iter_mut().find(|e| Arc::ptr_eq(&e.0, v) || e.0 == *v) {
@@ -164,7 +169,7 @@ impl MinuteWindow {
 }
 
 /// Calls and expected calls of the last [`HISTORY_MINUTES`] complete minutes, for window sums.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Recent {
     /// Minute of the newest entry.
     pub newest: i64,
@@ -172,6 +177,19 @@ pub struct Recent {
     /// Up to twice the history is kept, so the newest minutes are one contiguous slice and
     /// old ones are dropped in bulk.
     calls: Vec<(f64, f64)>,
+    /// Running sums: `prefix[i]` is the sum of `calls[..i]` (one more entry than `calls`), so
+    /// any window's sums are one subtraction.
+    prefix: Vec<(f64, f64)>,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            newest: 0,
+            calls: Vec::new(),
+            prefix: vec![(0.0, 0.0)],
+        }
+    }
 }
 
 impl Recent {
@@ -180,18 +198,34 @@ impl Recent {
         let mut fill_from = self.newest + 1;
         if self.calls.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
             self.calls.clear();
+            self.prefix.clear();
+            self.prefix.push((0.0, 0.0));
             fill_from = m - HISTORY_MINUTES + 1;
         }
         for g in fill_from..m {
             let (c, x) = fill(g);
-            self.calls.push((f64::from(c), x));
+            self.append(f64::from(c), x);
         }
-        self.calls.push((f64::from(calls), expected));
+        self.append(f64::from(calls), expected);
         let history = HISTORY_MINUTES as usize;
         if self.calls.len() > 2 * history {
-            self.calls.drain(..self.calls.len() - history);
+            let cut = self.calls.len() - history;
+            self.calls.drain(..cut);
+            self.prefix.drain(..cut);
+            // Keep the running sums small, so differences stay exact to the last bits.
+            let (bc, be) = self.prefix[0];
+            for p in &mut self.prefix {
+                p.0 -= bc;
+                p.1 -= be;
+            }
         }
         self.newest = m;
+    }
+
+    fn append(&mut self, c: f64, x: f64) {
+        let (pc, pe) = self.prefix.last().copied().unwrap_or((0.0, 0.0));
+        self.calls.push((c, x));
+        self.prefix.push((pc + c, pe + x));
     }
 
     /// The newest [`HISTORY_MINUTES`] minutes (fewer before the first push), oldest first.
@@ -199,20 +233,22 @@ impl Recent {
         &self.calls[self.calls.len().saturating_sub(HISTORY_MINUTES as usize)..]
     }
 
-    /// Observed and expected calls over the newest `len` minutes.
+    /// Observed and expected calls over the newest `len` minutes (at most the history).
     pub fn sums(&self, len: i64) -> (f64, f64) {
-        self.window()
-            .iter()
-            .rev()
-            .take(len.max(0) as usize)
-            .fold((0.0, 0.0), |(o, e), (c, x)| (o + c, e + x))
+        let len = usize::try_from(len).unwrap_or(0).min(self.window().len());
+        let n = self.calls.len();
+        match (self.prefix.get(n), self.prefix.get(n - len)) {
+            (Some(hi), Some(lo)) => (hi.0 - lo.0, hi.1 - lo.1),
+            _ => (0.0, 0.0),
+        }
     }
 
     /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
-    /// the newest minutes are walked once, window by window, carrying the sums and the top.
+    /// window sums come from the running sums, and the newest minutes are walked once, window
+    /// by window, carrying the busiest minute.
     pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
         let mut out = [0.0; N];
-        let (mut o, mut e, mut top, mut top_e) = (0.0, 0.0, f64::MIN, 0.0);
+        let (mut top, mut top_e) = (f64::MIN, 0.0);
         let window = self.window();
         let mut walked = 0usize;
         for (slot, len) in out.iter_mut().zip(lens) {
@@ -221,18 +257,22 @@ impl Recent {
                 // Fewer minutes than the window: no excess for it (nor for longer ones).
                 break;
             }
+            if len == 1 {
+                let (c, x) = window[window.len() - 1];
+                *slot = c - x;
+                continue;
+            }
             // The minutes `walked..len` back from the newest, newest first.
             let (from, to) = (window.len() - len, window.len() - walked.min(len));
             for &(c, x) in window[from..to].iter().rev() {
-                o += c;
-                e += x;
                 if c > top {
                     top = c;
                     top_e = x;
                 }
             }
             walked = walked.max(len);
-            *slot = if len <= 1 { o - e } else { (o - top) - (e - top_e) };
+            let (o, e) = self.sums(len as i64);
+            *slot = (o - top) - (e - top_e);
         }
         out
     }
