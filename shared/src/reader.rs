@@ -602,6 +602,7 @@ fn scan_value(s: &[u8]) -> Scan {
 }
 
 /// Index just past the closing quote of a string whose content starts at `from`.
+#[inline(always)]
 fn string_end(s: &[u8], from: usize) -> Option<usize> {
     string_end_escaped(s, from).map(|(end, _)| end)
 }
@@ -612,7 +613,7 @@ const SHORT_STRING: usize = 64;
 
 /// Index just past the closing quote of a string whose content starts at `from`, and whether
 /// the string holds a backslash escape.
-#[inline]
+#[inline(always)]
 fn string_end_escaped(s: &[u8], mut from: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
     loop {
@@ -630,7 +631,7 @@ fn string_end_escaped(s: &[u8], mut from: usize) -> Option<(usize, bool)> {
 
 /// The first quote or backslash of `s`: sixteen bytes at a time (one SIMD compare through
 /// `wide`, SSE2 or NEON) over the first [`SHORT_STRING`] bytes, then `memchr`.
-#[inline]
+#[inline(always)]
 fn next_quote_or_backslash(s: &[u8]) -> Option<usize> {
     let (quote, backslash) = (wide::u8x16::splat(b'"'), wide::u8x16::splat(b'\\'));
     let head = &s[..s.len().min(SHORT_STRING)];

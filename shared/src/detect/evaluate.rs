@@ -26,9 +26,8 @@ impl Eval<'_> {
     pub(super) fn starts(&self, s: &mut ApiState, events: &mut Vec<Envelope>) {
         let open: Vec<i64> = s
             .window
-            .minutes
-            .range(s.window.settled_before..)
-            .map(|(m, _)| *m)
+            .counts_in(s.window.settled_before, i64::MAX)
+            .map(|c| c.minute)
             .collect();
         let (Some(&lo), Some(&hi)) = (open.first(), open.last()) else {
             return;
@@ -52,12 +51,7 @@ impl Eval<'_> {
             // Errors that come with an anomalous call rate are part of that insight (an intruder's
             // AccessDenied while enumerating): an error-rate insight is for a normal call rate.
             let possible = *errors_possible.get_or_insert_with(|| {
-                let near: u64 = s
-                    .window
-                    .minutes
-                    .range(lo - 14..=hi)
-                    .map(|(_, d)| u64::from(d.errors))
-                    .sum();
+                let near: u64 = s.window.counts_in(lo - 14, hi).map(|c| u64::from(c.errors)).sum();
                 near >= u64::from(self.t.min_errors)
             });
             if !possible {
@@ -124,12 +118,7 @@ impl Eval<'_> {
         let mut out = vec![];
         for (i, len) in [(1usize, 5i64), (2, 15)] {
             // Cheap gate first: too few errors of any code in the window.
-            let errors: u64 = s
-                .window
-                .minutes
-                .range(t - len + 1..=t)
-                .map(|(_, d)| u64::from(d.errors))
-                .sum();
+            let errors: u64 = s.window.counts_in(t - len + 1, t).map(|c| u64::from(c.errors)).sum();
             if errors < u64::from(self.t.min_errors) * (i as u64) {
                 continue;
             }
@@ -240,9 +229,8 @@ impl Eval<'_> {
         // Minutes with calls from the longest window back: one range walk, not one per minute.
         let data: Vec<i64> = s
             .window
-            .minutes
-            .range(m - HISTORY_MINUTES + 1..before)
-            .map(|(k, _)| *k)
+            .counts_in(m - HISTORY_MINUTES + 1, before - 1)
+            .map(|c| c.minute)
             .collect();
         let mut next_data = 0;
         while m < before {
@@ -268,7 +256,7 @@ impl Eval<'_> {
     }
 
     fn settle_minute(&self, s: &mut ApiState, m: i64, events: &mut Vec<Envelope>) {
-        if s.active.is_empty() && !s.window.minutes.contains_key(&m) {
+        if s.active.is_empty() && !s.window.contains(m) {
             // A quiet minute: the clock and the averages move on; nothing else to learn (the
             // largest window excesses were reached at the minutes with calls).
             let expected = s.model.expected(m);
@@ -277,8 +265,8 @@ impl Eval<'_> {
             s.model.idle(m);
             return;
         }
-        let empty = MinuteData::default();
-        let data = s.window.minutes.get(&m).unwrap_or(&empty);
+        let empty = MinuteAttributions::default();
+        let (count, attrs) = s.window.get(m).unwrap_or((Count::default(), &empty));
         let mut ended = vec![];
         for (idx, a) in s.active.iter_mut().enumerate() {
             if m < a.attributed_to {
@@ -291,7 +279,7 @@ impl Eval<'_> {
             let (value, hot, normal) = match &a.kind {
                 InsightKind::CallRate => {
                     let e1 = s.model.expected(m);
-                    let c = f64::from(data.calls);
+                    let c = f64::from(count.calls);
                     let hot =
                         c > 0.0 && c > (self.t.min_ratio * e1).max(e1 + 3.0 * count_sd(e1, self.t.overdispersion));
                     let o = s.window.sum_calls(m, len) as f64;
@@ -307,25 +295,26 @@ impl Eval<'_> {
                     let p0 = s.model.error_fraction(code);
                     let bar = (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio);
                     let e1 = f64::from(
-                        data.by_error
+                        attrs
+                            .by_error
                             .iter()
                             .filter(|x| &*x.0 == code.as_str())
                             .map(|x| x.1)
                             .sum::<u32>(),
                     );
-                    let hot = e1 > 0.0 && e1 / f64::from(data.calls).max(1.0) > bar;
+                    let hot = e1 > 0.0 && e1 / f64::from(count.calls).max(1.0) > bar;
                     let (n, e) = s.window.sum_errors(m, len, code);
                     let normal =
                         (e as f64) < f64::from(self.t.min_errors) / 2.0 || e as f64 / (n as f64).max(1.0) <= bar;
                     (e1, hot, normal)
                 }
             };
-            for (i, list) in [&data.by_caller, &data.by_agent, &data.by_error].iter().enumerate() {
+            for (i, list) in [&attrs.by_caller, &attrs.by_agent, &attrs.by_error].iter().enumerate() {
                 let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
                 add_capped(&mut a.attributions[i], &items, 32);
             }
-            if data.calls > data.errors {
-                add_capped(&mut a.attributions[2], &[("null", data.calls - data.errors)], 32);
+            if count.calls > count.errors {
+                add_capped(&mut a.attributions[2], &[("null", count.calls - count.errors)], 32);
             }
             a.attributed_to = m + 1;
             a.quiet_observed += value;
@@ -366,14 +355,14 @@ impl Eval<'_> {
         let expected = s.model.expected(m);
         let (model, window) = (&s.model, &s.window);
         s.recent
-            .push(m, data.calls, expected, |g| (window.calls(g), model.expected(g)));
+            .push(m, count.calls, expected, |g| (window.calls(g), model.expected(g)));
         let excess = s.recent.robust_excesses(WINDOWS);
-        let local = (s.recent.sums(11).0 - f64::from(data.calls)) / 10.0;
+        let local = (s.recent.sums(11).0 - f64::from(count.calls)) / 10.0;
         s.model.learn(
             m,
-            data.calls,
-            &data.by_error,
-            [&data.by_caller, &data.by_agent, &data.by_error],
+            count.calls,
+            &attrs.by_error,
+            [&attrs.by_caller, &attrs.by_agent, &attrs.by_error],
             excess,
             local,
             !rate_active,
@@ -432,8 +421,8 @@ impl Sums {
     fn new(s: &ApiState, lo: i64, hi: i64) -> Self {
         let n = (hi - lo + 1).max(0) as usize;
         let mut observed = vec![0.0; n + 1];
-        for (m, d) in s.window.minutes.range(lo..=hi) {
-            observed[(m - lo + 1) as usize] = f64::from(d.calls);
+        for c in s.window.counts_in(lo, hi) {
+            observed[(c.minute - lo + 1) as usize] = f64::from(c.calls);
         }
         for i in 1..observed.len() {
             observed[i] += observed[i - 1];
@@ -450,8 +439,8 @@ impl Sums {
         self.expected.get_or_init(|| {
             let mut e = 0.0;
             std::iter::once(0.0)
-                .chain((self.lo..=self.hi).map(|m| {
-                    e += model.expected(m);
+                .chain(model.expected_range(self.lo, self.hi).into_iter().map(|x| {
+                    e += x;
                     e
                 }))
                 .collect()

@@ -20,8 +20,8 @@ pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, WINDOWS};
 pub use window::{
-    add_capped, add_capped_shared, Attributions, MinuteData, MinuteWindow, Recent, HISTORY_MINUTES,
-    MINUTE_ATTRIBUTION_CAP,
+    add_capped, add_capped_shared, Attributions, Count, MinuteAttributions, MinuteData, MinuteWindow, Recent,
+    HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
 };
 
 use crate::count::ApiKey;
@@ -106,10 +106,7 @@ impl ApiState {
     pub fn new(since: i64) -> Self {
         ApiState {
             model: ApiModel::new(since),
-            window: MinuteWindow {
-                settled_before: since,
-                ..MinuteWindow::default()
-            },
+            window: MinuteWindow::new(since),
             active: vec![],
             ended: vec![],
             recent: Recent::default(),
@@ -282,7 +279,7 @@ impl Detector {
         let Some(stream) = self.streams.get_mut(entry.stream) else {
             return;
         };
-        let ss = stream.state.get_or_insert_with(|| StreamState {
+        let ss = stream.state.get_or_insert(StreamState {
             first_minute: d.minute,
             watermark: i64::MIN,
             newest_event: d.minute,
@@ -296,29 +293,7 @@ impl Detector {
         let first = ss.first_minute;
         entry.dirty = true;
         let state = entry.state.get_or_insert_with(|| ApiState::new(first.min(d.minute)));
-        match state.window.minutes.entry(d.minute) {
-            std::collections::btree_map::Entry::Vacant(v) => {
-                let cap = |mut list: Attributions| {
-                    add_capped_shared(&mut list, &[], MINUTE_ATTRIBUTION_CAP);
-                    list
-                };
-                v.insert(MinuteData {
-                    calls: d.calls,
-                    errors: d.errors,
-                    by_error: cap(d.by_error),
-                    by_caller: cap(d.by_caller),
-                    by_agent: cap(d.by_agent),
-                });
-            }
-            std::collections::btree_map::Entry::Occupied(mut o) => {
-                let m = o.get_mut();
-                m.calls += d.calls;
-                m.errors += d.errors;
-                add_capped_shared(&mut m.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
-                add_capped_shared(&mut m.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
-                add_capped_shared(&mut m.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
-            }
-        }
+        state.window.add(d);
         // An API known to be live is not looked up again: the live set (ordered, compared by
         // strings) is searched only when the API may have left it.
         if !entry.live {
@@ -368,12 +343,7 @@ impl Detector {
             }
             eval.settle(state, settle_before, &mut events);
             state.window.trim();
-            let open = state
-                .window
-                .minutes
-                .range(state.window.settled_before..)
-                .next()
-                .is_some();
+            let open = state.window.has_from(state.window.settled_before);
             if !open && state.active.is_empty() {
                 entry.live = false;
                 done.push(api.clone());

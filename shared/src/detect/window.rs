@@ -1,9 +1,10 @@
 //! The recent minutes of one API: complete (settled) ones for window sums, and open ones
 //! whose counts may still grow as late records arrive.
 
+use super::MinuteDelta;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// Attribution values kept per minute and attribute.
@@ -65,19 +66,197 @@ pub fn add_capped(list: &mut Vec<(String, u32)>, items: &[(&str, u32)], cap: usi
     }
 }
 
-/// Recent minutes of one API, keyed by minute since the epoch.
+/// The calls and errors of one minute with data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    /// Minutes since the epoch.
+    pub minute: i64,
+    /// Calls.
+    pub calls: u32,
+    /// Calls with an errorCode.
+    pub errors: u32,
+}
+
+/// The capped attributions of one minute with data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MinuteAttributions {
+    /// Errors per errorCode.
+    pub by_error: Attributions,
+    /// Calls per caller ARN.
+    pub by_caller: Attributions,
+    /// Calls per user agent.
+    pub by_agent: Attributions,
+}
+
+/// Recent minutes of one API: the minutes with data, in ascending order, as two parallel
+/// arrays. Window sums walk the small counts array only (16 bytes a minute, contiguous);
+/// attributions are read for single minutes and for Insights records. Minutes arrive mostly
+/// in order and leave from the front, so both ends are cheap.
+///
+/// Stored (serde) as `{"minutes": {minute: MinuteData}, "settled_before": m}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "WindowRepr", into = "WindowRepr")]
 pub struct MinuteWindow {
-    /// Minutes with data; those below `settled_before` are complete.
-    pub minutes: BTreeMap<i64, MinuteData>,
+    counts: VecDeque<Count>,
+    attributions: VecDeque<MinuteAttributions>,
     /// Every minute before this one is complete and has been learned.
     pub settled_before: i64,
 }
 
+/// The stored form of a [`MinuteWindow`].
+#[derive(Serialize, Deserialize)]
+struct WindowRepr {
+    minutes: BTreeMap<i64, MinuteData>,
+    settled_before: i64,
+}
+
+impl From<WindowRepr> for MinuteWindow {
+    fn from(r: WindowRepr) -> Self {
+        let mut w = MinuteWindow {
+            settled_before: r.settled_before,
+            ..MinuteWindow::default()
+        };
+        for (m, d) in r.minutes {
+            w.counts.push_back(Count {
+                minute: m,
+                calls: d.calls,
+                errors: d.errors,
+            });
+            w.attributions.push_back(MinuteAttributions {
+                by_error: d.by_error,
+                by_caller: d.by_caller,
+                by_agent: d.by_agent,
+            });
+        }
+        w
+    }
+}
+
+impl From<MinuteWindow> for WindowRepr {
+    fn from(w: MinuteWindow) -> Self {
+        let minutes = w
+            .counts
+            .into_iter()
+            .zip(w.attributions)
+            .map(|(c, a)| {
+                let d = MinuteData {
+                    calls: c.calls,
+                    errors: c.errors,
+                    by_error: a.by_error,
+                    by_caller: a.by_caller,
+                    by_agent: a.by_agent,
+                };
+                (c.minute, d)
+            })
+            .collect();
+        WindowRepr {
+            minutes,
+            settled_before: w.settled_before,
+        }
+    }
+}
+
 impl MinuteWindow {
+    /// An empty window whose minutes before `settled_before` count as complete.
+    pub fn new(settled_before: i64) -> Self {
+        MinuteWindow {
+            settled_before,
+            ..MinuteWindow::default()
+        }
+    }
+
+    /// Index of the first minute at or after `m`.
+    fn index(&self, m: i64) -> usize {
+        match self.counts.back() {
+            // New minutes usually come after every minute held.
+            Some(last) if last.minute < m => self.counts.len(),
+            Some(_) => self.counts.partition_point(|c| c.minute < m),
+            None => 0,
+        }
+    }
+
+    /// Minutes with data.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Whether no minute has data.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Whether some minute at or after `m` has data.
+    pub fn has_from(&self, m: i64) -> bool {
+        self.counts.back().is_some_and(|c| c.minute >= m)
+    }
+
+    /// Whether minute `m` has data.
+    pub fn contains(&self, m: i64) -> bool {
+        self.counts.get(self.index(m)).is_some_and(|c| c.minute == m)
+    }
+
+    /// The counts and attributions of minute `m`, when it has data.
+    pub fn get(&self, m: i64) -> Option<(Count, &MinuteAttributions)> {
+        let i = self.index(m);
+        match (self.counts.get(i), self.attributions.get(i)) {
+            (Some(c), Some(a)) if c.minute == m => Some((*c, a)),
+            _ => None,
+        }
+    }
+
+    /// The minutes with data in `[from, to]`, ascending.
+    pub fn counts_in(&self, from: i64, to: i64) -> impl Iterator<Item = &Count> + '_ {
+        let lo = self.index(from);
+        let hi = self.index(to.saturating_add(1)).max(lo);
+        self.counts.range(lo..hi)
+    }
+
+    fn attributed_in(&self, from: i64, to: i64) -> impl Iterator<Item = (&Count, &MinuteAttributions)> + '_ {
+        let lo = self.index(from);
+        let hi = self.index(to.saturating_add(1)).max(lo);
+        self.counts.range(lo..hi).zip(self.attributions.range(lo..hi))
+    }
+
+    /// Adds new counts to minute `d.minute`: the attribution lists move in when the minute is
+    /// new, and are merged (capped) when it had data already.
+    pub fn add(&mut self, d: MinuteDelta) {
+        let minute = d.minute;
+        let i = self.index(minute);
+        if let (Some(c), Some(a)) = (self.counts.get_mut(i), self.attributions.get_mut(i)) {
+            if c.minute == minute {
+                c.calls += d.calls;
+                c.errors += d.errors;
+                add_capped_shared(&mut a.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
+                add_capped_shared(&mut a.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
+                add_capped_shared(&mut a.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
+                return;
+            }
+        }
+        let cap = |mut list: Attributions| {
+            add_capped_shared(&mut list, &[], MINUTE_ATTRIBUTION_CAP);
+            list
+        };
+        self.counts.insert(
+            i,
+            Count {
+                minute,
+                calls: d.calls,
+                errors: d.errors,
+            },
+        );
+        self.attributions.insert(
+            i,
+            MinuteAttributions {
+                by_error: cap(d.by_error),
+                by_caller: cap(d.by_caller),
+                by_agent: cap(d.by_agent),
+            },
+        );
+    }
+
     /// Counts in minute `m` (zero when nothing was seen).
     pub fn calls(&self, m: i64) -> u32 {
-        self.minutes.get(&m).map_or(0, |d| d.calls)
+        self.get(m).map_or(0, |(c, _)| c.calls)
     }
 
     /// Sum of calls over `(end - len, end]`.
@@ -85,10 +264,7 @@ impl MinuteWindow {
         if len <= 0 {
             return 0;
         }
-        self.minutes
-            .range(end - len + 1..=end)
-            .map(|(_, d)| u64::from(d.calls))
-            .sum()
+        self.counts_in(end - len + 1, end).map(|c| u64::from(c.calls)).sum()
     }
 
     /// Sum of calls, and errors of `code`, over `(end - len, end]`.
@@ -98,9 +274,9 @@ impl MinuteWindow {
         if len <= 0 {
             return (0, 0);
         }
-        for (_, d) in self.minutes.range(end - len + 1..=end) {
-            calls += u64::from(d.calls);
-            errors += d
+        for (c, a) in self.attributed_in(end - len + 1, end) {
+            calls += u64::from(c.calls);
+            errors += a
                 .by_error
                 .iter()
                 .filter(|e| &*e.0 == code)
@@ -116,8 +292,8 @@ impl MinuteWindow {
         if len <= 0 {
             return codes;
         }
-        for (_, d) in self.minutes.range(end - len + 1..=end) {
-            for (c, _) in &d.by_error {
+        for (_, a) in self.attributed_in(end - len + 1, end) {
+            for (c, _) in &a.by_error {
                 if !codes.iter().any(|x| x.as_str() == &**c) {
                     codes.push(c.to_string());
                 }
@@ -132,22 +308,18 @@ impl MinuteWindow {
         if from > to {
             return out;
         }
-        for (_, d) in self.minutes.range(from..=to) {
+        for (_, a) in self.attributed_in(from, to) {
             let list = match attribute {
-                0 => &d.by_caller,
-                1 => &d.by_agent,
-                _ => &d.by_error,
+                0 => &a.by_caller,
+                1 => &a.by_agent,
+                _ => &a.by_error,
             };
             let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
             add_capped(&mut out, &items, 64);
         }
         if attribute == 2 {
             // Calls without an error are attributed to the string "null", as CloudTrail Insights does.
-            let calls: u32 = self
-                .minutes
-                .range(from..=to)
-                .map(|(_, d)| d.calls.saturating_sub(d.errors))
-                .sum();
+            let calls: u32 = self.counts_in(from, to).map(|c| c.calls.saturating_sub(c.errors)).sum();
             if calls > 0 {
                 add_capped(&mut out, &[("null", calls)], 64);
             }
@@ -159,12 +331,9 @@ impl MinuteWindow {
     /// Forgets minutes older than the history needed behind `settled_before`.
     pub fn trim(&mut self) {
         let keep_from = self.settled_before - HISTORY_MINUTES;
-        while let Some(entry) = self.minutes.first_entry() {
-            if *entry.key() >= keep_from {
-                break;
-            }
-            entry.remove();
-        }
+        let n = self.index(keep_from);
+        self.counts.drain(..n);
+        self.attributions.drain(..n);
     }
 }
 
@@ -173,12 +342,14 @@ impl MinuteWindow {
 pub struct Recent {
     /// Minute of the newest entry.
     pub newest: i64,
-    /// `(calls, expected)` per minute, oldest first (calls as `f64`: they are only summed).
-    /// Up to twice the history is kept, so the newest minutes are one contiguous slice and
-    /// old ones are dropped in bulk.
-    calls: Vec<(f64, f64)>,
-    /// Running sums: `prefix[i]` is the sum of `calls[..i]` (one more entry than `calls`), so
-    /// any window's sums are one subtraction.
+    /// Calls per minute, oldest first (as `f64`: they are only summed and compared). Up to
+    /// twice the history is kept, so the newest minutes are one contiguous slice and old ones
+    /// are dropped in bulk.
+    calls: Vec<f64>,
+    /// Expected calls of the same minutes.
+    expected: Vec<f64>,
+    /// Running sums of `(calls, expected)`: `prefix[i]` sums the first `i` minutes (one more
+    /// entry than `calls`), so any window's sums are one subtraction.
     prefix: Vec<(f64, f64)>,
 }
 
@@ -187,6 +358,7 @@ impl Default for Recent {
         Recent {
             newest: 0,
             calls: Vec::new(),
+            expected: Vec::new(),
             prefix: vec![(0.0, 0.0)],
         }
     }
@@ -198,6 +370,7 @@ impl Recent {
         let mut fill_from = self.newest + 1;
         if self.calls.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
             self.calls.clear();
+            self.expected.clear();
             self.prefix.clear();
             self.prefix.push((0.0, 0.0));
             fill_from = m - HISTORY_MINUTES + 1;
@@ -211,6 +384,7 @@ impl Recent {
         if self.calls.len() > 2 * history {
             let cut = self.calls.len() - history;
             self.calls.drain(..cut);
+            self.expected.drain(..cut);
             self.prefix.drain(..cut);
             // Keep the running sums small, so differences stay exact to the last bits.
             let (bc, be) = self.prefix[0];
@@ -224,18 +398,19 @@ impl Recent {
 
     fn append(&mut self, c: f64, x: f64) {
         let (pc, pe) = self.prefix.last().copied().unwrap_or((0.0, 0.0));
-        self.calls.push((c, x));
+        self.calls.push(c);
+        self.expected.push(x);
         self.prefix.push((pc + c, pe + x));
     }
 
-    /// The newest [`HISTORY_MINUTES`] minutes (fewer before the first push), oldest first.
-    fn window(&self) -> &[(f64, f64)] {
-        &self.calls[self.calls.len().saturating_sub(HISTORY_MINUTES as usize)..]
+    /// How many of the newest minutes windows may cover: the history, or fewer before it fills.
+    fn span(&self) -> usize {
+        self.calls.len().min(HISTORY_MINUTES as usize)
     }
 
     /// Observed and expected calls over the newest `len` minutes (at most the history).
     pub fn sums(&self, len: i64) -> (f64, f64) {
-        let len = usize::try_from(len).unwrap_or(0).min(self.window().len());
+        let len = usize::try_from(len).unwrap_or(0).min(self.span());
         let n = self.calls.len();
         match (self.prefix.get(n), self.prefix.get(n - len)) {
             (Some(hi), Some(lo)) => (hi.0 - lo.0, hi.1 - lo.1),
@@ -245,33 +420,32 @@ impl Recent {
 
     /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
     /// window sums come from the running sums, and the newest minutes are walked once, window
-    /// by window, carrying the busiest minute.
+    /// by window, for the busiest minute (the newest of equals).
     pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
         let mut out = [0.0; N];
-        let (mut top, mut top_e) = (f64::MIN, 0.0);
-        let window = self.window();
+        let n = self.calls.len();
+        let (mut top, mut top_at) = (f64::MIN, None);
         let mut walked = 0usize;
         for (slot, len) in out.iter_mut().zip(lens) {
             let len = usize::try_from(len).unwrap_or(0);
-            if len == 0 || len > window.len() {
+            if len == 0 || len > self.span() {
                 // Fewer minutes than the window: no excess for it (nor for longer ones).
                 break;
             }
             if len == 1 {
-                let (c, x) = window[window.len() - 1];
-                *slot = c - x;
+                *slot = self.calls[n - 1] - self.expected[n - 1];
                 continue;
             }
             // The minutes `walked..len` back from the newest, newest first.
-            let (from, to) = (window.len() - len, window.len() - walked.min(len));
-            for &(c, x) in window[from..to].iter().rev() {
-                if c > top {
-                    top = c;
-                    top_e = x;
+            for i in (n - len..n - walked.min(len)).rev() {
+                if self.calls[i] > top {
+                    top = self.calls[i];
+                    top_at = Some(i);
                 }
             }
             walked = walked.max(len);
             let (o, e) = self.sums(len as i64);
+            let top_e = top_at.map_or(0.0, |i| self.expected[i]);
             *slot = (o - top) - (e - top_e);
         }
         out
@@ -285,14 +459,11 @@ impl Recent {
         if len <= 1 {
             return o - e;
         }
-        let top = self
-            .window()
-            .iter()
-            .rev()
-            .take(len.max(0) as usize)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let n = self.calls.len();
+        let from = n - usize::try_from(len).unwrap_or(0).min(self.span());
+        let top = (from..n).rev().max_by(|a, b| self.calls[*a].total_cmp(&self.calls[*b]));
         match top {
-            Some((c, x)) => (o - c) - (e - x),
+            Some(i) => (o - self.calls[i]) - (e - self.expected[i]),
             None => o - e,
         }
     }
@@ -341,19 +512,17 @@ mod tests {
     #[test]
     fn window_sums_cover_exactly_the_last_minutes() {
         let mut w = MinuteWindow::default();
-        for m in 0..10 {
-            w.minutes.insert(
-                m,
-                MinuteData {
-                    calls: 1,
-                    ..MinuteData::default()
-                },
-            );
+        for m in (0..10).rev() {
+            w.add(MinuteDelta {
+                minute: m,
+                calls: 1,
+                ..MinuteDelta::default()
+            });
         }
         assert_eq!(w.sum_calls(9, 5), 5);
         assert_eq!(w.sum_calls(2, 5), 3);
         w.settled_before = 100;
         w.trim();
-        assert_eq!(w.minutes.len(), 0);
+        assert_eq!(w.len(), 0);
     }
 }

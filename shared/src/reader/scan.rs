@@ -97,6 +97,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The string starting at the cursor (which is at its opening quote), as a span.
+    #[inline(always)]
     fn span(&mut self) -> Scan<Span> {
         let start = self.i + 1;
         let (end, escaped) = super::string_end_escaped(self.s, start).ok_or(ScanError::Incomplete)?;
