@@ -5,21 +5,22 @@
 //! older than [`IdWindow::retention_minutes`] behind the newest minute seen; duplicates arrive
 //! minutes apart, so a day of retention keeps the counts exact at a bounded memory cost.
 
-use rustc_hash::FxHashSet;
-use std::collections::BTreeMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Default retention: one day of event time.
 pub const DEFAULT_RETENTION_MINUTES: i64 = 24 * 60;
 
-/// A set of recently seen event ids.
+/// A set of recently seen event ids, one small set per event minute: a record delivered
+/// twice is the same record, with the same eventTime, so its id is looked up among the ids of
+/// its own minute only. The sets of the minutes being delivered stay in cache, and expiring a
+/// minute drops its set whole.
 #[derive(Debug, Clone)]
 pub struct IdWindow {
-    ids: FxHashSet<u64>,
-    by_minute: BTreeMap<i64, Vec<u64>>,
-    /// Ids of the minute being filled, moved into `by_minute` when the minute changes
-    /// (records come mostly in time order: one map operation per minute, not per record).
-    pending: (i64, Vec<u64>),
+    by_minute: FxHashMap<i64, FxHashSet<u64>>,
+    /// Oldest minute that may still hold ids.
+    oldest: i64,
     newest: i64,
+    len: usize,
     /// How far behind the newest minute ids are kept.
     pub retention_minutes: i64,
 }
@@ -34,64 +35,65 @@ impl IdWindow {
     /// An empty window keeping ids for `retention_minutes` of event time.
     pub fn new(retention_minutes: i64) -> Self {
         IdWindow {
-            ids: FxHashSet::default(),
-            by_minute: BTreeMap::new(),
-            pending: (i64::MIN, Vec::new()),
+            by_minute: FxHashMap::default(),
+            oldest: i64::MAX,
             newest: i64::MIN,
+            len: 0,
             retention_minutes,
         }
     }
 
     /// Records `id` seen at `minute`; returns false when it had been seen already.
     pub fn insert(&mut self, id: u64, minute: i64) -> bool {
-        if !self.ids.insert(id) {
+        if !self.by_minute.entry(minute).or_default().insert(id) {
             return false;
         }
-        if self.pending.0 != minute {
-            self.flush();
-            self.pending.0 = minute;
-        }
-        self.pending.1.push(id);
-        if minute > self.newest {
-            self.newest = minute;
-        }
+        self.len += 1;
+        self.oldest = self.oldest.min(minute);
+        self.newest = self.newest.max(minute);
         true
     }
 
-    /// Whether `id` is in the window.
-    pub fn contains(&self, id: u64) -> bool {
-        self.ids.contains(&id)
-    }
-
-    fn flush(&mut self) {
-        if !self.pending.1.is_empty() {
-            let ids = std::mem::take(&mut self.pending.1);
-            self.by_minute.entry(self.pending.0).or_default().extend(ids);
-        }
+    /// Whether `id` is in the window at `minute`.
+    pub fn contains(&self, id: u64, minute: i64) -> bool {
+        self.by_minute.get(&minute).is_some_and(|s| s.contains(&id))
     }
 
     /// Forgets ids older than the retention behind the newest minute.
     pub fn expire(&mut self) {
-        self.flush();
         let horizon = self.newest.saturating_sub(self.retention_minutes);
-        while let Some(entry) = self.by_minute.first_entry() {
-            if *entry.key() >= horizon {
-                break;
-            }
-            for id in entry.remove() {
-                self.ids.remove(&id);
+        if horizon <= self.oldest {
+            return;
+        }
+        if horizon.saturating_sub(self.oldest) > 4 * self.by_minute.len() as i64 {
+            // A long jump in time: one pass over the minutes held.
+            let mut dropped = 0;
+            self.by_minute.retain(|m, ids| {
+                let keep = *m >= horizon;
+                if !keep {
+                    dropped += ids.len();
+                }
+                keep
+            });
+            self.len -= dropped;
+        } else {
+            for m in self.oldest..horizon {
+                if let Some(ids) = self.by_minute.remove(&m) {
+                    self.len -= ids.len();
+                }
             }
         }
+        self.oldest = horizon;
     }
 
     /// Number of ids held.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.len
     }
 
     /// Whether no id is held.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len == 0
     }
 }
 
@@ -107,6 +109,24 @@ mod tests {
     }
 
     #[test]
+    fn expiry_after_a_long_silence_keeps_only_the_recent_minutes() {
+        // Given ids over two hours, then one a year later
+        let mut w = IdWindow::new(60);
+        for m in 0..120 {
+            w.insert(m as u64, m);
+        }
+        w.expire();
+        assert_eq!(w.len(), 61);
+        w.insert(999, 525_600);
+        // When expired
+        w.expire();
+        // Then only the newest id is held
+        assert_eq!(w.len(), 1);
+        assert!(w.contains(999, 525_600));
+        assert!(w.insert(5, 5), "a forgotten id counts again");
+    }
+
+    #[test]
     fn ids_older_than_the_retention_are_forgotten() {
         // Given an id at minute 0 and a newer one past the retention
         let mut w = IdWindow::new(60);
@@ -115,8 +135,8 @@ mod tests {
         // When expired
         w.expire();
         // Then only the recent one is kept
-        assert!(!w.contains(1));
-        assert!(w.contains(2));
+        assert!(!w.contains(1, 0));
+        assert!(w.contains(2, 61));
         assert_eq!(w.len(), 1);
     }
 }

@@ -227,15 +227,20 @@ impl Eval<'_> {
     pub(super) fn settle(&self, s: &mut ApiState, before: i64, events: &mut Vec<Envelope>) {
         let mut m = s.window.settled_before;
         // Minutes with calls from the longest window back: one range walk, not one per minute.
+        // `data[k]` is the window's minute at position `first + k`.
+        let first = s.window.position(m - HISTORY_MINUTES + 1);
         let data: Vec<i64> = s
             .window
             .counts_in(m - HISTORY_MINUTES + 1, before - 1)
             .map(|c| c.minute)
             .collect();
-        let mut next_data = 0;
+        let (mut next_data, mut at) = (0, 0);
         while m < before {
             while next_data < data.len() && data[next_data] < m - HISTORY_MINUTES + 1 {
                 next_data += 1;
+            }
+            while at < data.len() && data[at] < m {
+                at += 1;
             }
             let has_recent = data.get(next_data).is_some_and(|d| *d <= m);
             if !has_recent && s.active.is_empty() {
@@ -249,14 +254,16 @@ impl Eval<'_> {
                 m = next;
                 continue;
             }
-            self.settle_minute(s, m, events);
+            let position = (data.get(at) == Some(&m)).then_some(first + at);
+            self.settle_minute(s, m, position, events);
             m += 1;
         }
         s.window.settled_before = s.window.settled_before.max(before);
     }
 
-    fn settle_minute(&self, s: &mut ApiState, m: i64, events: &mut Vec<Envelope>) {
-        if s.active.is_empty() && !s.window.contains(m) {
+    /// Completes minute `m`, whose data (if any) is at `position` in the window.
+    fn settle_minute(&self, s: &mut ApiState, m: i64, position: Option<usize>, events: &mut Vec<Envelope>) {
+        if s.active.is_empty() && position.is_none() {
             // A quiet minute: the clock and the averages move on; nothing else to learn (the
             // largest window excesses were reached at the minutes with calls).
             let expected = s.model.expected(m);
@@ -266,7 +273,9 @@ impl Eval<'_> {
             return;
         }
         let empty = MinuteAttributions::default();
-        let (count, attrs) = s.window.get(m).unwrap_or((Count::default(), &empty));
+        let (count, attrs) = position
+            .and_then(|i| s.window.at(i))
+            .unwrap_or((Count::default(), &empty));
         let mut ended = vec![];
         for (idx, a) in s.active.iter_mut().enumerate() {
             if m < a.attributed_to {

@@ -175,6 +175,16 @@ impl MinuteWindow {
         }
     }
 
+    /// Position of the first minute at or after `m` (for [`MinuteWindow::at`]).
+    pub fn position(&self, m: i64) -> usize {
+        self.index(m)
+    }
+
+    /// The counts and attributions of the minute at `position`.
+    pub fn at(&self, position: usize) -> Option<(Count, &MinuteAttributions)> {
+        Some((*self.counts.get(position)?, self.attributions.get(position)?))
+    }
+
     /// Minutes with data.
     pub fn len(&self) -> usize {
         self.counts.len()
