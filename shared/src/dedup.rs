@@ -17,6 +17,9 @@ pub const DEFAULT_RETENTION_MINUTES: i64 = 24 * 60;
 #[derive(Debug, Clone)]
 pub struct IdWindow {
     by_minute: FxHashMap<i64, FxHashSet<u64>>,
+    /// Ids in the newest minute's set when it was last inserted into: a new minute's set
+    /// starts at about this size instead of growing through rehashes.
+    typical: usize,
     /// Oldest minute that may still hold ids.
     oldest: i64,
     newest: i64,
@@ -36,6 +39,7 @@ impl IdWindow {
     pub fn new(retention_minutes: i64) -> Self {
         IdWindow {
             by_minute: FxHashMap::default(),
+            typical: 0,
             oldest: i64::MAX,
             newest: i64::MIN,
             len: 0,
@@ -45,8 +49,16 @@ impl IdWindow {
 
     /// Records `id` seen at `minute`; returns false when it had been seen already.
     pub fn insert(&mut self, id: u64, minute: i64) -> bool {
-        if !self.by_minute.entry(minute).or_default().insert(id) {
+        let typical = self.typical;
+        let ids = self
+            .by_minute
+            .entry(minute)
+            .or_insert_with(|| FxHashSet::with_capacity_and_hasher(typical, Default::default()));
+        if !ids.insert(id) {
             return false;
+        }
+        if minute >= self.newest {
+            self.typical = ids.len();
         }
         self.len += 1;
         self.oldest = self.oldest.min(minute);

@@ -167,10 +167,19 @@ impl MinuteWindow {
 
     /// Index of the first minute at or after `m`.
     fn index(&self, m: i64) -> usize {
+        let n = self.counts.len();
         match self.counts.back() {
             // New minutes usually come after every minute held.
-            Some(last) if last.minute < m => self.counts.len(),
-            Some(_) => self.counts.partition_point(|c| c.minute < m),
+            Some(last) if last.minute < m => n,
+            Some(_) => {
+                // Most other lookups are for recent minutes: a short walk back from the end
+                // before a binary search.
+                let near = n.saturating_sub(16);
+                match (near..n).rev().find(|&i| self.counts[i].minute < m) {
+                    Some(i) => i + 1,
+                    None => self.counts.partition_point(|c| c.minute < m),
+                }
+            }
             None => 0,
         }
     }
