@@ -209,11 +209,6 @@ impl MinuteWindow {
         self.counts.back().is_some_and(|c| c.minute >= m)
     }
 
-    /// Whether minute `m` has data.
-    pub fn contains(&self, m: i64) -> bool {
-        self.counts.get(self.index(m)).is_some_and(|c| c.minute == m)
-    }
-
     /// The counts and attributions of minute `m`, when it has data.
     pub fn get(&self, m: i64) -> Option<(Count, &MinuteAttributions)> {
         let i = self.index(m);
