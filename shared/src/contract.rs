@@ -4,6 +4,7 @@
 
 use crate::count::ApiKey;
 use crate::detect::ApiState;
+use crate::journal::{JournalEntry, JournalSlot};
 use crate::ports::{BaselineStore, Commit, CommitOutcome, MinuteCount, ObjectStatus, StreamSnapshot, Versioned};
 
 fn api(name: &str) -> ApiKey {
@@ -46,6 +47,21 @@ fn commit(object: &str, stream_version: u64, api_version: u64, calls: u64) -> Co
         calls,
         errors: 1,
     });
+    c.journal.insert(
+        stream(),
+        JournalEntry {
+            delivered: Some(105),
+            apis: vec![("iam.amazonaws.com".into(), "ListUsers".into())],
+            strings: vec![],
+            slots: vec![JournalSlot {
+                api: 0,
+                minute: 100,
+                calls: u32::try_from(calls).unwrap(),
+                errors: 1,
+                ..JournalSlot::default()
+            }],
+        },
+    );
     c
 }
 

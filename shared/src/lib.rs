@@ -12,6 +12,7 @@ pub mod dedup;
 pub mod detect;
 pub mod events;
 pub mod ingest;
+pub mod journal;
 pub mod key;
 pub mod memory;
 pub mod notify;

@@ -5,6 +5,7 @@
 use crate::count::ApiKey;
 use crate::detect::ApiState;
 use crate::events::Envelope;
+use crate::journal::{Checkpoint, JournalEntry};
 use crate::ports::{
     BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
     StreamSnapshot, Versioned,
@@ -19,6 +20,15 @@ struct Inner {
     streams: BTreeMap<StreamKey, StreamSnapshot>,
     apis: BTreeMap<ApiKey, Versioned<ApiState>>,
     counts: BTreeMap<(ApiKey, i64), (u64, u64)>,
+    /// Journaling mode: per stream, the last checkpoint and the entries since.
+    journals: Option<BTreeMap<StreamKey, Journal>>,
+}
+
+/// A stream's checkpoint (with the version it was taken at) and the entries committed since.
+#[derive(Debug, Default)]
+struct Journal {
+    checkpoint: Option<(u64, Checkpoint)>,
+    entries: Vec<JournalEntry>,
 }
 
 /// A [`BaselineStore`] in memory.
@@ -28,10 +38,80 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// A store that keeps states as the DynamoDB store does: a checkpoint of each stream every
+    /// [`CHECKPOINT_EVERY`](crate::journal::CHECKPOINT_EVERY) commits and the journal entries
+    /// since, which loads return for replay (see [`crate::journal`]).
+    pub fn journaling() -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner {
+                journals: Some(BTreeMap::new()),
+                ..Inner::default()
+            }),
+        }
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
         self.inner
             .lock()
             .map_err(|_| StoreError::Unavailable("in-memory store poisoned by a panic".to_owned()))
+    }
+}
+
+/// Loads a journaling store's streams: each checkpoint's states (every API of the stream) and
+/// the entries since.
+fn load_journaled(inner: &Inner, journals: &BTreeMap<StreamKey, Journal>, streams: &[StreamKey]) -> Snapshot {
+    let mut snap = Snapshot::default();
+    for s in streams {
+        let mut stream = inner.streams.get(s).cloned().unwrap_or_default();
+        let Some(j) = journals.get(s) else {
+            snap.streams.insert(s.clone(), stream);
+            continue;
+        };
+        if let Some((_, cp)) = &j.checkpoint {
+            stream.state = cp.state.clone();
+            stream.live = cp.live.clone();
+            for (api, state) in &cp.apis {
+                let value = Versioned {
+                    value: state.clone(),
+                    version: stream.version,
+                };
+                snap.apis.insert(api.clone(), value);
+            }
+        } else {
+            stream.state = None;
+            stream.live.clear();
+        }
+        snap.journal.insert(s.clone(), j.entries.clone());
+        snap.streams.insert(s.clone(), stream);
+    }
+    snap
+}
+
+/// A journaling store's commit: an entry per stream, and a checkpoint when one is due (or
+/// when the commit carries no entry for a stream, so only its states can say what changed).
+fn commit_journaled(journals: &mut BTreeMap<StreamKey, Journal>, commit: &Commit) {
+    for (k, s) in &commit.streams {
+        let j = journals.entry(k.clone()).or_default();
+        let entry = commit.journal.get(k);
+        let since = j.entries.len() as u64;
+        // In memory nothing expires: only the number of entries counts.
+        let due = entry.is_none() || crate::journal::checkpoint_due(since, j.checkpoint.as_ref().map(|_| 0), 0);
+        if due {
+            let checkpoint = Checkpoint {
+                state: s.state.clone(),
+                live: s.live.clone(),
+                apis: commit
+                    .apis
+                    .iter()
+                    .filter(|(a, _)| a.account == k.0 && a.region == k.1)
+                    .map(|(a, v)| (a.clone(), v.value.clone()))
+                    .collect(),
+            };
+            j.checkpoint = Some((s.version + 1, checkpoint));
+            j.entries.clear();
+        } else if let Some(e) = entry {
+            j.entries.push(e.clone());
+        }
     }
 }
 
@@ -46,6 +126,9 @@ impl BaselineStore for MemoryStore {
 
     async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], _minutes: &[i64]) -> Result<Snapshot, StoreError> {
         let inner = self.lock()?;
+        if let Some(journals) = &inner.journals {
+            return Ok(load_journaled(&inner, journals, streams));
+        }
         let mut snap = Snapshot::default();
         for s in streams {
             snap.streams
@@ -68,10 +151,11 @@ impl BaselineStore for MemoryStore {
             .streams
             .iter()
             .any(|(k, s)| inner.streams.get(k).map_or(0, |c| c.version) != s.version);
-        let api_moved = commit
-            .apis
-            .iter()
-            .any(|(k, v)| inner.apis.get(k).map_or(0, |c| c.version) != v.version);
+        let api_moved = inner.journals.is_none()
+            && commit
+                .apis
+                .iter()
+                .any(|(k, v)| inner.apis.get(k).map_or(0, |c| c.version) != v.version);
         if stream_moved || api_moved {
             return Ok(CommitOutcome::Conflict);
         }
@@ -80,7 +164,11 @@ impl BaselineStore for MemoryStore {
             s.version += 1;
             inner.streams.insert(k.clone(), s);
         }
-        for (k, v) in &commit.apis {
+        let journaled = inner.journals.is_some();
+        if let Some(journals) = inner.journals.as_mut() {
+            commit_journaled(journals, commit);
+        }
+        for (k, v) in commit.apis.iter().filter(|_| !journaled) {
             inner.apis.insert(
                 k.clone(),
                 Versioned {
@@ -243,5 +331,10 @@ mod tests {
     #[test]
     fn memory_store_passes_the_store_contract() {
         pollster::block_on(crate::contract::run_all(super::MemoryStore::default));
+    }
+
+    #[test]
+    fn journaling_memory_store_passes_the_store_contract() {
+        pollster::block_on(crate::contract::run_all(super::MemoryStore::journaling));
     }
 }

@@ -10,6 +10,7 @@ use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId};
 use crate::dedup::IdWindow;
 use crate::detect::{ApiId, ApiState, Attributions, Detector, DetectorConfig, MinuteDelta};
 use crate::events::Envelope;
+use crate::journal::{JournalEntry, JournalSlot};
 use crate::key::LogKey;
 use crate::ports::{MinuteCount, Snapshot, StreamKey, StreamSnapshot};
 use crate::rules;
@@ -114,7 +115,59 @@ impl Pipeline {
         for (key, v) in &snapshot.apis {
             p.detector.restore_api(key.clone(), v.value.clone());
         }
+        for (stream, entries) in &snapshot.journal {
+            for entry in entries {
+                p.replay(stream, entry);
+            }
+        }
         p
+    }
+
+    /// Applies a journal entry committed earlier (see [`crate::journal`]): the detector sees
+    /// the same minutes and the same delivery time as when the file was applied, so its state
+    /// ends up the same. Its events were emitted then and are dropped; counters are untouched.
+    fn replay(&mut self, stream: &StreamKey, entry: &JournalEntry) {
+        self.strings.prune();
+        let shared: Vec<Arc<str>> = entry.strings.iter().map(|s| self.strings.get(s)).collect();
+        let mut ids: Vec<Option<ApiId>> = vec![None; entry.apis.len()];
+        let resolve = |list: &[(u32, u32)]| -> Attributions {
+            list.iter()
+                .filter_map(|(id, n)| shared.get(*id as usize).map(|s| (s.clone(), *n)))
+                .collect()
+        };
+        for slot in &entry.slots {
+            let Some(cached) = ids.get_mut(slot.api as usize) else {
+                continue;
+            };
+            let id = match cached {
+                Some(id) => *id,
+                None => {
+                    let (source, name) = &entry.apis[slot.api as usize];
+                    let key = ApiKey {
+                        account: stream.0.clone(),
+                        region: stream.1.clone(),
+                        event_source: source.clone(),
+                        event_name: name.clone(),
+                    };
+                    *cached.insert(self.detector.api_id(&key))
+                }
+            };
+            let delta = MinuteDelta {
+                minute: slot.minute,
+                calls: slot.calls,
+                errors: slot.errors,
+                by_error: resolve(&slot.by_error),
+                by_caller: resolve(&slot.by_caller),
+                by_agent: resolve(&slot.by_agent),
+            };
+            self.detector.observe_id(id, delta);
+        }
+        drop(self.detector.advance(&stream.0, &stream.1, entry.delivered));
+    }
+
+    /// Every API state the pipeline holds (loaded, replayed or created by its files).
+    pub fn api_states(&self) -> impl Iterator<Item = (&ApiKey, &ApiState)> + '_ {
+        self.detector.api_states()
     }
 
     /// What the last [`Pipeline::apply`] changed (only after [`Pipeline::restore`]).
@@ -188,6 +241,7 @@ impl Pipeline {
             if let Some(k) = key {
                 c.streams.insert((k.account.clone(), k.region.clone()));
             }
+            c.journal = journal_entries(key, &batch);
         }
         self.stats.files += 1;
         self.stats.records += batch.records.saturating_sub(duplicates);
@@ -308,6 +362,75 @@ pub struct Changes {
     pub counts: Vec<MinuteCount>,
     /// New eventIDs per stream.
     pub new_ids: BTreeMap<StreamKey, Vec<(u64, i64)>>,
+    /// What the file applied to each stream it advanced (see [`crate::journal`]).
+    pub journal: BTreeMap<StreamKey, JournalEntry>,
+}
+
+/// The journal entries of a de-duplicated batch: one per stream the file advances (its APIs'
+/// accounts and regions and the key's, even without calls left), holding its slots with
+/// calls, in batch order (the order [`Pipeline::apply`] observes them).
+fn journal_entries(key: Option<&LogKey>, batch: &FileBatch) -> BTreeMap<StreamKey, JournalEntry> {
+    let delivered = key.map(|k| k.delivered.timestamp().div_euclid(60));
+    let mut out: BTreeMap<StreamKey, JournalEntry> = batch
+        .apis
+        .iter()
+        .map(|a| (a.account.clone(), a.region.clone()))
+        .chain(key.map(|k| (k.account.clone(), k.region.clone())))
+        .map(|s| {
+            (
+                s,
+                JournalEntry {
+                    delivered,
+                    ..JournalEntry::default()
+                },
+            )
+        })
+        .collect();
+    // Per stream: batch API index -> entry API index, batch string id -> entry string index.
+    let mut api_maps: BTreeMap<StreamKey, FxHashMap<u32, u32>> = BTreeMap::new();
+    let mut string_maps: BTreeMap<StreamKey, FxHashMap<StrId, u32>> = BTreeMap::new();
+    for slot in batch.slots.iter().filter(|s| s.tally.calls > 0) {
+        let Some(api) = batch.apis.get(slot.api as usize) else {
+            continue;
+        };
+        let stream = (api.account.clone(), api.region.clone());
+        let Some(entry) = out.get_mut(&stream) else {
+            continue;
+        };
+        let apis = api_maps.entry(stream.clone()).or_default();
+        let index = *apis.entry(slot.api).or_insert_with(|| {
+            entry.apis.push((api.event_source.clone(), api.event_name.clone()));
+            (entry.apis.len() - 1) as u32
+        });
+        let strings = string_maps.entry(stream).or_default();
+        let mut map = |list: &[(StrId, u32)]| -> Vec<(u32, u32)> {
+            list.iter()
+                .filter_map(|(id, n)| {
+                    let text = batch.strings.get(*id as usize)?;
+                    let i = *strings.entry(*id).or_insert_with(|| {
+                        entry.strings.push(text.clone());
+                        (entry.strings.len() - 1) as u32
+                    });
+                    Some((i, *n))
+                })
+                .collect()
+        };
+        let (by_error, by_caller, by_agent) = (
+            map(&slot.tally.by_error),
+            map(&slot.tally.by_caller),
+            map(&slot.tally.by_agent),
+        );
+        entry.slots.push(JournalSlot {
+            api: index,
+            minute: slot.minute,
+            calls: slot.tally.calls,
+            errors: slot.tally.errors,
+            by_error,
+            by_caller,
+            by_agent,
+        });
+    }
+    out
 }
 
 /// A set of shared strings. Entries nobody else holds any more are dropped once the set has

@@ -8,6 +8,7 @@
 use crate::count::ApiKey;
 use crate::detect::{ApiState, StreamState};
 use crate::events::Envelope;
+use crate::journal::JournalEntry;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -44,6 +45,10 @@ pub struct Snapshot {
     pub streams: BTreeMap<StreamKey, StreamSnapshot>,
     /// Per API; absent APIs are new.
     pub apis: BTreeMap<ApiKey, Versioned<ApiState>>,
+    /// Per stream, the journal entries committed after the states above, oldest first: the
+    /// loader replays them ([`crate::pipeline::Pipeline::restore`]) to reach the stream's
+    /// current state. Empty for stores that write every state on every commit.
+    pub journal: BTreeMap<StreamKey, Vec<JournalEntry>>,
 }
 
 /// Calls and errors of one API in one minute, as added by one file.
@@ -75,6 +80,9 @@ pub struct Commit {
     /// EventIDs (with their minute) first seen in this file, per stream: stores that keep ids
     /// outside the stream state write these (the stream's `seen` holds the whole window).
     pub new_ids: BTreeMap<StreamKey, Vec<(u64, i64)>>,
+    /// What the file applied to each stream it touched, as a journal entry: journaling stores
+    /// write this instead of the API states (and a checkpoint of `apis` from time to time).
+    pub journal: BTreeMap<StreamKey, JournalEntry>,
 }
 
 /// How a commit went.
@@ -119,7 +127,10 @@ pub enum StoreError {
 ///
 /// Contract (checked by the shared contract tests against every adapter):
 /// - `load` returns what the last successful `commit`s wrote, with their versions; missing
-///   streams and APIs are simply absent (or default);
+///   streams and APIs are simply absent (or default). A journaling store may instead return
+///   older states plus the journal entries committed since (`Snapshot::journal`), which the
+///   caller replays; it then returns every API of the stream, since replaying may touch any.
+///   `Commit::apis` holds every API the caller's pipeline had, so a checkpoint can be taken;
 /// - `commit` is atomic and conditional: it writes everything or nothing; it returns
 ///   `AlreadyCommitted` when `object` was committed before, and `Conflict` when the version of
 ///   any stream it writes changed since it was loaded (then nothing is written). Every API

@@ -194,6 +194,11 @@ impl Detector {
         self.ids.get(key).and_then(|i| self.apis[*i].state.as_ref())
     }
 
+    /// Every API that has a state, in no particular order.
+    pub fn api_states(&self) -> impl Iterator<Item = (&ApiKey, &ApiState)> + '_ {
+        self.apis.iter().filter_map(|e| e.state.as_ref().map(|s| (&e.key, s)))
+    }
+
     fn find_stream(&self, account: &str, region: &str) -> Option<usize> {
         self.stream_ids.get(account).and_then(|r| r.get(region)).copied()
     }

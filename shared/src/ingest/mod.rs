@@ -4,7 +4,8 @@
 //!    if its events were not confirmed sent (a crash or an EventBridge failure after the
 //!    commit), they are sent again from the outbox, with the same deterministic ids.
 //! 2. **Load** the state the file needs: its accounts and regions, the APIs it touches and
-//!    the live ones (open minutes, insights in progress).
+//!    the live ones (open minutes, insights in progress); a journaling store returns a
+//!    checkpoint and the journal entries since, which the pipeline replays.
 //! 3. **Apply** it with the same [`Pipeline`] as the replay.
 //! 4. **Commit** atomically and conditionally: the ledger entry, states, counts and the outbox
 //!    in one write that fails if the object was committed meanwhile or any state changed
@@ -224,21 +225,21 @@ fn build_commit(object: &str, pipeline: &Pipeline, snapshot: &Snapshot, events: 
         let snap = pipeline.stream_snapshot(&s, snapshot.streams.get(&s));
         commit.streams.insert(s, snap);
     }
-    let apis: BTreeSet<&ApiKey> = changes.apis.iter().chain(snapshot.apis.keys()).collect();
-    for api in apis {
-        if let Some(state) = pipeline.api_state(api) {
-            let version = snapshot.apis.get(api).map_or(0, |v| v.version);
-            commit.apis.insert(
-                api.clone(),
-                Versioned {
-                    value: state.clone(),
-                    version,
-                },
-            );
-        }
+    // Every API the pipeline holds: loaded, created by this file, or by replayed journal
+    // entries (so a journaling store's checkpoint is complete).
+    for (api, state) in pipeline.api_states() {
+        let version = snapshot.apis.get(api).map_or(0, |v| v.version);
+        commit.apis.insert(
+            api.clone(),
+            Versioned {
+                value: state.clone(),
+                version,
+            },
+        );
     }
     commit.counts = changes.counts;
     commit.new_ids = changes.new_ids;
+    commit.journal = changes.journal;
     commit
 }
 

@@ -223,6 +223,16 @@ fn late_and_out_of_order_files_still_give_exact_counts() {
 
 #[test]
 fn store_backed_ingest_gives_the_same_events_as_an_in_memory_replay() {
+    same_events_as_replay(&MemoryStore::default());
+}
+
+#[test]
+fn a_journaling_store_replays_its_entries_into_the_same_events_as_an_in_memory_replay() {
+    // (checkpoints every twelve files, loads replaying up to eleven entries)
+    same_events_as_replay(&MemoryStore::journaling());
+}
+
+fn same_events_as_replay(store: &MemoryStore) {
     // Given the real dataset's files in delivery order
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/grycap");
     let mut files: Vec<(LogKey, std::path::PathBuf)> = walk(&root)
@@ -236,12 +246,13 @@ fn store_backed_ingest_gives_the_same_events_as_an_in_memory_replay() {
     // When replayed in memory, and ingested file by file through the store port
     let mut pipeline = Pipeline::new(DetectorConfig::default());
     let mut replayed = vec![];
-    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    let sink = MemorySink::default();
+    assert!(files.len() > 2 * crate::journal::CHECKPOINT_EVERY as usize);
     for (k, p) in &files {
         let b = count_log(std::fs::File::open(p).unwrap(), &p.to_string_lossy(), Some(k), true).unwrap();
         replayed.extend(pipeline.apply(Some(k), b.clone()));
         pollster::block_on(ingest(
-            &store,
+            store,
             &sink,
             &DetectorConfig::default(),
             &p.to_string_lossy(),
