@@ -174,8 +174,9 @@ impl BaselineStore for RedbStore {
                     .insert((id.as_str(), c.minute), (calls + c.calls, errors + c.errors))
                     .map_err(unavailable)?;
             }
+            // A commit without events is done at once (nothing to send).
             let entry = serde_json::to_vec(&LedgerEntry {
-                sent: false,
+                sent: commit.events.is_empty(),
                 events: commit.events.clone(),
             })
             .map_err(|e| corrupt("ledger", e))?;

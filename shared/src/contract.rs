@@ -7,7 +7,8 @@ use crate::detect::ApiState;
 use crate::journal::{JournalEntry, JournalSlot};
 use crate::ports::{BaselineStore, Commit, CommitOutcome, MinuteCount, ObjectStatus, StreamSnapshot, Versioned};
 
-fn api(name: &str) -> ApiKey {
+/// An IAM API of [`stream`].
+pub fn api(name: &str) -> ApiKey {
     ApiKey {
         account: "111122223333".into(),
         region: "us-east-1".into(),
@@ -16,11 +17,14 @@ fn api(name: &str) -> ApiKey {
     }
 }
 
-fn stream() -> (String, String) {
+/// The stream of [`commit`].
+pub fn stream() -> (String, String) {
     ("111122223333".into(), "us-east-1".into())
 }
 
-fn commit(object: &str, stream_version: u64, api_version: u64, calls: u64) -> Commit {
+/// A commit of `object` expecting the given versions: ListUsers called `calls` times (one
+/// error) in minute 100, eventID 7 new, with its journal entry.
+pub fn commit(object: &str, stream_version: u64, api_version: u64, calls: u64) -> Commit {
     let mut c = Commit {
         object: object.into(),
         ..Commit::default()
@@ -91,6 +95,7 @@ pub async fn run_all<S: BaselineStore>(make: impl Fn() -> S) {
     stale_version_conflicts_and_writes_nothing(&make()).await;
     counts_add_up_across_commits(&make()).await;
     object_status_goes_from_new_to_pending_to_done(&make()).await;
+    a_commit_without_events_is_done_at_once(&make()).await;
 }
 
 /// Given an empty store, when anything is loaded, then streams are default and APIs absent.
@@ -160,5 +165,11 @@ pub async fn object_status_goes_from_new_to_pending_to_done<S: BaselineStore>(s:
         other => panic!("expected pending, got {other:?}"),
     }
     s.mark_sent("o1").await.unwrap();
+    assert_eq!(s.status("o1").await.unwrap(), ObjectStatus::Done);
+}
+
+/// Given a commit without events, its status is done at once (nothing to send).
+pub async fn a_commit_without_events_is_done_at_once<S: BaselineStore>(s: &S) {
+    s.commit(&commit("o1", 0, 0, 5)).await.unwrap();
     assert_eq!(s.status("o1").await.unwrap(), ObjectStatus::Done);
 }

@@ -138,7 +138,8 @@ pub enum StoreError {
 ///   writes that stream too, so a stream's version guards its APIs (adapters may also check
 ///   API versions);
 /// - counts add up: committing counts for a minute adds them to what is there;
-/// - `status` tells whether `object` is new, committed with events to (re)send, or done;
+/// - `status` tells whether `object` is new, committed with events to (re)send, or done (a
+///   commit without events is done at once);
 ///   `mark_sent` records that its events were delivered, `mark_delivered` that some were
 ///   (they are not returned by `status` again).
 pub trait BaselineStore {

@@ -253,8 +253,8 @@ async fn records_repeated_in_a_later_file_count_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_between_commit_and_roll_forward_is_finished_by_the_retry() {
-    // Given a delivery whose function dies right after the commit transaction
+async fn a_crash_right_after_the_commit_is_finished_by_the_retry() {
+    // Given a delivery whose function dies right after the commit transaction, before sending
     let env = Env::new().await;
     let d = deps(&env, DetectorConfig::default());
     let k = key("20240102T0005Z", "crashaaaaaaaaaaa");
@@ -271,7 +271,7 @@ async fn a_crash_between_commit_and_roll_forward_is_finished_by_the_retry() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_file_finishes_a_crashed_commit_before_building_on_it() {
+async fn a_file_after_a_crashed_commit_builds_on_it_and_nothing_counts_twice() {
     // Given a first file whose delivery died after its commit, and a second file
     let env = Env::new().await;
     let d = deps(&env, DetectorConfig::default());

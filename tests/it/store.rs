@@ -1,7 +1,9 @@
 //! The DynamoDB store passes the same contract suite as the in-memory and embedded stores,
-//! and its send lease keeps concurrent deliveries from sending an object's events twice.
+//! its send lease keeps concurrent deliveries from sending an object's events twice, and its
+//! journal (entries, checkpoints, eventIDs written before the commit) loads back as committed.
 
 use trailsight_aws::dynamo::{create_table, DynamoStore};
+use trailsight_core::contract::{api, commit, stream};
 use trailsight_core::ports::{BaselineStore, CommitOutcome, ObjectStatus};
 use trailsight_it::{sdk, unique};
 
@@ -52,4 +54,54 @@ async fn the_committing_invocation_holds_the_send_lease_until_it_ends() {
     store.mark_sent(&commit.object).await.unwrap();
     assert_eq!(store.status(&commit.object).await.unwrap(), ObjectStatus::Done);
     assert!(!store.claim_send(&commit.object).await.unwrap());
+}
+
+async fn fresh_store(name: &str) -> DynamoStore {
+    let sdk = sdk().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = unique(name);
+    create_table(&client, &table).await.unwrap();
+    DynamoStore::new(client, table)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_returns_the_checkpoint_and_the_journal_entries_committed_since() {
+    // Given a first commit (a checkpoint, as the stream has none) and a second after a load
+    let store = fresh_store("journal").await;
+    assert_eq!(
+        store.commit(&commit("o1", 0, 0, 5)).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let first = store.load(&[stream()], &[], &[100]).await.unwrap();
+    assert_eq!(first.streams[&stream()].version, 1);
+    assert!(first.apis.contains_key(&api("ListUsers")));
+    assert!(first.journal.is_empty());
+    let second = commit("o2", 1, 1, 3);
+    assert_eq!(store.commit(&second).await.unwrap(), CommitOutcome::Committed);
+    // When the stream is loaded again
+    let snap = store.load(&[stream()], &[], &[100]).await.unwrap();
+    // Then it comes back at version 2 as the first checkpoint plus the second file's entry
+    assert_eq!(snap.streams[&stream()].version, 2);
+    assert_eq!(snap.apis[&api("ListUsers")].value, first.apis[&api("ListUsers")].value);
+    assert_eq!(snap.journal[&stream()], vec![second.journal[&stream()].clone()]);
+    // And the counts are both files'
+    assert_eq!(
+        store.counts(&api("ListUsers"), 0, 1000).await.unwrap(),
+        vec![(100, 8, 2)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_ids_of_a_commit_that_lost_its_race_do_not_hide_later_copies() {
+    // Given a committed file (eventID 7 in minute 100), and another whose commit lost the race
+    // after writing its own eventIDs (9 in minute 100)
+    let store = fresh_store("ids").await;
+    store.commit(&commit("o1", 0, 0, 5)).await.unwrap();
+    let mut lost = commit("o2", 0, 0, 3);
+    lost.new_ids.insert(stream(), vec![(9, 100)]);
+    assert_eq!(store.commit(&lost).await.unwrap(), CommitOutcome::Conflict);
+    // When the minute's eventIDs are loaded
+    let snap = store.load(&[stream()], &[], &[100]).await.unwrap();
+    // Then only the committed file's count: a later copy of record 9 is still counted
+    assert_eq!(snap.streams[&stream()].seen, vec![(7, 100)]);
 }

@@ -113,7 +113,10 @@ pub async fn ingest<S: BaselineStore, K: EventSink>(
         let commit = build_commit(object, &pipeline, &snapshot, &events);
         match store.commit(&commit).await? {
             CommitOutcome::Committed => {
-                send(store, sink, object, &events).await?;
+                // A commit without events is done at once: nothing to send or mark.
+                if !events.is_empty() {
+                    send(store, sink, object, &events).await?;
+                }
                 return Ok(IngestReport {
                     disposition: Disposition::Processed,
                     stats: pipeline.stats().clone(),

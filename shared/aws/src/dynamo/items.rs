@@ -52,12 +52,73 @@ pub(super) fn stream_pk(k: &StreamKey) -> String {
     format!("S#{}#{}", k.0, k.1)
 }
 
-pub(super) fn api_pk(a: &ApiKey) -> String {
-    format!("A#{}#{}#{}#{}", a.account, a.region, a.event_source, a.event_name)
-}
-
 pub(super) fn object_pk(object: &str) -> String {
     format!("O#{object}")
+}
+
+/// Part `part` of journal entry `seq` of a stream.
+pub(super) fn entry_sk(seq: u64, part: usize) -> String {
+    format!("{}D{part:03}", journal_prefix(seq))
+}
+
+/// Part `part` of the checkpoint taken at `seq` by commit attempt `attempt`.
+pub(super) fn checkpoint_sk(seq: u64, attempt: &str, part: usize) -> String {
+    format!("{}K{attempt}#{part:03}", journal_prefix(seq))
+}
+
+/// Every journal item (entry or checkpoint part) of sequence number `seq` starts with this.
+pub(super) fn journal_prefix(seq: u64) -> String {
+    format!("J#{seq:012}#")
+}
+
+/// Part `part` of an object's events.
+pub(super) fn events_sk(part: usize) -> String {
+    format!("E#{part:03}")
+}
+
+/// A put for a transaction, with an optional condition.
+pub(super) fn put_if(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(|e| unavailable("TransactWriteItems", e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The head update of a commit: `seq` moves from `version` (which must still be there) to
+/// `version + 1`, naming the checkpoint `(attempt, parts, time)` written for it, if any.
+pub(super) fn head_update(
+    table: &str,
+    stream: &StreamKey,
+    version: u64,
+    checkpoint: Option<(&str, usize, i64)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let seq = version + 1;
+    let mut update = "SET seq = :seq".to_owned();
+    let mut values = HashMap::from([(":seq".to_owned(), n(seq))]);
+    if let Some((attempt, parts, at)) = checkpoint {
+        update.push_str(", cp = :seq, cpa = :cpa, cpn = :cpn, cpt = :cpt");
+        values.insert(":cpa".into(), s(attempt));
+        values.insert(":cpn".into(), n(parts));
+        values.insert(":cpt".into(), n(at));
+    }
+    let condition = if version == 0 {
+        "attribute_not_exists(pk)"
+    } else {
+        values.insert(":v".into(), n(version));
+        "seq = :v"
+    };
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(stream_pk(stream), "HEAD")))
+        .update_expression(update)
+        .condition_expression(condition)
+        .set_expression_attribute_values(Some(values))
+        .build()
+        .map_err(|e| unavailable("TransactWriteItems", e))?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }
 
 /// The eventID item of one minute written by one object: written once, never rewritten (late
@@ -68,10 +129,6 @@ pub(super) fn ids_sk(minute: i64, object_digest: &str) -> String {
 
 pub(super) fn ids_prefix(minute: i64) -> String {
     format!("I#{minute:012}#")
-}
-
-pub(super) fn hour_sk(hour: i64) -> String {
-    format!("H#{hour:012}")
 }
 
 pub(super) fn key(pk: String, sk: &str) -> Item {

@@ -1,31 +1,33 @@
-//! [`BaselineStore`] on one DynamoDB table (`pk`, `sk` strings; TTL attribute `expires`).
+//! [`BaselineStore`] on one DynamoDB table (`pk`, `sk` strings; TTL attribute `expires`),
+//! journaling: a file writes its counts (a journal entry, a few KB), not the states of the
+//! APIs it touched; a checkpoint of the whole account and region is written every twelfth
+//! file, and a load replays the entries since (see [`trailsight_core::journal`]).
 //!
 //! Items (README, "DynamoDB data model"):
 //!
 //! | pk | sk | attributes |
 //! |---|---|---|
-//! | `S#{account}#{region}` | `STATE` | `state` (deflated JSON), `version`, `pending` (object id while a commit rolls forward) |
-//! | `S#{account}#{region}` | `I#{minute}#{object}` | `ids`: the 64-bit eventIDs one object added in that minute (a binary set), `expires` |
-//! | `A#{account}#{region}#{source}#{name}` | `STATE` | `state` (deflated JSON of the API's model), `version` |
-//! | `A#...` | `H#{hour}` | `c{m}`/`e{m}` calls and errors in minute `m` of the hour, `objs` (objects applied), `expires` |
-//! | `O#{object}` | `LEDGER` | `status` (`pending` or `done`), `payload` (the attempt whose payload committed), `parts`, `lease`, `delivered`, `expires` |
-//! | `O#{object}` | `P#{attempt}#{n}` | `data`: the commit's payload (deflated JSON: API states, counts, eventIDs, events), in 350 KB chunks, `expires` |
+//! | `S#{account}#{region}` | `HEAD` | `seq` (files committed: the version), `cp`/`cpa`/`cpn`/`cpt` (the checkpoint's sequence number, attempt id, parts, time) |
+//! | `S#…` | `J#{seq}#D{n}` | `data`: part `n` of journal entry `seq` (deflated JSON), `parts`, `object`, `expires` |
+//! | `S#…` | `J#{seq}#K{attempt}#{n}` | `data`: part `n` of the checkpoint taken at `seq` (every API's state, deflated JSON), `expires` |
+//! | `S#…` | `I#{minute}#{object}` | `ids`: the 64-bit eventIDs one object added in that minute (a binary set), `object`, `expires` |
+//! | `O#{object}` | `LEDGER` | `status` (`pending` or `done`), `eparts`, `lease`, `delivered`, `expires` |
+//! | `O#{object}` | `E#{n}` | `data`: part `n` of the object's events (deflated JSON), `expires` |
 //!
-//! A commit first puts its payload under a fresh attempt id (plain puts: harmless if the commit
-//! never happens, they expire), then makes one `TransactWriteItems` of small items: the ledger
-//! item (only if absent) naming that attempt, and each stream item (only at the loaded
-//! version), marked `pending`. The stream's version serialises every commit touching its APIs. Then the
-//! change *rolls forward* from the payload: API states are put only if their stored version
-//! is older, counts are added only if the hour item has not seen the object, and the stream's
-//! `pending` mark is removed. Each step is idempotent, so whoever finds a `pending` mark (a
-//! retry, or a concurrent load) finishes the roll-forward first: a crash between the steps
-//! loses nothing and doubles nothing.
+//! A commit first puts its eventIDs and, when one is due, the new checkpoint under a fresh
+//! attempt id (plain puts: ids of an object whose ledger entry does not exist are ignored by
+//! loads, and a checkpoint is used only once the head names its attempt). Then one
+//! `TransactWriteItems` writes the ledger entry (only if absent), the events, and per stream
+//! the head (only at the loaded `seq`, which it increments, naming a new checkpoint if one was
+//! written) and the journal entry. Nothing is left to roll forward: a crash before the
+//! transaction wrote nothing that counts, a crash after it lost nothing.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConsumedCapacity, KeysAndAttributes, Put, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 use flate2::read::DeflateDecoder;
@@ -35,36 +37,37 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use trailsight_core::count::ApiKey;
-use trailsight_core::detect::ApiState;
 use trailsight_core::events::Envelope;
+use trailsight_core::journal::{checkpoint_due, Checkpoint, JournalEntry};
 use trailsight_core::ports::{
-    BaselineStore, Commit, CommitOutcome, MinuteCount, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot,
-    Versioned,
+    BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot, Versioned,
 };
 
 type Item = HashMap<String, AttributeValue>;
-/// Minute within the hour (0-59), calls, errors.
-type MinuteOfHour = (i64, u64, u64);
 
 /// Ledger entries are kept this long (duplicate deliveries come within hours).
 pub const LEDGER_TTL_SECS: i64 = 30 * 86_400;
-/// Payloads are kept this long: longer than SQS keeps a message (14 days), so a delivery
-/// redriven from the DLQ can still finish its commit. TTL deletion costs nothing.
-pub const PAYLOAD_TTL_SECS: i64 = 15 * 86_400;
-/// Hourly count items are kept this long.
-pub const COUNTS_TTL_SECS: i64 = 35 * 86_400;
+/// Events of a committed object are kept this long: longer than SQS keeps a message (14
+/// days), so a delivery redriven from the DLQ can still send them. TTL deletion costs nothing.
+pub const EVENTS_TTL_SECS: i64 = 15 * 86_400;
+/// Journal entries (the per-minute count history) and checkpoints are kept this long; a
+/// stream takes a new checkpoint at least weekly while files arrive
+/// ([`trailsight_core::journal::CHECKPOINT_MAX_AGE_SECS`]).
+pub const JOURNAL_TTL_SECS: i64 = 35 * 86_400;
 /// How long a committer owns its object's pending events before another invocation may
 /// resend them (longer than an invocation can run: the default Lambda timeout is 15 minutes
 /// at most, trailsight's template sets 60 seconds).
 pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(90);
 /// EventID items are kept this long (duplicates arrive within minutes).
 pub const IDS_TTL_SECS: i64 = 2 * 86_400;
-/// Payload bytes per item (DynamoDB's item limit is 400 KB).
+/// Bytes per part of a large value (DynamoDB's item limit is 400 KB).
 const CHUNK: usize = 350_000;
-/// Single-item writes in flight during a roll-forward.
+/// Single-item requests in flight at once.
 const CONCURRENCY: usize = 16;
 /// Keys per BatchGetItem request (the service limit).
 const BATCH_GET: usize = 100;
+/// Items per TransactWriteItems request (the service limit).
+const TRANSACTION_ITEMS: usize = 100;
 
 /// Requests and capacity units: as DynamoDB reported them (`ReturnConsumedCapacity`) and as
 /// modelled from item sizes by DynamoDB's on-demand rules (emulators may report fixed units).
@@ -90,6 +93,7 @@ mod write;
 
 pub use items::item_size;
 use items::*;
+use read::journal_entries;
 pub use table::create_table;
 use write::{backoff, txn_error};
 
@@ -104,25 +108,17 @@ pub struct DynamoStore {
     crashes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// How long a committer (or a resender) owns an object's pending events.
     lease: std::time::Duration,
+    /// The heads the last loads saw, so a commit knows whether a checkpoint is due.
+    heads: std::sync::Arc<std::sync::Mutex<HashMap<StreamKey, Head>>>,
 }
 
-/// Everything a commit changes besides the streams: what a roll-forward writes.
-#[derive(Debug, Serialize, Deserialize)]
-struct Payload {
-    streams: Vec<StreamKey>,
-    apis: Vec<(ApiKey, u64, ApiState)>,
-    counts: Vec<MinuteCount>,
-    events: Vec<Envelope>,
-    /// New eventIDs per stream, with their minute.
-    ids: Vec<(StreamKey, Vec<(u64, i64)>)>,
-}
-
-/// The stored part of a stream snapshot (its version is an attribute; its eventIDs live in
-/// per-minute items, so the stream item stays small however busy the account).
-#[derive(Debug, Serialize, Deserialize)]
-struct StoredStream {
-    state: Option<trailsight_core::detect::StreamState>,
-    live: BTreeSet<ApiKey>,
+/// What a load learned of a stream's head, for the commit that follows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Head {
+    /// Files committed.
+    seq: u64,
+    /// Sequence number, time and attempt id of the checkpoint, if any.
+    checkpoint: Option<(u64, i64, String)>,
 }
 
 impl DynamoStore {
@@ -134,6 +130,7 @@ impl DynamoStore {
             usage: std::sync::Arc::default(),
             crashes: std::sync::Arc::default(),
             lease: DEFAULT_LEASE,
+            heads: std::sync::Arc::default(),
         }
     }
 
@@ -147,8 +144,8 @@ impl DynamoStore {
         now_millis().saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
     }
 
-    /// Test hook: the next `n` commits fail right after their transaction, before the
-    /// roll-forward, as when the function dies there. Used by the crash-recovery tests.
+    /// Test hook: the next `n` commits fail right after their transaction, before their
+    /// events are sent, as when the function dies there. Used by the crash-recovery tests.
     #[doc(hidden)]
     pub fn crash_after_commits(&self, n: usize) {
         self.crashes.store(n, std::sync::atomic::Ordering::SeqCst);
@@ -157,6 +154,25 @@ impl DynamoStore {
     /// A store with its own client.
     pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::new(Client::new(config), table)
+    }
+
+    fn remember_head(&self, stream: &StreamKey, head: Head) {
+        if let Ok(mut heads) = self.heads.lock() {
+            heads.insert(stream.clone(), head);
+        }
+    }
+
+    /// Whether the commit moving `stream` from `version` writes a checkpoint: when the last
+    /// load saw that version, by [`checkpoint_due`]; otherwise (no load) always.
+    fn checkpoint_due(&self, stream: &StreamKey, version: u64) -> bool {
+        let head = self.heads.lock().ok().and_then(|h| h.get(stream).cloned());
+        match head {
+            Some(h) if h.seq == version => match h.checkpoint {
+                Some((cp, at, _)) => checkpoint_due(version.saturating_sub(cp), Some(at), now_secs()),
+                None => true,
+            },
+            _ => true,
+        }
     }
 }
 
@@ -168,140 +184,140 @@ impl BaselineStore for DynamoStore {
         if get_s(&ledger, "status") == Some("done") {
             return Ok(ObjectStatus::Done);
         }
-        let payload = self.payload(object, &ledger).await?;
-        self.roll_forward(object, &payload).await?;
+        let events = self.events(object, &ledger).await?;
         let delivered: BTreeSet<&str> = ledger
             .get("delivered")
             .and_then(|v| v.as_ss().ok())
             .map(|ids| ids.iter().map(String::as_str).collect())
             .unwrap_or_default();
         Ok(ObjectStatus::Pending(
-            payload
-                .events
+            events
                 .into_iter()
                 .filter(|e| !delivered.contains(e.id.as_str()))
                 .collect(),
         ))
     }
 
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
-        let mut loaded = self.load_streams(streams).await?;
-        let pending: BTreeSet<String> = loaded.values().filter_map(|(_, p)| p.clone()).collect();
-        if !pending.is_empty() {
-            for object in &pending {
-                tracing::info!(object, "finishing another delivery's commit before loading");
-                self.finish(object).await?;
-            }
-            loaded = self.load_streams(streams).await?;
-        }
+    async fn load(&self, streams: &[StreamKey], _apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
+        let heads = self.load_heads(streams).await?;
         let mut snap = Snapshot::default();
         let mut ids = self.load_ids(streams, minutes).await?;
         for k in streams {
-            let value = match loaded.get(k) {
-                None => StreamSnapshot::default(),
-                Some((item, _)) => {
-                    let what = stream_pk(k);
-                    let bytes = get_b(item, "state").ok_or_else(|| corrupt(&what, "no state"))?;
-                    let stored: StoredStream = unpack(&what, bytes)?;
-                    StreamSnapshot {
-                        state: stored.state,
-                        live: stored.live,
-                        seen: ids.remove(k).unwrap_or_default(),
-                        version: get_n(item, "version").and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
-                    }
-                }
-            };
-            snap.streams.insert(k.clone(), value);
-        }
-        let by_pk: HashMap<String, &ApiKey> = apis.iter().map(|a| (api_pk(a), a)).collect();
-        let items = self
-            .batch_get(by_pk.keys().map(|pk| key(pk.clone(), "STATE")).collect())
-            .await?;
-        for item in items {
-            let Some(api) = get_s(&item, "pk").and_then(|pk| by_pk.get(pk)) else {
-                continue;
-            };
-            let what = api_pk(api);
-            let bytes = get_b(&item, "state").ok_or_else(|| corrupt(&what, "no state"))?;
-            let value: ApiState = unpack(&what, bytes)?;
-            let version = get_n(&item, "version").and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
-            snap.apis.insert((*api).clone(), Versioned { value, version });
+            let head = heads.get(k).cloned().unwrap_or_default();
+            let (checkpoint, entries) = self.load_journal(k, &head).await?;
+            self.remember_head(k, head.clone());
+            let version = head.seq;
+            for (api, value) in checkpoint.apis {
+                snap.apis.insert(api, Versioned { value, version });
+            }
+            snap.streams.insert(
+                k.clone(),
+                StreamSnapshot {
+                    state: checkpoint.state,
+                    live: checkpoint.live,
+                    seen: ids.remove(k).unwrap_or_default(),
+                    version,
+                },
+            );
+            if !entries.is_empty() {
+                snap.journal.insert(k.clone(), entries);
+            }
         }
         Ok(snap)
     }
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        let payload = Payload {
-            streams: commit.streams.keys().cloned().collect(),
-            apis: commit
-                .apis
-                .iter()
-                .map(|(k, v)| (k.clone(), v.version + 1, v.value.clone()))
-                .collect(),
-            counts: commit.counts.clone(),
-            events: commit.events.clone(),
-            ids: commit.new_ids.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        };
-        let bytes = pack(&payload)?;
-        let pk = object_pk(&commit.object);
-        let mut ledger = key(pk.clone(), "LEDGER");
-        ledger.insert("status".into(), s("pending"));
-        ledger.insert("lease".into(), n(self.lease_until()));
-        ledger.insert("expires".into(), n(now_secs() + LEDGER_TTL_SECS));
-        // The payload first, under this attempt's own id (concurrent attempts of the same
-        // object never overwrite each other's): harmless if the commit never happens.
+        let now = now_secs();
+        let object_digest = digest(&commit.object);
+        // 1. The eventIDs (ignored by loads until the ledger entry exists).
+        self.put_all_ids(&commit.object, &object_digest, &commit.new_ids, now + IDS_TTL_SECS)
+            .await?;
+
+        // 2. Checkpoints that are due, under a fresh attempt id.
         let attempt = format!("{:016x}", rand::random::<u64>());
-        let chunks: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-        for (i, chunk) in chunks.iter().enumerate() {
-            let mut item = key(pk.clone(), &format!("P#{attempt}#{i:04}"));
-            item.insert("data".into(), AttributeValue::B(Blob::new(chunk.to_vec())));
-            item.insert("expires".into(), n(now_secs() + PAYLOAD_TTL_SECS));
-            self.put_plain("PutItem (payload)", item).await?;
-        }
-        ledger.insert("payload".into(), s(attempt));
-        ledger.insert("parts".into(), n(chunks.len()));
-        let mut items = vec![TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(ledger))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .map_err(|e| unavailable("TransactWriteItems", e))?,
-            )
-            .build()];
+        let mut checkpoints: BTreeMap<&StreamKey, usize> = BTreeMap::new();
         for (k, snap) in &commit.streams {
-            let mut item = key(stream_pk(k), "STATE");
-            let stored = StoredStream {
+            if commit.journal.contains_key(k) && !self.checkpoint_due(k, snap.version) {
+                continue;
+            }
+            let checkpoint = Checkpoint {
                 state: snap.state.clone(),
                 live: snap.live.clone(),
+                apis: commit
+                    .apis
+                    .iter()
+                    .filter(|(a, _)| a.account == k.0 && a.region == k.1)
+                    .map(|(a, v)| (a.clone(), v.value.clone()))
+                    .collect(),
             };
-            item.insert("state".into(), AttributeValue::B(Blob::new(pack(&stored)?)));
-            item.insert("version".into(), n(snap.version + 1));
-            item.insert("pending".into(), s(commit.object.clone()));
-            let put = Put::builder().table_name(&self.table).set_item(Some(item));
-            let put = if snap.version == 0 {
-                put.condition_expression("attribute_not_exists(pk)")
-            } else {
-                put.condition_expression("version = :v")
-                    .expression_attribute_values(":v", n(snap.version))
-            };
-            items.push(
-                TransactWriteItem::builder()
-                    .put(put.build().map_err(|e| unavailable("TransactWriteItems", e))?)
-                    .build(),
-            );
+            let bytes = pack(&checkpoint)?;
+            let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+            let mut puts = Vec::with_capacity(parts.len());
+            for (i, part) in parts.iter().enumerate() {
+                let mut item = key(stream_pk(k), &checkpoint_sk(snap.version + 1, &attempt, i));
+                item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
+                item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
+                puts.push(self.put_plain("PutItem (checkpoint)", item));
+            }
+            stream::iter(puts)
+                .buffer_unordered(CONCURRENCY)
+                .try_collect::<Vec<()>>()
+                .await?;
+            checkpoints.insert(k, parts.len().max(1));
         }
-        for item in &items {
-            if let Some(put) = item.put() {
-                self.model_write(put.item(), 2.0);
+
+        // 3. One transaction: ledger, events, heads, journal entries.
+        // The ledger entry comes first: its failed condition is how a duplicate shows.
+        let mut ledger = key(object_pk(&commit.object), "LEDGER");
+        ledger.insert("expires".into(), n(now + LEDGER_TTL_SECS));
+        let events = if commit.events.is_empty() {
+            ledger.insert("status".into(), s("done"));
+            vec![]
+        } else {
+            let bytes = pack(&commit.events)?;
+            let parts: Vec<Vec<u8>> = bytes.chunks(CHUNK).map(<[u8]>::to_vec).collect();
+            ledger.insert("status".into(), s("pending"));
+            ledger.insert("lease".into(), n(self.lease_until()));
+            ledger.insert("eparts".into(), n(parts.len()));
+            parts
+        };
+        let mut items = vec![put_if(&self.table, ledger, Some("attribute_not_exists(pk)"))?];
+        for (i, part) in events.into_iter().enumerate() {
+            let mut item = key(object_pk(&commit.object), &events_sk(i));
+            item.insert("data".into(), AttributeValue::B(Blob::new(part)));
+            item.insert("expires".into(), n(now + EVENTS_TTL_SECS));
+            items.push(put_if(&self.table, item, None)?);
+        }
+        for (k, snap) in &commit.streams {
+            let seq = snap.version + 1;
+            let checkpoint = checkpoints.get(k).map(|parts| (attempt.as_str(), *parts, now));
+            items.push(head_update(&self.table, k, snap.version, checkpoint)?);
+            if let Some(entry) = commit.journal.get(k) {
+                let bytes = pack(entry)?;
+                let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+                for (i, part) in parts.iter().enumerate() {
+                    let mut item = key(stream_pk(k), &entry_sk(seq, i));
+                    item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
+                    item.insert("parts".into(), n(parts.len()));
+                    item.insert("object".into(), s(commit.object.clone()));
+                    item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
+                    items.push(put_if(&self.table, item, None)?);
+                }
             }
         }
-        if items.len() > 100 {
+        if items.len() > TRANSACTION_ITEMS {
             return Err(StoreError::Unavailable(format!(
-                "one file touches {} account/region streams; a DynamoDB transaction holds at most 99",
-                items.len() - 1
+                "one file needs {} items in its commit transaction (DynamoDB allows {TRANSACTION_ITEMS}): it touches too many account/region streams or its counts are too large; split the file",
+                items.len()
             )));
+        }
+        for item in &items {
+            match (item.put(), item.update()) {
+                (Some(put), _) => self.model_write(put.item(), 2.0),
+                // The head: a few numbers and short strings, under 1 KB.
+                (_, Some(_)) => self.model_write(&Item::new(), 2.0),
+                _ => {}
+            }
         }
         match self
             .client
@@ -317,6 +333,20 @@ impl BaselineStore for DynamoStore {
                 other => return Ok(other),
             },
         }
+        for (k, snap) in &commit.streams {
+            let previous = self.heads.lock().ok().and_then(|h| h.get(k).cloned());
+            let checkpoint = match checkpoints.get(k) {
+                Some(_) => Some((snap.version + 1, now, attempt.clone())),
+                None => previous.filter(|h| h.seq == snap.version).and_then(|h| h.checkpoint),
+            };
+            self.remember_head(
+                k,
+                Head {
+                    seq: snap.version + 1,
+                    checkpoint,
+                },
+            );
+        }
         let crash = self
             .crashes
             .fetch_update(
@@ -327,10 +357,9 @@ impl BaselineStore for DynamoStore {
             .is_ok();
         if crash {
             return Err(StoreError::Unavailable(
-                "injected crash between commit and roll-forward".into(),
+                "injected crash right after the commit transaction".into(),
             ));
         }
-        self.roll_forward(&commit.object, &payload).await?;
         Ok(CommitOutcome::Committed)
     }
 
@@ -398,36 +427,30 @@ impl BaselineStore for DynamoStore {
         (read, write)
     }
 
+    /// Sums the journal entries of the API's stream (every file's counts of the last
+    /// [`JOURNAL_TTL_SECS`]): a diagnostic read of the whole history, not used by ingest.
     async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
         if to <= from {
             return Ok(vec![]);
         }
+        let stream = (api.account.clone(), api.region.clone());
         let items = self
             .query_all(
-                "Query (counts)",
-                api_pk(api),
-                "sk BETWEEN :a AND :b",
-                &[
-                    (":a", hour_sk(from.div_euclid(60) * 60)),
-                    (":b", hour_sk((to - 1).div_euclid(60) * 60)),
-                ],
+                "Query (journal)",
+                stream_pk(&stream),
+                "begins_with(sk, :j)",
+                &[(":j", "J#".to_owned())],
             )
             .await?;
-        let mut out = Vec::new();
-        for item in &items {
-            let Some(hour) = get_s(item, "sk").and_then(|sk| sk.strip_prefix("H#")?.parse::<i64>().ok()) else {
-                continue;
-            };
-            for m in 0..60 {
-                let minute = hour + m;
-                let calls = get_n(item, &format!("c{m}")).unwrap_or(0);
-                let errors = get_n(item, &format!("e{m}")).unwrap_or(0);
-                if (calls > 0 || errors > 0) && minute >= from && minute < to {
-                    out.push((minute, calls.unsigned_abs(), errors.unsigned_abs()));
-                }
+        let mut sums: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
+        for (_, entry) in journal_entries(&stream, &items, 0, u64::MAX)? {
+            for (minute, calls, errors) in entry.counts_of(&api.event_source, &api.event_name, from, to) {
+                let e = sums.entry(minute).or_default();
+                e.0 += calls;
+                e.1 += errors;
             }
         }
-        Ok(out)
+        Ok(sums.into_iter().map(|(m, (c, e))| (m, c, e)).collect())
     }
 }
 

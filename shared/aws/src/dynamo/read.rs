@@ -1,5 +1,6 @@
-//! Reads: batched and consistent gets of ledger, stream and API items, the commit payload,
-//! and the eventIDs already seen in a minute (one paginated Query per stream and minute).
+//! Reads: batched and consistent gets of ledger and head items, a stream's checkpoint and
+//! journal entries (one Query), an object's events, and the eventIDs already seen in a minute
+//! (one paginated Query per stream and minute, kept only for objects that were committed).
 
 use super::*;
 
@@ -69,26 +70,80 @@ impl DynamoStore {
         Ok(resp.item().cloned())
     }
 
-    /// The payload of a committed object (reassembled from its chunks if it has them).
-    pub(super) async fn payload(&self, object: &str, ledger: &Item) -> Result<Payload, StoreError> {
-        let parts = get_n(ledger, "parts").unwrap_or(0);
-        let attempt = get_s(ledger, "payload").ok_or_else(|| corrupt(object, "ledger entry names no payload"))?;
-        let keys = (0..parts)
-            .map(|i| key(object_pk(object), &format!("P#{attempt}#{i:04}")))
+    /// The events of a committed object (reassembled from their parts).
+    pub(super) async fn events(&self, object: &str, ledger: &Item) -> Result<Vec<Envelope>, StoreError> {
+        let parts = get_n(ledger, "eparts").unwrap_or(0);
+        if parts == 0 {
+            return Ok(vec![]);
+        }
+        let keys = (0..usize::try_from(parts).unwrap_or(0))
+            .map(|i| key(object_pk(object), &events_sk(i)))
             .collect();
         let mut items = self.batch_get(keys).await?;
         items.sort_by(|a, b| get_s(a, "sk").cmp(&get_s(b, "sk")));
         if items.len() != usize::try_from(parts).unwrap_or(usize::MAX) {
             return Err(corrupt(
                 object,
-                format!("{parts} payload chunks expected, {} found", items.len()),
+                format!("{parts} event parts expected, {} found", items.len()),
             ));
         }
         let mut bytes = Vec::new();
         for item in &items {
-            bytes.extend_from_slice(get_b(item, "data").ok_or_else(|| corrupt(object, "payload chunk without data"))?);
+            bytes.extend_from_slice(get_b(item, "data").ok_or_else(|| corrupt(object, "event part without data"))?);
         }
         unpack(object, &bytes)
+    }
+
+    /// A stream's checkpoint and the journal entries after it, in one paginated Query over
+    /// the sequence numbers from the checkpoint's to the head's. A checkpoint or entries gone
+    /// (expired after more than a month without files) restart the stream's baselines.
+    pub(super) async fn load_journal(
+        &self,
+        stream: &StreamKey,
+        head: &Head,
+    ) -> Result<(Checkpoint, Vec<JournalEntry>), StoreError> {
+        if head.seq == 0 {
+            return Ok((Checkpoint::default(), vec![]));
+        }
+        let from = head.checkpoint.as_ref().map_or(1, |(cp, _, _)| *cp);
+        let items = self
+            .query_all(
+                "Query (journal)",
+                stream_pk(stream),
+                "sk BETWEEN :a AND :b",
+                &[
+                    (":a", journal_prefix(from)),
+                    (":b", format!("{}~", journal_prefix(head.seq))),
+                ],
+            )
+            .await?;
+        let what = stream_pk(stream);
+        let mut checkpoint = Checkpoint::default();
+        if let Some((cp, _, attempt)) = &head.checkpoint {
+            let prefix = format!("{}K{attempt}#", journal_prefix(*cp));
+            let mut parts: Vec<&Item> = items
+                .iter()
+                .filter(|i| get_s(i, "sk").is_some_and(|sk| sk.starts_with(&prefix)))
+                .collect();
+            parts.sort_by(|a, b| get_s(a, "sk").cmp(&get_s(b, "sk")));
+            if parts.is_empty() {
+                tracing::warn!(stream = %what, cp, "checkpoint expired; the stream's baselines start again");
+            } else {
+                let mut bytes = Vec::new();
+                for part in parts {
+                    bytes.extend_from_slice(
+                        get_b(part, "data").ok_or_else(|| corrupt(&what, "checkpoint part without data"))?,
+                    );
+                }
+                checkpoint = unpack(&what, &bytes)?;
+            }
+        }
+        let entries = journal_entries(stream, &items, from, head.seq)?;
+        let expected = head.seq - from.min(head.seq) + u64::from(head.checkpoint.is_none());
+        if entries.len() as u64 != expected {
+            tracing::warn!(stream = %what, found = entries.len(), expected, "journal entries missing (expired?)");
+        }
+        Ok((checkpoint, entries.into_iter().map(|(_, e)| e).collect()))
     }
 
     /// Every item of partition `pk` whose sort key matches `sk_condition` (a consistent,
@@ -130,8 +185,13 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// The eventIDs of one stream and minute, from every object's item.
-    pub(super) async fn minute_ids(&self, stream: &StreamKey, minute: i64) -> Result<Vec<(u64, i64)>, StoreError> {
+    /// The eventIDs of one stream and minute, from every object's item, with the object that
+    /// wrote them (absent in items of older versions, which are trusted).
+    pub(super) async fn minute_ids(
+        &self,
+        stream: &StreamKey,
+        minute: i64,
+    ) -> Result<Vec<(Option<String>, Vec<u64>)>, StoreError> {
         let items = self
             .query_all(
                 "Query (event ids)",
@@ -140,17 +200,25 @@ impl DynamoStore {
                 &[(":m", ids_prefix(minute))],
             )
             .await?;
-        let blobs = items
+        Ok(items
             .iter()
-            .filter_map(|item| item.get("ids").and_then(|v| v.as_bs().ok()))
-            .flatten();
-        Ok(blobs
-            .filter_map(|blob| <[u8; 8]>::try_from(blob.as_ref()).ok())
-            .map(|bytes| (u64::from_be_bytes(bytes), minute))
+            .map(|item| {
+                let ids = item
+                    .get("ids")
+                    .and_then(|v| v.as_bs().ok())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|blob| <[u8; 8]>::try_from(blob.as_ref()).ok())
+                    .map(u64::from_be_bytes)
+                    .collect();
+                (get_s(item, "object").map(str::to_owned), ids)
+            })
             .collect())
     }
 
-    /// The eventIDs seen in the given minutes of the given streams (queries run 16 at a time).
+    /// The eventIDs seen in the given minutes of the given streams (queries run 16 at a time),
+    /// from objects that were committed: ids are written before the commit, so an attempt that
+    /// never committed (a crash, a lost race) must not hide its records' later copies.
     pub(super) async fn load_ids(
         &self,
         streams: &[StreamKey],
@@ -161,35 +229,102 @@ impl DynamoStore {
         for st in streams {
             for m in minutes {
                 queries.push(self.minute_ids(st, *m));
-                owners.push(st);
+                owners.push((st, *m));
             }
         }
-        let results: Vec<Vec<(u64, i64)>> = stream::iter(queries).buffered(CONCURRENCY).try_collect().await?;
+        let results: Vec<Vec<(Option<String>, Vec<u64>)>> =
+            stream::iter(queries).buffered(CONCURRENCY).try_collect().await?;
+        let objects: BTreeSet<&str> = results.iter().flatten().filter_map(|(o, _)| o.as_deref()).collect();
+        let committed: BTreeSet<String> = self
+            .batch_get(objects.iter().map(|o| key(object_pk(o), "LEDGER")).collect())
+            .await?
+            .iter()
+            .filter_map(|item| {
+                get_s(item, "pk")
+                    .and_then(|pk| pk.strip_prefix("O#"))
+                    .map(str::to_owned)
+            })
+            .collect();
         let mut out: BTreeMap<StreamKey, Vec<(u64, i64)>> = BTreeMap::new();
-        for (st, ids) in owners.into_iter().zip(results) {
-            out.entry(st.clone()).or_default().extend(ids);
+        for ((st, minute), found) in owners.into_iter().zip(results) {
+            let ids = out.entry(st.clone()).or_default();
+            for (object, list) in found {
+                if object.as_ref().is_none_or(|o| committed.contains(o)) {
+                    ids.extend(list.into_iter().map(|id| (id, minute)));
+                }
+            }
         }
         Ok(out)
     }
 
-    pub(super) async fn load_streams(
-        &self,
-        streams: &[StreamKey],
-    ) -> Result<BTreeMap<StreamKey, (Item, Option<String>)>, StoreError> {
+    /// The heads of the given streams (absent: never committed).
+    pub(super) async fn load_heads(&self, streams: &[StreamKey]) -> Result<BTreeMap<StreamKey, Head>, StoreError> {
         let items = self
-            .batch_get(streams.iter().map(|k| key(stream_pk(k), "STATE")).collect())
+            .batch_get(streams.iter().map(|k| key(stream_pk(k), "HEAD")).collect())
             .await?;
         let mut by_pk: HashMap<String, Item> = items
             .into_iter()
             .filter_map(|i| get_s(&i, "pk").map(str::to_owned).map(|pk| (pk, i)))
             .collect();
-        Ok(streams
-            .iter()
-            .filter_map(|k| {
-                let item = by_pk.remove(&stream_pk(k))?;
-                let pending = get_s(&item, "pending").map(str::to_owned);
-                Some((k.clone(), (item, pending)))
-            })
-            .collect())
+        let mut out = BTreeMap::new();
+        for k in streams {
+            let Some(item) = by_pk.remove(&stream_pk(k)) else {
+                continue;
+            };
+            let num = |name: &str| get_n(&item, name).and_then(|v| u64::try_from(v).ok());
+            let checkpoint = match (num("cp"), get_s(&item, "cpa")) {
+                (Some(cp), Some(attempt)) => Some((cp, get_n(&item, "cpt").unwrap_or(0), attempt.to_owned())),
+                _ => None,
+            };
+            out.insert(
+                k.clone(),
+                Head {
+                    seq: num("seq").unwrap_or(0),
+                    checkpoint,
+                },
+            );
+        }
+        Ok(out)
     }
+}
+
+/// The journal entries with sequence numbers in `(after, upto]` among `items` (a Query's
+/// result), each reassembled from its parts, in order.
+pub(super) fn journal_entries(
+    stream: &StreamKey,
+    items: &[Item],
+    after: u64,
+    upto: u64,
+) -> Result<Vec<(u64, JournalEntry)>, StoreError> {
+    let what = stream_pk(stream);
+    let mut parts: BTreeMap<(u64, String), &[u8]> = BTreeMap::new();
+    let mut expected: BTreeMap<u64, i64> = BTreeMap::new();
+    for item in items {
+        let Some(sk) = get_s(item, "sk") else { continue };
+        let Some((seq, rest)) = sk.strip_prefix("J#").and_then(|r| r.split_once('#')) else {
+            continue;
+        };
+        let Ok(seq) = seq.parse::<u64>() else { continue };
+        if !rest.starts_with('D') || seq <= after || seq > upto {
+            continue;
+        }
+        let data = get_b(item, "data").ok_or_else(|| corrupt(&what, "journal entry without data"))?;
+        parts.insert((seq, rest.to_owned()), data);
+        expected.insert(seq, get_n(item, "parts").unwrap_or(1));
+    }
+    let mut out = Vec::with_capacity(expected.len());
+    for (seq, count) in expected {
+        let pieces: Vec<&[u8]> = parts
+            .range((seq, String::new())..(seq + 1, String::new()))
+            .map(|(_, d)| *d)
+            .collect();
+        if pieces.len() as i64 != count {
+            return Err(corrupt(
+                &what,
+                format!("journal entry {seq}: {count} parts expected, {} found", pieces.len()),
+            ));
+        }
+        out.push((seq, unpack(&what, &pieces.concat())?));
+    }
+    Ok(out)
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use trailsight_core::count::count_log;
+use trailsight_core::detect::ApiState;
 use trailsight_core::key::{classify, Classified};
 use trailsight_core::pipeline::Pipeline;
 

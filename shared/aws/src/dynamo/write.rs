@@ -1,11 +1,12 @@
-//! Writes after a commit: the idempotent roll-forward of API states, hourly counts and
-//! eventID items, and how a cancelled transaction is read (duplicate, conflict or failure).
+//! Writes besides the commit transaction: plain puts (eventID items, checkpoint parts),
+//! conditional updates of the ledger, and how a cancelled transaction is read (duplicate,
+//! conflict or failure).
 
 use super::*;
 
 impl DynamoStore {
-    /// Puts `item` unconditionally (payload chunks and eventID items: a retry writes the same
-    /// content), metered. `what` names the request in errors.
+    /// Puts `item` unconditionally (eventID items and checkpoint parts: a retry writes the
+    /// same content, or under a new attempt id), metered. `what` names the request in errors.
     pub(super) async fn put_plain(&self, what: &str, item: Item) -> Result<(), StoreError> {
         self.model_write(&item, 1.0);
         let out = self
@@ -57,112 +58,33 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn put_api(&self, api: &ApiKey, version: u64, state: &ApiState) -> Result<(), StoreError> {
-        let mut item = key(api_pk(api), "STATE");
-        item.insert("state".into(), AttributeValue::B(Blob::new(pack(state)?)));
-        item.insert("version".into(), n(version));
-        self.model_write(&item, 1.0);
-        match self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR version < :v")
-            .expression_attribute_values(":v", n(version))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-        {
-            Ok(out) => {
-                self.meter(true, out.consumed_capacity());
-                Ok(())
-            }
-            Err(e) if is_conditional_failure(&e) => Ok(()), // already rolled forward
-            Err(e) => Err(sdk_err("PutItem", e)),
-        }
-    }
-
-    /// Adds one object's counts to one API-hour item, unless that object was added before.
-    pub(super) async fn add_counts(
-        &self,
-        api: &ApiKey,
-        hour: i64,
-        counts: Vec<MinuteOfHour>,
-        object_digest: String,
-        expires: i64,
-    ) -> Result<(), StoreError> {
-        let mut expr = Vec::new();
-        let mut values = HashMap::new();
-        for (m, calls, errors) in counts {
-            expr.push(format!("c{m} :c{m}, e{m} :e{m}"));
-            values.insert(format!(":c{m}"), n(calls));
-            values.insert(format!(":e{m}"), n(errors));
-        }
-        values.insert(":o".into(), AttributeValue::Ss(vec![object_digest.clone()]));
-        values.insert(":od".into(), s(object_digest));
-        values.insert(":x".into(), n(expires));
-        let update = format!("ADD {}, objs :o SET expires = :x", expr.join(", "));
-        // A failed condition means this object was counted before.
-        self.update_if(
-            "UpdateItem (counts)",
-            key(api_pk(api), &hour_sk(hour * 60)),
-            &update,
-            "attribute_not_exists(objs) OR NOT contains(objs, :od)",
-            &[],
-            values,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Puts one object's eventIDs of one minute (idempotent: a retry writes the same item).
+    /// Puts one object's eventIDs of one minute (a retry writes the same item).
     pub(super) async fn put_ids(
         &self,
         stream: &StreamKey,
         minute: i64,
+        object: &str,
         object_digest: &str,
         ids: Vec<Blob>,
         expires: i64,
     ) -> Result<(), StoreError> {
         let mut item = key(stream_pk(stream), &ids_sk(minute, object_digest));
         item.insert("ids".into(), AttributeValue::Bs(ids));
+        item.insert("object".into(), s(object));
         item.insert("expires".into(), n(expires));
         self.put_plain("PutItem (event ids)", item).await
     }
 
-    /// Finishes a committed object's writes (idempotent; see the module docs).
-    pub(super) async fn roll_forward(&self, object: &str, payload: &Payload) -> Result<(), StoreError> {
-        let mut puts = Vec::with_capacity(payload.apis.len());
-        for (api, version, state) in &payload.apis {
-            puts.push(self.put_api(api, *version, state));
-        }
-        stream::iter(puts)
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
-
-        let object_digest = digest(object);
-        let expires = now_secs() + COUNTS_TTL_SECS;
-        let mut hours: BTreeMap<(&ApiKey, i64), Vec<MinuteOfHour>> = BTreeMap::new();
-        for c in &payload.counts {
-            hours.entry((&c.api, c.minute.div_euclid(60))).or_default().push((
-                c.minute.rem_euclid(60),
-                c.calls,
-                c.errors,
-            ));
-        }
-        let mut adds = Vec::with_capacity(hours.len());
-        for ((api, hour), counts) in hours {
-            adds.push(self.add_counts(api, hour, counts, object_digest.clone(), expires));
-        }
-        stream::iter(adds)
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
-
-        let ids_expire = now_secs() + IDS_TTL_SECS;
+    /// Puts a commit's new eventIDs, one item per stream and minute, 16 requests at a time.
+    pub(super) async fn put_all_ids(
+        &self,
+        object: &str,
+        object_digest: &str,
+        new_ids: &BTreeMap<StreamKey, Vec<(u64, i64)>>,
+        expires: i64,
+    ) -> Result<(), StoreError> {
         let mut by_minute: BTreeMap<(&StreamKey, i64), Vec<Blob>> = BTreeMap::new();
-        for (stream, ids) in &payload.ids {
+        for (stream, ids) in new_ids {
             for (id, minute) in ids {
                 // Ids are 64-bit (see `event_id_hash`): 8 bytes each.
                 by_minute
@@ -171,38 +93,14 @@ impl DynamoStore {
                     .push(Blob::new(id.to_be_bytes().to_vec()));
             }
         }
-        let mut id_writes = Vec::with_capacity(by_minute.len());
+        let mut writes = Vec::with_capacity(by_minute.len());
         for ((stream, minute), blobs) in by_minute {
-            id_writes.push(self.put_ids(stream, minute, &object_digest, blobs, ids_expire));
+            writes.push(self.put_ids(stream, minute, object, object_digest, blobs, expires));
         }
-        stream::iter(id_writes)
+        stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
-
-        for st in &payload.streams {
-            // A failed condition means the mark was removed before (or moved to another commit).
-            self.update_if(
-                "UpdateItem (stream)",
-                key(stream_pk(st), "STATE"),
-                "REMOVE pending",
-                "pending = :o",
-                &[],
-                HashMap::from([(":o".to_owned(), s(object))]),
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Finishes the roll-forward of `object` if its ledger entry still has a payload.
-    pub(super) async fn finish(&self, object: &str) -> Result<(), StoreError> {
-        if let Some(ledger) = self.ledger(object).await? {
-            if get_s(&ledger, "status") == Some("pending") {
-                let payload = self.payload(object, &ledger).await?;
-                self.roll_forward(object, &payload).await?;
-            }
-        }
         Ok(())
     }
 }
