@@ -3,6 +3,7 @@
 //! (skipped values are delimited, not validated: they are never used). The record's text is
 //! then checked as UTF-8 once, and the fields are borrowed from it.
 
+use super::block::Blocks;
 use std::borrow::Cow;
 
 /// The fields of one record as found (not yet checked for presence).
@@ -67,30 +68,54 @@ const FIELD_NAMES: [&str; FIELDS] = [
     "userIdentity.principalId",
 ];
 
+/// A scan stopped; why is kept in the cursor ([`Cursor::why`]), so that the hot functions
+/// return small results (a span in registers, not beside a `String`).
+#[derive(Debug)]
+struct Stop;
+
+type Step<T> = Result<T, Stop>;
+
 struct Cursor<'a> {
     s: &'a [u8],
     i: usize,
+    /// Where the quotes and backslashes are, 64 bytes at a time.
+    blocks: Blocks<'a>,
+    /// Why the scan stopped: the data ended ([`ScanError::Incomplete`]) unless set otherwise.
+    why: ScanError,
 }
 
 impl<'a> Cursor<'a> {
-    fn ws(&mut self) -> Scan<u8> {
+    /// Notes that the record is malformed, for the caller to return.
+    #[cold]
+    #[inline(never)]
+    fn invalid(&mut self, why: String) -> Stop {
+        self.why = ScanError::Invalid(why);
+        Stop
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unexpected(&mut self, what: &str, found: u8) -> Stop {
+        let at = self.i;
+        self.invalid(format!("expected {what} at record byte {at}, found {:?}", char::from(found)))
+    }
+
+    #[inline(always)]
+    fn ws(&mut self) -> Step<u8> {
         while let Some(&b) = self.s.get(self.i) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Ok(b);
             }
             self.i += 1;
         }
-        Err(ScanError::Incomplete)
+        Err(Stop)
     }
 
-    fn expect(&mut self, want: u8, what: &str) -> Scan<()> {
+    #[inline(always)]
+    fn expect(&mut self, want: u8, what: &str) -> Step<()> {
         let b = self.ws()?;
         if b != want {
-            return Err(ScanError::Invalid(format!(
-                "expected {what} at record byte {}, found {:?}",
-                self.i,
-                char::from(b)
-            )));
+            return Err(self.unexpected(what, b));
         }
         self.i += 1;
         Ok(())
@@ -98,57 +123,68 @@ impl<'a> Cursor<'a> {
 
     /// The string starting at the cursor (which is at its opening quote), as a span.
     #[inline(always)]
-    fn span(&mut self) -> Scan<Span> {
+    fn span(&mut self) -> Step<Span> {
         let start = self.i + 1;
-        let (end, escaped) = super::string_end_escaped(self.s, start).ok_or(ScanError::Incomplete)?;
-        self.i = end;
-        Ok(Span {
-            start,
-            end: end - 1,
-            escaped,
-        })
+        let (end, escaped) = self.blocks.string_end(start).ok_or(Stop)?;
+        self.i = end + 1;
+        Ok(Span { start, end, escaped })
     }
 
     /// The raw content of the string starting at the cursor (which is at its opening quote).
-    fn raw_string(&mut self) -> Scan<&'a [u8]> {
+    #[inline(always)]
+    fn raw_string(&mut self) -> Step<&'a [u8]> {
         let span = self.span()?;
-        Ok(&self.s[span.start..span.end])
+        self.s.get(span.start..span.end).ok_or(Stop)
     }
 
     /// A string value as a span, or `None` for `null`; other types are an error naming field `f`.
-    fn string(&mut self, f: usize) -> Scan<Option<Span>> {
+    #[inline(always)]
+    fn string(&mut self, f: usize) -> Step<Option<Span>> {
         match self.ws()? {
             b'"' => self.span().map(Some),
             b'n' => self.literal(b"null").map(|_| None),
             _ => {
                 self.skip()?;
-                Err(ScanError::Invalid(format!("{} is not a string", FIELD_NAMES[f])))
+                Err(self.invalid(format!("{} is not a string", FIELD_NAMES[f])))
             }
         }
     }
 
-    fn literal(&mut self, lit: &[u8]) -> Scan<()> {
+    fn literal(&mut self, lit: &[u8]) -> Step<()> {
         let end = self.i + lit.len();
-        let got = self.s.get(self.i..end).ok_or(ScanError::Incomplete)?;
+        let got = self.s.get(self.i..end).ok_or(Stop)?;
         if got != lit {
-            return Err(ScanError::Invalid(format!("invalid literal at record byte {}", self.i)));
+            let at = self.i;
+            return Err(self.invalid(format!("invalid literal at record byte {at}")));
         }
         self.i = end;
         Ok(())
     }
 
-    fn skip(&mut self) -> Scan<()> {
-        self.ws()?;
-        match super::scan_value(&self.s[self.i..]) {
-            super::Scan::End(n) => {
-                self.i += n;
-                Ok(())
-            }
-            super::Scan::Incomplete => Err(ScanError::Incomplete),
-        }
+    /// Skips the value at the cursor, delimiting it as the reader's whole-value scan does.
+    #[inline(always)]
+    fn skip(&mut self) -> Step<()> {
+        let end = match self.ws()? {
+            b'"' => return self.span().map(|_| ()),
+            b'{' => self.blocks.nested_end(self.i, b'{', b'}'),
+            b'[' => self.blocks.nested_end(self.i, b'[', b']'),
+            _ => self.scalar_end(),
+        };
+        self.i = end.ok_or(Stop)?;
+        Ok(())
     }
 
-    fn read_only(&mut self) -> Scan<Option<bool>> {
+    /// Index just past the number or literal at the cursor (a malformed one still ends at
+    /// the next delimiter).
+    fn scalar_end(&self) -> Option<usize> {
+        self.s
+            .get(self.i..)?
+            .iter()
+            .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+            .map(|e| self.i + e.max(1))
+    }
+
+    fn read_only(&mut self) -> Step<Option<bool>> {
         match self.ws()? {
             b't' => self.literal(b"true").map(|_| Some(true)),
             b'f' => self.literal(b"false").map(|_| Some(false)),
@@ -159,7 +195,8 @@ impl<'a> Cursor<'a> {
 
     /// Calls `on_key(cursor, key)` for each key of the object at the cursor; `on_key` must
     /// consume the value.
-    fn object(&mut self, mut on_key: impl FnMut(&mut Self, &[u8]) -> Scan<()>) -> Scan<()> {
+    #[inline(always)]
+    fn object(&mut self, mut on_key: impl FnMut(&mut Self, &[u8]) -> Step<()>) -> Step<()> {
         self.expect(b'{', "'{'")?;
         if self.ws()? == b'}' {
             self.i += 1;
@@ -167,7 +204,8 @@ impl<'a> Cursor<'a> {
         }
         loop {
             if self.ws()? != b'"' {
-                return Err(ScanError::Invalid(format!("expected a key at record byte {}", self.i)));
+                let at = self.i;
+                return Err(self.invalid(format!("expected a key at record byte {at}")));
             }
             let key = self.raw_string()?;
             self.expect(b':', "':'")?;
@@ -178,13 +216,7 @@ impl<'a> Cursor<'a> {
                     self.i += 1;
                     return Ok(());
                 }
-                b => {
-                    return Err(ScanError::Invalid(format!(
-                        "expected ',' or '}}' at record byte {}, found {:?}",
-                        self.i,
-                        char::from(b)
-                    )))
-                }
+                b => return Err(self.unexpected("',' or '}'", b)),
             }
         }
     }
@@ -231,8 +263,13 @@ fn text<'a>(s: &'a [u8], valid: Option<&'a str>, span: Option<Span>, f: usize) -
 pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
     let mut spans: Spans = [None; FIELDS];
     let mut read_only = None;
-    let mut c = Cursor { s, i: 0 };
-    c.object(|c, key| {
+    let mut c = Cursor {
+        s,
+        i: 0,
+        blocks: Blocks::new(s),
+        why: ScanError::Incomplete,
+    };
+    let scanned = c.object(|c, key| {
         let field = match key {
             b"eventTime" => 0,
             b"eventSource" => 1,
@@ -266,7 +303,10 @@ pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
         };
         spans[field] = c.string(field)?;
         Ok(())
-    })?;
+    });
+    if scanned.is_err() {
+        return Err(c.why);
+    }
     let len = c.i;
     let valid = simdutf8::basic::from_utf8(&s[..len]).ok();
     let t = |f: usize| text(s, valid, spans[f], f);
