@@ -14,19 +14,22 @@ use wide::u8x16;
 /// Bits at even positions.
 const EVEN: u64 = 0x5555_5555_5555_5555;
 
-/// The text of one record, with the masks of the block the scan has reached.
+/// Blocks whose masks are computed together, in one tight loop, when the scan reaches them.
+const BATCH: usize = 8;
+
+/// The text of one record, with the masks of the batch of blocks the scan has reached.
 #[derive(Debug)]
 pub(super) struct Blocks<'a> {
     s: &'a [u8],
-    /// Start of the loaded block (a multiple of 64).
-    at: usize,
-    /// Quote bytes of the block, escaped or not.
-    quotes: u64,
-    /// Unescaped quotes of the block: string delimiters.
-    delimiters: u64,
-    /// Backslashes of the block.
-    backslashes: u64,
-    /// 1 when the first byte of the next block is escaped by a backslash run ending this one.
+    /// Index of the batch's first block (block `b` holds bytes `64 * b ..`).
+    base: usize,
+    /// Quote bytes of each block, escaped or not.
+    quotes: [u64; BATCH],
+    /// Unescaped quotes of each block: string delimiters.
+    delimiters: [u64; BATCH],
+    /// Backslashes of each block.
+    backslashes: [u64; BATCH],
+    /// 1 when the first byte after the batch is escaped by a backslash run ending it.
     carry: u64,
 }
 
@@ -34,30 +37,36 @@ impl<'a> Blocks<'a> {
     pub(super) fn new(s: &'a [u8]) -> Self {
         let mut blocks = Blocks {
             s,
-            at: 0,
-            quotes: 0,
-            delimiters: 0,
-            backslashes: 0,
+            base: 0,
+            quotes: [0; BATCH],
+            delimiters: [0; BATCH],
+            backslashes: [0; BATCH],
             carry: 0,
         };
-        blocks.load(0);
+        blocks.fill(0);
         blocks
     }
 
-    /// Computes the masks of the block at `at`, given the escape carried in from the block
-    /// before it. Bytes past the end of the text count as spaces.
-    #[inline(always)]
-    fn load(&mut self, at: usize) {
-        let (quotes, backslashes) = self.with_block(at, |block| {
-            let mut q = Masks::new(b'"', b'\\');
-            q.add(block);
-            (q.a, q.b)
-        });
-        let escaped = escaped(backslashes, &mut self.carry);
-        self.at = at;
-        self.quotes = quotes;
-        self.delimiters = quotes & !escaped;
-        self.backslashes = backslashes;
+    /// Computes the masks of the batch starting at block `base`, given the escape carried in
+    /// from the block before it. Bytes past the end of the text count as spaces.
+    fn fill(&mut self, base: usize) {
+        self.base = base;
+        for k in 0..BATCH {
+            let at = (base + k) * 64;
+            let (quotes, backslashes) = if at < self.s.len() {
+                self.with_block(at, |block| {
+                    let mut m = Masks::new(b'"', b'\\');
+                    m.add(block);
+                    (m.a, m.b)
+                })
+            } else {
+                (0, 0)
+            };
+            let escaped = escaped(backslashes, &mut self.carry);
+            self.quotes[k] = quotes;
+            self.delimiters[k] = quotes & !escaped;
+            self.backslashes[k] = backslashes;
+        }
     }
 
     /// Calls `f` with the 64 bytes of the block at `at` (padded with spaces at the end).
@@ -75,17 +84,18 @@ impl<'a> Blocks<'a> {
         }
     }
 
-    /// Loads blocks in order until the one holding `p` (which is inside the text).
+    /// Computes batches in order until the one holding block `b`; returns `b`'s index in it.
     #[inline(always)]
-    fn reach(&mut self, p: usize) {
-        if p < self.at {
+    fn reach(&mut self, b: usize) -> usize {
+        if b < self.base {
             // Never needed by the scanner, which only moves forward; kept correct anyway.
             self.carry = 0;
-            self.load(0);
+            self.fill(0);
         }
-        while p >= self.at + 64 {
-            self.load(self.at + 64);
+        while b >= self.base + BATCH {
+            self.fill(self.base + BATCH);
         }
+        b - self.base
     }
 
     /// The index of the closing quote of the string whose content starts at `from` (just after
@@ -94,19 +104,28 @@ impl<'a> Blocks<'a> {
     #[inline(always)]
     pub(super) fn string_end(&mut self, from: usize) -> Option<(usize, bool)> {
         // Most strings end in the block where they start: a shift and a count.
-        let off = from.wrapping_sub(self.at);
-        if off < 64 {
-            let quotes = self.delimiters >> off;
+        let k = (from / 64).wrapping_sub(self.base);
+        if let (Some(&delimiters), Some(&backslashes)) = (self.delimiters.get(k), self.backslashes.get(k)) {
+            let quotes = delimiters >> (from % 64);
+            let backslashes = backslashes >> (from % 64);
             if quotes != 0 {
-                let k = quotes.trailing_zeros();
-                let before = (self.backslashes >> off) & ((1u64 << k) - 1);
-                return Some((from + k as usize, before != 0));
+                let n = quotes.trailing_zeros();
+                let before = backslashes & ((1u64 << n) - 1);
+                return Some((from + n as usize, before != 0));
+            }
+            // Or in the next block of the batch.
+            if let (Some(&next), Some(&next_backslashes)) = (self.delimiters.get(k + 1), self.backslashes.get(k + 1)) {
+                if next != 0 {
+                    let n = next.trailing_zeros();
+                    let before = backslashes | (next_backslashes & ((1u64 << n) - 1));
+                    return Some(((from / 64 + 1) * 64 + n as usize, before != 0));
+                }
             }
         }
         self.string_end_beyond(from)
     }
 
-    /// [`Self::string_end`] for a string that does not end in the loaded block.
+    /// [`Self::string_end`] for a string that does not end in the block where it starts.
     #[inline(never)]
     fn string_end_beyond(&mut self, mut from: usize) -> Option<(usize, bool)> {
         let mut escaped = false;
@@ -114,17 +133,17 @@ impl<'a> Blocks<'a> {
             if from >= self.s.len() {
                 return None;
             }
-            self.reach(from);
-            let off = from - self.at;
-            let quotes = self.delimiters >> off;
-            let backslashes = self.backslashes >> off;
+            let k = self.reach(from / 64);
+            let off = from % 64;
+            let quotes = self.delimiters[k] >> off;
+            let backslashes = self.backslashes[k] >> off;
             if quotes != 0 {
-                let k = quotes.trailing_zeros();
-                let before = backslashes & ((1u64 << k) - 1);
-                return Some((from + k as usize, escaped || before != 0));
+                let n = quotes.trailing_zeros();
+                let before = backslashes & ((1u64 << n) - 1);
+                return Some((from + n as usize, escaped || before != 0));
             }
             escaped |= backslashes != 0;
-            from = self.at + 64;
+            from = (from / 64 + 1) * 64;
         }
     }
 
@@ -134,30 +153,31 @@ impl<'a> Blocks<'a> {
     pub(super) fn nested_end(&mut self, start: usize, open: u8, close: u8) -> Option<usize> {
         let mut depth = 0usize;
         let mut p = start;
-        let mut brackets_at = usize::MAX;
+        let mut brackets_of = usize::MAX;
         let (mut opens, mut closes) = (0u64, 0u64);
         loop {
             if p >= self.s.len() {
                 return None;
             }
-            self.reach(p);
-            if brackets_at != self.at {
-                (opens, closes) = self.with_block(self.at, |block| {
+            let b = p / 64;
+            let k = self.reach(b);
+            if brackets_of != b {
+                (opens, closes) = self.with_block(b * 64, |block| {
                     let mut m = Masks::new(open, close);
                     m.add(block);
                     (m.a, m.b)
                 });
-                brackets_at = self.at;
+                brackets_of = b;
             }
-            let off = p - self.at;
-            let hits = (self.quotes | opens | closes) >> off;
+            let quotes = self.quotes[k];
+            let hits = (quotes | opens | closes) >> (p % 64);
             if hits == 0 {
-                p = self.at + 64;
+                p = (b + 1) * 64;
                 continue;
             }
             let at = p + hits.trailing_zeros() as usize;
-            let bit = 1u64 << (at - self.at);
-            if self.quotes & bit != 0 {
+            let bit = 1u64 << (at % 64);
+            if quotes & bit != 0 {
                 p = self.string_end(at + 1)?.0 + 1;
             } else if opens & bit != 0 {
                 depth += 1;
@@ -278,7 +298,14 @@ mod tests {
 
     #[test]
     fn escaped_quotes_and_backslashes_across_block_boundaries_are_read_as_a_byte_scan_would() {
-        for content in [r#"ab\"cd"#, r#"ab\\"#, r#"\\\"x"#, r#"\\\\\\\\"#, r#"a\\\\\"b\\"#, "plain"] {
+        for content in [
+            r#"ab\"cd"#,
+            r#"ab\\"#,
+            r#"\\\"x"#,
+            r#"\\\\\\\\"#,
+            r#"a\\\\\"b\\"#,
+            "plain",
+        ] {
             for prefix in 40..140 {
                 // Given a string whose escapes fall on every position around 64 and 128
                 let s = string_at(prefix, content);
@@ -287,7 +314,11 @@ mod tests {
                 let mut blocks = Blocks::new(&s);
                 let got = blocks.string_end(from);
                 // Then it is where a byte-by-byte scan finds it
-                assert_eq!(got, reference_string_end(&s, from), "content {content:?} prefix {prefix}");
+                assert_eq!(
+                    got,
+                    reference_string_end(&s, from),
+                    "content {content:?} prefix {prefix}"
+                );
                 assert_eq!(got.unwrap().0, from + content.len());
             }
         }

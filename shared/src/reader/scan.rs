@@ -97,7 +97,10 @@ impl<'a> Cursor<'a> {
     #[inline(never)]
     fn unexpected(&mut self, what: &str, found: u8) -> Stop {
         let at = self.i;
-        self.invalid(format!("expected {what} at record byte {at}, found {:?}", char::from(found)))
+        self.invalid(format!(
+            "expected {what} at record byte {at}, found {:?}",
+            char::from(found)
+        ))
     }
 
     #[inline(always)]
