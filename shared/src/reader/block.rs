@@ -150,6 +150,11 @@ impl<'a> Blocks<'a> {
     /// Index just past the bracket closing the object or array opened by `open` at `start`;
     /// `None` when the text ends first. Like the whole-value scan of the reader: brackets of
     /// the value's own kind are counted outside strings, and a string starts at any quote.
+    ///
+    /// A block whose quotes are all unescaped is taken whole: its bytes inside strings are
+    /// known from the running parity of its quotes, and only the brackets outside them are
+    /// looked at. A block with an escaped quote is walked quote by quote (an escaped quote
+    /// outside a string, in a malformed value, still starts a string there).
     pub(super) fn nested_end(&mut self, start: usize, open: u8, close: u8) -> Option<usize> {
         let mut depth = 0usize;
         let mut p = start;
@@ -170,6 +175,33 @@ impl<'a> Blocks<'a> {
                 brackets_of = b;
             }
             let quotes = self.quotes[k];
+            // The block's bytes from `p` on.
+            let from_p = !0u64 << (p % 64);
+            if quotes == self.delimiters[k] {
+                let quotes = quotes & from_p;
+                let inside = prefix_xor(quotes);
+                let mut brackets = (opens | closes) & from_p & !inside;
+                while brackets != 0 {
+                    let bit = brackets & brackets.wrapping_neg();
+                    if opens & bit != 0 {
+                        depth += 1;
+                    } else {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return Some(b * 64 + bit.trailing_zeros() as usize + 1);
+                        }
+                    }
+                    brackets ^= bit;
+                }
+                p = if inside >> 63 != 0 {
+                    // A string runs on past the block: continue after its end.
+                    let last = 63 - quotes.leading_zeros() as usize;
+                    self.string_end(b * 64 + last + 1)?.0 + 1
+                } else {
+                    (b + 1) * 64
+                };
+                continue;
+            }
             let hits = (quotes | opens | closes) >> (p % 64);
             if hits == 0 {
                 p = (b + 1) * 64;
@@ -191,6 +223,19 @@ impl<'a> Blocks<'a> {
             }
         }
     }
+}
+
+/// Each bit set when an odd number of bits are set at or below it: with quote bits, the
+/// bytes inside strings (from the opening quote to just before the closing one).
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
 }
 
 /// Where two byte values occur in a block, as two bitmasks.
@@ -393,6 +438,22 @@ mod tests {
         )
     }
 
+    /// Like [`jsonish`] with few backslashes, so that most blocks are taken whole.
+    fn jsonish_few_escapes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => Just(b'"'),
+                2 => Just(b'{'),
+                2 => Just(b'}'),
+                2 => Just(b'['),
+                2 => Just(b']'),
+                16 => Just(b'a'),
+                1 => Just(b'\\'),
+            ],
+            0..400,
+        )
+    }
+
     proptest! {
         #[test]
         fn string_ends_match_a_byte_scan(body in jsonish(), quote_at in 0usize..300) {
@@ -415,6 +476,24 @@ mod tests {
             let mut s = body;
             let open_at = open_at.min(s.len());
             s.insert(open_at, open);
+            prop_assert_eq!(
+                Blocks::new(&s).nested_end(open_at, open, close),
+                reference_nested_end(&s, open_at, open, close)
+            );
+        }
+
+        #[test]
+        fn nested_ends_of_mostly_unescaped_text_match_a_byte_scan(
+            body in jsonish_few_escapes(),
+            open_at in 0usize..400,
+            array in any::<bool>(),
+        ) {
+            // Given text where most blocks have no escaped quote, with a bracket opened in it
+            let (open, close) = if array { (b'[', b']') } else { (b'{', b'}') };
+            let mut s = body;
+            let open_at = open_at.min(s.len());
+            s.insert(open_at, open);
+            // Then the value ends where the byte scan says
             prop_assert_eq!(
                 Blocks::new(&s).nested_end(open_at, open, close),
                 reference_nested_end(&s, open_at, open, close)

@@ -262,6 +262,61 @@ fn text<'a>(s: &'a [u8], valid: Option<&'a str>, span: Option<Span>, f: usize) -
         .ok_or_else(|| ScanError::Invalid(format!("{} is not a valid JSON string", FIELD_NAMES[f])))
 }
 
+/// What a top-level key of a record is to the scanner.
+enum TopKey {
+    /// A wanted string field, by its index in [`FIELD_NAMES`].
+    Field(usize),
+    ReadOnly,
+    UserIdentity,
+    Other,
+}
+
+/// The top-level key `key`: a switch on its length, then whole-key comparisons (a word or
+/// two each; a `match` on byte-string patterns would compare byte by byte).
+#[inline(always)]
+fn top_key(key: &[u8]) -> TopKey {
+    let field = match key.len() {
+        7 if key == b"eventID" => 6,
+        8 if key == b"readOnly" => return TopKey::ReadOnly,
+        9 => {
+            if key == b"eventTime" {
+                0
+            } else if key == b"eventName" {
+                2
+            } else if key == b"awsRegion" {
+                3
+            } else if key == b"errorCode" {
+                5
+            } else if key == b"eventType" {
+                7
+            } else if key == b"userAgent" {
+                8
+            } else {
+                return TopKey::Other;
+            }
+        }
+        11 if key == b"eventSource" => 1,
+        12 if key == b"userIdentity" => return TopKey::UserIdentity,
+        15 if key == b"sourceIPAddress" => 9,
+        18 if key == b"recipientAccountId" => 4,
+        _ => return TopKey::Other,
+    };
+    TopKey::Field(field)
+}
+
+/// The wanted field named by a key of `userIdentity`, as [`top_key`] does.
+#[inline(always)]
+fn identity_key(key: &[u8]) -> Option<usize> {
+    match key.len() {
+        3 if key == b"arn" => Some(11),
+        4 if key == b"type" => Some(10),
+        9 if key == b"accountId" => Some(12),
+        9 if key == b"invokedBy" => Some(13),
+        11 if key == b"principalId" => Some(14),
+        _ => None,
+    }
+}
+
 /// Scans the record object at the start of `s`; returns its fields and length in bytes.
 pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
     let mut spans: Spans = [None; FIELDS];
@@ -273,36 +328,22 @@ pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
         why: ScanError::Incomplete,
     };
     let scanned = c.object(|c, key| {
-        let field = match key {
-            b"eventTime" => 0,
-            b"eventSource" => 1,
-            b"eventName" => 2,
-            b"awsRegion" => 3,
-            b"recipientAccountId" => 4,
-            b"errorCode" => 5,
-            b"eventID" => 6,
-            b"eventType" => 7,
-            b"userAgent" => 8,
-            b"sourceIPAddress" => 9,
-            b"readOnly" => {
+        let field = match top_key(key) {
+            TopKey::Field(f) => f,
+            TopKey::ReadOnly => {
                 read_only = c.read_only()?;
                 return Ok(());
             }
-            b"userIdentity" if c.ws()? == b'{' => {
+            TopKey::UserIdentity if c.ws()? == b'{' => {
                 return c.object(|c, key| {
-                    let field = match key {
-                        b"type" => 10,
-                        b"arn" => 11,
-                        b"accountId" => 12,
-                        b"invokedBy" => 13,
-                        b"principalId" => 14,
-                        _ => return c.skip(),
+                    let Some(field) = identity_key(key) else {
+                        return c.skip();
                     };
                     spans[field] = c.string(field)?;
                     Ok(())
                 });
             }
-            _ => return c.skip(),
+            TopKey::UserIdentity | TopKey::Other => return c.skip(),
         };
         spans[field] = c.string(field)?;
         Ok(())
@@ -359,5 +400,30 @@ mod tests {
         assert!(matches!(record(br#"{"eventName":5}"#), Err(ScanError::Invalid(_))));
         assert!(matches!(record(br#"{"a" 1}"#), Err(ScanError::Invalid(_))));
         assert!(matches!(record(br#"{"a":1 "b":2}"#), Err(ScanError::Invalid(_))));
+    }
+
+    #[test]
+    fn every_wanted_key_is_classified_and_near_misses_are_skipped() {
+        // Given the names of the wanted fields
+        for (f, name) in FIELD_NAMES.iter().enumerate() {
+            // When each is classified where it occurs
+            let got = match name.strip_prefix("userIdentity.") {
+                Some(inner) => identity_key(inner.as_bytes()),
+                None => match top_key(name.as_bytes()) {
+                    TopKey::Field(g) => Some(g),
+                    _ => None,
+                },
+            };
+            // Then it names its own field
+            assert_eq!(got, Some(f), "{name}");
+            // And the same name with its last byte changed is skipped
+            let mut near = name.rsplit('.').next().unwrap().as_bytes().to_vec();
+            *near.last_mut().unwrap() ^= 0x20;
+            assert!(matches!(top_key(&near), TopKey::Other), "{name}");
+            assert_eq!(identity_key(&near), None, "{name}");
+        }
+        assert!(matches!(top_key(b"readOnly"), TopKey::ReadOnly));
+        assert!(matches!(top_key(b"userIdentity"), TopKey::UserIdentity));
+        assert!(matches!(top_key(b"requestID"), TopKey::Other));
     }
 }
