@@ -179,11 +179,25 @@ impl<'a> Cursor<'a> {
 
     /// Index just past the number or literal at the cursor (a malformed one still ends at
     /// the next delimiter).
+    #[inline(always)]
     fn scalar_end(&self) -> Option<usize> {
+        // `null`, `true` and `false` followed by a delimiter (most skipped scalars) in one
+        // comparison each.
+        for lit in [&b"null"[..], b"true", b"false"] {
+            let end = self.i + lit.len();
+            if self.s.get(self.i..end) == Some(lit) && self.s.get(end).is_some_and(|&b| is_delimiter(b)) {
+                return Some(end);
+            }
+        }
+        self.delimited_end()
+    }
+
+    /// Index of the first delimiter after the byte at the cursor; `None` when the text ends first.
+    fn delimited_end(&self) -> Option<usize> {
         self.s
             .get(self.i..)?
             .iter()
-            .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+            .position(|&b| is_delimiter(b))
             .map(|e| self.i + e.max(1))
     }
 
@@ -225,6 +239,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Whether `b` ends a number or literal.
+#[inline(always)]
+fn is_delimiter(b: u8) -> bool {
+    matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+}
+
 /// The text of a JSON string's raw content (unescaped when it holds escapes).
 fn decode(raw: &[u8]) -> Option<Cow<'_, str>> {
     if memchr::memchr(b'\\', raw).is_none() {
@@ -243,6 +263,7 @@ fn unescape(raw: &[u8]) -> Option<String> {
 
 /// The text of one field: borrowed from the record's text when it was valid UTF-8 as a whole
 /// (one check per record instead of one per field), else checked on its own.
+#[inline(always)]
 fn text<'a>(s: &'a [u8], valid: Option<&'a str>, span: Option<Span>, f: usize) -> Scan<Option<Cow<'a, str>>> {
     let Some(span) = span else {
         return Ok(None);
@@ -425,5 +446,28 @@ mod tests {
         assert!(matches!(top_key(b"readOnly"), TopKey::ReadOnly));
         assert!(matches!(top_key(b"userIdentity"), TopKey::UserIdentity));
         assert!(matches!(top_key(b"requestID"), TopKey::Other));
+    }
+
+    #[test]
+    fn skipped_literals_and_numbers_end_at_the_next_delimiter() {
+        // Given records whose skipped values are literals, numbers and malformed scalars,
+        // followed by a comma, a space or a newline
+        for value in ["null", "true", "false", "12.5e3", "nullx", "truefalse", "-"] {
+            for after in [",", " ,", "\n,"] {
+                let text = format!(r#"{{"a":{value}{after}"eventName":"X"}}"#);
+                // When the record is scanned
+                let (f, n) = record(text.as_bytes()).unwrap();
+                // Then the value was skipped up to its delimiter, and what follows is read
+                assert_eq!((f.event_name.as_deref(), n), (Some("X"), text.len()), "{text}");
+            }
+        }
+        let (f, _) = record(br#"{"a":nullx,"b":true ,"c":1}"#).unwrap();
+        assert!(f.event_name.is_none());
+        let (f, n) = record(br#"{"a":null,"eventName":"X"} tail"#).unwrap();
+        assert_eq!((f.event_name.as_deref(), n), (Some("X"), 26));
+        // And a literal cut before its delimiter is incomplete
+        for text in [&br#"{"a":null"#[..], br#"{"a":nul"#, br#"{"a":false"#] {
+            assert_eq!(record(text).err(), Some(ScanError::Incomplete), "{text:?}");
+        }
     }
 }
