@@ -103,8 +103,17 @@ impl<'a> Cursor<'a> {
         ))
     }
 
+    /// The byte at the cursor after any whitespace.
     #[inline(always)]
     fn ws(&mut self) -> Step<u8> {
+        // Compact JSON has none: every byte above the space is not whitespace.
+        match self.s.get(self.i) {
+            Some(&b) if b > b' ' => Ok(b),
+            _ => self.ws_slow(),
+        }
+    }
+
+    fn ws_slow(&mut self) -> Step<u8> {
         while let Some(&b) = self.s.get(self.i) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Ok(b);
@@ -469,5 +478,18 @@ mod tests {
         for text in [&br#"{"a":null"#[..], br#"{"a":nul"#, br#"{"a":false"#] {
             assert_eq!(record(text).err(), Some(ScanError::Incomplete), "{text:?}");
         }
+    }
+
+    #[test]
+    fn whitespace_anywhere_between_tokens_reads_like_compact_json() {
+        // Given a record compact and the same record with whitespace between all its tokens
+        let compact = br#"{"eventName":"X","userIdentity":{"arn":"a","x":[1,{"y":null}]},"readOnly":false,"n":1}"#;
+        let spaced = b" {\n\t\"eventName\" :\r\n \"X\" ,\"userIdentity\":{ \"arn\" : \"a\" , \"x\" : [ 1 , { \"y\" : null } ] } ,\n\"readOnly\":\tfalse , \"n\" : 1 \n}";
+        // When both are scanned (the spaced one from its first non-space byte)
+        let (a, n) = record(compact).unwrap();
+        let (b, m) = record(&spaced[1..]).unwrap();
+        // Then they give the same fields, each up to its closing brace
+        assert_eq!((a.event_name, a.arn, a.read_only), (b.event_name, b.arn, b.read_only));
+        assert_eq!((n, m), (compact.len(), spaced.len() - 1));
     }
 }
