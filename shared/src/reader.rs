@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::io::{self, Read};
 
+mod block;
 mod scan;
 mod time;
 pub use time::parse_event_minute;
