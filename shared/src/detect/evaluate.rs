@@ -250,7 +250,7 @@ impl Eval<'_> {
                     .map_or(before, |k| (*k - HISTORY_MINUTES + 1).max(m + 1))
                     .min(before);
                 s.model
-                    .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], 0.0, true, true);
+                    .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], 0.0, true, true, None);
                 m = next;
                 continue;
             }
@@ -361,10 +361,10 @@ impl Eval<'_> {
         }
         let rate_active = s.active.iter().any(|a| a.kind == InsightKind::CallRate);
         let errors_active = s.active.iter().any(|a| a.kind != InsightKind::CallRate);
-        let expected = s.model.expected(m);
+        let x = s.model.expectation(m);
         let (model, window) = (&s.model, &s.window);
         s.recent
-            .push(m, count.calls, expected, |g| (window.calls(g), model.expected(g)));
+            .push(m, count.calls, x.expected, |g| (window.calls(g), model.expected(g)));
         let excess = s.recent.robust_excesses(WINDOWS);
         let local = (s.recent.sums(11).0 - f64::from(count.calls)) / 10.0;
         s.model.learn(
@@ -376,6 +376,7 @@ impl Eval<'_> {
             local,
             !rate_active,
             !errors_active,
+            Some(x),
         );
     }
 

@@ -145,6 +145,12 @@ impl ApiModel {
 
     /// Expected calls in minute `t`: the seasonal mean plus learned scheduled spikes.
     pub fn expected(&self, t: i64) -> f64 {
+        self.expectation(t).expected
+    }
+
+    /// [`ApiModel::seasonal`] and [`ApiModel::expected`] of minute `t`, the seasonal mean
+    /// computed once.
+    pub fn expectation(&self, t: i64) -> Expectation {
         let moh = t.rem_euclid(60) as usize;
         let mod_ = t.rem_euclid(1440) as u16;
         let today = t.div_euclid(1440) as i32;
@@ -158,7 +164,11 @@ impl ApiModel {
             Some(h) if *h >= 2 => f64::from(self.hour_spikes[moh]),
             _ => 0.0,
         };
-        (self.seasonal(t) + hour_spike + day_spike).max(0.002)
+        let seasonal = self.seasonal(t);
+        Expectation {
+            seasonal,
+            expected: (seasonal + hour_spike + day_spike).max(0.002),
+        }
     }
 
     /// [`ApiModel::expected`] of every minute of `[from, to]` (equal values), with one pass
@@ -228,6 +238,8 @@ impl ApiModel {
 
     /// Learns one complete minute. `learn_rate` is false inside a call-rate insight and
     /// `learn_errors` false inside an error-rate insight, so anomalies don't become normal.
+    /// `known` is the minute's [`ApiModel::expectation`] taken just before, when the caller
+    /// has it: it is reused unless closing an hour or decaying the averages changed it.
     #[allow(clippy::too_many_arguments)]
     pub fn learn(
         &mut self,
@@ -239,9 +251,15 @@ impl ApiModel {
         local: f64,
         learn_rate: bool,
         learn_errors: bool,
+        known: Option<Expectation>,
     ) {
-        self.roll_hours(t);
-        self.decay_averages(t);
+        let rolled = self.roll_hours(t);
+        let decayed = self.decay_averages(t);
+        // Nothing else below changes the expectation before it is read.
+        let x = match known {
+            Some(x) if !rolled && !decayed => x,
+            _ => self.expectation(t),
+        };
         let c = f64::from(calls);
         // Burst memory learns every minute, insights included (a burst that recurs, such as a
         // deploy bigger than any before, fires once, not every time), but a day late: the
@@ -254,9 +272,9 @@ impl ApiModel {
             self.fold_pending(t);
         }
         if learn_rate {
-            let base = self.seasonal(t);
+            let base = x.seasonal;
             // The seasonal mean is that of ordinary minutes: scheduled spikes are learned apart.
-            let spike = (self.expected(t) - base).max(0.0);
+            let spike = (x.expected - base).max(0.0);
             self.hour_calls += (c - spike).max(0.0).round() as u64;
             let moh = t.rem_euclid(60) as usize;
             // A spike stands out from the seasonal mean and from the minutes just before it
@@ -286,7 +304,7 @@ impl ApiModel {
             }
         } else {
             // Keep the hour's mean unbiased by the anomaly: count it as expected.
-            self.hour_calls += self.seasonal(t).round() as u64;
+            self.hour_calls += x.seasonal.round() as u64;
         }
         if learn_errors {
             for (code, n) in by_error {
@@ -348,10 +366,11 @@ impl ApiModel {
     }
 
     /// Closes every hour before `t`'s hour, learning its mean (zero for hours with no calls).
-    fn roll_hours(&mut self, t: i64) {
+    /// Returns whether it closed any (and so changed expectations).
+    fn roll_hours(&mut self, t: i64) -> bool {
         let now = t.div_euclid(60);
         if now <= self.hour {
-            return;
+            return false;
         }
         let mut h = self.hour;
         // Closing more than two weeks of empty hours teaches nothing more than two weeks.
@@ -364,6 +383,7 @@ impl ApiModel {
             h += 1;
         }
         self.hour = now;
+        true
     }
 
     fn close_hour(&mut self, h: i64) {
@@ -378,12 +398,14 @@ impl ApiModel {
         }
     }
 
-    fn decay_averages(&mut self, t: i64) {
+    /// Brings the decayed sums to minute `t` (at most hourly). Returns whether it changed them
+    /// (and so possibly the seasonal mean of an API not yet learned for the hour).
+    fn decay_averages(&mut self, t: i64) -> bool {
         let dt = t - self.avg_at;
         // Decay is multiplicative, so applying it hourly equals applying it every minute; the
         // sums are at most an hour stale against a 7-day time constant.
         if dt < 60 {
-            return;
+            return false;
         }
         let k = (-(dt as f64) / BASELINE_TAU_MINUTES).exp();
         self.avg_calls *= k;
@@ -399,6 +421,7 @@ impl ApiModel {
             }
         }
         self.avg_at = t;
+        true
     }
 
     /// Decayed top values of one attribute (0 caller, 1 agent, 2 error code) as averages per minute.
@@ -412,6 +435,15 @@ impl ApiModel {
         v.truncate(5);
         v
     }
+}
+
+/// The seasonal mean and the expected calls of one minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Expectation {
+    /// [`ApiModel::seasonal`].
+    pub seasonal: f64,
+    /// [`ApiModel::expected`].
+    pub expected: f64,
 }
 
 /// Sum over the `dt` newest minutes of exp(-age / tau): the decayed count of minutes.
@@ -472,7 +504,7 @@ mod tests {
     fn feed(m: &mut ApiModel, from: i64, to: i64, f: impl Fn(i64) -> u32) {
         for t in from..to {
             let local = (t - 10..t).map(|u| f64::from(f(u))).sum::<f64>() / 10.0;
-            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], local, true, true);
+            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], local, true, true, None);
         }
     }
 
