@@ -18,6 +18,7 @@
 //! The state is a few KB, so it can live in one DynamoDB item per API.
 
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, LazyLock};
 
 /// The windows (minutes) over which counts are tested.
 pub const WINDOWS: [i64; 5] = [1, 5, 15, 30, 60];
@@ -86,10 +87,12 @@ pub struct ApiModel {
     pub avg_errors: f64,
     /// Decayed minutes.
     pub avg_minutes: f64,
-    /// Decayed errors per code (top codes only).
-    pub errors_by_code: Vec<(String, f64)>,
-    /// Decayed top callers, user agents and error codes (`null` for no error).
-    pub attributions: [Vec<(String, f64)>; 3],
+    /// Decayed errors per code (top codes only). Values are shared with the minutes they
+    /// were learned from, so a lookup usually matches by pointer (stored as plain strings).
+    pub errors_by_code: Vec<(Arc<str>, f64)>,
+    /// Decayed top callers, user agents and error codes (`null` for no error), shared as
+    /// `errors_by_code`.
+    pub attributions: [Vec<(Arc<str>, f64)>; 3],
     /// Minute the decayed sums were last brought to.
     pub avg_at: i64,
     /// First minute learned.
@@ -222,13 +225,13 @@ impl ApiModel {
 
     /// Baseline fraction of calls failing with `code`, smoothed toward a small prior.
     pub fn error_fraction(&self, code: &str) -> f64 {
-        let errors = self.errors_by_code.iter().find(|e| e.0 == code).map_or(0.0, |e| e.1);
+        let errors = self.errors_by_code.iter().find(|e| &*e.0 == code).map_or(0.0, |e| e.1);
         (errors + 0.05) / (self.avg_calls + 50.0)
     }
 
     /// Baseline average errors of `code` per minute.
     pub fn error_average(&self, code: &str) -> f64 {
-        let errors = self.errors_by_code.iter().find(|e| e.0 == code).map_or(0.0, |e| e.1);
+        let errors = self.errors_by_code.iter().find(|e| &*e.0 == code).map_or(0.0, |e| e.1);
         if self.avg_minutes > 0.0 {
             errors / self.avg_minutes
         } else {
@@ -245,8 +248,8 @@ impl ApiModel {
         &mut self,
         t: i64,
         calls: u32,
-        by_error: &[(std::sync::Arc<str>, u32)],
-        attributions: [&[(std::sync::Arc<str>, u32)]; 3],
+        by_error: &[(Arc<str>, u32)],
+        attributions: [&[(Arc<str>, u32)]; 3],
         window_excess: [f64; 5],
         local: f64,
         learn_rate: bool,
@@ -300,7 +303,7 @@ impl ApiModel {
             }
             let errors: u32 = by_error.iter().map(|e| e.1).sum();
             if calls > errors {
-                bump(&mut self.attributions[2], "null", f64::from(calls - errors));
+                bump(&mut self.attributions[2], &NULL, f64::from(calls - errors));
             }
         } else {
             // Keep the hour's mean unbiased by the anomaly: count it as expected.
@@ -429,7 +432,7 @@ impl ApiModel {
         let minutes = self.avg_minutes.max(1.0);
         let mut v: Vec<(String, f64)> = self.attributions[attribute]
             .iter()
-            .map(|(s, n)| (s.clone(), n / minutes))
+            .map(|(s, n)| (s.to_string(), n / minutes))
             .collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(5);
@@ -469,23 +472,27 @@ fn smooth(v: &mut f32, n: &mut u8, x: f32, alpha: f32) {
     *n = n.saturating_add(1);
 }
 
-fn bump(list: &mut Vec<(String, f64)>, value: &str, n: f64) {
-    // ARNs and user agents of one account share long prefixes: the last byte rules most
-    // entries out before a full comparison.
-    let last = value.as_bytes().last();
-    if let Some(e) = list
-        .iter_mut()
-        .find(|e| e.0.len() == value.len() && e.0.as_bytes().last() == last && e.0 == value)
-    {
+/// The attribution value of calls without an error.
+static NULL: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("null"));
+
+/// Whether `a` and `b` are the same string: shared copies match by pointer; others (values
+/// loaded from a store) are told apart by length and last byte before a full comparison
+/// (ARNs and user agents of one account share long prefixes).
+fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || (a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b)
+}
+
+fn bump(list: &mut Vec<(Arc<str>, f64)>, value: &Arc<str>, n: f64) {
+    if let Some(e) = list.iter_mut().find(|e| same(&e.0, value)) {
         e.1 += n;
         return;
     }
-    list.push((value.to_owned(), n));
+    list.push((value.clone(), n));
     if list.len() > TOP_K {
         // Space-saving: the newcomer replaces the smallest, inheriting its count.
         list.sort_by(|a, b| b.1.total_cmp(&a.1));
         if let Some(last) = list.pop() {
-            if let Some(newest) = list.iter_mut().find(|e| e.0 == value) {
+            if let Some(newest) = list.iter_mut().find(|e| same(&e.0, value)) {
                 newest.1 = newest.1.max(last.1);
             }
         }
@@ -571,6 +578,59 @@ mod tests {
             assert_eq!(range, each);
         }
         assert!(m.expected(3 * 1440 + 135) > 40.0);
+    }
+
+    #[test]
+    fn shared_attribution_values_are_stored_as_plain_strings_and_read_back() {
+        // Given a model that learned a caller and an error code from shared strings
+        let mut m = ApiModel::new(0);
+        let caller: Arc<str> = Arc::from("arn:aws:iam::1:user/ci");
+        let code: Arc<str> = Arc::from("AccessDenied");
+        let by_error = [(code.clone(), 1)];
+        let callers = [(caller.clone(), 3)];
+        m.learn(
+            5,
+            3,
+            &by_error,
+            [&callers, &[], &by_error],
+            [0.0; 5],
+            0.0,
+            true,
+            true,
+            None,
+        );
+        // When it is stored
+        let json = serde_json::to_string(&m).unwrap_or_default();
+        // Then the values are plain strings, as before they were shared
+        assert!(json.contains(r#""errors_by_code":[["AccessDenied",1.0]]"#), "{json}");
+        assert!(json.contains(r#"[["arn:aws:iam::1:user/ci",3.0]]"#), "{json}");
+        // And what is read back equals the model, and matches new values by content
+        let mut back: ApiModel = serde_json::from_str(&json).unwrap_or_else(|_| ApiModel::new(1));
+        assert_eq!(back, m);
+        back.learn(
+            6,
+            3,
+            &by_error,
+            [&callers, &[], &by_error],
+            [0.0; 5],
+            0.0,
+            true,
+            true,
+            None,
+        );
+        m.learn(
+            6,
+            3,
+            &by_error,
+            [&callers, &[], &by_error],
+            [0.0; 5],
+            0.0,
+            true,
+            true,
+            None,
+        );
+        assert_eq!(back, m);
+        assert_eq!(back.attributions[0].len(), 1);
     }
 
     #[test]
