@@ -200,6 +200,11 @@ impl MinuteWindow {
         self.index(m)
     }
 
+    /// The minute at `position`.
+    pub fn minute_at(&self, position: usize) -> Option<i64> {
+        self.counts.get(position).map(|c| c.minute)
+    }
+
     /// The counts and attributions of the minute at `position`.
     pub fn at(&self, position: usize) -> Option<(Count, &MinuteAttributions)> {
         Some((*self.counts.get(position)?, self.attributions.get(position)?))
