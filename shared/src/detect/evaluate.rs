@@ -431,10 +431,14 @@ impl Sums {
         let n = (hi - lo + 1).max(0) as usize;
         let mut observed = vec![0.0; n + 1];
         for c in s.window.counts_in(lo, hi) {
-            observed[(c.minute - lo + 1) as usize] = f64::from(c.calls);
+            if let Some(o) = observed.get_mut((c.minute - lo + 1) as usize) {
+                *o = f64::from(c.calls);
+            }
         }
-        for i in 1..observed.len() {
-            observed[i] += observed[i - 1];
+        let mut sum = 0.0;
+        for o in observed.iter_mut() {
+            sum += *o;
+            *o = sum;
         }
         Sums {
             lo,
