@@ -266,22 +266,24 @@ impl MinuteWindow {
             add_capped_shared(&mut list, &[], MINUTE_ATTRIBUTION_CAP);
             list
         };
-        self.counts.insert(
-            i,
-            Count {
-                minute,
-                calls: d.calls,
-                errors: d.errors,
-            },
-        );
-        self.attributions.insert(
-            i,
-            MinuteAttributions {
-                by_error: cap(d.by_error),
-                by_caller: cap(d.by_caller),
-                by_agent: cap(d.by_agent),
-            },
-        );
+        let count = Count {
+            minute,
+            calls: d.calls,
+            errors: d.errors,
+        };
+        let attributions = MinuteAttributions {
+            by_error: cap(d.by_error),
+            by_caller: cap(d.by_caller),
+            by_agent: cap(d.by_agent),
+        };
+        // A new minute usually comes after every minute held.
+        if i == self.counts.len() {
+            self.counts.push_back(count);
+            self.attributions.push_back(attributions);
+        } else {
+            self.counts.insert(i, count);
+            self.attributions.insert(i, attributions);
+        }
     }
 
     /// Counts in minute `m` (zero when nothing was seen).
