@@ -4,6 +4,9 @@
 use super::*;
 use tail::{count_sd, count_tail, error_tail};
 
+/// The attributions of a minute without calls.
+static NO_ATTRIBUTIONS: std::sync::LazyLock<MinuteAttributions> = std::sync::LazyLock::new(MinuteAttributions::default);
+
 /// The evaluation of one API in one account and region, after one file.
 pub(super) struct Eval<'a> {
     pub(super) api: &'a ApiKey,
@@ -226,35 +229,32 @@ impl Eval<'_> {
     /// Completes every minute before `before`: Ends, then learning.
     pub(super) fn settle(&self, s: &mut ApiState, before: i64, events: &mut Vec<Envelope>) {
         let mut m = s.window.settled_before;
-        // Minutes with calls from the longest window back: one range walk, not one per minute.
-        // `data[k]` is the window's minute at position `first + k`.
-        let first = s.window.position(m - HISTORY_MINUTES + 1);
-        let data: Vec<i64> = s
-            .window
-            .counts_in(m - HISTORY_MINUTES + 1, before - 1)
-            .map(|c| c.minute)
-            .collect();
-        let (mut next_data, mut at) = (0, 0);
+        // Positions in the window (which settling leaves as it is) of the first minute with
+        // calls within the longest window back from `m` (`recent`), and at or after `m`
+        // (`at`): both only move forward, so the minutes are walked once.
+        let mut recent = s.window.position(m - HISTORY_MINUTES + 1);
+        let mut at = s.window.position(m);
         while m < before {
-            while next_data < data.len() && data[next_data] < m - HISTORY_MINUTES + 1 {
-                next_data += 1;
+            while s.window.minute_at(recent).is_some_and(|d| d < m - HISTORY_MINUTES + 1) {
+                recent += 1;
             }
-            while at < data.len() && data[at] < m {
+            while s.window.minute_at(at).is_some_and(|d| d < m) {
                 at += 1;
             }
-            let has_recent = data.get(next_data).is_some_and(|d| *d <= m);
+            // Minutes from `before` on are not being completed: they count as no data.
+            let next_data = s.window.minute_at(recent).filter(|d| *d < before);
+            let has_recent = next_data.is_some_and(|d| d <= m);
             if !has_recent && s.active.is_empty() {
                 // Nothing within the longest window and no insight: jump to the next data.
-                let next = data
-                    .get(next_data)
-                    .map_or(before, |k| (*k - HISTORY_MINUTES + 1).max(m + 1))
+                let next = next_data
+                    .map_or(before, |k| (k - HISTORY_MINUTES + 1).max(m + 1))
                     .min(before);
                 s.model
-                    .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], 0.0, true, true);
+                    .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], 0.0, true, true, None);
                 m = next;
                 continue;
             }
-            let position = (data.get(at) == Some(&m)).then_some(first + at);
+            let position = (s.window.minute_at(at) == Some(m)).then_some(at);
             self.settle_minute(s, m, position, events);
             m += 1;
         }
@@ -272,10 +272,9 @@ impl Eval<'_> {
             s.model.idle(m);
             return;
         }
-        let empty = MinuteAttributions::default();
         let (count, attrs) = position
             .and_then(|i| s.window.at(i))
-            .unwrap_or((Count::default(), &empty));
+            .unwrap_or((Count::default(), &NO_ATTRIBUTIONS));
         let mut ended = vec![];
         for (idx, a) in s.active.iter_mut().enumerate() {
             if m < a.attributed_to {
@@ -361,10 +360,10 @@ impl Eval<'_> {
         }
         let rate_active = s.active.iter().any(|a| a.kind == InsightKind::CallRate);
         let errors_active = s.active.iter().any(|a| a.kind != InsightKind::CallRate);
-        let expected = s.model.expected(m);
+        let x = s.model.expectation(m);
         let (model, window) = (&s.model, &s.window);
         s.recent
-            .push(m, count.calls, expected, |g| (window.calls(g), model.expected(g)));
+            .push(m, count.calls, x.expected, |g| (window.calls(g), model.expected(g)));
         let excess = s.recent.robust_excesses(WINDOWS);
         let local = (s.recent.sums(11).0 - f64::from(count.calls)) / 10.0;
         s.model.learn(
@@ -376,6 +375,7 @@ impl Eval<'_> {
             local,
             !rate_active,
             !errors_active,
+            Some(x),
         );
     }
 
@@ -431,10 +431,14 @@ impl Sums {
         let n = (hi - lo + 1).max(0) as usize;
         let mut observed = vec![0.0; n + 1];
         for c in s.window.counts_in(lo, hi) {
-            observed[(c.minute - lo + 1) as usize] = f64::from(c.calls);
+            if let Some(o) = observed.get_mut((c.minute - lo + 1) as usize) {
+                *o = f64::from(c.calls);
+            }
         }
-        for i in 1..observed.len() {
-            observed[i] += observed[i - 1];
+        let mut sum = 0.0;
+        for o in observed.iter_mut() {
+            sum += *o;
+            *o = sum;
         }
         Sums {
             lo,

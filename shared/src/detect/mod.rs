@@ -18,7 +18,7 @@ mod window;
 
 pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
-pub use model::{ApiModel, WINDOWS};
+pub use model::{ApiModel, Expectation, WINDOWS};
 pub use window::{
     add_capped, add_capped_shared, Attributions, Count, MinuteAttributions, MinuteData, MinuteWindow, Recent,
     HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,

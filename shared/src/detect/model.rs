@@ -18,6 +18,7 @@
 //! The state is a few KB, so it can live in one DynamoDB item per API.
 
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, LazyLock};
 
 /// The windows (minutes) over which counts are tested.
 pub const WINDOWS: [i64; 5] = [1, 5, 15, 30, 60];
@@ -86,10 +87,12 @@ pub struct ApiModel {
     pub avg_errors: f64,
     /// Decayed minutes.
     pub avg_minutes: f64,
-    /// Decayed errors per code (top codes only).
-    pub errors_by_code: Vec<(String, f64)>,
-    /// Decayed top callers, user agents and error codes (`null` for no error).
-    pub attributions: [Vec<(String, f64)>; 3],
+    /// Decayed errors per code (top codes only). Values are shared with the minutes they
+    /// were learned from, so a lookup usually matches by pointer (stored as plain strings).
+    pub errors_by_code: Vec<(Arc<str>, f64)>,
+    /// Decayed top callers, user agents and error codes (`null` for no error), shared as
+    /// `errors_by_code`.
+    pub attributions: [Vec<(Arc<str>, f64)>; 3],
     /// Minute the decayed sums were last brought to.
     pub avg_at: i64,
     /// First minute learned.
@@ -145,6 +148,12 @@ impl ApiModel {
 
     /// Expected calls in minute `t`: the seasonal mean plus learned scheduled spikes.
     pub fn expected(&self, t: i64) -> f64 {
+        self.expectation(t).expected
+    }
+
+    /// [`ApiModel::seasonal`] and [`ApiModel::expected`] of minute `t`, the seasonal mean
+    /// computed once.
+    pub fn expectation(&self, t: i64) -> Expectation {
         let moh = t.rem_euclid(60) as usize;
         let mod_ = t.rem_euclid(1440) as u16;
         let today = t.div_euclid(1440) as i32;
@@ -158,7 +167,11 @@ impl ApiModel {
             Some(h) if *h >= 2 => f64::from(self.hour_spikes[moh]),
             _ => 0.0,
         };
-        (self.seasonal(t) + hour_spike + day_spike).max(0.002)
+        let seasonal = self.seasonal(t);
+        Expectation {
+            seasonal,
+            expected: (seasonal + hour_spike + day_spike).max(0.002),
+        }
     }
 
     /// [`ApiModel::expected`] of every minute of `[from, to]` (equal values), with one pass
@@ -212,13 +225,13 @@ impl ApiModel {
 
     /// Baseline fraction of calls failing with `code`, smoothed toward a small prior.
     pub fn error_fraction(&self, code: &str) -> f64 {
-        let errors = self.errors_by_code.iter().find(|e| e.0 == code).map_or(0.0, |e| e.1);
+        let errors = self.errors_by_code.iter().find(|e| &*e.0 == code).map_or(0.0, |e| e.1);
         (errors + 0.05) / (self.avg_calls + 50.0)
     }
 
     /// Baseline average errors of `code` per minute.
     pub fn error_average(&self, code: &str) -> f64 {
-        let errors = self.errors_by_code.iter().find(|e| e.0 == code).map_or(0.0, |e| e.1);
+        let errors = self.errors_by_code.iter().find(|e| &*e.0 == code).map_or(0.0, |e| e.1);
         if self.avg_minutes > 0.0 {
             errors / self.avg_minutes
         } else {
@@ -228,20 +241,28 @@ impl ApiModel {
 
     /// Learns one complete minute. `learn_rate` is false inside a call-rate insight and
     /// `learn_errors` false inside an error-rate insight, so anomalies don't become normal.
+    /// `known` is the minute's [`ApiModel::expectation`] taken just before, when the caller
+    /// has it: it is reused unless closing an hour or decaying the averages changed it.
     #[allow(clippy::too_many_arguments)]
     pub fn learn(
         &mut self,
         t: i64,
         calls: u32,
-        by_error: &[(std::sync::Arc<str>, u32)],
-        attributions: [&[(std::sync::Arc<str>, u32)]; 3],
+        by_error: &[(Arc<str>, u32)],
+        attributions: [&[(Arc<str>, u32)]; 3],
         window_excess: [f64; 5],
         local: f64,
         learn_rate: bool,
         learn_errors: bool,
+        known: Option<Expectation>,
     ) {
-        self.roll_hours(t);
-        self.decay_averages(t);
+        let rolled = self.roll_hours(t);
+        let decayed = self.decay_averages(t);
+        // Nothing else below changes the expectation before it is read.
+        let x = match known {
+            Some(x) if !rolled && !decayed => x,
+            _ => self.expectation(t),
+        };
         let c = f64::from(calls);
         // Burst memory learns every minute, insights included (a burst that recurs, such as a
         // deploy bigger than any before, fires once, not every time), but a day late: the
@@ -254,9 +275,9 @@ impl ApiModel {
             self.fold_pending(t);
         }
         if learn_rate {
-            let base = self.seasonal(t);
+            let base = x.seasonal;
             // The seasonal mean is that of ordinary minutes: scheduled spikes are learned apart.
-            let spike = (self.expected(t) - base).max(0.0);
+            let spike = (x.expected - base).max(0.0);
             self.hour_calls += (c - spike).max(0.0).round() as u64;
             let moh = t.rem_euclid(60) as usize;
             // A spike stands out from the seasonal mean and from the minutes just before it
@@ -282,11 +303,11 @@ impl ApiModel {
             }
             let errors: u32 = by_error.iter().map(|e| e.1).sum();
             if calls > errors {
-                bump(&mut self.attributions[2], "null", f64::from(calls - errors));
+                bump(&mut self.attributions[2], &NULL, f64::from(calls - errors));
             }
         } else {
             // Keep the hour's mean unbiased by the anomaly: count it as expected.
-            self.hour_calls += self.seasonal(t).round() as u64;
+            self.hour_calls += x.seasonal.round() as u64;
         }
         if learn_errors {
             for (code, n) in by_error {
@@ -348,10 +369,11 @@ impl ApiModel {
     }
 
     /// Closes every hour before `t`'s hour, learning its mean (zero for hours with no calls).
-    fn roll_hours(&mut self, t: i64) {
+    /// Returns whether it closed any (and so changed expectations).
+    fn roll_hours(&mut self, t: i64) -> bool {
         let now = t.div_euclid(60);
         if now <= self.hour {
-            return;
+            return false;
         }
         let mut h = self.hour;
         // Closing more than two weeks of empty hours teaches nothing more than two weeks.
@@ -364,6 +386,7 @@ impl ApiModel {
             h += 1;
         }
         self.hour = now;
+        true
     }
 
     fn close_hour(&mut self, h: i64) {
@@ -378,12 +401,14 @@ impl ApiModel {
         }
     }
 
-    fn decay_averages(&mut self, t: i64) {
+    /// Brings the decayed sums to minute `t` (at most hourly). Returns whether it changed them
+    /// (and so possibly the seasonal mean of an API not yet learned for the hour).
+    fn decay_averages(&mut self, t: i64) -> bool {
         let dt = t - self.avg_at;
         // Decay is multiplicative, so applying it hourly equals applying it every minute; the
         // sums are at most an hour stale against a 7-day time constant.
         if dt < 60 {
-            return;
+            return false;
         }
         let k = (-(dt as f64) / BASELINE_TAU_MINUTES).exp();
         self.avg_calls *= k;
@@ -399,6 +424,7 @@ impl ApiModel {
             }
         }
         self.avg_at = t;
+        true
     }
 
     /// Decayed top values of one attribute (0 caller, 1 agent, 2 error code) as averages per minute.
@@ -406,12 +432,21 @@ impl ApiModel {
         let minutes = self.avg_minutes.max(1.0);
         let mut v: Vec<(String, f64)> = self.attributions[attribute]
             .iter()
-            .map(|(s, n)| (s.clone(), n / minutes))
+            .map(|(s, n)| (s.to_string(), n / minutes))
             .collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(5);
         v
     }
+}
+
+/// The seasonal mean and the expected calls of one minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Expectation {
+    /// [`ApiModel::seasonal`].
+    pub seasonal: f64,
+    /// [`ApiModel::expected`].
+    pub expected: f64,
 }
 
 /// Sum over the `dt` newest minutes of exp(-age / tau): the decayed count of minutes.
@@ -437,23 +472,27 @@ fn smooth(v: &mut f32, n: &mut u8, x: f32, alpha: f32) {
     *n = n.saturating_add(1);
 }
 
-fn bump(list: &mut Vec<(String, f64)>, value: &str, n: f64) {
-    // ARNs and user agents of one account share long prefixes: the last byte rules most
-    // entries out before a full comparison.
-    let last = value.as_bytes().last();
-    if let Some(e) = list
-        .iter_mut()
-        .find(|e| e.0.len() == value.len() && e.0.as_bytes().last() == last && e.0 == value)
-    {
+/// The attribution value of calls without an error.
+static NULL: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("null"));
+
+/// Whether `a` and `b` are the same string: shared copies match by pointer; others (values
+/// loaded from a store) are told apart by length and last byte before a full comparison
+/// (ARNs and user agents of one account share long prefixes).
+fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || (a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b)
+}
+
+fn bump(list: &mut Vec<(Arc<str>, f64)>, value: &Arc<str>, n: f64) {
+    if let Some(e) = list.iter_mut().find(|e| same(&e.0, value)) {
         e.1 += n;
         return;
     }
-    list.push((value.to_owned(), n));
+    list.push((value.clone(), n));
     if list.len() > TOP_K {
         // Space-saving: the newcomer replaces the smallest, inheriting its count.
         list.sort_by(|a, b| b.1.total_cmp(&a.1));
         if let Some(last) = list.pop() {
-            if let Some(newest) = list.iter_mut().find(|e| e.0 == value) {
+            if let Some(newest) = list.iter_mut().find(|e| same(&e.0, value)) {
                 newest.1 = newest.1.max(last.1);
             }
         }
@@ -472,7 +511,7 @@ mod tests {
     fn feed(m: &mut ApiModel, from: i64, to: i64, f: impl Fn(i64) -> u32) {
         for t in from..to {
             let local = (t - 10..t).map(|u| f64::from(f(u))).sum::<f64>() / 10.0;
-            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], local, true, true);
+            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], local, true, true, None);
         }
     }
 
@@ -539,6 +578,59 @@ mod tests {
             assert_eq!(range, each);
         }
         assert!(m.expected(3 * 1440 + 135) > 40.0);
+    }
+
+    #[test]
+    fn shared_attribution_values_are_stored_as_plain_strings_and_read_back() {
+        // Given a model that learned a caller and an error code from shared strings
+        let mut m = ApiModel::new(0);
+        let caller: Arc<str> = Arc::from("arn:aws:iam::1:user/ci");
+        let code: Arc<str> = Arc::from("AccessDenied");
+        let by_error = [(code.clone(), 1)];
+        let callers = [(caller.clone(), 3)];
+        m.learn(
+            5,
+            3,
+            &by_error,
+            [&callers, &[], &by_error],
+            [0.0; 5],
+            0.0,
+            true,
+            true,
+            None,
+        );
+        // When it is stored
+        let json = serde_json::to_string(&m).unwrap_or_default();
+        // Then the values are plain strings, as before they were shared
+        assert!(json.contains(r#""errors_by_code":[["AccessDenied",1.0]]"#), "{json}");
+        assert!(json.contains(r#"[["arn:aws:iam::1:user/ci",3.0]]"#), "{json}");
+        // And what is read back equals the model, and matches new values by content
+        let mut back: ApiModel = serde_json::from_str(&json).unwrap_or_else(|_| ApiModel::new(1));
+        assert_eq!(back, m);
+        back.learn(
+            6,
+            3,
+            &by_error,
+            [&callers, &[], &by_error],
+            [0.0; 5],
+            0.0,
+            true,
+            true,
+            None,
+        );
+        m.learn(
+            6,
+            3,
+            &by_error,
+            [&callers, &[], &by_error],
+            [0.0; 5],
+            0.0,
+            true,
+            true,
+            None,
+        );
+        assert_eq!(back, m);
+        assert_eq!(back.attributions[0].len(), 1);
     }
 
     #[test]

@@ -168,25 +168,41 @@ impl MinuteWindow {
     /// Index of the first minute at or after `m`.
     fn index(&self, m: i64) -> usize {
         let n = self.counts.len();
-        match self.counts.back() {
-            // New minutes usually come after every minute held.
-            Some(last) if last.minute < m => n,
-            Some(_) => {
-                // Most other lookups are for recent minutes: a short walk back from the end
-                // before a binary search.
-                let near = n.saturating_sub(16);
-                match (near..n).rev().find(|&i| self.counts[i].minute < m) {
-                    Some(i) => i + 1,
-                    None => self.counts.partition_point(|c| c.minute < m),
-                }
-            }
-            None => 0,
+        let (Some(first), Some(last)) = (self.counts.front(), self.counts.back()) else {
+            return 0;
+        };
+        // New minutes usually come after every minute held.
+        if last.minute < m {
+            return n;
         }
+        if m <= first.minute {
+            return 0;
+        }
+        // Minutes are distinct and ascending, so at most `last - m + 1` of them are at or
+        // after `m` and at most `m - first` before it: lookups (mostly of recent minutes)
+        // search only that span.
+        let span = |d: i64| usize::try_from(d).unwrap_or(usize::MAX);
+        let mut lo = n.saturating_sub(span(last.minute - m + 1));
+        let mut hi = n.min(span(m - first.minute));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.counts[mid].minute < m {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Position of the first minute at or after `m` (for [`MinuteWindow::at`]).
     pub fn position(&self, m: i64) -> usize {
         self.index(m)
+    }
+
+    /// The minute at `position`.
+    pub fn minute_at(&self, position: usize) -> Option<i64> {
+        self.counts.get(position).map(|c| c.minute)
     }
 
     /// The counts and attributions of the minute at `position`.
@@ -250,22 +266,24 @@ impl MinuteWindow {
             add_capped_shared(&mut list, &[], MINUTE_ATTRIBUTION_CAP);
             list
         };
-        self.counts.insert(
-            i,
-            Count {
-                minute,
-                calls: d.calls,
-                errors: d.errors,
-            },
-        );
-        self.attributions.insert(
-            i,
-            MinuteAttributions {
-                by_error: cap(d.by_error),
-                by_caller: cap(d.by_caller),
-                by_agent: cap(d.by_agent),
-            },
-        );
+        let count = Count {
+            minute,
+            calls: d.calls,
+            errors: d.errors,
+        };
+        let attributions = MinuteAttributions {
+            by_error: cap(d.by_error),
+            by_caller: cap(d.by_caller),
+            by_agent: cap(d.by_agent),
+        };
+        // A new minute usually comes after every minute held.
+        if i == self.counts.len() {
+            self.counts.push_back(count);
+            self.attributions.push_back(attributions);
+        } else {
+            self.counts.insert(i, count);
+            self.attributions.insert(i, attributions);
+        }
     }
 
     /// Counts in minute `m` (zero when nothing was seen).
@@ -365,6 +383,10 @@ pub struct Recent {
     /// Running sums of `(calls, expected)`: `prefix[i]` sums the first `i` minutes (one more
     /// entry than `calls`), so any window's sums are one subtraction.
     prefix: Vec<(f64, f64)>,
+    /// Positions in `calls` of the minutes that no newer minute equals or exceeds, oldest
+    /// first (so their calls strictly decrease): the busiest minute of the newest `len`
+    /// minutes, the newest of equals, is the first of them within those minutes.
+    peaks: Vec<usize>,
 }
 
 impl Default for Recent {
@@ -374,6 +396,7 @@ impl Default for Recent {
             calls: Vec::new(),
             expected: Vec::new(),
             prefix: vec![(0.0, 0.0)],
+            peaks: Vec::new(),
         }
     }
 }
@@ -387,6 +410,7 @@ impl Recent {
             self.expected.clear();
             self.prefix.clear();
             self.prefix.push((0.0, 0.0));
+            self.peaks.clear();
             fill_from = m - HISTORY_MINUTES + 1;
         }
         for g in fill_from..m {
@@ -400,6 +424,10 @@ impl Recent {
             self.calls.drain(..cut);
             self.expected.drain(..cut);
             self.prefix.drain(..cut);
+            self.peaks.retain(|p| *p >= cut);
+            for p in &mut self.peaks {
+                *p -= cut;
+            }
             // Keep the running sums small, so differences stay exact to the last bits.
             let (bc, be) = self.prefix[0];
             for p in &mut self.prefix {
@@ -412,6 +440,14 @@ impl Recent {
 
     fn append(&mut self, c: f64, x: f64) {
         let (pc, pe) = self.prefix.last().copied().unwrap_or((0.0, 0.0));
+        while let Some(&p) = self.peaks.last() {
+            if self.calls.get(p).is_some_and(|&q| q <= c) {
+                self.peaks.pop();
+            } else {
+                break;
+            }
+        }
+        self.peaks.push(self.calls.len());
         self.calls.push(c);
         self.expected.push(x);
         self.prefix.push((pc + c, pe + x));
@@ -433,13 +469,13 @@ impl Recent {
     }
 
     /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
-    /// window sums come from the running sums, and the newest minutes are walked once, window
-    /// by window, for the busiest minute (the newest of equals).
+    /// window sums come from the running sums, and each window's busiest minute (the newest
+    /// of equals) is the oldest of the peaks within it, found walking the peaks back once.
     pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
         let mut out = [0.0; N];
         let n = self.calls.len();
-        let (mut top, mut top_at) = (f64::MIN, None);
-        let mut walked = 0usize;
+        // `peaks[k..]` are the peaks within the newest window so far.
+        let mut k = self.peaks.len();
         for (slot, len) in out.iter_mut().zip(lens) {
             let len = usize::try_from(len).unwrap_or(0);
             if len == 0 || len > self.span() {
@@ -450,16 +486,14 @@ impl Recent {
                 *slot = self.calls[n - 1] - self.expected[n - 1];
                 continue;
             }
-            // The minutes `walked..len` back from the newest, newest first.
-            for i in (n - len..n - walked.min(len)).rev() {
-                if self.calls[i] > top {
-                    top = self.calls[i];
-                    top_at = Some(i);
-                }
+            while k > 0 && self.peaks[k - 1] >= n - len {
+                k -= 1;
             }
-            walked = walked.max(len);
+            let (top, top_e) = match self.peaks.get(k) {
+                Some(&i) => (self.calls[i], self.expected[i]),
+                None => (f64::MIN, 0.0),
+            };
             let (o, e) = self.sums(len as i64);
-            let top_e = top_at.map_or(0.0, |i| self.expected[i]);
             *slot = (o - top) - (e - top_e);
         }
         out
@@ -505,6 +539,43 @@ mod tests {
             assert!((all[i] - r.robust_excess(len)).abs() < 1e-9, "{len}");
         }
     }
+
+    #[test]
+    fn busiest_minute_of_each_window_is_the_newest_of_equals_across_trims_and_gaps() {
+        // Given minutes with many ties in calls but different expectations, pushed past the
+        // point where old minutes are dropped, with a gap filled in between
+        let calls = |m: i64| ((m * 37 + 11) % 9) as u32;
+        let expected = |m: i64| 1.0 + (m % 5) as f64 * 0.25;
+        let mut r = Recent::default();
+        let mut pushed: Vec<(f64, f64)> = Vec::new();
+        for m in (100..400).filter(|m| !(250..270).contains(m)) {
+            r.push(m, calls(m), expected(m), |g| (calls(g), expected(g)));
+            pushed = (m - 59..=m).map(|g| (f64::from(calls(g)), expected(g))).collect();
+            // When every window's excess is taken in one pass
+            let all = r.robust_excesses(WINDOWS_FOR_TEST);
+            // Then each equals the excess with the window's busiest minute, the newest of
+            // equals, left out, bit for bit
+            for (slot, len) in WINDOWS_FOR_TEST.into_iter().enumerate() {
+                let window = &pushed[pushed.len() - len as usize..];
+                let (o, e) = r.sums(len);
+                let want = if len == 1 {
+                    window[0].0 - window[0].1
+                } else {
+                    let mut top = (f64::MIN, 0.0);
+                    for w in window.iter().rev() {
+                        if w.0 > top.0 {
+                            top = *w;
+                        }
+                    }
+                    (o - top.0) - (e - top.1)
+                };
+                assert_eq!(all[slot].to_bits(), want.to_bits(), "minute {m}, window {len}");
+            }
+        }
+        assert_eq!(pushed.len(), 60);
+    }
+
+    const WINDOWS_FOR_TEST: [i64; 5] = [1, 5, 15, 30, 60];
 
     #[test]
     fn no_history_means_no_excess_and_old_minutes_fall_out() {
