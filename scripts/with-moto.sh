@@ -11,7 +11,8 @@ if [ ! -x "$MOTO" ]; then
 fi
 PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 LOG=$(mktemp -t moto.XXXXXX.log)
-"$MOTO" -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+# moto_server, with DynamoDB requests serialised (see scripts/moto_server.py)
+.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

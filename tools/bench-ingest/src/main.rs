@@ -1,8 +1,9 @@
 //! `bench-ingest`: what the ingest Lambda costs and how fast it is, on a simulated day of
 //! CloudTrail logs (from `trafficgen`), through the real handler.
 //!
-//! 1. **Handler time** with in-memory ports (no network): each file's time through
-//!    `handler::handle`, as Lambda would run it after the S3 bytes arrive.
+//! 1. **Handler time** with in-memory ports (no network; the store journaling as the DynamoDB
+//!    one does): each file's time through `handler::handle`, as Lambda would run it after the
+//!    S3 bytes arrive.
 //! 2. **Requests and units** with the real adapters against moto (`TRAILSIGHT_MOTO_ENDPOINT`,
 //!    set by `scripts/with-moto.sh`): DynamoDB requests and capacity units (modelled from item
 //!    sizes by DynamoDB's on-demand rules, since moto reports fixed units), S3 GetObject and
@@ -120,7 +121,9 @@ struct FileRun {
 async fn in_memory(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error> {
     let deps = Deps {
         source: MemorySource::default(),
-        store: MemoryStore::default(),
+        // Journaling, as the DynamoDB store: each file restores a checkpoint and replays the
+        // entries since, so the time includes that work.
+        store: MemoryStore::journaling(),
         sink: MemorySink::default(),
         detector: DetectorConfig::default(),
         rules: true,

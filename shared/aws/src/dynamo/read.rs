@@ -1,8 +1,11 @@
 //! Reads: batched and consistent gets of ledger and head items, a stream's checkpoint and
-//! journal entries (one Query), an object's events, and the eventIDs already seen in a minute
-//! (one paginated Query per stream and minute, kept only for objects that were committed).
+//! journal entries (one Query), an object's events, and the eventIDs already seen in a file's minutes
+//! (one range Query per stream, kept only for objects that were committed).
 
 use super::*;
+
+/// One object's eventIDs of one minute: (minute, the object, when recorded, ids).
+type MinuteIds = (i64, Option<String>, Vec<u64>);
 
 impl DynamoStore {
     /// Reads items by key with consistent reads, in batches, until none is left unprocessed.
@@ -185,24 +188,22 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// The eventIDs of one stream and minute, from every object's item, with the object that
-    /// wrote them (absent in items of older versions, which are trusted).
-    pub(super) async fn minute_ids(
-        &self,
-        stream: &StreamKey,
-        minute: i64,
-    ) -> Result<Vec<(Option<String>, Vec<u64>)>, StoreError> {
+    /// The eventIDs of one stream in minutes `from..=to`, from every object's item: `(minute,
+    /// the object that wrote them (absent in items of older versions, which are trusted),
+    /// ids)`. One paginated Query over the range.
+    pub(super) async fn range_ids(&self, stream: &StreamKey, from: i64, to: i64) -> Result<Vec<MinuteIds>, StoreError> {
         let items = self
             .query_all(
                 "Query (event ids)",
                 stream_pk(stream),
-                "begins_with(sk, :m)",
-                &[(":m", ids_prefix(minute))],
+                "sk BETWEEN :a AND :b",
+                &[(":a", ids_prefix(from)), (":b", format!("{}~", ids_prefix(to)))],
             )
             .await?;
         Ok(items
             .iter()
-            .map(|item| {
+            .filter_map(|item| {
+                let minute = get_s(item, "sk")?.strip_prefix("I#")?.split('#').next()?.parse().ok()?;
                 let ids = item
                     .get("ids")
                     .and_then(|v| v.as_bs().ok())
@@ -211,30 +212,43 @@ impl DynamoStore {
                     .filter_map(|blob| <[u8; 8]>::try_from(blob.as_ref()).ok())
                     .map(u64::from_be_bytes)
                     .collect();
-                (get_s(item, "object").map(str::to_owned), ids)
+                Some((minute, get_s(item, "object").map(str::to_owned), ids))
             })
             .collect())
     }
 
-    /// The eventIDs seen in the given minutes of the given streams (queries run 16 at a time),
-    /// from objects that were committed: ids are written before the commit, so an attempt that
-    /// never committed (a crash, a lost race) must not hide its records' later copies.
+    /// The eventIDs seen in the given minutes of the given streams, from objects that were
+    /// committed: ids are written before the commit, so an attempt that never committed (a
+    /// crash, a lost race) must not hide its records' later copies. A file's minutes are read
+    /// with one range Query per run of minutes less than half an hour apart (usually one).
     pub(super) async fn load_ids(
         &self,
         streams: &[StreamKey],
         minutes: &[i64],
     ) -> Result<BTreeMap<StreamKey, Vec<(u64, i64)>>, StoreError> {
-        let mut queries = Vec::with_capacity(streams.len() * minutes.len());
-        let mut owners = Vec::with_capacity(streams.len() * minutes.len());
-        for st in streams {
-            for m in minutes {
-                queries.push(self.minute_ids(st, *m));
-                owners.push((st, *m));
+        let wanted: BTreeSet<i64> = minutes.iter().copied().collect();
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for &m in &wanted {
+            match runs.last_mut() {
+                Some((_, to)) if m - *to <= 30 => *to = m,
+                _ => runs.push((m, m)),
             }
         }
-        let results: Vec<Vec<(Option<String>, Vec<u64>)>> =
-            stream::iter(queries).buffered(CONCURRENCY).try_collect().await?;
-        let objects: BTreeSet<&str> = results.iter().flatten().filter_map(|(o, _)| o.as_deref()).collect();
+        let mut queries = Vec::with_capacity(streams.len() * runs.len());
+        let mut owners = Vec::with_capacity(streams.len() * runs.len());
+        for st in streams {
+            for (from, to) in &runs {
+                queries.push(self.range_ids(st, *from, *to));
+                owners.push(st);
+            }
+        }
+        let results: Vec<Vec<MinuteIds>> = stream::iter(queries).buffered(CONCURRENCY).try_collect().await?;
+        let objects: BTreeSet<&str> = results
+            .iter()
+            .flatten()
+            .filter(|(m, _, _)| wanted.contains(m))
+            .filter_map(|(_, o, _)| o.as_deref())
+            .collect();
         let committed: BTreeSet<String> = self
             .batch_get(objects.iter().map(|o| key(object_pk(o), "LEDGER")).collect())
             .await?
@@ -246,10 +260,10 @@ impl DynamoStore {
             })
             .collect();
         let mut out: BTreeMap<StreamKey, Vec<(u64, i64)>> = BTreeMap::new();
-        for ((st, minute), found) in owners.into_iter().zip(results) {
+        for (st, found) in owners.into_iter().zip(results) {
             let ids = out.entry(st.clone()).or_default();
-            for (object, list) in found {
-                if object.as_ref().is_none_or(|o| committed.contains(o)) {
+            for (minute, object, list) in found {
+                if wanted.contains(&minute) && object.as_ref().is_none_or(|o| committed.contains(o)) {
                     ids.extend(list.into_iter().map(|id| (id, minute)));
                 }
             }
