@@ -121,14 +121,74 @@ pub(super) fn head_update(
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-/// The eventID item of one minute written by one object: written once, never rewritten (late
-/// records of a minute go into their own file's item), read back with a Query per minute.
-pub(super) fn ids_sk(minute: i64, object_digest: &str) -> String {
-    format!("{}{object_digest}", ids_prefix(minute))
+/// Minutes one eventID item spans at most, from its first minute: a load for minute `m`
+/// reads the items that start within this many minutes before it.
+pub(super) const IDS_SPAN: i64 = 60;
+/// EventIDs per item at most (8 bytes each: 320 KB, under DynamoDB's 400 KB).
+const IDS_PER_ITEM: usize = 40_000;
+
+/// Part `part` of the eventIDs one object added to a stream, starting at minute `first`:
+/// written once, read back by range Queries over the first minutes.
+pub(super) fn ids_sk(first: i64, object_digest: &str, part: usize) -> String {
+    format!("{}{object_digest}#{part:03}", ids_prefix(first))
 }
 
 pub(super) fn ids_prefix(minute: i64) -> String {
     format!("I#{minute:012}#")
+}
+
+/// One stream's new eventIDs as items: `(first minute, blob)`, each spanning at most
+/// [`IDS_SPAN`] minutes and [`IDS_PER_ITEM`] ids. A blob is, per minute, its offset from the
+/// first minute (u16), its number of ids (u32) and the ids (u64 each), big-endian.
+pub(super) fn pack_ids(ids: &[(u64, i64)]) -> Vec<(i64, Vec<u8>)> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_by_key(|&(id, minute)| (minute, id));
+    let mut items: Vec<(i64, Vec<u8>, usize)> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let minute = sorted[i].1;
+        let run = sorted[i..].iter().take_while(|(_, m)| *m == minute).count();
+        let mut taken = 0;
+        while taken < run {
+            let fits = matches!(items.last(), Some((first, _, n)) if minute - first < IDS_SPAN && *n < IDS_PER_ITEM);
+            if !fits {
+                items.push((minute, Vec::new(), 0));
+            }
+            let Some((first, blob, n)) = items.last_mut() else {
+                break;
+            };
+            let count = (run - taken).min(IDS_PER_ITEM - *n);
+            blob.extend_from_slice(&u16::try_from(minute - *first).unwrap_or(u16::MAX).to_be_bytes());
+            blob.extend_from_slice(&u32::try_from(count).unwrap_or(u32::MAX).to_be_bytes());
+            for (id, _) in &sorted[i + taken..i + taken + count] {
+                blob.extend_from_slice(&id.to_be_bytes());
+            }
+            *n += count;
+            taken += count;
+        }
+        i += run;
+    }
+    items.into_iter().map(|(first, blob, _)| (first, blob)).collect()
+}
+
+/// The `(id, minute)`s of an eventID item written by [`pack_ids`]; `None` if the blob is
+/// malformed.
+pub(super) fn unpack_ids(first: i64, blob: &[u8]) -> Option<Vec<(u64, i64)>> {
+    let mut out = Vec::with_capacity(blob.len() / 8);
+    let mut rest = blob;
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_at_checked(6)?;
+        let offset = u16::from_be_bytes(head.get(..2)?.try_into().ok()?);
+        let count = u32::from_be_bytes(head.get(2..6)?.try_into().ok()?) as usize;
+        let (ids, tail) = tail.split_at_checked(count.checked_mul(8)?)?;
+        let minute = first + i64::from(offset);
+        out.extend(
+            ids.chunks_exact(8)
+                .filter_map(|c| Some((u64::from_be_bytes(c.try_into().ok()?), minute))),
+        );
+        rest = tail;
+    }
+    Some(out)
 }
 
 pub(super) fn key(pk: String, sk: &str) -> Item {

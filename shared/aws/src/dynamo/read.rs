@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// One object's eventIDs of one minute: (minute, the object, when recorded, ids).
+/// One object's eventIDs of one minute: (minute, the object that wrote them, ids).
 type MinuteIds = (i64, Option<String>, Vec<u64>);
 
 impl DynamoStore {
@@ -188,39 +188,48 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// The eventIDs of one stream in minutes `from..=to`, from every object's item: `(minute,
-    /// the object that wrote them (absent in items of older versions, which are trusted),
-    /// ids)`. One paginated Query over the range.
+    /// The eventIDs of one stream in items starting within [`IDS_SPAN`] minutes before
+    /// `from` up to `to` (so every item holding a minute of `from..=to`): `(minute, the object
+    /// that wrote them, ids)`. One paginated Query.
     pub(super) async fn range_ids(&self, stream: &StreamKey, from: i64, to: i64) -> Result<Vec<MinuteIds>, StoreError> {
         let items = self
             .query_all(
                 "Query (event ids)",
                 stream_pk(stream),
                 "sk BETWEEN :a AND :b",
-                &[(":a", ids_prefix(from)), (":b", format!("{}~", ids_prefix(to)))],
+                &[
+                    (":a", ids_prefix(from - (IDS_SPAN - 1))),
+                    (":b", format!("{}~", ids_prefix(to))),
+                ],
             )
             .await?;
-        Ok(items
-            .iter()
-            .filter_map(|item| {
-                let minute = get_s(item, "sk")?.strip_prefix("I#")?.split('#').next()?.parse().ok()?;
-                let ids = item
-                    .get("ids")
-                    .and_then(|v| v.as_bs().ok())
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|blob| <[u8; 8]>::try_from(blob.as_ref()).ok())
-                    .map(u64::from_be_bytes)
-                    .collect();
-                Some((minute, get_s(item, "object").map(str::to_owned), ids))
-            })
-            .collect())
+        let what = stream_pk(stream);
+        let mut out = Vec::new();
+        for item in &items {
+            let Some(first) = get_s(item, "sk")
+                .and_then(|sk| sk.strip_prefix("I#"))
+                .and_then(|r| r.split('#').next())
+                .and_then(|m| m.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            let blob = get_b(item, "ids").ok_or_else(|| corrupt(&what, "eventID item without ids"))?;
+            let ids = unpack_ids(first, blob).ok_or_else(|| corrupt(&what, "malformed eventID item"))?;
+            let object = get_s(item, "object").map(str::to_owned);
+            let mut by_minute: BTreeMap<i64, Vec<u64>> = BTreeMap::new();
+            for (id, minute) in ids {
+                by_minute.entry(minute).or_default().push(id);
+            }
+            out.extend(by_minute.into_iter().map(|(m, ids)| (m, object.clone(), ids)));
+        }
+        Ok(out)
     }
 
     /// The eventIDs seen in the given minutes of the given streams, from objects that were
     /// committed: ids are written before the commit, so an attempt that never committed (a
     /// crash, a lost race) must not hide its records' later copies. A file's minutes are read
-    /// with one range Query per run of minutes less than half an hour apart (usually one).
+    /// with one range Query per run of minutes less than half an hour apart (usually one),
+    /// reaching back [`IDS_SPAN`] minutes for the items that started before it.
     pub(super) async fn load_ids(
         &self,
         streams: &[StreamKey],

@@ -84,3 +84,46 @@ fn item_size_counts_names_and_values_as_dynamodb_does() {
     // Then names plus values: 2+3, 1+4, 3+16
     assert_eq!(item_size(&item), 5 + 5 + 19);
 }
+
+#[test]
+fn event_ids_pack_into_hour_long_items_and_unpack_unchanged() {
+    // Given a file's ids over minutes 100..=104, late ones at 90, and one 70 minutes later
+    let mut ids: Vec<(u64, i64)> = (0..500u64).map(|i| (i * 7 + 1, 100 + (i % 5) as i64)).collect();
+    ids.extend([(9_001, 90), (9_002, 90), (9_003, 170)]);
+    // When packed into items and each unpacked
+    let items = pack_ids(&ids);
+    let mut back: Vec<(u64, i64)> = items
+        .iter()
+        .flat_map(|(first, blob)| unpack_ids(*first, blob).unwrap())
+        .collect();
+    // Then there is one item for the first hour and one for the late minute 170
+    assert_eq!(items.iter().map(|(first, _)| *first).collect::<Vec<_>>(), vec![90, 170]);
+    // And every id comes back with its minute
+    back.sort_unstable();
+    ids.sort_unstable();
+    assert_eq!(back, ids);
+    // And each item is 8 bytes per id plus 6 per minute
+    assert_eq!(items[0].1.len(), 502 * 8 + 6 * 6);
+}
+
+#[test]
+fn a_huge_minute_of_event_ids_is_split_across_items() {
+    // Given 90,000 ids in one minute (more than one item holds)
+    let ids: Vec<(u64, i64)> = (0..90_000u64).map(|i| (i, 5)).collect();
+    // When packed
+    let items = pack_ids(&ids);
+    // Then three items start at that minute, each under DynamoDB's 400 KB, and hold them all
+    assert_eq!(items.len(), 3);
+    assert!(items.iter().all(|(first, blob)| *first == 5 && blob.len() < 400_000));
+    let total: usize = items.iter().map(|(f, b)| unpack_ids(*f, b).unwrap().len()).sum();
+    assert_eq!(total, 90_000);
+}
+
+#[test]
+fn a_malformed_event_id_item_is_refused() {
+    // Given a blob that announces more ids than it holds, then it does not unpack
+    let mut blob = 0u16.to_be_bytes().to_vec();
+    blob.extend_from_slice(&3u32.to_be_bytes());
+    blob.extend_from_slice(&7u64.to_be_bytes());
+    assert_eq!(unpack_ids(0, &blob), None);
+}

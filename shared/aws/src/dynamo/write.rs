@@ -58,24 +58,9 @@ impl DynamoStore {
         }
     }
 
-    /// Puts one object's eventIDs of one minute (a retry writes the same item).
-    pub(super) async fn put_ids(
-        &self,
-        stream: &StreamKey,
-        minute: i64,
-        object: &str,
-        object_digest: &str,
-        ids: Vec<Blob>,
-        expires: i64,
-    ) -> Result<(), StoreError> {
-        let mut item = key(stream_pk(stream), &ids_sk(minute, object_digest));
-        item.insert("ids".into(), AttributeValue::Bs(ids));
-        item.insert("object".into(), s(object));
-        item.insert("expires".into(), n(expires));
-        self.put_plain("PutItem (event ids)", item).await
-    }
-
-    /// Puts a commit's new eventIDs, one item per stream and minute, 16 requests at a time.
+    /// Puts a commit's new eventIDs: per stream, one item per hour-long run of minutes
+    /// (usually one per file; see [`pack_ids`]), 16 requests at a time. A retry writes the
+    /// same items.
     pub(super) async fn put_all_ids(
         &self,
         object: &str,
@@ -83,19 +68,15 @@ impl DynamoStore {
         new_ids: &BTreeMap<StreamKey, Vec<(u64, i64)>>,
         expires: i64,
     ) -> Result<(), StoreError> {
-        let mut by_minute: BTreeMap<(&StreamKey, i64), Vec<Blob>> = BTreeMap::new();
+        let mut writes = Vec::new();
         for (stream, ids) in new_ids {
-            for (id, minute) in ids {
-                // Ids are 64-bit (see `event_id_hash`): 8 bytes each.
-                by_minute
-                    .entry((stream, *minute))
-                    .or_default()
-                    .push(Blob::new(id.to_be_bytes().to_vec()));
+            for (part, (first, blob)) in pack_ids(ids).into_iter().enumerate() {
+                let mut item = key(stream_pk(stream), &ids_sk(first, object_digest, part));
+                item.insert("ids".into(), AttributeValue::B(Blob::new(blob)));
+                item.insert("object".into(), s(object));
+                item.insert("expires".into(), n(expires));
+                writes.push(self.put_plain("PutItem (event ids)", item));
             }
-        }
-        let mut writes = Vec::with_capacity(by_minute.len());
-        for ((stream, minute), blobs) in by_minute {
-            writes.push(self.put_ids(stream, minute, object, object_digest, blobs, expires));
         }
         stream::iter(writes)
             .buffer_unordered(CONCURRENCY)
