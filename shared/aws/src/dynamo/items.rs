@@ -196,7 +196,8 @@ pub(super) fn key(pk: String, sk: &str) -> Item {
 }
 
 pub(super) fn pack<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    let mut enc = DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Written once, read a dozen times, billed per KB: worth the default level's effort.
+    let mut enc = DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     serde_json::to_writer(&mut enc, value).map_err(|e| corrupt("value to store", e))?;
     enc.finish().map_err(|e| corrupt("value to store", e))
 }

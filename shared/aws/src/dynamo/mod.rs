@@ -201,12 +201,17 @@ impl BaselineStore for DynamoStore {
     async fn load(&self, streams: &[StreamKey], _apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
         let heads = self.load_heads(streams).await?;
         let mut snap = Snapshot::default();
-        let mut ids = self.load_ids(streams, minutes).await?;
+        let mut loaded = Vec::with_capacity(streams.len());
+        let mut committed = BTreeSet::new();
         for k in streams {
             let head = heads.get(k).cloned().unwrap_or_default();
-            let (checkpoint, entries) = self.load_journal(k, &head).await?;
+            let (checkpoint, entries, objects) = self.load_journal(k, &head).await?;
+            committed.extend(objects);
             self.remember_head(k, head.clone());
-            let version = head.seq;
+            loaded.push((k, head.seq, checkpoint, entries));
+        }
+        let mut ids = self.load_ids(streams, minutes, &committed).await?;
+        for (k, version, checkpoint, entries) in loaded {
             for (api, value) in checkpoint.apis {
                 snap.apis.insert(api, Versioned { value, version });
             }

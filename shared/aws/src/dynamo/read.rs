@@ -104,9 +104,9 @@ impl DynamoStore {
         &self,
         stream: &StreamKey,
         head: &Head,
-    ) -> Result<(Checkpoint, Vec<JournalEntry>), StoreError> {
+    ) -> Result<(Checkpoint, Vec<JournalEntry>, BTreeSet<String>), StoreError> {
         if head.seq == 0 {
-            return Ok((Checkpoint::default(), vec![]));
+            return Ok((Checkpoint::default(), vec![], BTreeSet::new()));
         }
         let from = head.checkpoint.as_ref().map_or(1, |(cp, _, _)| *cp);
         let items = self
@@ -146,7 +146,13 @@ impl DynamoStore {
         if entries.len() as u64 != expected {
             tracing::warn!(stream = %what, found = entries.len(), expected, "journal entries missing (expired?)");
         }
-        Ok((checkpoint, entries.into_iter().map(|(_, e)| e).collect()))
+        // Journal entries exist only through committed transactions: their objects are committed.
+        let committed = items
+            .iter()
+            .filter_map(|i| get_s(i, "object"))
+            .map(str::to_owned)
+            .collect();
+        Ok((checkpoint, entries.into_iter().map(|(_, e)| e).collect(), committed))
     }
 
     /// Every item of partition `pk` whose sort key matches `sk_condition` (a consistent,
@@ -230,10 +236,13 @@ impl DynamoStore {
     /// crash, a lost race) must not hide its records' later copies. A file's minutes are read
     /// with one range Query per run of minutes less than half an hour apart (usually one),
     /// reaching back [`IDS_SPAN`] minutes for the items that started before it.
+    /// Objects in `known` are committed (their journal entries were loaded); the ledger is
+    /// read only for the others.
     pub(super) async fn load_ids(
         &self,
         streams: &[StreamKey],
         minutes: &[i64],
+        known: &BTreeSet<String>,
     ) -> Result<BTreeMap<StreamKey, Vec<(u64, i64)>>, StoreError> {
         let wanted: BTreeSet<i64> = minutes.iter().copied().collect();
         let mut runs: Vec<(i64, i64)> = Vec::new();
@@ -257,8 +266,9 @@ impl DynamoStore {
             .flatten()
             .filter(|(m, _, _)| wanted.contains(m))
             .filter_map(|(_, o, _)| o.as_deref())
+            .filter(|o| !known.contains(*o))
             .collect();
-        let committed: BTreeSet<String> = self
+        let mut committed: BTreeSet<String> = self
             .batch_get(objects.iter().map(|o| key(object_pk(o), "LEDGER")).collect())
             .await?
             .iter()
@@ -268,6 +278,7 @@ impl DynamoStore {
                     .map(str::to_owned)
             })
             .collect();
+        committed.extend(known.iter().cloned());
         let mut out: BTreeMap<StreamKey, Vec<(u64, i64)>> = BTreeMap::new();
         for (st, found) in owners.into_iter().zip(results) {
             let ids = out.entry(st.clone()).or_default();
