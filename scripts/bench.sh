@@ -40,7 +40,8 @@ rules_s=$(best "$BIN/trailsight" replay "$CORPUS" --stages rules)
 all_s=$(best "$BIN/trailsight" replay "$CORPUS")
 records=$("$BIN/trailsight" replay "$CORPUS" --stages count 2>&1 >/dev/null | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["records"])')
 
-BIG="$OUT/big-50mb.json.gz"
+# Named like a CloudTrail log file: the replay skips objects whose key is not one.
+BIG="$OUT/111122223333_CloudTrail_us-east-1_20260105T0005Z_big50mbbig50mbbi.json.gz"
 [ -f "$BIG" ] || "$BIN/trafficgen" bigfile --out "$BIG" --compressed-mb 50 --seed "$SEED"
 big_mb=$(( $(stat -c %s "$BIG") / 1048576 ))
 rss_kb=$(python3 - "$BIN/trailsight" replay "$BIG" <<'PY'
