@@ -81,6 +81,24 @@ pub struct Checkpoint {
     pub apis: Vec<(ApiKey, ApiState)>,
 }
 
+impl Checkpoint {
+    /// The state of `stream` that `commit` leaves: its stream state and every API of it the
+    /// commit carries (a commit carries every API its pipeline held).
+    pub fn of(commit: &crate::ports::Commit, stream: &crate::ports::StreamKey) -> Self {
+        let snap = commit.streams.get(stream);
+        Checkpoint {
+            state: snap.and_then(|s| s.state.clone()),
+            live: snap.map(|s| s.live.clone()).unwrap_or_default(),
+            apis: commit
+                .apis
+                .iter()
+                .filter(|(a, _)| a.account == stream.0 && a.region == stream.1)
+                .map(|(a, v)| (a.clone(), v.value.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// Checkpoint a stream when this many journal entries (files) have been committed since the
 /// last one: loads then replay at most this many minus one. Twelve is an hour of deliveries.
 pub const CHECKPOINT_EVERY: u64 = 12;

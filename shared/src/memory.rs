@@ -97,16 +97,7 @@ fn commit_journaled(journals: &mut BTreeMap<StreamKey, Journal>, commit: &Commit
         // In memory nothing expires: only the number of entries counts.
         let due = entry.is_none() || crate::journal::checkpoint_due(since, j.checkpoint.as_ref().map(|_| 0), 0);
         if due {
-            let checkpoint = Checkpoint {
-                state: s.state.clone(),
-                live: s.live.clone(),
-                apis: commit
-                    .apis
-                    .iter()
-                    .filter(|(a, _)| a.account == k.0 && a.region == k.1)
-                    .map(|(a, v)| (a.clone(), v.value.clone()))
-                    .collect(),
-            };
+            let checkpoint = Checkpoint::of(commit, k);
             j.checkpoint = Some((s.version + 1, checkpoint));
             j.entries.clear();
         } else if let Some(e) = entry {

@@ -245,16 +245,7 @@ impl BaselineStore for DynamoStore {
             if commit.journal.contains_key(k) && !self.checkpoint_due(k, snap.version) {
                 continue;
             }
-            let checkpoint = Checkpoint {
-                state: snap.state.clone(),
-                live: snap.live.clone(),
-                apis: commit
-                    .apis
-                    .iter()
-                    .filter(|(a, _)| a.account == k.0 && a.region == k.1)
-                    .map(|(a, v)| (a.clone(), v.value.clone()))
-                    .collect(),
-            };
+            let checkpoint = Checkpoint::of(commit, k);
             let bytes = pack(&checkpoint)?;
             let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
             let mut puts = Vec::with_capacity(parts.len());
