@@ -24,11 +24,14 @@ struct Inner {
     journals: Option<BTreeMap<StreamKey, Journal>>,
 }
 
-/// A stream's checkpoint (with the version it was taken at) and the entries committed since.
+/// A stream's checkpoint (with the version it was taken at), the entries committed since,
+/// and its eventIDs by minute, kept apart from the stream state as the DynamoDB store keeps
+/// them: a load returns the ids of the file's minutes only, not a day of them.
 #[derive(Debug, Default)]
 struct Journal {
     checkpoint: Option<(u64, Checkpoint)>,
     entries: Vec<JournalEntry>,
+    ids: BTreeMap<i64, Vec<u64>>,
 }
 
 /// A [`BaselineStore`] in memory.
@@ -59,7 +62,12 @@ impl MemoryStore {
 
 /// Loads a journaling store's streams: each checkpoint's states (every API of the stream) and
 /// the entries since.
-fn load_journaled(inner: &Inner, journals: &BTreeMap<StreamKey, Journal>, streams: &[StreamKey]) -> Snapshot {
+fn load_journaled(
+    inner: &Inner,
+    journals: &BTreeMap<StreamKey, Journal>,
+    streams: &[StreamKey],
+    minutes: &[i64],
+) -> Snapshot {
     let mut snap = Snapshot::default();
     for s in streams {
         let mut stream = inner.streams.get(s).cloned().unwrap_or_default();
@@ -67,6 +75,11 @@ fn load_journaled(inner: &Inner, journals: &BTreeMap<StreamKey, Journal>, stream
             snap.streams.insert(s.clone(), stream);
             continue;
         };
+        stream.seen = minutes
+            .iter()
+            .filter_map(|m| j.ids.get(m).map(|ids| ids.iter().map(move |id| (*id, *m))))
+            .flatten()
+            .collect();
         if let Some((_, cp)) = &j.checkpoint {
             stream.state = cp.state.clone();
             stream.live = cp.live.clone();
@@ -96,6 +109,14 @@ fn commit_journaled(journals: &mut BTreeMap<StreamKey, Journal>, commit: &Commit
         let since = j.entries.len() as u64;
         // In memory nothing expires: only the number of entries counts.
         let due = entry.is_none() || crate::journal::checkpoint_due(since, j.checkpoint.as_ref().map(|_| 0), 0);
+        for (id, minute) in commit.new_ids.get(k).into_iter().flatten() {
+            j.ids.entry(*minute).or_default().push(*id);
+        }
+        // As long as the pipeline remembers ids (a day behind the newest minute).
+        if let Some(&newest) = j.ids.keys().next_back() {
+            let horizon = newest - crate::dedup::DEFAULT_RETENTION_MINUTES;
+            j.ids = j.ids.split_off(&horizon);
+        }
         if due {
             let checkpoint = Checkpoint::of(commit, k);
             j.checkpoint = Some((s.version + 1, checkpoint));
@@ -115,10 +136,10 @@ impl BaselineStore for MemoryStore {
         })
     }
 
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], _minutes: &[i64]) -> Result<Snapshot, StoreError> {
+    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
         let inner = self.lock()?;
         if let Some(journals) = &inner.journals {
-            return Ok(load_journaled(&inner, journals, streams));
+            return Ok(load_journaled(&inner, journals, streams, minutes));
         }
         let mut snap = Snapshot::default();
         for s in streams {
@@ -150,12 +171,16 @@ impl BaselineStore for MemoryStore {
         if stream_moved || api_moved {
             return Ok(CommitOutcome::Conflict);
         }
+        let journaled = inner.journals.is_some();
         for (k, s) in &commit.streams {
             let mut s = s.clone();
             s.version += 1;
+            if journaled {
+                // Kept by minute in the stream's journal (see `Journal::ids`).
+                s.seen = Vec::new();
+            }
             inner.streams.insert(k.clone(), s);
         }
-        let journaled = inner.journals.is_some();
         if let Some(journals) = inner.journals.as_mut() {
             commit_journaled(journals, commit);
         }
@@ -277,10 +302,9 @@ pub struct MemorySource {
 impl MemorySource {
     /// Stores an object; its ETag is derived from its bytes (as S3's is).
     pub fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
-        let etag = format!(
-            "{:032x}",
-            crate::count::event_id_hash(&format!("{}{bytes:?}", bytes.len()))
-        );
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&bytes, &mut h);
+        let etag = format!("{:016x}", std::hash::Hasher::finish(&h));
         if let Ok(mut objects) = self.objects.lock() {
             objects.insert((bucket.to_owned(), key.to_owned()), (bytes, etag));
         }

@@ -59,6 +59,9 @@ struct Args {
     /// Label for the report.
     #[arg(long, default_value = "day")]
     label: String,
+    /// Only time the handler with in-memory ports (no moto: no requests, units or cost).
+    #[arg(long)]
+    handler_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +107,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// CPU time of this process's live threads, from `/proc/self/task/*/schedstat` (nanoseconds
+/// on the CPU), or None where those files do not exist (not Linux). The runtime keeps its
+/// threads alive for the whole run, so no thread's time leaves the sum between two readings.
+fn process_cpu() -> Option<Duration> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(ns))
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -113,6 +128,9 @@ struct FileRun {
     records: u64,
     handler_ms: f64,
     wall_ms: f64,
+    /// CPU time of the handler against moto: its own work with the real adapters (codecs,
+    /// request signing, the SDK), without the time spent waiting for the network.
+    cpu_ms: Option<f64>,
     usage: Usage,
     events: u64,
     put_events_requests: u64,
@@ -187,11 +205,12 @@ async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Res
     };
     for (f, run) in files.iter().zip(runs.iter_mut()) {
         let mut totals = Totals::default();
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), process_cpu());
         handle(&deps, &notification(&bucket, &f.key), &mut totals)
             .await
             .map_err(|e| Error::Setup(format!("{}: {e}", f.key)))?;
         run.wall_ms = ms(t.elapsed());
+        run.cpu_ms = cpu.zip(process_cpu()).map(|(a, b)| ms(b.saturating_sub(a)));
         run.usage = deps.store.take_usage();
         run.events = totals.events;
         run.put_events_requests = deps.sink.take_requests();
@@ -227,16 +246,11 @@ fn report(args: &Args, runs: &[FileRun], init_ms: f64) -> Value {
     } else {
         total / records as f64 * 100_000.0
     };
-    let mut handler: Vec<f64> = runs.iter().map(|r| r.handler_ms).collect();
-    handler.sort_by(f64::total_cmp);
-    let busiest = runs.iter().max_by_key(|r| r.records).cloned().unwrap_or_default();
-    json!({
-        "label": args.label,
-        "files": runs.len(),
-        "records": records,
-        "records_per_file": records as f64 / n,
-        "handler_ms": {"p50": percentile(&handler, 0.5), "p95": percentile(&handler, 0.95), "max": percentile(&handler, 1.0)},
-        "busiest_file": {"records": busiest.records, "handler_ms": busiest.handler_ms},
+    let mut cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_ms).collect();
+    cpu.sort_by(f64::total_cmp);
+    let mut summary = handler_report(args, runs);
+    let more = json!({
+        "handler_cpu_ms_on_moto": {"p50": percentile(&cpu, 0.5), "p95": percentile(&cpu, 0.95), "max": percentile(&cpu, 1.0)},
         "per_file": {
             "dynamodb_requests": ddb_requests / n,
             "dynamodb_write_units": wru / n,
@@ -251,15 +265,41 @@ fn report(args: &Args, runs: &[FileRun], init_ms: f64) -> Value {
         "cost_usd": cost,
         "cost_usd_total": total,
         "cost_usd_per_100k_events": per_100k,
+    });
+    if let (Some(s), Value::Object(more)) = (summary.as_object_mut(), more) {
+        s.extend(more);
+    }
+    summary
+}
+
+/// Handler times only (`--handler-only`).
+fn handler_report(args: &Args, runs: &[FileRun]) -> Value {
+    let mut handler: Vec<f64> = runs.iter().map(|r| r.handler_ms).collect();
+    handler.sort_by(f64::total_cmp);
+    let records: u64 = runs.iter().map(|r| r.records).sum();
+    let busiest = runs.iter().max_by_key(|r| r.records).cloned().unwrap_or_default();
+    json!({
+        "label": args.label,
+        "files": runs.len(),
+        "records": records,
+        "records_per_file": records as f64 / runs.len().max(1) as f64,
+        "handler_ms": {"p50": percentile(&handler, 0.5), "p95": percentile(&handler, 0.95), "max": percentile(&handler, 1.0)},
+        "busiest_file": {"records": busiest.records, "handler_ms": busiest.handler_ms},
     })
 }
 
 fn run(args: &Args) -> Result<Value, Error> {
-    let endpoint = std::env::var("TRAILSIGHT_MOTO_ENDPOINT").map_err(|_| {
-        Error::Setup(
-            "TRAILSIGHT_MOTO_ENDPOINT is not set: run this through scripts/with-moto.sh (make bench-ingest)".into(),
-        )
-    })?;
+    let endpoint = match std::env::var("TRAILSIGHT_MOTO_ENDPOINT") {
+        Ok(e) => Some(e),
+        Err(_) if args.handler_only => None,
+        Err(_) => {
+            return Err(Error::Setup(
+                "TRAILSIGHT_MOTO_ENDPOINT is not set: run this through scripts/with-moto.sh (make bench-ingest), \
+                 or pass --handler-only"
+                    .into(),
+            ))
+        }
+    };
     let files = load_trail(&args.trail)?;
     if files.is_empty() {
         return Err(Error::Setup(format!(
@@ -267,11 +307,20 @@ fn run(args: &Args) -> Result<Value, Error> {
             args.trail.display()
         )));
     }
-    let rt = tokio::runtime::Runtime::new()?;
+    // Threads live for the whole run, so the handler's CPU time is the sum over live threads.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_keep_alive(Duration::from_secs(24 * 3600))
+        .build()?;
     let mut runs = vec![FileRun::default(); files.len()];
     rt.block_on(in_memory(&files, &mut runs))?;
-    let init_ms = rt.block_on(on_moto(&endpoint, &files, &mut runs))?;
-    Ok(report(args, &runs, init_ms))
+    match endpoint.filter(|_| !args.handler_only) {
+        Some(endpoint) => {
+            let init_ms = rt.block_on(on_moto(&endpoint, &files, &mut runs))?;
+            Ok(report(args, &runs, init_ms))
+        }
+        None => Ok(handler_report(args, &runs)),
+    }
 }
 
 fn main() -> std::process::ExitCode {
