@@ -1,13 +1,14 @@
 //! `bench-ingest`: what the ingest Lambda costs and how fast it is, on a simulated day of
 //! CloudTrail logs (from `trafficgen`), through the real handler.
 //!
-//! 1. **Handler time** with in-memory ports (no network; the store journaling as the DynamoDB
+//! 1. **Handler time** with in-memory ports (alone with `--handler-only`) (no network; the store journaling as the DynamoDB
 //!    one does): each file's time through `handler::handle`, as Lambda would run it after the
 //!    S3 bytes arrive.
 //! 2. **Requests and units** with the real adapters against moto (`TRAILSIGHT_MOTO_ENDPOINT`,
 //!    set by `scripts/with-moto.sh`): DynamoDB requests and capacity units (modelled from item
 //!    sizes by DynamoDB's on-demand rules, since moto reports fixed units), S3 GetObject and
-//!    EventBridge PutEvents requests, and the wall time per file.
+//!    EventBridge PutEvents requests, the wall time per file, and the handler's CPU time (its
+//!    own work with the real adapters, without waiting for the network).
 //! 3. **Init**: configuration and client construction, as `main` does before serving.
 //! 4. **Cost** per 100,000 events from published us-east-1 on-demand prices (README).
 
