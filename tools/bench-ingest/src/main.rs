@@ -1,9 +1,9 @@
 //! `bench-ingest`: what the ingest Lambda costs and how fast it is, on a simulated day of
 //! CloudTrail logs (from `trafficgen`), through the real handler.
 //!
-//! 1. **Handler time** with in-memory ports (alone with `--handler-only`) (no network; the store journaling as the DynamoDB
+//! 1. **Handler time** with in-memory ports (no network; the store journaling as the DynamoDB
 //!    one does): each file's time through `handler::handle`, as Lambda would run it after the
-//!    S3 bytes arrive.
+//!    S3 bytes arrive. `--handler-only` measures this alone, without moto.
 //! 2. **Requests and units** with the real adapters against moto (`TRAILSIGHT_MOTO_ENDPOINT`,
 //!    set by `scripts/with-moto.sh`): DynamoDB requests and capacity units (modelled from item
 //!    sizes by DynamoDB's on-demand rules, since moto reports fixed units), S3 GetObject and
