@@ -353,4 +353,27 @@ mod tests {
     fn journaling_memory_store_passes_the_store_contract() {
         pollster::block_on(crate::contract::run_all(super::MemoryStore::journaling));
     }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_journaling_load_returns_the_ids_of_the_files_minutes_only() {
+        use crate::contract::{commit, stream};
+        use crate::ports::BaselineStore;
+        pollster::block_on(async {
+            // Given two committed files: ids 7 and 8 in minute 100, id 9 in minute 101
+            let store = super::MemoryStore::journaling();
+            let mut first = commit("a", 0, 0, 3);
+            first.new_ids.insert(stream(), vec![(7, 100), (8, 100)]);
+            store.commit(&first).await.unwrap();
+            let mut second = commit("b", 1, 0, 2);
+            second.new_ids.insert(stream(), vec![(9, 101)]);
+            store.commit(&second).await.unwrap();
+            // When a file with records of minute 101 loads the stream
+            let snap = store.load(&[stream()], &[], &[101]).await.unwrap();
+            // Then it gets the ids of minute 101, and those of minute 100 only when asked for
+            assert_eq!(snap.streams[&stream()].seen, vec![(9, 101)]);
+            let both = store.load(&[stream()], &[], &[100, 101]).await.unwrap();
+            assert_eq!(both.streams[&stream()].seen, vec![(7, 100), (8, 100), (9, 101)]);
+        });
+    }
 }
