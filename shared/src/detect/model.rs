@@ -588,17 +588,20 @@ mod tests {
         let code: Arc<str> = Arc::from("AccessDenied");
         let by_error = [(code.clone(), 1)];
         let callers = [(caller.clone(), 3)];
-        m.learn(
-            5,
-            3,
-            &by_error,
-            [&callers, &[], &by_error],
-            [0.0; 5],
-            0.0,
-            true,
-            true,
-            None,
-        );
+        let learn = |m: &mut ApiModel, t: i64| {
+            m.learn(
+                t,
+                3,
+                &by_error,
+                [&callers, &[], &by_error],
+                [0.0; 5],
+                0.0,
+                true,
+                true,
+                None,
+            );
+        };
+        learn(&mut m, 5);
         // When it is stored
         let json = serde_json::to_string(&m).unwrap_or_default();
         // Then the values are plain strings, as before they were shared
@@ -607,28 +610,8 @@ mod tests {
         // And what is read back equals the model, and matches new values by content
         let mut back: ApiModel = serde_json::from_str(&json).unwrap_or_else(|_| ApiModel::new(1));
         assert_eq!(back, m);
-        back.learn(
-            6,
-            3,
-            &by_error,
-            [&callers, &[], &by_error],
-            [0.0; 5],
-            0.0,
-            true,
-            true,
-            None,
-        );
-        m.learn(
-            6,
-            3,
-            &by_error,
-            [&callers, &[], &by_error],
-            [0.0; 5],
-            0.0,
-            true,
-            true,
-            None,
-        );
+        learn(&mut back, 6);
+        learn(&mut m, 6);
         assert_eq!(back, m);
         assert_eq!(back.attributions[0].len(), 1);
     }
