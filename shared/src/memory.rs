@@ -113,9 +113,11 @@ fn commit_journaled(journals: &mut BTreeMap<StreamKey, Journal>, commit: &Commit
             j.ids.entry(*minute).or_default().push(*id);
         }
         // As long as the pipeline remembers ids (a day behind the newest minute).
-        if let Some(&newest) = j.ids.keys().next_back() {
+        if let (Some(&oldest), Some(&newest)) = (j.ids.keys().next(), j.ids.keys().next_back()) {
             let horizon = newest - crate::dedup::DEFAULT_RETENTION_MINUTES;
-            j.ids = j.ids.split_off(&horizon);
+            if oldest < horizon {
+                j.ids = j.ids.split_off(&horizon);
+            }
         }
         if due {
             let checkpoint = Checkpoint::of(commit, k);
