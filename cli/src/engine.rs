@@ -144,7 +144,7 @@ impl Engine {
     /// Calls per API in this run.
     pub fn totals(&self) -> Vec<(&ApiKey, &ApiTotals)> {
         match self {
-            Engine::Memory(p) => p.totals().iter().collect(),
+            Engine::Memory(p) => p.totals().collect(),
             Engine::Stored { totals, .. } => totals.iter().collect(),
         }
     }

@@ -76,7 +76,8 @@ pub struct Pipeline {
     changes: Option<Changes>,
     seen: IdWindow,
     detector: Detector,
-    totals: FxHashMap<ApiKey, ApiTotals>,
+    /// Totals per API, with the API's detector handle (one lookup per API and file serves both).
+    totals: FxHashMap<ApiKey, (ApiTotals, Option<ApiId>)>,
     stats: Stats,
     /// Attribution strings shared across files, so a caller seen in every file is one
     /// allocation and minutes compare its entries by pointer.
@@ -208,8 +209,8 @@ impl Pipeline {
     }
 
     /// Calls and errors per API so far.
-    pub fn totals(&self) -> &FxHashMap<ApiKey, ApiTotals> {
-        &self.totals
+    pub fn totals(&self) -> impl Iterator<Item = (&ApiKey, &ApiTotals)> + '_ {
+        self.totals.iter().map(|(k, (t, _))| (k, t))
     }
 
     /// The detector, for inspection.
@@ -272,33 +273,33 @@ impl Pipeline {
         } else {
             vec![]
         };
+        // Calls and errors per API of the file, then one lookup per API (not per minute) for
+        // its totals and its detector handle.
+        let mut sums = vec![(0u64, 0u64); batch.apis.len()];
+        for slot in batch.slots.iter().filter(|s| s.tally.calls > 0) {
+            if let Some(s) = sums.get_mut(slot.api as usize) {
+                s.0 += u64::from(slot.tally.calls);
+                s.1 += u64::from(slot.tally.errors);
+            }
+        }
         let mut ids: Vec<Option<ApiId>> = vec![None; batch.apis.len()];
-        for slot in &batch.slots {
-            if slot.tally.calls == 0 {
+        for ((api, (calls, errors)), id) in batch.apis.iter().zip(&sums).zip(ids.iter_mut()) {
+            if *calls == 0 {
                 continue;
             }
-            let api = &batch.apis[slot.api as usize];
-            match self.totals.get_mut(api) {
-                Some(t) => {
-                    t.calls += u64::from(slot.tally.calls);
-                    t.errors += u64::from(slot.tally.errors);
-                }
-                None => {
-                    let t = ApiTotals {
-                        calls: u64::from(slot.tally.calls),
-                        errors: u64::from(slot.tally.errors),
-                    };
-                    self.totals.insert(api.clone(), t);
-                }
-            }
+            let entry = match self.totals.get_mut(api) {
+                Some(e) => e,
+                None => self.totals.entry(api.clone()).or_default(),
+            };
+            entry.0.calls += calls;
+            entry.0.errors += errors;
             if self.stages.detect {
-                // One lookup per API and file, not per minute.
-                let id = match ids.get_mut(slot.api as usize) {
-                    Some(Some(id)) => *id,
-                    Some(slot_id) => *slot_id.insert(self.detector.api_id(api)),
-                    None => self.detector.api_id(api),
-                };
-                self.detector.observe_id(id, delta(&shared, slot.minute, &slot.tally));
+                *id = Some(*entry.1.get_or_insert_with(|| self.detector.api_id(api)));
+            }
+        }
+        for slot in batch.slots.iter().filter(|s| s.tally.calls > 0) {
+            if let Some(Some(id)) = ids.get(slot.api as usize) {
+                self.detector.observe_id(*id, delta(&shared, slot.minute, &slot.tally));
             }
         }
         if self.stages.detect {

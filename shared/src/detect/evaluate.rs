@@ -2,6 +2,7 @@
 //! and learning), with prefix sums for the window tests.
 
 use super::*;
+use smallvec::SmallVec;
 use tail::{count_sd, count_tail, error_tail};
 
 /// The attributions of a minute without calls.
@@ -27,19 +28,30 @@ impl Eval<'_> {
 
     /// Looks for new Starts in the open minutes.
     pub(super) fn starts(&self, s: &mut ApiState, events: &mut Vec<Envelope>) {
-        let open: Vec<i64> = s
-            .window
-            .counts_in(s.window.settled_before, i64::MAX)
-            .map(|c| c.minute)
-            .collect();
-        let (Some(&lo), Some(&hi)) = (open.first(), open.last()) else {
+        let (Some(lo), Some(hi)) = (
+            s.window
+                .counts_in(s.window.settled_before, i64::MAX)
+                .next()
+                .map(|c| c.minute),
+            s.window.newest(),
+        ) else {
             return;
         };
+        // Open minutes come in ascending order: when the newest is still in the warm-up, so
+        // are all the others, and there is nothing to test.
+        if !self.warmed_up(hi) {
+            return;
+        }
         let sums = Sums::new(s, lo - HISTORY_MINUTES + 1, hi);
         // Every error window (at most 15 minutes) of every open minute lies within this range:
         // with too few errors in all of it, no error-rate verdict can pass (most APIs, most
         // files). Summed once, when a warmed-up minute first needs it.
         let mut errors_possible = None;
+        let open: SmallVec<[i64; 32]> = s
+            .window
+            .counts_in(s.window.settled_before, i64::MAX)
+            .map(|c| c.minute)
+            .collect();
         for t in open {
             if !self.warmed_up(t) {
                 continue;

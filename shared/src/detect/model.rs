@@ -18,6 +18,7 @@
 //! The state is a few KB, so it can live in one DynamoDB item per API.
 
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 /// The windows (minutes) over which counts are tested.
@@ -97,6 +98,50 @@ pub struct ApiModel {
     pub avg_at: i64,
     /// First minute learned.
     pub since: i64,
+    /// The seasonal mean of the last hour asked for (derived, not stored).
+    #[serde(skip)]
+    seasonal_hour: HourCache,
+}
+
+/// The seasonal mean of one hour, kept between the minutes that ask for it: it changes only
+/// when an hour closes. Derived state, so two models never differ by it. One word holds the
+/// hour (high half) and the mean (an `f32` value, low half), so it is never read torn.
+#[derive(Debug, Default)]
+struct HourCache(AtomicU64);
+
+impl HourCache {
+    /// Nothing kept (hour 0 is never asked for in practice, and is then just recomputed).
+    fn clear(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+
+    fn get(&self, hour: i64) -> Option<f64> {
+        let word = self.0.load(Ordering::Relaxed);
+        let h = u32::try_from(hour).ok().filter(|h| *h != 0)?;
+        ((word >> 32) as u32 == h).then(|| f64::from(f32::from_bits(word as u32)))
+    }
+
+    fn set(&self, hour: i64, value: f64) {
+        let narrow = value as f32;
+        if let Ok(h) = u32::try_from(hour) {
+            if f64::from(narrow) == value {
+                self.0
+                    .store(u64::from(h) << 32 | u64::from(narrow.to_bits()), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Clone for HourCache {
+    fn clone(&self) -> Self {
+        HourCache(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl PartialEq for HourCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl ApiModel {
@@ -123,12 +168,16 @@ impl ApiModel {
             attributions: [Vec::new(), Vec::new(), Vec::new()],
             avg_at: since,
             since,
+            seasonal_hour: HourCache::default(),
         }
     }
 
     /// The seasonal mean calls per minute at minute `t`, before scheduled spikes.
     pub fn seasonal(&self, t: i64) -> f64 {
         let hour = t.div_euclid(60);
+        if let Some(v) = self.seasonal_hour.get(hour) {
+            return v;
+        }
         let how = hour_of_week(hour);
         let hod = hour.rem_euclid(24) as usize;
         let weekly = (self.week_n[how] > 0).then(|| f64::from(self.week[how]));
@@ -138,12 +187,15 @@ impl ApiModel {
         } else {
             0.0
         };
-        match (weekly, daily) {
+        let v = match (weekly, daily) {
             (Some(w), Some(d)) => w.max(0.5 * d),
             (None, Some(d)) => d,
             (Some(w), None) => w,
-            (None, None) => level,
-        }
+            // The running level changes with every minute learned: not kept.
+            (None, None) => return level,
+        };
+        self.seasonal_hour.set(hour, v);
+        v
     }
 
     /// Expected calls in minute `t`: the seasonal mean plus learned scheduled spikes.
@@ -390,6 +442,7 @@ impl ApiModel {
     }
 
     fn close_hour(&mut self, h: i64) {
+        self.seasonal_hour.clear();
         let mean = self.hour_calls as f32 / 60.0;
         self.hour_calls = 0;
         let how = hour_of_week(h);
@@ -482,8 +535,18 @@ fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
     Arc::ptr_eq(a, b) || (a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b)
 }
 
+/// The entry of `list` for `value`: first by pointer alone, which reads no string (the bytes
+/// of the other entries are usually out of cache), then by content.
+fn find_shared<'a, T>(list: &'a mut [(Arc<str>, T)], value: &Arc<str>) -> Option<&'a mut (Arc<str>, T)> {
+    let i = list
+        .iter()
+        .position(|e| Arc::ptr_eq(&e.0, value))
+        .or_else(|| list.iter().position(|e| same(&e.0, value)))?;
+    list.get_mut(i)
+}
+
 fn bump(list: &mut Vec<(Arc<str>, f64)>, value: &Arc<str>, n: f64) {
-    if let Some(e) = list.iter_mut().find(|e| same(&e.0, value)) {
+    if let Some(e) = find_shared(list, value) {
         e.1 += n;
         return;
     }
@@ -505,6 +568,7 @@ fn hour_of_week(hour: i64) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -513,6 +577,30 @@ mod tests {
             let local = (t - 10..t).map(|u| f64::from(f(u))).sum::<f64>() / 10.0;
             m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], local, true, true, None);
         }
+    }
+
+    #[test]
+    fn a_kept_seasonal_mean_is_dropped_when_an_hour_closes() {
+        // Given a model that learned two quiet days, whose mean for the next hour was read
+        let day = 1440;
+        let mut m = ApiModel::new(0);
+        feed(&mut m, 0, 2 * day, |_| 2);
+        let hour = 2 * day + 60;
+        let before = m.seasonal(hour);
+        // When that hour is learned busy, another hour closes, and the mean is read again
+        feed(&mut m, 2 * day, 2 * day + 121, |t| {
+            if (hour..hour + 60).contains(&t) {
+                40
+            } else {
+                2
+            }
+        });
+        let after = m.seasonal(hour);
+        // Then it reflects the busy hour, exactly as a model without any kept mean computes it
+        assert!(after > before, "{before} -> {after}");
+        let fresh: ApiModel = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(after.to_bits(), fresh.seasonal(hour).to_bits());
+        assert_eq!(m.expected_range(hour, hour + 59), fresh.expected_range(hour, hour + 59));
     }
 
     #[test]

@@ -38,8 +38,12 @@ pub struct MinuteData {
 /// an `Arc<str>` allocates nothing: attribution strings are shared, not copied per minute).
 pub fn add_capped_shared(list: &mut Attributions, items: &[(Arc<str>, u32)], cap: usize) {
     for (v, n) in items {
-        // Strings of one file are one allocation: the pointer check usually decides.
-        if let Some(e) = list.iter_mut().find(|e| Arc::ptr_eq(&e.0, v) || e.0 == *v) {
+        // Strings are shared: the pointer check usually decides, without reading any string.
+        let at = list
+            .iter()
+            .position(|e| Arc::ptr_eq(&e.0, v))
+            .or_else(|| list.iter().position(|e| e.0 == *v));
+        if let Some(e) = at.and_then(|i| list.get_mut(i)) {
             e.1 += n;
         } else {
             list.push((v.clone(), *n));
@@ -218,6 +222,11 @@ impl MinuteWindow {
     /// Whether no minute has data.
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
+    }
+
+    /// The newest minute with data.
+    pub fn newest(&self) -> Option<i64> {
+        self.counts.back().map(|c| c.minute)
     }
 
     /// Whether some minute at or after `m` has data.
