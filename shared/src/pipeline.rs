@@ -8,7 +8,7 @@
 
 use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId};
 use crate::dedup::IdWindow;
-use crate::detect::{ApiId, ApiState, Attributions, Detector, DetectorConfig, MinuteDelta};
+use crate::detect::{ApiId, ApiState, Detector, DetectorConfig, MinuteAttributions, MinuteDelta};
 use crate::events::Envelope;
 use crate::journal::{JournalEntry, JournalSlot};
 use crate::key::LogKey;
@@ -131,11 +131,6 @@ impl Pipeline {
         self.strings.prune();
         let shared: Vec<Arc<str>> = entry.strings.iter().map(|s| self.strings.get(s)).collect();
         let mut ids: Vec<Option<ApiId>> = vec![None; entry.apis.len()];
-        let resolve = |list: &[(u32, u32)]| -> Attributions {
-            list.iter()
-                .filter_map(|(id, n)| shared.get(*id as usize).map(|s| (s.clone(), *n)))
-                .collect()
-        };
         for slot in &entry.slots {
             let Some(cached) = ids.get_mut(slot.api as usize) else {
                 continue;
@@ -157,9 +152,9 @@ impl Pipeline {
                 minute: slot.minute,
                 calls: slot.calls,
                 errors: slot.errors,
-                by_error: resolve(&slot.by_error),
-                by_caller: resolve(&slot.by_caller),
-                by_agent: resolve(&slot.by_agent),
+                attributions: MinuteAttributions::resolve([&slot.by_error, &slot.by_caller, &slot.by_agent], |id| {
+                    shared.get(id as usize).cloned()
+                }),
             };
             self.detector.observe_id(id, delta);
         }
@@ -467,17 +462,12 @@ impl Interner {
 
 /// The detector's view of one slot: counts with attribution strings resolved.
 fn delta(strings: &[Arc<str>], minute: i64, t: &MinuteTally) -> MinuteDelta {
-    let resolve = |list: &[(StrId, u32)]| -> Attributions {
-        list.iter()
-            .filter_map(|(id, n)| strings.get(*id as usize).map(|s| (s.clone(), *n)))
-            .collect()
-    };
     MinuteDelta {
         minute,
         calls: t.calls,
         errors: t.errors,
-        by_error: resolve(&t.by_error),
-        by_caller: resolve(&t.by_caller),
-        by_agent: resolve(&t.by_agent),
+        attributions: MinuteAttributions::resolve([&t.by_error, &t.by_caller, &t.by_agent], |id| {
+            strings.get(id as usize).cloned()
+        }),
     }
 }

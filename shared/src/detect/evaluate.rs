@@ -316,7 +316,7 @@ impl Eval<'_> {
                     let bar = (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio);
                     let e1 = f64::from(
                         attrs
-                            .by_error
+                            .by_error()
                             .iter()
                             .filter(|x| &*x.0 == code.as_str())
                             .map(|x| x.1)
@@ -329,7 +329,10 @@ impl Eval<'_> {
                     (e1, hot, normal)
                 }
             };
-            for (i, list) in [&attrs.by_caller, &attrs.by_agent, &attrs.by_error].iter().enumerate() {
+            for (i, list) in [attrs.by_caller(), attrs.by_agent(), attrs.by_error()]
+                .iter()
+                .enumerate()
+            {
                 let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
                 add_capped(&mut a.attributions[i], &items, 32);
             }
@@ -381,8 +384,8 @@ impl Eval<'_> {
         s.model.learn(
             m,
             count.calls,
-            &attrs.by_error,
-            [&attrs.by_caller, &attrs.by_agent, &attrs.by_error],
+            attrs.by_error(),
+            [attrs.by_caller(), attrs.by_agent(), attrs.by_error()],
             excess,
             local,
             !rate_active,

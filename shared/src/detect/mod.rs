@@ -47,12 +47,8 @@ pub struct MinuteDelta {
     pub calls: u32,
     /// Calls with an errorCode.
     pub errors: u32,
-    /// Errors per code.
-    pub by_error: Attributions,
-    /// Calls per caller.
-    pub by_caller: Attributions,
-    /// Calls per user agent.
-    pub by_agent: Attributions,
+    /// Errors per code, calls per caller and per user agent.
+    pub attributions: MinuteAttributions,
 }
 
 /// An insight that has started and not ended.

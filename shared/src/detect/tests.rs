@@ -64,9 +64,11 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
             minute: m,
             calls,
             errors,
-            by_error,
-            by_caller: smallvec::smallvec![("arn:aws:iam::111122223333:user/ci".into(), calls)],
-            by_agent: smallvec::smallvec![("aws-cli/2".into(), calls)],
+            attributions: MinuteAttributions::new(
+                by_error,
+                smallvec::smallvec![("arn:aws:iam::111122223333:user/ci".into(), calls)],
+                smallvec::smallvec![("aws-cli/2".into(), calls)],
+            ),
         },
     );
 }

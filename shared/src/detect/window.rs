@@ -81,15 +81,93 @@ pub struct Count {
     pub errors: u32,
 }
 
-/// The capped attributions of one minute with data.
+/// The capped attributions of one minute with data: its error codes, callers and user
+/// agents in one list (each capped at [`MINUTE_ATTRIBUTION_CAP`]). Most minutes have at most
+/// four values in all, which live inline: a minute takes under two cache lines, and a
+/// detector walks many minutes of many APIs after each file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MinuteAttributions {
+    /// Error codes, then callers, then user agents.
+    items: SmallVec<[(Arc<str>, u32); 4]>,
+    /// Where the error codes end and where the callers end in `items`.
+    ends: [u8; 2],
+}
+
+impl MinuteAttributions {
+    /// From the three lists, each capped as [`add_capped_shared`] does.
+    pub fn new(mut by_error: Attributions, mut by_caller: Attributions, mut by_agent: Attributions) -> Self {
+        for list in [&mut by_error, &mut by_caller, &mut by_agent] {
+            add_capped_shared(list, &[], MINUTE_ATTRIBUTION_CAP);
+        }
+        let errors = by_error.len();
+        let callers = errors + by_caller.len();
+        let mut items = SmallVec::with_capacity(callers + by_agent.len());
+        for item in by_error.into_iter().chain(by_caller).chain(by_agent) {
+            items.push(item);
+        }
+        MinuteAttributions {
+            items,
+            ends: [errors as u8, callers as u8],
+        }
+    }
+
+    /// From three lists of `(string id, n)` whose strings `resolve` gives (ids it does not
+    /// know are left out), each capped as [`MinuteAttributions::new`] does.
+    pub fn resolve(lists: [&[(u32, u32)]; 3], resolve: impl Fn(u32) -> Option<Arc<str>>) -> Self {
+        if lists.iter().any(|l| l.len() > MINUTE_ATTRIBUTION_CAP) {
+            let [e, c, a] = lists.map(|l| l.iter().filter_map(|(id, n)| Some((resolve(*id)?, *n))).collect());
+            return MinuteAttributions::new(e, c, a);
+        }
+        // Each list within the cap (nearly always): the values go in as they are.
+        let mut items = SmallVec::with_capacity(lists.iter().map(|l| l.len()).sum());
+        let mut ends = [0u8; 2];
+        for (i, list) in lists.iter().enumerate() {
+            for (id, n) in list.iter() {
+                if let Some(s) = resolve(*id) {
+                    items.push((s, *n));
+                }
+            }
+            if let Some(end) = ends.get_mut(i) {
+                *end = items.len() as u8;
+            }
+        }
+        MinuteAttributions { items, ends }
+    }
+
     /// Errors per errorCode.
-    pub by_error: Attributions,
+    pub fn by_error(&self) -> &[(Arc<str>, u32)] {
+        self.items.get(..usize::from(self.ends[0])).unwrap_or_default()
+    }
+
     /// Calls per caller ARN.
-    pub by_caller: Attributions,
+    pub fn by_caller(&self) -> &[(Arc<str>, u32)] {
+        self.items
+            .get(usize::from(self.ends[0])..usize::from(self.ends[1]))
+            .unwrap_or_default()
+    }
+
     /// Calls per user agent.
-    pub by_agent: Attributions,
+    pub fn by_agent(&self) -> &[(Arc<str>, u32)] {
+        self.items.get(usize::from(self.ends[1])..).unwrap_or_default()
+    }
+
+    /// The three lists, moved out.
+    fn into_lists(self) -> (Attributions, Attributions, Attributions) {
+        let [errors, callers] = self.ends.map(usize::from);
+        let mut items = self.items.into_iter();
+        let by_error = items.by_ref().take(errors).collect();
+        let by_caller = items.by_ref().take(callers.saturating_sub(errors)).collect();
+        (by_error, by_caller, items.collect())
+    }
+
+    /// Adds another minute's lists, capped as [`add_capped_shared`] does.
+    fn add(&mut self, more: &MinuteAttributions) {
+        let (mut e, mut c, mut a) = std::mem::take(self).into_lists();
+        add_capped_shared(&mut e, more.by_error(), MINUTE_ATTRIBUTION_CAP);
+        add_capped_shared(&mut c, more.by_caller(), MINUTE_ATTRIBUTION_CAP);
+        add_capped_shared(&mut a, more.by_agent(), MINUTE_ATTRIBUTION_CAP);
+        *self = MinuteAttributions::new(e, c, a);
+    }
 }
 
 /// Recent minutes of one API: the minutes with data, in ascending order, as two parallel
@@ -126,11 +204,8 @@ impl From<WindowRepr> for MinuteWindow {
                 calls: d.calls,
                 errors: d.errors,
             });
-            w.attributions.push_back(MinuteAttributions {
-                by_error: d.by_error,
-                by_caller: d.by_caller,
-                by_agent: d.by_agent,
-            });
+            w.attributions
+                .push_back(MinuteAttributions::new(d.by_error, d.by_caller, d.by_agent));
         }
         w
     }
@@ -143,12 +218,13 @@ impl From<MinuteWindow> for WindowRepr {
             .into_iter()
             .zip(w.attributions)
             .map(|(c, a)| {
+                let (by_error, by_caller, by_agent) = a.into_lists();
                 let d = MinuteData {
                     calls: c.calls,
                     errors: c.errors,
-                    by_error: a.by_error,
-                    by_caller: a.by_caller,
-                    by_agent: a.by_agent,
+                    by_error,
+                    by_caller,
+                    by_agent,
                 };
                 (c.minute, d)
             })
@@ -265,26 +341,16 @@ impl MinuteWindow {
             if c.minute == minute {
                 c.calls += d.calls;
                 c.errors += d.errors;
-                add_capped_shared(&mut a.by_error, &d.by_error, MINUTE_ATTRIBUTION_CAP);
-                add_capped_shared(&mut a.by_caller, &d.by_caller, MINUTE_ATTRIBUTION_CAP);
-                add_capped_shared(&mut a.by_agent, &d.by_agent, MINUTE_ATTRIBUTION_CAP);
+                a.add(&d.attributions);
                 return;
             }
         }
-        let cap = |mut list: Attributions| {
-            add_capped_shared(&mut list, &[], MINUTE_ATTRIBUTION_CAP);
-            list
-        };
         let count = Count {
             minute,
             calls: d.calls,
             errors: d.errors,
         };
-        let attributions = MinuteAttributions {
-            by_error: cap(d.by_error),
-            by_caller: cap(d.by_caller),
-            by_agent: cap(d.by_agent),
-        };
+        let attributions = d.attributions;
         // A new minute usually comes after every minute held.
         if i == self.counts.len() {
             self.counts.push_back(count);
@@ -318,7 +384,7 @@ impl MinuteWindow {
         for (c, a) in self.attributed_in(end - len + 1, end) {
             calls += u64::from(c.calls);
             errors += a
-                .by_error
+                .by_error()
                 .iter()
                 .filter(|e| &*e.0 == code)
                 .map(|e| u64::from(e.1))
@@ -334,7 +400,7 @@ impl MinuteWindow {
             return codes;
         }
         for (_, a) in self.attributed_in(end - len + 1, end) {
-            for (c, _) in &a.by_error {
+            for (c, _) in a.by_error() {
                 if !codes.iter().any(|x| x.as_str() == &**c) {
                     codes.push(c.to_string());
                 }
@@ -351,9 +417,9 @@ impl MinuteWindow {
         }
         for (_, a) in self.attributed_in(from, to) {
             let list = match attribute {
-                0 => &a.by_caller,
-                1 => &a.by_agent,
-                _ => &a.by_error,
+                0 => a.by_caller(),
+                1 => a.by_agent(),
+                _ => a.by_error(),
             };
             let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
             add_capped(&mut out, &items, 64);
@@ -379,46 +445,38 @@ impl MinuteWindow {
 }
 
 /// Calls and expected calls of the last [`HISTORY_MINUTES`] complete minutes, for window sums.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recent {
     /// Minute of the newest entry.
     pub newest: i64,
-    /// Calls per minute, oldest first (as `f64`: they are only summed and compared). Up to
-    /// twice the history is kept, so the newest minutes are one contiguous slice and old ones
-    /// are dropped in bulk.
-    calls: Vec<f64>,
-    /// Expected calls of the same minutes.
-    expected: Vec<f64>,
-    /// Running sums of `(calls, expected)`: `prefix[i]` sums the first `i` minutes (one more
-    /// entry than `calls`), so any window's sums are one subtraction.
-    prefix: Vec<(f64, f64)>,
-    /// Positions in `calls` of the minutes that no newer minute equals or exceeds, oldest
-    /// first (so their calls strictly decrease): the busiest minute of the newest `len`
+    /// One entry per minute, oldest first. Up to twice the history is kept, so the newest
+    /// minutes are one contiguous slice and old ones are dropped in bulk.
+    minutes: Vec<RecentMinute>,
+    /// Positions in `minutes` of the minutes that no newer minute equals or exceeds in calls,
+    /// oldest first (so their calls strictly decrease): the busiest minute of the newest `len`
     /// minutes, the newest of equals, is the first of them within those minutes.
     peaks: Vec<usize>,
 }
 
-impl Default for Recent {
-    fn default() -> Self {
-        Recent {
-            newest: 0,
-            calls: Vec::new(),
-            expected: Vec::new(),
-            prefix: vec![(0.0, 0.0)],
-            peaks: Vec::new(),
-        }
-    }
+/// One minute of [`Recent`]: its values and the running sums up to it, side by side, so a
+/// window's sums and its busiest minute are read from the same few cache lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct RecentMinute {
+    /// Calls (as `f64`: they are only summed and compared).
+    calls: f64,
+    /// Expected calls.
+    expected: f64,
+    /// Running sums of `(calls, expected)` over the minutes kept, this one included, so any
+    /// window's sums are one subtraction.
+    sums: (f64, f64),
 }
 
 impl Recent {
     /// Appends minute `m`; minutes missing before it are filled by `fill(minute) -> (calls, expected)`.
     pub fn push(&mut self, m: i64, calls: u32, expected: f64, fill: impl Fn(i64) -> (u32, f64)) {
         let mut fill_from = self.newest + 1;
-        if self.calls.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
-            self.calls.clear();
-            self.expected.clear();
-            self.prefix.clear();
-            self.prefix.push((0.0, 0.0));
+        if self.minutes.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
+            self.minutes.clear();
             self.peaks.clear();
             fill_from = m - HISTORY_MINUTES + 1;
         }
@@ -428,53 +486,57 @@ impl Recent {
         }
         self.append(f64::from(calls), expected);
         let history = HISTORY_MINUTES as usize;
-        if self.calls.len() > 2 * history {
-            let cut = self.calls.len() - history;
-            self.calls.drain(..cut);
-            self.expected.drain(..cut);
-            self.prefix.drain(..cut);
+        if self.minutes.len() > 2 * history {
+            let cut = self.minutes.len() - history;
+            let (bc, be) = self.minutes.get(cut - 1).map_or((0.0, 0.0), |e| e.sums);
+            self.minutes.drain(..cut);
             self.peaks.retain(|p| *p >= cut);
             for p in &mut self.peaks {
                 *p -= cut;
             }
             // Keep the running sums small, so differences stay exact to the last bits.
-            let (bc, be) = self.prefix[0];
-            for p in &mut self.prefix {
-                p.0 -= bc;
-                p.1 -= be;
+            for e in &mut self.minutes {
+                e.sums.0 -= bc;
+                e.sums.1 -= be;
             }
         }
         self.newest = m;
     }
 
     fn append(&mut self, c: f64, x: f64) {
-        let (pc, pe) = self.prefix.last().copied().unwrap_or((0.0, 0.0));
+        let (pc, pe) = self.minutes.last().map_or((0.0, 0.0), |e| e.sums);
         while let Some(&p) = self.peaks.last() {
-            if self.calls.get(p).is_some_and(|&q| q <= c) {
+            if self.minutes.get(p).is_some_and(|q| q.calls <= c) {
                 self.peaks.pop();
             } else {
                 break;
             }
         }
-        self.peaks.push(self.calls.len());
-        self.calls.push(c);
-        self.expected.push(x);
-        self.prefix.push((pc + c, pe + x));
+        self.peaks.push(self.minutes.len());
+        self.minutes.push(RecentMinute {
+            calls: c,
+            expected: x,
+            sums: (pc + c, pe + x),
+        });
     }
 
     /// How many of the newest minutes windows may cover: the history, or fewer before it fills.
     fn span(&self) -> usize {
-        self.calls.len().min(HISTORY_MINUTES as usize)
+        self.minutes.len().min(HISTORY_MINUTES as usize)
     }
 
     /// Observed and expected calls over the newest `len` minutes (at most the history).
     pub fn sums(&self, len: i64) -> (f64, f64) {
         let len = usize::try_from(len).unwrap_or(0).min(self.span());
-        let n = self.calls.len();
-        match (self.prefix.get(n), self.prefix.get(n - len)) {
-            (Some(hi), Some(lo)) => (hi.0 - lo.0, hi.1 - lo.1),
-            _ => (0.0, 0.0),
-        }
+        let n = self.minutes.len();
+        let Some(hi) = n.checked_sub(1).and_then(|i| self.minutes.get(i)) else {
+            return (0.0, 0.0);
+        };
+        let lo = (n - len)
+            .checked_sub(1)
+            .and_then(|i| self.minutes.get(i))
+            .map_or((0.0, 0.0), |e| e.sums);
+        (hi.sums.0 - lo.0, hi.sums.1 - lo.1)
     }
 
     /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
@@ -482,7 +544,7 @@ impl Recent {
     /// of equals) is the oldest of the peaks within it, found walking the peaks back once.
     pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
         let mut out = [0.0; N];
-        let n = self.calls.len();
+        let n = self.minutes.len();
         // `peaks[k..]` are the peaks within the newest window so far.
         let mut k = self.peaks.len();
         for (slot, len) in out.iter_mut().zip(lens) {
@@ -492,14 +554,14 @@ impl Recent {
                 break;
             }
             if len == 1 {
-                *slot = self.calls[n - 1] - self.expected[n - 1];
+                *slot = self.minutes.last().map_or(0.0, |e| e.calls - e.expected);
                 continue;
             }
             while k > 0 && self.peaks[k - 1] >= n - len {
                 k -= 1;
             }
-            let (top, top_e) = match self.peaks.get(k) {
-                Some(&i) => (self.calls[i], self.expected[i]),
+            let (top, top_e) = match self.peaks.get(k).and_then(|&i| self.minutes.get(i)) {
+                Some(e) => (e.calls, e.expected),
                 None => (f64::MIN, 0.0),
             };
             let (o, e) = self.sums(len as i64);
@@ -516,19 +578,71 @@ impl Recent {
         if len <= 1 {
             return o - e;
         }
-        let n = self.calls.len();
+        let n = self.minutes.len();
         let from = n - usize::try_from(len).unwrap_or(0).min(self.span());
-        let top = (from..n).rev().max_by(|a, b| self.calls[*a].total_cmp(&self.calls[*b]));
+        let top = self.minutes[from..]
+            .iter()
+            .rev()
+            .max_by(|a, b| a.calls.total_cmp(&b.calls));
         match top {
-            Some(i) => (o - self.calls[i]) - (e - self.expected[i]),
+            Some(m) => (o - m.calls) - (e - m.expected),
             None => o - e,
         }
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    fn list(prefix: &str, counts: &[u32]) -> Attributions {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (Arc::from(format!("{prefix}{i}")), *n))
+            .collect()
+    }
+
+    #[test]
+    fn a_minute_keeps_its_three_attributes_apart_and_capped_when_deltas_merge() {
+        // Given a minute with one error code, nine callers (one over the cap) and two agents
+        let delta = |errors: &[u32], callers: &[u32], agents: &[u32]| MinuteDelta {
+            minute: 7,
+            calls: 20,
+            errors: errors.iter().sum(),
+            attributions: MinuteAttributions::new(list("code", errors), list("caller", callers), list("agent", agents)),
+        };
+        let mut w = MinuteWindow::new(0);
+        w.add(delta(&[3], &[1, 2, 3, 4, 5, 6, 7, 8, 9], &[10, 10]));
+        // When a later file adds a second code, more calls of a known caller and a new agent
+        w.add(delta(&[0, 4], &[0, 0, 0, 0, 0, 0, 0, 0, 40], &[0, 0, 5]));
+        // Then each attribute is merged and capped on its own, as separate capped lists are
+        let mut expect = [
+            list("code", &[3]),
+            list("caller", &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            list("agent", &[10, 10]),
+        ];
+        for (l, more) in expect.iter_mut().zip([
+            list("code", &[0, 4]),
+            list("caller", &[0, 0, 0, 0, 0, 0, 0, 0, 40]),
+            list("agent", &[0, 0, 5]),
+        ]) {
+            add_capped_shared(l, &[], MINUTE_ATTRIBUTION_CAP);
+            add_capped_shared(l, &more, MINUTE_ATTRIBUTION_CAP);
+        }
+        let Some((count, a)) = w.get(7) else {
+            panic!("minute 7 has data");
+        };
+        assert_eq!((count.calls, count.errors), (40, 7));
+        assert_eq!(a.by_error(), &expect[0][..]);
+        assert_eq!(a.by_caller(), &expect[1][..]);
+        assert_eq!(a.by_agent(), &expect[2][..]);
+        assert_eq!(a.by_caller().len(), MINUTE_ATTRIBUTION_CAP);
+        // And the stored form gives the same minute back
+        let back: MinuteWindow = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+        assert_eq!(back, w);
+    }
 
     #[test]
     fn capped_lists_keep_the_largest_values() {
