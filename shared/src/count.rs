@@ -9,6 +9,7 @@
 use crate::key::LogKey;
 use crate::reader::Record;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
 
 /// An API as trailsight tracks it: one account, region, service and operation.
@@ -37,6 +38,11 @@ impl std::fmt::Display for ApiKey {
 /// Index of a string in a batch's string table.
 pub type StrId = u32;
 
+/// `(string, count)` pairs of one attribute in one slot. Most slots have one or two values
+/// per attribute: those live inline in the slot, so a batch's slots are one contiguous array
+/// that the merge (on another thread) reads without chasing a pointer per list.
+pub type TallyList = SmallVec<[(StrId, u32); 2]>;
+
 /// Counts for one API in one minute of one file. Attribution lists are `(string, count)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MinuteTally {
@@ -45,11 +51,11 @@ pub struct MinuteTally {
     /// Calls that returned an errorCode.
     pub errors: u32,
     /// Calls per errorCode.
-    pub by_error: Vec<(StrId, u32)>,
+    pub by_error: TallyList,
     /// Calls per caller (userIdentity ARN or invoking service).
-    pub by_caller: Vec<(StrId, u32)>,
+    pub by_caller: TallyList,
     /// Calls per user agent.
-    pub by_agent: Vec<(StrId, u32)>,
+    pub by_agent: TallyList,
 }
 
 /// Sentinel for "no value" in a [`RecordRef`].
@@ -288,7 +294,7 @@ pub fn tally_add(t: &mut MinuteTally, error: StrId, caller: StrId, agent: StrId,
     }
 }
 
-fn bump(list: &mut Vec<(StrId, u32)>, id: StrId, delta: i32) {
+fn bump(list: &mut TallyList, id: StrId, delta: i32) {
     if let Some(e) = list.iter_mut().find(|e| e.0 == id) {
         e.1 = e.1.saturating_add_signed(delta);
         if e.1 == 0 {
@@ -349,7 +355,7 @@ mod tests {
             b.strings[first.tally.by_error[0].0 as usize],
             "Client.UnauthorizedOperation"
         );
-        assert_eq!(first.tally.by_agent, vec![(first.tally.by_agent[0].0, 2)]);
+        assert_eq!(first.tally.by_agent[..], [(first.tally.by_agent[0].0, 2)]);
         // And a record without recipientAccountId falls back to userIdentity.accountId and the default region
         assert_eq!(b.apis[b.slots[1].api as usize].account, "444455556666");
         assert_eq!(b.apis[b.slots[1].api as usize].region, "unknown");
