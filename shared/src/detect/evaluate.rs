@@ -83,7 +83,14 @@ impl Eval<'_> {
 
     fn call_rate_verdict(&self, s: &ApiState, sums: &Sums, t: i64) -> Option<(i64, Verdict)> {
         for (i, len) in WINDOWS.iter().enumerate() {
-            if sums.observed(t, *len) < f64::from(self.t.min_calls) * MIN_CALLS_SCALE[i] {
+            let observed = sums.observed(t, *len);
+            if observed < f64::from(self.t.min_calls) * MIN_CALLS_SCALE[i] {
+                continue;
+            }
+            // Expected calls are never below the seasonal mean: when even that rules the window
+            // out (a busy API at its usual rate), the exact expectation (scheduled spikes of
+            // every minute of the range) is not computed.
+            if observed < self.t.min_ratio * sums.seasonal_floor(&s.model, t, *len) {
                 continue;
             }
             let (observed, expected) = sums.window(&s.model, t, *len);
@@ -439,6 +446,8 @@ struct Sums {
     observed: Vec<f64>,
     /// Computed on first use: most APIs never pass the cheap observed-count gate.
     expected: std::cell::OnceCell<Vec<f64>>,
+    /// The seasonal mean of each hour of the range, from its first hour (computed on first use).
+    seasonal: std::cell::OnceCell<SmallVec<[f64; 4]>>,
 }
 
 impl Sums {
@@ -460,6 +469,7 @@ impl Sums {
             hi,
             observed,
             expected: std::cell::OnceCell::new(),
+            seasonal: std::cell::OnceCell::new(),
         }
     }
 
@@ -499,6 +509,32 @@ impl Sums {
             Some((c, x)) => (o - c) - (e - x),
             None => o - e,
         }
+    }
+
+    /// A lower bound of the expected calls over `(end - len, end]` (clipped to the range) as
+    /// [`Sums::window`] computes them: the seasonal mean, the same for every minute of an
+    /// hour, summed hour by hour, less a margin for the rounding of the running sums.
+    fn seasonal_floor(&self, model: &ApiModel, end: i64, len: i64) -> f64 {
+        let first_hour = self.lo.div_euclid(60);
+        let hours = self.seasonal.get_or_init(|| {
+            (first_hour..=self.hi.div_euclid(60))
+                .map(|h| model.seasonal(h * 60))
+                .collect()
+        });
+        let (lo, hi) = self.bounds(end, len);
+        let (mut m, last) = (self.lo + lo as i64, self.lo + hi as i64 - 1);
+        let mut sum = 0.0;
+        while m <= last {
+            let hour = m.div_euclid(60);
+            let to = ((hour + 1) * 60 - 1).min(last);
+            let mean = usize::try_from(hour - first_hour)
+                .ok()
+                .and_then(|i| hours.get(i).copied())
+                .unwrap_or_else(|| model.seasonal(m));
+            sum += (to - m + 1) as f64 * mean;
+            m = to + 1;
+        }
+        sum * 0.999 - 0.01
     }
 
     /// Observed and expected calls over `(end - len, end]`, clipped to the range.
