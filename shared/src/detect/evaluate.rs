@@ -28,13 +28,12 @@ impl Eval<'_> {
 
     /// Looks for new Starts in the open minutes.
     pub(super) fn starts(&self, s: &mut ApiState, events: &mut Vec<Envelope>) {
-        let (Some(lo), Some(hi)) = (
-            s.window
-                .counts_in(s.window.settled_before, i64::MAX)
-                .next()
-                .map(|c| c.minute),
-            s.window.newest(),
-        ) else {
+        let open: SmallVec<[i64; 32]> = s
+            .window
+            .counts_in(s.window.settled_before, i64::MAX)
+            .map(|c| c.minute)
+            .collect();
+        let (Some(&lo), Some(&hi)) = (open.first(), open.last()) else {
             return;
         };
         // Open minutes come in ascending order: when the newest is still in the warm-up, so
@@ -47,11 +46,6 @@ impl Eval<'_> {
         // with too few errors in all of it, no error-rate verdict can pass (most APIs, most
         // files). Summed once, when a warmed-up minute first needs it.
         let mut errors_possible = None;
-        let open: SmallVec<[i64; 32]> = s
-            .window
-            .counts_in(s.window.settled_before, i64::MAX)
-            .map(|c| c.minute)
-            .collect();
         for t in open {
             if !self.warmed_up(t) {
                 continue;

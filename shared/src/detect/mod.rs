@@ -13,15 +13,17 @@ mod config;
 mod evaluate;
 mod insight;
 mod model;
+mod recent;
 mod tail;
 mod window;
 
 pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, Expectation, WINDOWS};
+pub use recent::Recent;
 pub use window::{
-    add_capped, add_capped_shared, Attributions, Count, MinuteAttributions, MinuteData, MinuteWindow, Recent,
-    HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
+    add_capped, add_capped_shared, Attributions, Count, MinuteAttributions, MinuteData, MinuteWindow, HISTORY_MINUTES,
+    MINUTE_ATTRIBUTION_CAP,
 };
 
 use crate::count::ApiKey;

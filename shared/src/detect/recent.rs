@@ -1,0 +1,222 @@
+//! The calls and expected calls of an API's newest complete minutes, with running sums, so
+//! every window's sums and its busiest minute are found in constant time as minutes settle.
+
+use super::HISTORY_MINUTES;
+
+/// Calls and expected calls of the last [`HISTORY_MINUTES`] complete minutes, for window sums.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recent {
+    /// Minute of the newest entry.
+    pub newest: i64,
+    /// One entry per minute, oldest first. Up to twice the history is kept, so the newest
+    /// minutes are one contiguous slice and old ones are dropped in bulk.
+    minutes: Vec<RecentMinute>,
+    /// Positions in `minutes` of the minutes that no newer minute equals or exceeds in calls,
+    /// oldest first (so their calls strictly decrease): the busiest minute of the newest `len`
+    /// minutes, the newest of equals, is the first of them within those minutes.
+    peaks: Vec<usize>,
+}
+
+/// One minute of [`Recent`]: its values and the running sums up to it, side by side, so a
+/// window's sums and its busiest minute are read from the same few cache lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct RecentMinute {
+    /// Calls (as `f64`: they are only summed and compared).
+    calls: f64,
+    /// Expected calls.
+    expected: f64,
+    /// Running sums of `(calls, expected)` over the minutes kept, this one included, so any
+    /// window's sums are one subtraction.
+    sums: (f64, f64),
+}
+
+impl Recent {
+    /// Appends minute `m`; minutes missing before it are filled by `fill(minute) -> (calls, expected)`.
+    pub fn push(&mut self, m: i64, calls: u32, expected: f64, fill: impl Fn(i64) -> (u32, f64)) {
+        let mut fill_from = self.newest + 1;
+        if self.minutes.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
+            self.minutes.clear();
+            self.peaks.clear();
+            fill_from = m - HISTORY_MINUTES + 1;
+        }
+        for g in fill_from..m {
+            let (c, x) = fill(g);
+            self.append(f64::from(c), x);
+        }
+        self.append(f64::from(calls), expected);
+        let history = HISTORY_MINUTES as usize;
+        if self.minutes.len() > 2 * history {
+            let cut = self.minutes.len() - history;
+            let (bc, be) = self.minutes.get(cut - 1).map_or((0.0, 0.0), |e| e.sums);
+            self.minutes.drain(..cut);
+            self.peaks.retain(|p| *p >= cut);
+            for p in &mut self.peaks {
+                *p -= cut;
+            }
+            // Keep the running sums small, so differences stay exact to the last bits.
+            for e in &mut self.minutes {
+                e.sums.0 -= bc;
+                e.sums.1 -= be;
+            }
+        }
+        self.newest = m;
+    }
+
+    fn append(&mut self, c: f64, x: f64) {
+        let (pc, pe) = self.minutes.last().map_or((0.0, 0.0), |e| e.sums);
+        while let Some(&p) = self.peaks.last() {
+            if self.minutes.get(p).is_some_and(|q| q.calls <= c) {
+                self.peaks.pop();
+            } else {
+                break;
+            }
+        }
+        self.peaks.push(self.minutes.len());
+        self.minutes.push(RecentMinute {
+            calls: c,
+            expected: x,
+            sums: (pc + c, pe + x),
+        });
+    }
+
+    /// How many of the newest minutes windows may cover: the history, or fewer before it fills.
+    fn span(&self) -> usize {
+        self.minutes.len().min(HISTORY_MINUTES as usize)
+    }
+
+    /// Observed and expected calls over the newest `len` minutes (at most the history).
+    pub fn sums(&self, len: i64) -> (f64, f64) {
+        let len = usize::try_from(len).unwrap_or(0).min(self.span());
+        let n = self.minutes.len();
+        let Some(hi) = n.checked_sub(1).and_then(|i| self.minutes.get(i)) else {
+            return (0.0, 0.0);
+        };
+        let lo = (n - len)
+            .checked_sub(1)
+            .and_then(|i| self.minutes.get(i))
+            .map_or((0.0, 0.0), |e| e.sums);
+        (hi.sums.0 - lo.0, hi.sums.1 - lo.1)
+    }
+
+    /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
+    /// window sums come from the running sums, and each window's busiest minute (the newest
+    /// of equals) is the oldest of the peaks within it, found walking the peaks back once.
+    pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
+        let mut out = [0.0; N];
+        let n = self.minutes.len();
+        // `peaks[k..]` are the peaks within the newest window so far.
+        let mut k = self.peaks.len();
+        for (slot, len) in out.iter_mut().zip(lens) {
+            let len = usize::try_from(len).unwrap_or(0);
+            if len == 0 || len > self.span() {
+                // Fewer minutes than the window: no excess for it (nor for longer ones).
+                break;
+            }
+            if len == 1 {
+                *slot = self.minutes.last().map_or(0.0, |e| e.calls - e.expected);
+                continue;
+            }
+            while k > 0 && self.peaks[k - 1] >= n - len {
+                k -= 1;
+            }
+            let (top, top_e) = match self.peaks.get(k).and_then(|&i| self.minutes.get(i)) {
+                Some(e) => (e.calls, e.expected),
+                None => (f64::MIN, 0.0),
+            };
+            let (o, e) = self.sums(len as i64);
+            *slot = (o - top) - (e - top_e);
+        }
+        out
+    }
+
+    /// Excess of observed over expected calls in the newest `len` minutes. For windows of
+    /// several minutes the single largest minute is left out, so a one-minute scheduled spike
+    /// shapes the 1-minute burst memory only.
+    pub fn robust_excess(&self, len: i64) -> f64 {
+        let (o, e) = self.sums(len);
+        if len <= 1 {
+            return o - e;
+        }
+        let n = self.minutes.len();
+        let from = n - usize::try_from(len).unwrap_or(0).min(self.span());
+        let top = self.minutes[from..]
+            .iter()
+            .rev()
+            .max_by(|a, b| a.calls.total_cmp(&b.calls));
+        match top {
+            Some(m) => (o - m.calls) - (e - m.expected),
+            None => o - e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOWS_FOR_TEST: [i64; 5] = [1, 5, 15, 30, 60];
+
+    #[test]
+    fn one_pass_excesses_equal_the_per_window_ones() {
+        let mut r = Recent::default();
+        for m in 0..70 {
+            r.push(m, (m * 7 % 13) as u32, 3.0, |_| (0, 3.0));
+        }
+        let all = r.robust_excesses([1, 5, 15, 30, 60]);
+        for (i, len) in [1, 5, 15, 30, 60].into_iter().enumerate() {
+            assert!((all[i] - r.robust_excess(len)).abs() < 1e-9, "{len}");
+        }
+    }
+
+    #[test]
+    fn busiest_minute_of_each_window_is_the_newest_of_equals_across_trims_and_gaps() {
+        // Given minutes with many ties in calls but different expectations, pushed past the
+        // point where old minutes are dropped, with a gap filled in between
+        let calls = |m: i64| ((m * 37 + 11) % 9) as u32;
+        let expected = |m: i64| 1.0 + (m % 5) as f64 * 0.25;
+        let mut r = Recent::default();
+        let mut pushed: Vec<(f64, f64)> = Vec::new();
+        for m in (100..400).filter(|m| !(250..270).contains(m)) {
+            r.push(m, calls(m), expected(m), |g| (calls(g), expected(g)));
+            pushed = (m - 59..=m).map(|g| (f64::from(calls(g)), expected(g))).collect();
+            // When every window's excess is taken in one pass
+            let all = r.robust_excesses(WINDOWS_FOR_TEST);
+            // Then each equals the excess with the window's busiest minute, the newest of
+            // equals, left out, bit for bit
+            for (slot, len) in WINDOWS_FOR_TEST.into_iter().enumerate() {
+                let window = &pushed[pushed.len() - len as usize..];
+                let (o, e) = r.sums(len);
+                let want = if len == 1 {
+                    window[0].0 - window[0].1
+                } else {
+                    let mut top = (f64::MIN, 0.0);
+                    for w in window.iter().rev() {
+                        if w.0 > top.0 {
+                            top = *w;
+                        }
+                    }
+                    (o - top.0) - (e - top.1)
+                };
+                assert_eq!(all[slot].to_bits(), want.to_bits(), "minute {m}, window {len}");
+            }
+        }
+        assert_eq!(pushed.len(), 60);
+    }
+
+    #[test]
+    fn no_history_means_no_excess_and_old_minutes_fall_out() {
+        // Given no minutes yet, then no window has an excess
+        let mut r = Recent::default();
+        assert_eq!(r.robust_excesses([1, 5, 15, 30, 60]), [0.0; 5]);
+        // When 200 minutes are pushed, the last 60 at 10 calls against 2 expected
+        for m in 0..200 {
+            let calls = if m >= 140 { 10 } else { 1000 };
+            r.push(m, calls, 2.0, |_| (0, 2.0));
+        }
+        // Then only those 60 count: the 60-minute excess leaves out one top minute
+        let all = r.robust_excesses([1, 5, 15, 30, 60]);
+        assert_eq!(all[0], 8.0);
+        assert!((all[4] - 59.0 * 8.0).abs() < 1e-9, "{all:?}");
+        assert_eq!(r.sums(60), (600.0, 120.0));
+    }
+}
