@@ -7,6 +7,7 @@ mod args;
 mod backfill;
 mod engine;
 mod files;
+mod order;
 mod output;
 mod replay;
 mod run;

@@ -3,15 +3,13 @@
 use crate::args::ReplayArgs;
 use crate::engine::Engine;
 use crate::files::{find, FindError, LogFile};
+use crate::order::for_each_in_order;
 use crate::output::{top_table, write_events, Summary};
 use crate::store::RedbStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Instant;
 use trailsight_core::count::{count_log, FileBatch};
 use trailsight_core::detect::DetectorConfig;
@@ -138,46 +136,51 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let mut failure = None;
-    read_in_order(&found.logs, threads, stages.rules, |file, batch| {
-        bar.inc(file.size);
-        match batch {
-            Ok(batch) => {
-                if batch.rejected > 0 {
-                    bar.suspend(|| {
-                        eprintln!(
-                            "trailsight: {}: {} record(s) rejected, the rest counted; first: {}",
-                            file.path.display(),
-                            batch.rejected,
-                            batch.rejection_reasons.join("; ")
-                        )
-                    });
-                }
-                let events = match pipeline.apply(file, batch) {
-                    Ok(events) => events,
-                    Err(e) => {
-                        failure = Some(ReplayError::Ingest(e));
+    for_each_in_order(
+        &found.logs,
+        threads,
+        |f| read_file(f, stages.rules),
+        |file, batch| {
+            bar.inc(file.size);
+            match batch {
+                Ok(batch) => {
+                    if batch.rejected > 0 {
+                        bar.suspend(|| {
+                            eprintln!(
+                                "trailsight: {}: {} record(s) rejected, the rest counted; first: {}",
+                                file.path.display(),
+                                batch.rejected,
+                                batch.rejection_reasons.join("; ")
+                            )
+                        });
+                    }
+                    let events = match pipeline.apply(file, batch) {
+                        Ok(events) => events,
+                        Err(e) => {
+                            failure = Some(ReplayError::Ingest(e));
+                            return false;
+                        }
+                    };
+                    if let Err(e) = write_events(&mut out, &events) {
+                        failure = Some(out_err(e));
                         return false;
                     }
-                };
-                if let Err(e) = write_events(&mut out, &events) {
-                    failure = Some(out_err(e));
-                    return false;
+                }
+                Err(e) => {
+                    pipeline.stats_mut().rejected_files += 1;
+                    bar.suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
                 }
             }
-            Err(e) => {
-                pipeline.stats_mut().rejected_files += 1;
-                bar.suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
-            }
-        }
-        let s = pipeline.stats();
-        bar.set_message(format!(
-            "{}/{} files, {} records",
-            s.files + s.rejected_files,
-            total_files,
-            s.records
-        ));
-        true
-    });
+            let s = pipeline.stats();
+            bar.set_message(format!(
+                "{}/{} files, {} records",
+                s.files + s.rejected_files,
+                total_files,
+                s.records
+            ));
+            true
+        },
+    );
     if let Some(e) = failure {
         return Err(e);
     }
@@ -195,47 +198,6 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
     Ok(Outcome {
         rejected_any: stats.rejected_files > 0 || stats.rejected_records > 0,
     })
-}
-
-/// Reads files on `threads` workers and hands the results to `apply` in the files' order
-/// (delivery order), while the workers go on reading. `apply` returns false to stop.
-fn read_in_order(
-    files: &[LogFile],
-    threads: usize,
-    rules: bool,
-    mut apply: impl FnMut(&LogFile, Result<FileBatch, ReadError>) -> bool,
-) {
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<FileBatch, ReadError>)>(threads * 4);
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= files.len() || stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                if tx.send((i, read_file(&files[i], rules))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut pending = BTreeMap::new();
-        let mut want = 0;
-        for (i, result) in rx {
-            pending.insert(i, result);
-            while let Some(result) = pending.remove(&want) {
-                if !apply(&files[want], result) {
-                    stop.store(true, Ordering::Relaxed);
-                    return;
-                }
-                want += 1;
-            }
-        }
-    });
 }
 
 fn read_file(f: &LogFile, rules: bool) -> Result<FileBatch, ReadError> {

@@ -14,6 +14,7 @@ mod evaluate;
 mod insight;
 mod model;
 mod recent;
+mod spikes;
 mod tail;
 mod window;
 
@@ -21,6 +22,7 @@ pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, Expectation, WINDOWS};
 pub use recent::Recent;
+pub use spikes::{DaySpike, DaySpikes};
 pub use window::{
     add_capped, add_capped_shared, Attributions, Count, MinuteAttributions, MinuteData, MinuteWindow, HISTORY_MINUTES,
     MINUTE_ATTRIBUTION_CAP,

@@ -17,6 +17,7 @@
 //!
 //! The state is a few KB, so it can live in one DynamoDB item per API.
 
+use super::spikes::{DaySpike, DaySpikes};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -32,21 +33,6 @@ const MAX_DAY_SPIKES: usize = 48;
 const BURST_HALF_LIFE_MINUTES: f64 = 10080.0;
 const BASELINE_TAU_MINUTES: f64 = 10080.0;
 const TOP_K: usize = 8;
-
-/// A recurring excess at one minute of the day.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DaySpike {
-    /// Minute of the day (0..1440).
-    pub at: u16,
-    /// Excess calls over the seasonal mean.
-    pub excess: f32,
-    /// Day (since the epoch) it was last seen.
-    pub day: i32,
-    /// Distinct days it was seen on (saturating): it counts from the second day on, so a
-    /// one-off jump (the first morning of a new API) is not taken for a nightly job.
-    #[serde(default)]
-    pub days_seen: u8,
-}
 
 /// The learned baseline of one API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,7 +52,7 @@ pub struct ApiModel {
     #[serde(default)]
     pub hour_spike_hits: Vec<u8>,
     /// Excess calls at minutes of the day (nightly jobs, batches).
-    pub day_spikes: Vec<DaySpike>,
+    pub day_spikes: DaySpikes,
     /// Largest recent excess per window of [`WINDOWS`].
     pub burst: [f32; 5],
     /// Minute `burst` was last decayed to.
@@ -154,7 +140,7 @@ impl ApiModel {
             day_n: vec![0; 24],
             hour_spikes: vec![0.0; 60],
             hour_spike_hits: vec![0; 60],
-            day_spikes: Vec::new(),
+            day_spikes: DaySpikes::default(),
             burst: [0.0; 5],
             burst_at: since,
             pending: [0.0; 5],
@@ -211,8 +197,8 @@ impl ApiModel {
         let today = t.div_euclid(1440) as i32;
         let day_spike = self
             .day_spikes
-            .iter()
-            .filter(|s| s.at == mod_ && s.days_seen >= 2)
+            .at(mod_)
+            .filter(|s| s.days_seen >= 2)
             .map(|s| f64::from(s.excess) * f64::from(MOD_DECAY_PER_DAY).powi((today - s.day).max(0)))
             .fold(0.0, f64::max);
         let hour_spike = match self.hour_spike_hits.get(moh) {
@@ -392,7 +378,7 @@ impl ApiModel {
     fn note_day_spike(&mut self, t: i64, excess: f32) {
         let at = t.rem_euclid(1440) as u16;
         let day = t.div_euclid(1440) as i32;
-        if let Some(s) = self.day_spikes.iter_mut().find(|s| s.at == at) {
+        if let Some(s) = self.day_spikes.first_at_mut(at) {
             let decayed = s.excess * MOD_DECAY_PER_DAY.powi((day - s.day).max(0));
             s.excess = decayed.max(excess);
             if s.day != day {
