@@ -116,9 +116,9 @@ impl Recent {
                 *slot = self.minutes.last().map_or(0.0, |e| e.calls - e.expected);
                 continue;
             }
-            while k > 0 && self.peaks[k - 1] >= n - len {
-                k -= 1;
-            }
+            // Peaks are in ascending position: the first within the window by binary search
+            // (a falling trend leaves many of them).
+            k = self.peaks.get(..k).map_or(0, |p| p.partition_point(|&i| i < n - len));
             let (top, top_e) = match self.peaks.get(k).and_then(|&i| self.minutes.get(i)) {
                 Some(e) => (e.calls, e.expected),
                 None => (f64::MIN, 0.0),
