@@ -45,7 +45,8 @@ lambda-build: test-env
 ## Every test: lint, unit, template, integration, and the arm64 Lambda build (installs its own tools).
 test: test-env lint unit template integration lambda-build
 
-## Reader throughput against zcat, and peak RSS on one 50 MB file.
+## Replay throughput against zcat, the cost of each stage (best of three, then detection as the
+## median of back-to-back pairs, and instructions under callgrind), and peak RSS on one 50 MB file.
 bench:
 	bash scripts/bench.sh $(BENCH_DIR)
 

@@ -67,6 +67,9 @@ print(json.dumps({"files": files, "records": records, "zcat_s": zcat, "replay_s"
                   "count_s": count, "rules_s": rules, "big_file_mb": big_mb, "peak_rss_mb": round(rss_kb/1024)}))
 PY
 
+# Detection's share again, as the median of back-to-back pairs (robust to a noisy machine).
+python3 scripts/detection_pairs.py "$BIN/trailsight" "$CORPUS" "${BENCH_PAIRS:-10}"
+
 # Stage costs by instruction count (exact and repeatable, unlike wall time on a shared 2-core
 # machine): one simulated day of one region, one reading thread, under callgrind.
 if command -v valgrind >/dev/null && [ "${BENCH_CALLGRIND:-1}" = 1 ]; then
