@@ -101,6 +101,10 @@ where
                 return;
             };
             loop {
+                // A stop is set under this lock by the worker that held it last.
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
                 let (i, result) = {
                     let mut q = lock(&self.queue);
                     let i = q.next;
@@ -162,20 +166,22 @@ mod tests {
 
     #[test]
     fn nothing_after_a_stop_is_applied() {
-        // Given an apply that stops at the 100th item
-        let items: Vec<u32> = (0..1000).collect();
-        let mut seen = vec![];
-        // When the items are read on two workers
-        for_each_in_order(
-            &items,
-            2,
-            |x| *x,
-            |x, _| {
-                seen.push(*x);
-                *x < 99
-            },
-        );
-        // Then the items up to the stop, and only those, were applied
-        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+        for threads in [2, 3, 4] {
+            // Given an apply that stops at the 100th item
+            let items: Vec<u32> = (0..1000).collect();
+            let mut seen = vec![];
+            // When the items are read on several workers
+            for_each_in_order(
+                &items,
+                threads,
+                |x| *x,
+                |x, _| {
+                    seen.push(*x);
+                    *x < 99
+                },
+            );
+            // Then the items up to the stop, and only those, were applied
+            assert_eq!(seen, (0..100).collect::<Vec<_>>(), "{threads} threads");
+        }
     }
 }
