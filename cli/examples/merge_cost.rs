@@ -69,6 +69,9 @@ fn main() -> Result<(), Error> {
     }
     // `--only rules|all` runs one of the two (for a cache simulation of one).
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1));
+    if only.is_some_and(|o| o != "rules" && o != "all") {
+        return Err("--only takes rules or all".into());
+    }
     let (mut rules, mut all) = (0.0, 0.0);
     if only.is_none_or(|o| o == "rules") {
         rules = (0..reps)

@@ -38,10 +38,6 @@ impl DaySpikes {
         self.minutes.get(m / 64).is_some_and(|w| w & (1 << (m % 64)) != 0)
     }
 
-    fn mark(&mut self, minute_of_day: u16) {
-        mark(&mut self.minutes, minute_of_day);
-    }
-
     /// The spikes, in the order they were learned.
     pub fn iter(&self) -> std::slice::Iter<'_, DaySpike> {
         self.list.iter()
@@ -59,8 +55,9 @@ impl DaySpikes {
 
     /// The spikes at `minute_of_day` (at most one when learned by [`super::ApiModel`]).
     pub fn at(&self, minute_of_day: u16) -> impl Iterator<Item = &DaySpike> + '_ {
-        let any = self.has(minute_of_day);
-        self.list.iter().filter(move |s| any && s.at == minute_of_day)
+        // Minutes without a spike (nearly all) do not walk the list at all.
+        let list = if self.has(minute_of_day) { &self.list[..] } else { &[] };
+        list.iter().filter(move |s| s.at == minute_of_day)
     }
 
     /// The first spike at `minute_of_day`, to update.
@@ -73,7 +70,7 @@ impl DaySpikes {
 
     /// Adds a spike.
     pub fn push(&mut self, spike: DaySpike) {
-        self.mark(spike.at);
+        mark(&mut self.minutes, spike.at);
         self.list.push(spike);
     }
 
