@@ -8,7 +8,7 @@
 
 use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId};
 use crate::dedup::IdWindow;
-use crate::detect::{ApiId, ApiState, Detector, DetectorConfig, MinuteAttributions, MinuteDelta};
+use crate::detect::{ApiId, ApiState, Detector, DetectorConfig, MinuteDelta};
 use crate::events::Envelope;
 use crate::journal::{JournalEntry, JournalSlot};
 use crate::key::LogKey;
@@ -152,9 +152,8 @@ impl Pipeline {
                 minute: slot.minute,
                 calls: slot.calls,
                 errors: slot.errors,
-                attributions: MinuteAttributions::resolve([&slot.by_error, &slot.by_caller, &slot.by_agent], |id| {
-                    shared.get(id as usize).cloned()
-                }),
+                strings: &shared,
+                lists: [&slot.by_error, &slot.by_caller, &slot.by_agent],
             };
             self.detector.observe_id(id, delta);
         }
@@ -460,14 +459,14 @@ impl Interner {
     }
 }
 
-/// The detector's view of one slot: counts with attribution strings resolved.
-fn delta(strings: &[Arc<str>], minute: i64, t: &MinuteTally) -> MinuteDelta {
+/// The detector's view of one slot: counts, and attribution values indexing the file's
+/// shared strings.
+fn delta<'a>(strings: &'a [Arc<str>], minute: i64, t: &'a MinuteTally) -> MinuteDelta<'a> {
     MinuteDelta {
         minute,
         calls: t.calls,
         errors: t.errors,
-        attributions: MinuteAttributions::resolve([&t.by_error, &t.by_caller, &t.by_agent], |id| {
-            strings.get(id as usize).cloned()
-        }),
+        strings,
+        lists: [&t.by_error, &t.by_caller, &t.by_agent],
     }
 }

@@ -5,9 +5,6 @@ use super::*;
 use smallvec::SmallVec;
 use tail::{count_sd, count_tail, error_tail};
 
-/// The attributions of a minute without calls.
-static NO_ATTRIBUTIONS: std::sync::LazyLock<MinuteAttributions> = std::sync::LazyLock::new(MinuteAttributions::default);
-
 /// The evaluation of one API in one account and region, after one file.
 pub(super) struct Eval<'a> {
     pub(super) api: &'a ApiKey,
@@ -262,8 +259,19 @@ impl Eval<'_> {
                 let next = next_data
                     .map_or(before, |k| (k - HISTORY_MINUTES + 1).max(m + 1))
                     .min(before);
-                s.model
-                    .learn(next - 1, 0, &[], [&[], &[], &[]], [0.0; 5], 0.0, true, true, None);
+                let none = MinuteAttributions::default();
+                let nothing = || none.by_error();
+                s.model.learn(
+                    next - 1,
+                    0,
+                    nothing(),
+                    [nothing(), nothing(), nothing()],
+                    [0.0; 5],
+                    0.0,
+                    true,
+                    true,
+                    None,
+                );
                 m = next;
                 continue;
             }
@@ -285,9 +293,7 @@ impl Eval<'_> {
             s.model.idle(m);
             return;
         }
-        let (count, attrs) = position
-            .and_then(|i| s.window.at(i))
-            .unwrap_or((Count::default(), &NO_ATTRIBUTIONS));
+        let (count, attrs) = position.and_then(|i| s.window.at(i)).unwrap_or_default();
         let mut ended = vec![];
         for (idx, a) in s.active.iter_mut().enumerate() {
             if m < a.attributed_to {
@@ -318,8 +324,7 @@ impl Eval<'_> {
                     let e1 = f64::from(
                         attrs
                             .by_error()
-                            .iter()
-                            .filter(|x| &*x.0 == code.as_str())
+                            .filter(|x| &**x.0 == code.as_str())
                             .map(|x| x.1)
                             .sum::<u32>(),
                     );
@@ -331,10 +336,10 @@ impl Eval<'_> {
                 }
             };
             for (i, list) in [attrs.by_caller(), attrs.by_agent(), attrs.by_error()]
-                .iter()
+                .into_iter()
                 .enumerate()
             {
-                let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
+                let items: Vec<(&str, u32)> = list.map(|(v, n)| (&**v, n)).collect();
                 add_capped(&mut a.attributions[i], &items, 32);
             }
             if count.calls > count.errors {

@@ -24,8 +24,8 @@ pub use model::{ApiModel, Expectation, WINDOWS};
 pub use recent::Recent;
 pub use spikes::{DaySpike, DaySpikes};
 pub use window::{
-    add_capped, add_capped_shared, Attributions, Count, MinuteAttributions, MinuteData, MinuteWindow, HISTORY_MINUTES,
-    MINUTE_ATTRIBUTION_CAP,
+    add_capped, Attributions, Count, MinuteAttributions, MinuteData, MinuteDelta, MinuteWindow, Values,
+    HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
 };
 
 use crate::count::ApiKey;
@@ -41,19 +41,6 @@ const MIN_CALLS_SCALE: [f64; 5] = [1.0, 2.5, 4.0, 4.0, 4.0];
 const STALE_MINUTES: i64 = 7 * 1440;
 /// Baseline period reported in records (7 days).
 const BASELINE_MAX_MINUTES: i64 = 10_080;
-
-/// New counts for one API and minute, with attribution strings borrowed from the batch.
-#[derive(Debug, Clone, Default)]
-pub struct MinuteDelta {
-    /// Minutes since the epoch.
-    pub minute: i64,
-    /// Calls.
-    pub calls: u32,
-    /// Calls with an errorCode.
-    pub errors: u32,
-    /// Errors per code, calls per caller and per user agent.
-    pub attributions: MinuteAttributions,
-}
 
 /// An insight that has started and not ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,8 +262,7 @@ impl Detector {
         self.observe_id(id, d);
     }
 
-    /// Adds one minute's new counts of one API. The delta's attribution lists move into a
-    /// minute seen for the first time (the usual case) instead of being copied.
+    /// Adds one minute's new counts of one API.
     pub fn observe_id(&mut self, ApiId(id): ApiId, d: MinuteDelta) {
         let Some(entry) = self.apis.get_mut(id) else {
             return;

@@ -282,18 +282,20 @@ impl ApiModel {
     /// `known` is the minute's [`ApiModel::expectation`] taken just before, when the caller
     /// has it: it is reused unless closing an hour or decaying the averages changed it.
     #[allow(clippy::too_many_arguments)]
-    pub fn learn(
+    pub fn learn<'v, V>(
         &mut self,
         t: i64,
         calls: u32,
-        by_error: &[(Arc<str>, u32)],
-        attributions: [&[(Arc<str>, u32)]; 3],
+        by_error: V,
+        attributions: [V; 3],
         window_excess: [f64; 5],
         local: f64,
         learn_rate: bool,
         learn_errors: bool,
         known: Option<Expectation>,
-    ) {
+    ) where
+        V: Iterator<Item = (&'v Arc<str>, u32)> + Clone,
+    {
         let rolled = self.roll_hours(t);
         let decayed = self.decay_averages(t);
         // Nothing else below changes the expectation before it is read.
@@ -335,11 +337,11 @@ impl ApiModel {
             }
             self.avg_calls += c;
             for (a, list) in attributions.iter().enumerate().take(2) {
-                for (v, n) in list.iter() {
-                    bump(&mut self.attributions[a], v, f64::from(*n));
+                for (v, n) in list.clone() {
+                    bump(&mut self.attributions[a], v, f64::from(n));
                 }
             }
-            let errors: u32 = by_error.iter().map(|e| e.1).sum();
+            let errors: u32 = by_error.clone().map(|e| e.1).sum();
             if calls > errors {
                 bump(&mut self.attributions[2], &NULL, f64::from(calls - errors));
             }
@@ -349,9 +351,9 @@ impl ApiModel {
         }
         if learn_errors {
             for (code, n) in by_error {
-                self.avg_errors += f64::from(*n);
-                bump(&mut self.errors_by_code, code, f64::from(*n));
-                bump(&mut self.attributions[2], code, f64::from(*n));
+                self.avg_errors += f64::from(n);
+                bump(&mut self.errors_by_code, code, f64::from(n));
+                bump(&mut self.attributions[2], code, f64::from(n));
             }
         }
     }
@@ -558,10 +560,29 @@ fn hour_of_week(hour: i64) -> usize {
 mod tests {
     use super::*;
 
+    fn none<'a>() -> std::iter::Empty<(&'a Arc<str>, u32)> {
+        std::iter::empty()
+    }
+
+    /// A list of shared values as [`ApiModel::learn`] reads them.
+    fn values(list: &[(Arc<str>, u32)]) -> impl Iterator<Item = (&Arc<str>, u32)> + Clone {
+        list.iter().map(|(s, n)| (s, *n))
+    }
+
     fn feed(m: &mut ApiModel, from: i64, to: i64, f: impl Fn(i64) -> u32) {
         for t in from..to {
             let local = (t - 10..t).map(|u| f64::from(f(u))).sum::<f64>() / 10.0;
-            m.learn(t, f(t), &[], [&[], &[], &[]], [0.0; 5], local, true, true, None);
+            m.learn(
+                t,
+                f(t),
+                none(),
+                [none(), none(), none()],
+                [0.0; 5],
+                local,
+                true,
+                true,
+                None,
+            );
         }
     }
 
@@ -666,8 +687,8 @@ mod tests {
             m.learn(
                 t,
                 3,
-                &by_error,
-                [&callers, &[], &by_error],
+                values(&by_error),
+                [values(&callers), values(&[]), values(&by_error)],
                 [0.0; 5],
                 0.0,
                 true,

@@ -53,22 +53,20 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
     if calls == 0 {
         return;
     }
-    let by_error = if errors > 0 {
-        smallvec::smallvec![("AccessDenied".into(), errors)]
-    } else {
-        Attributions::new()
-    };
+    let strings: Vec<std::sync::Arc<str>> = vec![
+        "AccessDenied".into(),
+        "arn:aws:iam::111122223333:user/ci".into(),
+        "aws-cli/2".into(),
+    ];
+    let by_error = [(0, errors)];
     d.observe(
         key,
         MinuteDelta {
             minute: m,
             calls,
             errors,
-            attributions: MinuteAttributions::new(
-                by_error,
-                smallvec::smallvec![("arn:aws:iam::111122223333:user/ci".into(), calls)],
-                smallvec::smallvec![("aws-cli/2".into(), calls)],
-            ),
+            strings: &strings,
+            lists: [if errors > 0 { &by_error } else { &[] }, &[(1, calls)], &[(2, calls)]],
         },
     );
 }

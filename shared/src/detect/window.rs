@@ -1,9 +1,15 @@
 //! The recent minutes of one API: complete (settled) ones for window sums, and open ones
 //! whose counts may still grow as late records arrive.
+//!
+//! A minute's attribution values (error codes, callers, user agents) are kept as small
+//! indexes into the window's own table of strings, in one array for all minutes: a minute
+//! holds no pointer and nothing to free, so dropping old minutes touches none of them, and a
+//! value takes 8 bytes instead of 24.
 
-use super::MinuteDelta;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -12,11 +18,10 @@ pub const MINUTE_ATTRIBUTION_CAP: usize = 8;
 /// Minutes of history kept behind the newest settled minute (the longest window).
 pub const HISTORY_MINUTES: i64 = 60;
 
-/// Attribution values of one minute and their calls. Most minutes of most APIs have one or
-/// two callers, agents and error codes: those live inline, without an allocation.
+/// Attribution values of one minute and their calls, in the stored form of a window.
 pub type Attributions = SmallVec<[(Arc<str>, u32); 2]>;
 
-/// Counts of one API in one minute, with capped attributions.
+/// Counts of one API in one minute, with capped attributions (the stored form of a minute).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MinuteData {
     /// Calls.
@@ -34,25 +39,20 @@ pub struct MinuteData {
     pub by_agent: Attributions,
 }
 
-/// Adds shared `(value, n)` pairs into a capped list, keeping the largest values (a clone of
-/// an `Arc<str>` allocates nothing: attribution strings are shared, not copied per minute).
-pub fn add_capped_shared(list: &mut Attributions, items: &[(Arc<str>, u32)], cap: usize) {
-    for (v, n) in items {
-        // Strings are shared: the pointer check usually decides, without reading any string.
-        let at = list
-            .iter()
-            .position(|e| Arc::ptr_eq(&e.0, v))
-            .or_else(|| list.iter().position(|e| e.0 == *v));
-        if let Some(e) = at.and_then(|i| list.get_mut(i)) {
-            e.1 += n;
-        } else {
-            list.push((v.clone(), *n));
-        }
-    }
-    if list.len() > cap {
-        list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        list.truncate(cap);
-    }
+/// New counts for one API and minute. Attribution values are `(index into strings, n)`,
+/// borrowed from the file they were counted in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MinuteDelta<'a> {
+    /// Minutes since the epoch.
+    pub minute: i64,
+    /// Calls.
+    pub calls: u32,
+    /// Calls with an errorCode.
+    pub errors: u32,
+    /// The strings the lists index (shared copies: a window matches them by address first).
+    pub strings: &'a [Arc<str>],
+    /// Errors per code, calls per caller and calls per user agent.
+    pub lists: [&'a [(u32, u32)]; 3],
 }
 
 /// Adds `(value, n)` pairs into a capped list, keeping the largest values.
@@ -81,106 +81,165 @@ pub struct Count {
     pub errors: u32,
 }
 
-/// The capped attributions of one minute with data: its error codes, callers and user
-/// agents in one list (each capped at [`MINUTE_ATTRIBUTION_CAP`]). Most minutes have at most
-/// four values in all, which live inline: a minute takes under two cache lines, and a
-/// detector walks many minutes of many APIs after each file.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MinuteAttributions {
+/// The attribution values of one minute, read from its window: `(string, calls)` per error
+/// code, caller and user agent, each list capped at [`MINUTE_ATTRIBUTION_CAP`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MinuteAttributions<'a> {
     /// Error codes, then callers, then user agents.
-    items: SmallVec<[(Arc<str>, u32); 4]>,
-    /// Where the error codes end and where the callers end in `items`.
+    values: &'a [(u32, u32)],
+    /// Where the error codes end and where the callers end in `values`.
     ends: [u8; 2],
+    strings: &'a [Arc<str>],
 }
 
-impl MinuteAttributions {
-    /// From the three lists, each capped as [`add_capped_shared`] does.
-    pub fn new(mut by_error: Attributions, mut by_caller: Attributions, mut by_agent: Attributions) -> Self {
-        for list in [&mut by_error, &mut by_caller, &mut by_agent] {
-            add_capped_shared(list, &[], MINUTE_ATTRIBUTION_CAP);
-        }
-        let errors = by_error.len();
-        let callers = errors + by_caller.len();
-        let mut items = SmallVec::with_capacity(callers + by_agent.len());
-        for item in by_error.into_iter().chain(by_caller).chain(by_agent) {
-            items.push(item);
-        }
-        MinuteAttributions {
-            items,
-            ends: [errors as u8, callers as u8],
-        }
-    }
+/// One attribute's values of a minute (see [`MinuteAttributions`]).
+#[derive(Debug, Clone)]
+pub struct Values<'a> {
+    items: std::slice::Iter<'a, (u32, u32)>,
+    strings: &'a [Arc<str>],
+}
 
-    /// From three lists of `(string id, n)` whose strings `resolve` gives (ids it does not
-    /// know are left out), each capped as [`MinuteAttributions::new`] does.
-    pub fn resolve(lists: [&[(u32, u32)]; 3], resolve: impl Fn(u32) -> Option<Arc<str>>) -> Self {
-        if lists.iter().any(|l| l.len() > MINUTE_ATTRIBUTION_CAP) {
-            let [e, c, a] = lists.map(|l| l.iter().filter_map(|(id, n)| Some((resolve(*id)?, *n))).collect());
-            return MinuteAttributions::new(e, c, a);
-        }
-        // Each list within the cap (nearly always): the values go in as they are.
-        let mut items = SmallVec::with_capacity(lists.iter().map(|l| l.len()).sum());
-        let mut ends = [0u8; 2];
-        for (i, list) in lists.iter().enumerate() {
-            for (id, n) in list.iter() {
-                if let Some(s) = resolve(*id) {
-                    items.push((s, *n));
-                }
-            }
-            if let Some(end) = ends.get_mut(i) {
-                *end = items.len() as u8;
+impl<'a> Iterator for Values<'a> {
+    type Item = (&'a Arc<str>, u32);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for (s, n) in self.items.by_ref() {
+            if let Some(v) = self.strings.get(*s as usize) {
+                return Some((v, *n));
             }
         }
-        MinuteAttributions { items, ends }
+        None
+    }
+}
+
+impl<'a> MinuteAttributions<'a> {
+    fn values(&self, from: usize, to: Option<usize>) -> Values<'a> {
+        let items = match to {
+            Some(to) => self.values.get(from..to),
+            None => self.values.get(from..),
+        };
+        Values {
+            items: items.unwrap_or_default().iter(),
+            strings: self.strings,
+        }
     }
 
     /// Errors per errorCode.
-    pub fn by_error(&self) -> &[(Arc<str>, u32)] {
-        self.items.get(..usize::from(self.ends[0])).unwrap_or_default()
+    pub fn by_error(&self) -> Values<'a> {
+        self.values(0, Some(usize::from(self.ends[0])))
     }
 
     /// Calls per caller ARN.
-    pub fn by_caller(&self) -> &[(Arc<str>, u32)] {
-        self.items
-            .get(usize::from(self.ends[0])..usize::from(self.ends[1]))
-            .unwrap_or_default()
+    pub fn by_caller(&self) -> Values<'a> {
+        self.values(usize::from(self.ends[0]), Some(usize::from(self.ends[1])))
     }
 
     /// Calls per user agent.
-    pub fn by_agent(&self) -> &[(Arc<str>, u32)] {
-        self.items.get(usize::from(self.ends[1])..).unwrap_or_default()
-    }
-
-    /// The three lists, moved out.
-    fn into_lists(self) -> (Attributions, Attributions, Attributions) {
-        let [errors, callers] = self.ends.map(usize::from);
-        let mut items = self.items.into_iter();
-        let by_error = items.by_ref().take(errors).collect();
-        let by_caller = items.by_ref().take(callers.saturating_sub(errors)).collect();
-        (by_error, by_caller, items.collect())
-    }
-
-    /// Adds another minute's lists, capped as [`add_capped_shared`] does.
-    fn add(&mut self, more: &MinuteAttributions) {
-        let (mut e, mut c, mut a) = std::mem::take(self).into_lists();
-        add_capped_shared(&mut e, more.by_error(), MINUTE_ATTRIBUTION_CAP);
-        add_capped_shared(&mut c, more.by_caller(), MINUTE_ATTRIBUTION_CAP);
-        add_capped_shared(&mut a, more.by_agent(), MINUTE_ATTRIBUTION_CAP);
-        *self = MinuteAttributions::new(e, c, a);
+    pub fn by_agent(&self) -> Values<'a> {
+        self.values(usize::from(self.ends[1]), None)
     }
 }
 
-/// Recent minutes of one API: the minutes with data, in ascending order, as two parallel
+/// Where a minute's values are in [`MinuteWindow`]'s value array.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    /// Cumulative ends of the error codes, callers and user agents (the last is the length).
+    ends: [u8; 3],
+}
+
+impl Span {
+    fn range(&self) -> std::ops::Range<usize> {
+        let start = self.start as usize;
+        start..start + usize::from(self.ends[2])
+    }
+}
+
+/// Tables larger than this are searched through a hash map instead of a scan.
+const SMALL_TABLE: usize = 16;
+
+/// The distinct attribution strings of one window, each with its index.
+#[derive(Debug, Clone, Default)]
+struct StringTable {
+    strings: Vec<Arc<str>>,
+    /// The address of each string's bytes: small tables are searched by identity in this
+    /// dense array (eight to a cache line) before any string is read.
+    addrs: Vec<usize>,
+    /// Index by content, once the table is larger than [`SMALL_TABLE`].
+    by_text: FxHashMap<Arc<str>, u32>,
+}
+
+impl StringTable {
+    /// The index of `s`, added when new.
+    fn intern(&mut self, s: &Arc<str>) -> u32 {
+        let addr = s.as_ptr() as usize;
+        if self.strings.len() <= SMALL_TABLE {
+            if let Some(i) = self.addrs.iter().position(|a| *a == addr) {
+                return i as u32;
+            }
+            let same = self.strings.iter().position(|x| x.len() == s.len() && **x == **s);
+            if let Some(i) = same {
+                // The same text in another copy (one loaded from a store): keep the shared
+                // copy, so later lookups match by address.
+                if let (Some(x), Some(a)) = (self.strings.get_mut(i), self.addrs.get_mut(i)) {
+                    *x = s.clone();
+                    *a = addr;
+                }
+                return i as u32;
+            }
+        } else if let Some(i) = self.by_text.get(&**s) {
+            return *i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.clone());
+        self.addrs.push(addr);
+        if self.strings.len() > SMALL_TABLE {
+            if self.by_text.is_empty() {
+                self.by_text = self.strings.iter().cloned().zip(0..).collect();
+            } else {
+                self.by_text.insert(s.clone(), i);
+            }
+        }
+        i
+    }
+
+    /// The index of the text `s`, when the table has it.
+    fn find(&self, s: &str) -> Option<u32> {
+        if self.strings.len() <= SMALL_TABLE {
+            self.strings.iter().position(|x| &**x == s).map(|i| i as u32)
+        } else {
+            self.by_text.get(s).copied()
+        }
+    }
+
+    fn text(&self, i: u32) -> &str {
+        self.strings.get(i as usize).map_or("", |s| s)
+    }
+
+    /// Orders two values for capping: more calls first, then by text.
+    fn by_calls(&self, a: &(u32, u32), b: &(u32, u32)) -> Ordering {
+        b.1.cmp(&a.1).then_with(|| self.text(a.0).cmp(self.text(b.0)))
+    }
+}
+
+/// Recent minutes of one API: the minutes with data, in ascending order, as parallel
 /// arrays. Window sums walk the small counts array only (16 bytes a minute, contiguous);
 /// attributions are read for single minutes and for Insights records. Minutes arrive mostly
 /// in order and leave from the front, so both ends are cheap.
 ///
 /// Stored (serde) as `{"minutes": {minute: MinuteData}, "settled_before": m}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "WindowRepr", into = "WindowRepr")]
 pub struct MinuteWindow {
     counts: VecDeque<Count>,
-    attributions: VecDeque<MinuteAttributions>,
+    /// Where each minute's attribution values are in `values` (parallel to `counts`).
+    spans: VecDeque<Span>,
+    /// `(string index, calls)` of the minutes, each minute's in one run: error codes, then
+    /// callers, then user agents. Runs of minutes dropped or rewritten stay until
+    /// [`MinuteWindow::compact`], once `values` reaches `compact_at`.
+    values: Vec<(u32, u32)>,
+    compact_at: usize,
+    strings: StringTable,
     /// Every minute before this one is complete and has been learned.
     pub settled_before: i64,
 }
@@ -194,18 +253,24 @@ struct WindowRepr {
 
 impl From<WindowRepr> for MinuteWindow {
     fn from(r: WindowRepr) -> Self {
-        let mut w = MinuteWindow {
-            settled_before: r.settled_before,
-            ..MinuteWindow::default()
-        };
+        let mut w = MinuteWindow::new(r.settled_before);
         for (m, d) in r.minutes {
-            w.counts.push_back(Count {
+            let mut strings: Vec<Arc<str>> = vec![];
+            let lists = [&d.by_error, &d.by_caller, &d.by_agent].map(|list| {
+                list.iter()
+                    .map(|(s, n)| {
+                        strings.push(s.clone());
+                        ((strings.len() - 1) as u32, *n)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            w.add(MinuteDelta {
                 minute: m,
                 calls: d.calls,
                 errors: d.errors,
+                strings: &strings,
+                lists: [&lists[0], &lists[1], &lists[2]],
             });
-            w.attributions
-                .push_back(MinuteAttributions::new(d.by_error, d.by_caller, d.by_agent));
         }
         w
     }
@@ -213,18 +278,16 @@ impl From<WindowRepr> for MinuteWindow {
 
 impl From<MinuteWindow> for WindowRepr {
     fn from(w: MinuteWindow) -> Self {
-        let minutes = w
-            .counts
-            .into_iter()
-            .zip(w.attributions)
+        let minutes = (0..w.len())
+            .filter_map(|i| w.at(i))
             .map(|(c, a)| {
-                let (by_error, by_caller, by_agent) = a.into_lists();
+                let list = |v: Values| v.map(|(s, n)| (s.clone(), n)).collect();
                 let d = MinuteData {
                     calls: c.calls,
                     errors: c.errors,
-                    by_error,
-                    by_caller,
-                    by_agent,
+                    by_error: list(a.by_error()),
+                    by_caller: list(a.by_caller()),
+                    by_agent: list(a.by_agent()),
                 };
                 (c.minute, d)
             })
@@ -233,6 +296,24 @@ impl From<MinuteWindow> for WindowRepr {
             minutes,
             settled_before: w.settled_before,
         }
+    }
+}
+
+/// Two windows are equal when they hold the same minutes with the same values, however
+/// their arrays happen to be laid out.
+impl PartialEq for MinuteWindow {
+    fn eq(&self, other: &Self) -> bool {
+        let texts = |v: Values| v.map(|(s, n)| (s.clone(), n)).collect::<Vec<_>>();
+        self.settled_before == other.settled_before
+            && self.counts == other.counts
+            && (0..self.len()).all(|i| match (self.at(i), other.at(i)) {
+                (Some((_, a)), Some((_, b))) => {
+                    texts(a.by_error()) == texts(b.by_error())
+                        && texts(a.by_caller()) == texts(b.by_caller())
+                        && texts(a.by_agent()) == texts(b.by_agent())
+                }
+                _ => false,
+            })
     }
 }
 
@@ -285,9 +366,20 @@ impl MinuteWindow {
         self.counts.get(position).map(|c| c.minute)
     }
 
+    fn attributions_of(&self, span: &Span) -> MinuteAttributions<'_> {
+        MinuteAttributions {
+            values: self.values.get(span.range()).unwrap_or_default(),
+            ends: [span.ends[0], span.ends[1]],
+            strings: &self.strings.strings,
+        }
+    }
+
     /// The counts and attributions of the minute at `position`.
-    pub fn at(&self, position: usize) -> Option<(Count, &MinuteAttributions)> {
-        Some((*self.counts.get(position)?, self.attributions.get(position)?))
+    pub fn at(&self, position: usize) -> Option<(Count, MinuteAttributions<'_>)> {
+        Some((
+            *self.counts.get(position)?,
+            self.attributions_of(self.spans.get(position)?),
+        ))
     }
 
     /// Minutes with data.
@@ -306,12 +398,9 @@ impl MinuteWindow {
     }
 
     /// The counts and attributions of minute `m`, when it has data.
-    pub fn get(&self, m: i64) -> Option<(Count, &MinuteAttributions)> {
+    pub fn get(&self, m: i64) -> Option<(Count, MinuteAttributions<'_>)> {
         let i = self.index(m);
-        match (self.counts.get(i), self.attributions.get(i)) {
-            (Some(c), Some(a)) if c.minute == m => Some((*c, a)),
-            _ => None,
-        }
+        self.at(i).filter(|(c, _)| c.minute == m)
     }
 
     /// The minutes with data in `[from, to]`, ascending.
@@ -321,39 +410,140 @@ impl MinuteWindow {
         self.counts.range(lo..hi)
     }
 
-    fn attributed_in(&self, from: i64, to: i64) -> impl Iterator<Item = (&Count, &MinuteAttributions)> + '_ {
+    fn attributed_in(&self, from: i64, to: i64) -> impl Iterator<Item = (&Count, MinuteAttributions<'_>)> + '_ {
         let lo = self.index(from);
         let hi = self.index(to.saturating_add(1)).max(lo);
-        self.counts.range(lo..hi).zip(self.attributions.range(lo..hi))
+        self.counts
+            .range(lo..hi)
+            .zip(self.spans.range(lo..hi))
+            .map(|(c, s)| (c, self.attributions_of(s)))
     }
 
-    /// Adds new counts to minute `d.minute`: the attribution lists move in when the minute is
-    /// new, and are merged (capped) when it had data already.
+    /// Adds new counts to minute `d.minute`; its attribution values are merged per attribute,
+    /// each list capped at [`MINUTE_ATTRIBUTION_CAP`] (the values with most calls kept).
     pub fn add(&mut self, d: MinuteDelta) {
         let minute = d.minute;
         let i = self.index(minute);
-        if let (Some(c), Some(a)) = (self.counts.get_mut(i), self.attributions.get_mut(i)) {
-            if c.minute == minute {
+        // The delta's lists in this window's string indexes, each capped.
+        let mut lists: [SmallVec<[(u32, u32); 4]>; 3] = Default::default();
+        for (list, items) in lists.iter_mut().zip(d.lists) {
+            for (s, n) in items {
+                if let Some(s) = d.strings.get(*s as usize) {
+                    list.push((self.strings.intern(s), *n));
+                }
+            }
+            self.cap(list);
+        }
+        let existing = match (self.counts.get_mut(i), self.spans.get(i)) {
+            (Some(c), Some(span)) if c.minute == minute => {
                 c.calls += d.calls;
                 c.errors += d.errors;
-                a.add(&d.attributions);
-                return;
+                Some(*span)
             }
+            _ => None,
+        };
+        let span = match existing {
+            Some(old) => {
+                let merged = self.merged(&old, lists);
+                if old.range().end == self.values.len() {
+                    // The minute's run is the newest: rewritten in place, leaving nothing dead.
+                    self.values.truncate(old.range().start);
+                }
+                self.push_values(merged.iter().map(|l| &l[..]))
+            }
+            None => self.push_values(lists.iter().map(|l| &l[..])),
+        };
+        if existing.is_some() {
+            if let Some(s) = self.spans.get_mut(i) {
+                *s = span;
+            }
+            return;
         }
         let count = Count {
             minute,
             calls: d.calls,
             errors: d.errors,
         };
-        let attributions = d.attributions;
         // A new minute usually comes after every minute held.
         if i == self.counts.len() {
             self.counts.push_back(count);
-            self.attributions.push_back(attributions);
+            self.spans.push_back(span);
         } else {
             self.counts.insert(i, count);
-            self.attributions.insert(i, attributions);
+            self.spans.insert(i, span);
         }
+    }
+
+    /// A minute's lists with a delta's added (new values after the old ones), each capped.
+    fn merged(&self, old: &Span, more: [SmallVec<[(u32, u32); 4]>; 3]) -> [SmallVec<[(u32, u32); 8]>; 3] {
+        let values = self.values.get(old.range()).unwrap_or_default();
+        let bounds = [0, usize::from(old.ends[0]), usize::from(old.ends[1]), values.len()];
+        let mut out: [SmallVec<[(u32, u32); 8]>; 3] = Default::default();
+        for (k, (list, more)) in out.iter_mut().zip(more).enumerate() {
+            list.extend_from_slice(values.get(bounds[k]..bounds[k + 1]).unwrap_or_default());
+            for (s, n) in more {
+                match list.iter_mut().find(|e| e.0 == s) {
+                    Some(e) => e.1 += n,
+                    None => list.push((s, n)),
+                }
+            }
+            self.cap(list);
+        }
+        out
+    }
+
+    /// Keeps the [`MINUTE_ATTRIBUTION_CAP`] values with most calls (ties by text).
+    fn cap<A: smallvec::Array<Item = (u32, u32)>>(&self, list: &mut SmallVec<A>) {
+        if list.len() > MINUTE_ATTRIBUTION_CAP {
+            list.sort_by(|a, b| self.strings.by_calls(a, b));
+            list.truncate(MINUTE_ATTRIBUTION_CAP);
+        }
+    }
+
+    /// Appends one minute's three lists to `values`, returning where they are.
+    fn push_values<'l>(&mut self, lists: impl Iterator<Item = &'l [(u32, u32)]>) -> Span {
+        let start = self.values.len();
+        let mut ends = [0u8; 3];
+        for (end, list) in ends.iter_mut().zip(lists) {
+            self.values.extend_from_slice(list);
+            *end = (self.values.len() - start) as u8;
+        }
+        Span {
+            start: start as u32,
+            ends,
+        }
+    }
+
+    /// Rewrites `values` with only the live minutes' runs, in minute order, and the string
+    /// table with only the strings they use. Called once `values` has grown fourfold since
+    /// the last time, so its cost is spread over the values written in between.
+    fn compact(&mut self) {
+        let mut values = Vec::with_capacity(self.values.len() / 2 + 16);
+        let mut remap = vec![u32::MAX; self.strings.strings.len()];
+        let mut table = StringTable::default();
+        for span in self.spans.iter_mut() {
+            let start = values.len();
+            for (s, n) in self.values.get(span.range()).unwrap_or_default() {
+                let Some(r) = remap.get_mut(*s as usize) else {
+                    continue;
+                };
+                if *r == u32::MAX {
+                    if let Some(text) = self.strings.strings.get(*s as usize) {
+                        *r = table.strings.len() as u32;
+                        table.addrs.push(text.as_ptr() as usize);
+                        table.strings.push(text.clone());
+                    }
+                }
+                values.push((*r, *n));
+            }
+            span.start = start as u32;
+        }
+        if table.strings.len() > SMALL_TABLE {
+            table.by_text = table.strings.iter().cloned().zip(0..).collect();
+        }
+        self.compact_at = 4 * values.len() + 256;
+        self.values = values;
+        self.strings = table;
     }
 
     /// Counts in minute `m` (zero when nothing was seen).
@@ -376,12 +566,22 @@ impl MinuteWindow {
         if len <= 0 {
             return (0, 0);
         }
-        for (c, a) in self.attributed_in(end - len + 1, end) {
+        let code = self.strings.find(code);
+        let lo = self.index(end - len + 1);
+        let hi = self.index(end.saturating_add(1)).max(lo);
+        for (c, s) in self.counts.range(lo..hi).zip(self.spans.range(lo..hi)) {
             calls += u64::from(c.calls);
-            errors += a
-                .by_error()
+            let Some(code) = code else {
+                continue;
+            };
+            let start = s.start as usize;
+            let codes = self
+                .values
+                .get(start..start + usize::from(s.ends[0]))
+                .unwrap_or_default();
+            errors += codes
                 .iter()
-                .filter(|e| &*e.0 == code)
+                .filter(|e| e.0 == code)
                 .map(|e| u64::from(e.1))
                 .sum::<u64>();
         }
@@ -416,7 +616,7 @@ impl MinuteWindow {
                 1 => a.by_agent(),
                 _ => a.by_error(),
             };
-            let items: Vec<(&str, u32)> = list.iter().map(|(v, n)| (&**v, *n)).collect();
+            let items: Vec<(&str, u32)> = list.map(|(v, n)| (&**v, n)).collect();
             add_capped(&mut out, &items, 64);
         }
         if attribute == 2 {
@@ -434,8 +634,21 @@ impl MinuteWindow {
     pub fn trim(&mut self) {
         let keep_from = self.settled_before - HISTORY_MINUTES;
         let n = self.index(keep_from);
+        if n == 0 {
+            return;
+        }
+        // Nothing in a minute needs dropping: this only moves the fronts, and reads nothing
+        // of the minutes dropped.
         self.counts.drain(..n);
-        self.attributions.drain(..n);
+        self.spans.drain(..n);
+        if self.spans.is_empty() {
+            self.values.clear();
+            if self.strings.strings.len() > SMALL_TABLE {
+                self.strings = StringTable::default();
+            }
+        } else if self.values.len() >= self.compact_at {
+            self.compact();
+        }
     }
 }
 
@@ -444,52 +657,157 @@ impl MinuteWindow {
 mod tests {
     use super::*;
 
-    fn list(prefix: &str, counts: &[u32]) -> Attributions {
+    /// A file's strings and one minute's three lists of `(index, calls)` into them.
+    struct Delta {
+        strings: Vec<Arc<str>>,
+        lists: [Vec<(u32, u32)>; 3],
+    }
+
+    impl Delta {
+        fn new(lists: [&[(&str, u32)]; 3]) -> Self {
+            let mut strings: Vec<Arc<str>> = vec![];
+            let lists = lists.map(|l| {
+                l.iter()
+                    .map(|(s, n)| {
+                        let i = strings.iter().position(|x| &**x == *s).unwrap_or_else(|| {
+                            strings.push(Arc::from(*s));
+                            strings.len() - 1
+                        });
+                        (i as u32, *n)
+                    })
+                    .collect()
+            });
+            Delta { strings, lists }
+        }
+
+        fn at(&self, minute: i64, calls: u32, errors: u32) -> MinuteDelta<'_> {
+            MinuteDelta {
+                minute,
+                calls,
+                errors,
+                strings: &self.strings,
+                lists: [&self.lists[0], &self.lists[1], &self.lists[2]],
+            }
+        }
+    }
+
+    fn named(prefix: &str, counts: &[u32]) -> Vec<(String, u32)> {
         counts
             .iter()
             .enumerate()
-            .map(|(i, n)| (Arc::from(format!("{prefix}{i}")), *n))
+            .map(|(i, n)| (format!("{prefix}{i}"), *n))
             .collect()
+    }
+
+    fn borrowed(list: &[(String, u32)]) -> Vec<(&str, u32)> {
+        list.iter().map(|(s, n)| (s.as_str(), *n)).collect()
+    }
+
+    fn texts(v: Values) -> Vec<(String, u32)> {
+        v.map(|(s, n)| (s.to_string(), n)).collect()
     }
 
     #[test]
     fn a_minute_keeps_its_three_attributes_apart_and_capped_when_deltas_merge() {
         // Given a minute with one error code, nine callers (one over the cap) and two agents
-        let delta = |errors: &[u32], callers: &[u32], agents: &[u32]| MinuteDelta {
-            minute: 7,
-            calls: 20,
-            errors: errors.iter().sum(),
-            attributions: MinuteAttributions::new(list("code", errors), list("caller", callers), list("agent", agents)),
-        };
-        let mut w = MinuteWindow::new(0);
-        w.add(delta(&[3], &[1, 2, 3, 4, 5, 6, 7, 8, 9], &[10, 10]));
-        // When a later file adds a second code, more calls of a known caller and a new agent
-        w.add(delta(&[0, 4], &[0, 0, 0, 0, 0, 0, 0, 0, 40], &[0, 0, 5]));
-        // Then each attribute is merged and capped on its own, as separate capped lists are
-        let mut expect = [
-            list("code", &[3]),
-            list("caller", &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
-            list("agent", &[10, 10]),
+        let first = [
+            named("code", &[3]),
+            named("caller", &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
+            named("agent", &[10, 10]),
         ];
-        for (l, more) in expect.iter_mut().zip([
-            list("code", &[0, 4]),
-            list("caller", &[0, 0, 0, 0, 0, 0, 0, 0, 40]),
-            list("agent", &[0, 0, 5]),
-        ]) {
-            add_capped_shared(l, &[], MINUTE_ATTRIBUTION_CAP);
-            add_capped_shared(l, &more, MINUTE_ATTRIBUTION_CAP);
-        }
+        let d1 = Delta::new([&borrowed(&first[0]), &borrowed(&first[1]), &borrowed(&first[2])]);
+        let mut w = MinuteWindow::new(0);
+        w.add(d1.at(7, 20, 3));
+        // When a later file adds a second code, more calls of a known caller and a new agent
+        let more = [
+            named("code", &[0, 4]),
+            named("caller", &[0, 0, 0, 0, 0, 0, 0, 0, 40]),
+            named("agent", &[0, 0, 5]),
+        ];
+        let d2 = Delta::new([&borrowed(&more[0]), &borrowed(&more[1]), &borrowed(&more[2])]);
+        w.add(d2.at(7, 20, 4));
+        // Then each attribute is merged and capped on its own, as capped lists of strings are
+        let expect: Vec<Vec<(String, u32)>> = first
+            .iter()
+            .zip(&more)
+            .map(|(a, b)| {
+                let (mut l, mut m) = (vec![], vec![]);
+                add_capped(&mut l, &borrowed(a), MINUTE_ATTRIBUTION_CAP);
+                add_capped(&mut m, &borrowed(b), MINUTE_ATTRIBUTION_CAP);
+                add_capped(&mut l, &borrowed(&m), MINUTE_ATTRIBUTION_CAP);
+                l
+            })
+            .collect();
         let Some((count, a)) = w.get(7) else {
             panic!("minute 7 has data");
         };
         assert_eq!((count.calls, count.errors), (40, 7));
-        assert_eq!(a.by_error(), &expect[0][..]);
-        assert_eq!(a.by_caller(), &expect[1][..]);
-        assert_eq!(a.by_agent(), &expect[2][..]);
-        assert_eq!(a.by_caller().len(), MINUTE_ATTRIBUTION_CAP);
+        assert_eq!(texts(a.by_error()), expect[0]);
+        assert_eq!(texts(a.by_caller()), expect[1]);
+        assert_eq!(texts(a.by_agent()), expect[2]);
+        assert_eq!(a.by_caller().count(), MINUTE_ATTRIBUTION_CAP);
         // And the stored form gives the same minute back
         let back: MinuteWindow = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
         assert_eq!(back, w);
+    }
+
+    #[test]
+    fn a_value_loaded_from_a_store_merges_with_the_same_text_from_a_new_file() {
+        // Given a window loaded from its stored form (its strings are copies of their own)
+        for callers in [2usize, 40] {
+            let names: Vec<String> = (0..callers).map(|i| format!("arn:aws:iam::1:user/u{i}")).collect();
+            let list: Vec<(&str, u32)> = names.iter().map(|s| (s.as_str(), 1)).collect();
+            let d = Delta::new([
+                &[("AccessDenied", 1)],
+                &list[..MINUTE_ATTRIBUTION_CAP.min(callers)],
+                &[],
+            ]);
+            let mut w = MinuteWindow::new(0);
+            w.add(d.at(5, 2, 1));
+            let more: Vec<(&str, u32)> = list[MINUTE_ATTRIBUTION_CAP.min(callers)..].to_vec();
+            let d = Delta::new([&[], &more, &[]]);
+            w.add(d.at(6, 2, 0));
+            let mut w: MinuteWindow = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+            // When a new file brings the same code and caller as other copies
+            let again = Delta::new([&[("AccessDenied", 2)], &[(names[0].as_str(), 2)], &[]]);
+            w.add(again.at(5, 2, 2));
+            // Then they add to the values held, not beside them
+            let (c, a) = w.get(5).unwrap();
+            assert_eq!((c.calls, c.errors), (4, 3));
+            assert_eq!(texts(a.by_error()), vec![("AccessDenied".to_owned(), 3)]);
+            assert_eq!(texts(a.by_caller())[0], (names[0].clone(), 3), "{callers} callers");
+            assert_eq!(w.sum_errors(6, 2, "AccessDenied"), (6, 3));
+            assert_eq!(w.sum_errors(6, 2, "Throttling"), (6, 0));
+        }
+    }
+
+    #[test]
+    fn old_minutes_leave_no_values_or_strings_behind() {
+        // Given an API whose every minute has a caller never seen before
+        let mut w = MinuteWindow::new(0);
+        for m in 0..2_000 {
+            let caller = format!("arn:aws:sts::1:assumed-role/job/session-{m}");
+            let d = Delta::new([&[], &[(caller.as_str(), 1)], &[("aws-sdk-go", 1)]]);
+            w.add(d.at(m, 1, 0));
+            // When its minutes settle and old ones are dropped
+            w.settled_before = m - 5;
+            w.trim();
+        }
+        // Then what is kept stays proportional to the minutes held
+        assert_eq!(w.len(), 66);
+        assert!(w.values.len() <= 4 * (2 * 66) + 256, "{} values", w.values.len());
+        assert!(
+            w.strings.strings.len() <= 4 * 66 + 256,
+            "{} strings",
+            w.strings.strings.len()
+        );
+        // And every minute held still has its own values
+        for m in 1_934..2_000 {
+            let (_, a) = w.get(m).unwrap();
+            let caller = format!("arn:aws:sts::1:assumed-role/job/session-{m}");
+            assert_eq!(texts(a.by_caller()), vec![(caller, 1)]);
+            assert_eq!(texts(a.by_agent()), vec![("aws-sdk-go".to_owned(), 1)]);
+        }
     }
 
     #[test]
