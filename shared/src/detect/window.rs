@@ -518,7 +518,8 @@ impl MinuteWindow {
     /// table with only the strings they use. Called once `values` has grown fourfold since
     /// the last time, so its cost is spread over the values written in between.
     fn compact(&mut self) {
-        let mut values = Vec::with_capacity(self.values.len() / 2 + 16);
+        // As large as before: the live values grow into it until the next compaction, without a copy.
+        let mut values = Vec::with_capacity(self.values.len());
         let mut remap = vec![u32::MAX; self.strings.strings.len()];
         let mut table = StringTable::default();
         for span in self.spans.iter_mut() {
