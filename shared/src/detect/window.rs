@@ -424,7 +424,33 @@ impl MinuteWindow {
     pub fn add(&mut self, d: MinuteDelta) {
         let minute = d.minute;
         let i = self.index(minute);
-        // The delta's lists in this window's string indexes, each capped.
+        let existing = match (self.counts.get_mut(i), self.spans.get(i)) {
+            (Some(c), Some(span)) if c.minute == minute => {
+                c.calls += d.calls;
+                c.errors += d.errors;
+                Some(*span)
+            }
+            _ => None,
+        };
+        let Some(old) = existing else {
+            // A new minute (the usual case): its values go straight to the end of `values`.
+            let span = self.push_delta(&d);
+            let count = Count {
+                minute,
+                calls: d.calls,
+                errors: d.errors,
+            };
+            // A new minute usually comes after every minute held.
+            if i == self.counts.len() {
+                self.counts.push_back(count);
+                self.spans.push_back(span);
+            } else {
+                self.counts.insert(i, count);
+                self.spans.insert(i, span);
+            }
+            return;
+        };
+        // The delta's lists in this window's string indexes, each capped, then merged.
         let mut lists: [SmallVec<[(u32, u32); 4]>; 3] = Default::default();
         for (list, items) in lists.iter_mut().zip(d.lists) {
             for (s, n) in items {
@@ -434,43 +460,42 @@ impl MinuteWindow {
             }
             self.cap(list);
         }
-        let existing = match (self.counts.get_mut(i), self.spans.get(i)) {
-            (Some(c), Some(span)) if c.minute == minute => {
-                c.calls += d.calls;
-                c.errors += d.errors;
-                Some(*span)
-            }
-            _ => None,
-        };
-        let span = match existing {
-            Some(old) => {
-                let merged = self.merged(&old, lists);
-                if old.range().end == self.values.len() {
-                    // The minute's run is the newest: rewritten in place, leaving nothing dead.
-                    self.values.truncate(old.range().start);
-                }
-                self.push_values(merged.iter().map(|l| &l[..]))
-            }
-            None => self.push_values(lists.iter().map(|l| &l[..])),
-        };
-        if existing.is_some() {
-            if let Some(s) = self.spans.get_mut(i) {
-                *s = span;
-            }
-            return;
+        let merged = self.merged(&old, lists);
+        if old.range().end == self.values.len() {
+            // The minute's run is the newest: rewritten in place, leaving nothing dead.
+            self.values.truncate(old.range().start);
         }
-        let count = Count {
-            minute,
-            calls: d.calls,
-            errors: d.errors,
-        };
-        // A new minute usually comes after every minute held.
-        if i == self.counts.len() {
-            self.counts.push_back(count);
-            self.spans.push_back(span);
-        } else {
-            self.counts.insert(i, count);
-            self.spans.insert(i, span);
+        let span = self.push_values(merged.iter().map(|l| &l[..]));
+        if let Some(s) = self.spans.get_mut(i) {
+            *s = span;
+        }
+    }
+
+    /// Appends a new minute's values from a delta, each list capped, returning where they are.
+    fn push_delta(&mut self, d: &MinuteDelta) -> Span {
+        let start = self.values.len();
+        self.values.reserve(d.lists.iter().map(|l| l.len()).sum());
+        let mut ends = [0u8; 3];
+        for (end, items) in ends.iter_mut().zip(d.lists) {
+            let from = self.values.len();
+            for (s, n) in items {
+                if let Some(s) = d.strings.get(*s as usize) {
+                    let id = self.strings.intern(s);
+                    self.values.push((id, *n));
+                }
+            }
+            if self.values.len() - from > MINUTE_ATTRIBUTION_CAP {
+                let strings = &self.strings;
+                if let Some(list) = self.values.get_mut(from..) {
+                    list.sort_by(|a, b| strings.by_calls(a, b));
+                }
+                self.values.truncate(from + MINUTE_ATTRIBUTION_CAP);
+            }
+            *end = (self.values.len() - start) as u8;
+        }
+        Span {
+            start: start as u32,
+            ends,
         }
     }
 
