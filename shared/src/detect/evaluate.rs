@@ -239,21 +239,21 @@ impl Eval<'_> {
     /// Completes every minute before `before`: Ends, then learning.
     pub(super) fn settle(&self, s: &mut ApiState, before: i64, events: &mut Vec<Envelope>) {
         let mut m = s.window.settled_before;
-        // Positions in the window (which settling leaves as it is) of the first minute with
-        // calls within the longest window back from `m` (`recent`), and at or after `m`
-        // (`at`): both only move forward, so the minutes are walked once.
-        let mut recent = s.window.position(m - HISTORY_MINUTES + 1);
+        // Position in the window (which settling leaves as it is) of the first minute with
+        // calls at or after `m`: it only moves forward, so the minutes are walked once, and
+        // only near the newest ones (the minute before it is the last with calls before `m`).
         let mut at = s.window.position(m);
         while m < before {
-            while s.window.minute_at(recent).is_some_and(|d| d < m - HISTORY_MINUTES + 1) {
-                recent += 1;
-            }
             while s.window.minute_at(at).is_some_and(|d| d < m) {
                 at += 1;
             }
             // Minutes from `before` on are not being completed: they count as no data.
-            let next_data = s.window.minute_at(recent).filter(|d| *d < before);
-            let has_recent = next_data.is_some_and(|d| d <= m);
+            let next_data = s.window.minute_at(at).filter(|d| *d < before);
+            let last_before = at.checked_sub(1).and_then(|p| s.window.minute_at(p));
+            // Calls within the longest window back from `m`: at `m`, or at the last minute
+            // with calls before it.
+            let has_recent =
+                next_data == Some(m) || last_before.is_some_and(|d| d > m - HISTORY_MINUTES);
             if !has_recent && s.active.is_empty() {
                 // Nothing within the longest window and no insight: jump to the next data.
                 let next = next_data
