@@ -252,8 +252,7 @@ impl Eval<'_> {
             let last_before = at.checked_sub(1).and_then(|p| s.window.minute_at(p));
             // Calls within the longest window back from `m`: at `m`, or at the last minute
             // with calls before it.
-            let has_recent =
-                next_data == Some(m) || last_before.is_some_and(|d| d > m - HISTORY_MINUTES);
+            let has_recent = next_data == Some(m) || last_before.is_some_and(|d| d > m - HISTORY_MINUTES);
             if !has_recent && s.active.is_empty() {
                 // Nothing within the longest window and no insight: jump to the next data.
                 let next = next_data
