@@ -8,26 +8,18 @@ use super::HISTORY_MINUTES;
 pub struct Recent {
     /// Minute of the newest entry.
     pub newest: i64,
-    /// One entry per minute, oldest first. Up to twice the history is kept, so the newest
-    /// minutes are one contiguous slice and old ones are dropped in bulk.
-    minutes: Vec<RecentMinute>,
+    /// `(calls, expected)` per minute, oldest first. Up to twice the history is kept, so the
+    /// newest minutes are one contiguous slice and old ones are dropped in bulk.
+    minutes: Vec<(f64, f64)>,
+    /// Running sums of `(calls, expected)` over the minutes kept, up to and including each
+    /// one (parallel to `minutes`), so any window's sums are one subtraction. Apart from the
+    /// values, so the window starts read after each minute (5, 15, 30 and 60 minutes back)
+    /// take 16 bytes each.
+    sums: Vec<(f64, f64)>,
     /// Positions in `minutes` of the minutes that no newer minute equals or exceeds in calls,
     /// oldest first (so their calls strictly decrease): the busiest minute of the newest `len`
     /// minutes, the newest of equals, is the first of them within those minutes.
     peaks: Vec<usize>,
-}
-
-/// One minute of [`Recent`]: its values and the running sums up to it, side by side, so a
-/// window's sums and its busiest minute are read from the same few cache lines.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct RecentMinute {
-    /// Calls (as `f64`: they are only summed and compared).
-    calls: f64,
-    /// Expected calls.
-    expected: f64,
-    /// Running sums of `(calls, expected)` over the minutes kept, this one included, so any
-    /// window's sums are one subtraction.
-    sums: (f64, f64),
 }
 
 impl Recent {
@@ -36,6 +28,7 @@ impl Recent {
         let mut fill_from = self.newest + 1;
         if self.minutes.is_empty() || m - self.newest > HISTORY_MINUTES || m <= self.newest {
             self.minutes.clear();
+            self.sums.clear();
             self.peaks.clear();
             fill_from = m - HISTORY_MINUTES + 1;
         }
@@ -47,36 +40,34 @@ impl Recent {
         let history = HISTORY_MINUTES as usize;
         if self.minutes.len() > 2 * history {
             let cut = self.minutes.len() - history;
-            let (bc, be) = self.minutes.get(cut - 1).map_or((0.0, 0.0), |e| e.sums);
+            let (bc, be) = self.sums.get(cut - 1).copied().unwrap_or((0.0, 0.0));
             self.minutes.drain(..cut);
+            self.sums.drain(..cut);
             self.peaks.retain(|p| *p >= cut);
             for p in &mut self.peaks {
                 *p -= cut;
             }
             // Keep the running sums small, so differences stay exact to the last bits.
-            for e in &mut self.minutes {
-                e.sums.0 -= bc;
-                e.sums.1 -= be;
+            for e in &mut self.sums {
+                e.0 -= bc;
+                e.1 -= be;
             }
         }
         self.newest = m;
     }
 
     fn append(&mut self, c: f64, x: f64) {
-        let (pc, pe) = self.minutes.last().map_or((0.0, 0.0), |e| e.sums);
+        let (pc, pe) = self.sums.last().copied().unwrap_or((0.0, 0.0));
         while let Some(&p) = self.peaks.last() {
-            if self.minutes.get(p).is_some_and(|q| q.calls <= c) {
+            if self.minutes.get(p).is_some_and(|q| q.0 <= c) {
                 self.peaks.pop();
             } else {
                 break;
             }
         }
         self.peaks.push(self.minutes.len());
-        self.minutes.push(RecentMinute {
-            calls: c,
-            expected: x,
-            sums: (pc + c, pe + x),
-        });
+        self.minutes.push((c, x));
+        self.sums.push((pc + c, pe + x));
     }
 
     /// How many of the newest minutes windows may cover: the history, or fewer before it fills.
@@ -87,15 +78,16 @@ impl Recent {
     /// Observed and expected calls over the newest `len` minutes (at most the history).
     pub fn sums(&self, len: i64) -> (f64, f64) {
         let len = usize::try_from(len).unwrap_or(0).min(self.span());
-        let n = self.minutes.len();
-        let Some(hi) = n.checked_sub(1).and_then(|i| self.minutes.get(i)) else {
+        let n = self.sums.len();
+        let Some(hi) = n.checked_sub(1).and_then(|i| self.sums.get(i)) else {
             return (0.0, 0.0);
         };
         let lo = (n - len)
             .checked_sub(1)
-            .and_then(|i| self.minutes.get(i))
-            .map_or((0.0, 0.0), |e| e.sums);
-        (hi.sums.0 - lo.0, hi.sums.1 - lo.1)
+            .and_then(|i| self.sums.get(i))
+            .copied()
+            .unwrap_or((0.0, 0.0));
+        (hi.0 - lo.0, hi.1 - lo.1)
     }
 
     /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
@@ -113,16 +105,18 @@ impl Recent {
                 break;
             }
             if len == 1 {
-                *slot = self.minutes.last().map_or(0.0, |e| e.calls - e.expected);
+                *slot = self.minutes.last().map_or(0.0, |e| e.0 - e.1);
                 continue;
             }
             // Peaks are in ascending position: the first within the window by binary search
             // (a falling trend leaves many of them).
             k = self.peaks.get(..k).map_or(0, |p| p.partition_point(|&i| i < n - len));
-            let (top, top_e) = match self.peaks.get(k).and_then(|&i| self.minutes.get(i)) {
-                Some(e) => (e.calls, e.expected),
-                None => (f64::MIN, 0.0),
-            };
+            let (top, top_e) = self
+                .peaks
+                .get(k)
+                .and_then(|&i| self.minutes.get(i))
+                .copied()
+                .unwrap_or((f64::MIN, 0.0));
             let (o, e) = self.sums(len as i64);
             *slot = (o - top) - (e - top_e);
         }
@@ -139,12 +133,9 @@ impl Recent {
         }
         let n = self.minutes.len();
         let from = n - usize::try_from(len).unwrap_or(0).min(self.span());
-        let top = self.minutes[from..]
-            .iter()
-            .rev()
-            .max_by(|a, b| a.calls.total_cmp(&b.calls));
+        let top = self.minutes[from..].iter().rev().max_by(|a, b| a.0.total_cmp(&b.0));
         match top {
-            Some(m) => (o - m.calls) - (e - m.expected),
+            Some(m) => (o - m.0) - (e - m.1),
             None => o - e,
         }
     }
