@@ -101,19 +101,27 @@ impl HourCache {
         self.0.store(0, Ordering::Relaxed);
     }
 
-    fn get(&self, hour: i64) -> Option<f64> {
+    /// A NaN that marks an hour without a learned mean (a learned mean is never NaN).
+    const NO_MEAN: u32 = 0x7fc0_0001;
+
+    /// `Some(Some(mean))`, or `Some(None)` when the hour has no learned mean yet.
+    fn get(&self, hour: i64) -> Option<Option<f64>> {
         let word = self.0.load(Ordering::Relaxed);
         let h = u32::try_from(hour).ok().filter(|h| *h != 0)?;
-        ((word >> 32) as u32 == h).then(|| f64::from(f32::from_bits(word as u32)))
+        ((word >> 32) as u32 == h).then(|| {
+            let bits = word as u32;
+            (bits != Self::NO_MEAN).then(|| f64::from(f32::from_bits(bits)))
+        })
     }
 
-    fn set(&self, hour: i64, value: f64) {
-        let narrow = value as f32;
+    fn set(&self, hour: i64, value: Option<f64>) {
+        let bits = match value {
+            Some(v) if f64::from(v as f32) == v => (v as f32).to_bits(),
+            Some(_) => return,
+            None => Self::NO_MEAN,
+        };
         if let Ok(h) = u32::try_from(hour) {
-            if f64::from(narrow) == value {
-                self.0
-                    .store(u64::from(h) << 32 | u64::from(narrow.to_bits()), Ordering::Relaxed);
-            }
+            self.0.store(u64::from(h) << 32 | u64::from(bits), Ordering::Relaxed);
         }
     }
 }
@@ -161,27 +169,32 @@ impl ApiModel {
     /// The seasonal mean calls per minute at minute `t`, before scheduled spikes.
     pub fn seasonal(&self, t: i64) -> f64 {
         let hour = t.div_euclid(60);
-        if let Some(v) = self.seasonal_hour.get(hour) {
-            return v;
-        }
-        let how = hour_of_week(hour);
-        let hod = hour.rem_euclid(24) as usize;
-        let weekly = (self.week_n[how] > 0).then(|| f64::from(self.week[how]));
-        let daily = (self.day_n[hod] > 0).then(|| f64::from(self.day[hod]));
-        let level = if self.avg_minutes > 0.0 {
-            self.avg_calls / self.avg_minutes
-        } else {
-            0.0
+        let mean = match self.seasonal_hour.get(hour) {
+            Some(kept) => kept,
+            None => {
+                let how = hour_of_week(hour);
+                let hod = hour.rem_euclid(24) as usize;
+                let weekly = (self.week_n[how] > 0).then(|| f64::from(self.week[how]));
+                let daily = (self.day_n[hod] > 0).then(|| f64::from(self.day[hod]));
+                let mean = match (weekly, daily) {
+                    (Some(w), Some(d)) => Some(w.max(0.5 * d)),
+                    (None, Some(d)) => Some(d),
+                    (Some(w), None) => Some(w),
+                    (None, None) => None,
+                };
+                self.seasonal_hour.set(hour, mean);
+                mean
+            }
         };
-        let v = match (weekly, daily) {
-            (Some(w), Some(d)) => w.max(0.5 * d),
-            (None, Some(d)) => d,
-            (Some(w), None) => w,
-            // The running level changes with every minute learned: not kept.
-            (None, None) => return level,
-        };
-        self.seasonal_hour.set(hour, v);
-        v
+        // Without a learned mean for the hour, the running level (it changes with every
+        // minute learned, so only the lack of a mean is kept).
+        mean.unwrap_or_else(|| {
+            if self.avg_minutes > 0.0 {
+                self.avg_calls / self.avg_minutes
+            } else {
+                0.0
+            }
+        })
     }
 
     /// Expected calls in minute `t`: the seasonal mean plus learned scheduled spikes.
