@@ -16,10 +16,18 @@ pub struct Recent {
     /// values, so the window starts read after each minute (5, 15, 30 and 60 minutes back)
     /// take 16 bytes each.
     sums: Vec<(f64, f64)>,
-    /// Positions in `minutes` of the minutes that no newer minute equals or exceeds in calls,
-    /// oldest first (so their calls strictly decrease): the busiest minute of the newest `len`
-    /// minutes, the newest of equals, is the first of them within those minutes.
-    peaks: Vec<usize>,
+    /// The minutes that no newer minute equals or exceeds in calls, oldest first (so their
+    /// calls strictly decrease): the busiest minute of the newest `len` minutes, the newest of
+    /// equals, is the first of them within those minutes. Each with its values, so neither
+    /// keeping them nor reading a window's busiest minute reads the older minutes.
+    peaks: Vec<Peak>,
+}
+
+/// A minute of [`Recent::peaks`]: its position in `minutes` and its `(calls, expected)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Peak {
+    at: usize,
+    values: (f64, f64),
 }
 
 impl Recent {
@@ -43,9 +51,9 @@ impl Recent {
             let (bc, be) = self.sums.get(cut - 1).copied().unwrap_or((0.0, 0.0));
             self.minutes.drain(..cut);
             self.sums.drain(..cut);
-            self.peaks.retain(|p| *p >= cut);
+            self.peaks.retain(|p| p.at >= cut);
             for p in &mut self.peaks {
-                *p -= cut;
+                p.at -= cut;
             }
             // Keep the running sums small, so differences stay exact to the last bits.
             for e in &mut self.sums {
@@ -58,14 +66,13 @@ impl Recent {
 
     fn append(&mut self, c: f64, x: f64) {
         let (pc, pe) = self.sums.last().copied().unwrap_or((0.0, 0.0));
-        while let Some(&p) = self.peaks.last() {
-            if self.minutes.get(p).is_some_and(|q| q.0 <= c) {
-                self.peaks.pop();
-            } else {
-                break;
-            }
+        while self.peaks.last().is_some_and(|p| p.values.0 <= c) {
+            self.peaks.pop();
         }
-        self.peaks.push(self.minutes.len());
+        self.peaks.push(Peak {
+            at: self.minutes.len(),
+            values: (c, x),
+        });
         self.minutes.push((c, x));
         self.sums.push((pc + c, pe + x));
     }
@@ -110,13 +117,8 @@ impl Recent {
             }
             // Peaks are in ascending position: the first within the window by binary search
             // (a falling trend leaves many of them).
-            k = self.peaks.get(..k).map_or(0, |p| p.partition_point(|&i| i < n - len));
-            let (top, top_e) = self
-                .peaks
-                .get(k)
-                .and_then(|&i| self.minutes.get(i))
-                .copied()
-                .unwrap_or((f64::MIN, 0.0));
+            k = self.peaks.get(..k).map_or(0, |p| p.partition_point(|p| p.at < n - len));
+            let (top, top_e) = self.peaks.get(k).map_or((f64::MIN, 0.0), |p| p.values);
             let (o, e) = self.sums(len as i64);
             *slot = (o - top) - (e - top_e);
         }
