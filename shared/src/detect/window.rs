@@ -140,6 +140,13 @@ impl<'a> MinuteAttributions<'a> {
     }
 }
 
+/// A minute with data in a [`MinuteWindow`]: its counts and where its values are (24 bytes).
+#[derive(Debug, Clone, Copy, Default)]
+struct Minute {
+    count: Count,
+    span: Span,
+}
+
 /// Where a minute's values are in [`MinuteWindow`]'s value array.
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
@@ -222,18 +229,17 @@ impl StringTable {
     }
 }
 
-/// Recent minutes of one API: the minutes with data, in ascending order, as parallel
-/// arrays. Window sums walk the small counts array only (16 bytes a minute, contiguous);
-/// attributions are read for single minutes and for Insights records. Minutes arrive mostly
-/// in order and leave from the front, so both ends are cheap.
+/// Recent minutes of one API: the minutes with data, in ascending order, 24 bytes each
+/// (counts, and where the minute's attribution values are), with the values of all minutes
+/// in one array and their strings in one table. Minutes arrive mostly in order and leave
+/// from the front, so both ends are cheap, and leaving reads nothing of them.
 ///
 /// Stored (serde) as `{"minutes": {minute: MinuteData}, "settled_before": m}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "WindowRepr", into = "WindowRepr")]
 pub struct MinuteWindow {
-    counts: VecDeque<Count>,
-    /// Where each minute's attribution values are in `values` (parallel to `counts`).
-    spans: VecDeque<Span>,
+    /// The minutes with data: counts, and where their attribution values are in `values`.
+    minutes: VecDeque<Minute>,
     /// `(string index, calls)` of the minutes, each minute's in one run: error codes, then
     /// callers, then user agents. Runs of minutes dropped or rewritten stay until
     /// [`MinuteWindow::compact`], once `values` reaches `compact_at`.
@@ -305,7 +311,11 @@ impl PartialEq for MinuteWindow {
     fn eq(&self, other: &Self) -> bool {
         let texts = |v: Values| v.map(|(s, n)| (s.clone(), n)).collect::<Vec<_>>();
         self.settled_before == other.settled_before
-            && self.counts == other.counts
+            && self
+                .minutes
+                .iter()
+                .map(|x| x.count)
+                .eq(other.minutes.iter().map(|x| x.count))
             && (0..self.len()).all(|i| match (self.at(i), other.at(i)) {
                 (Some((_, a)), Some((_, b))) => {
                     texts(a.by_error()) == texts(b.by_error())
@@ -328,10 +338,11 @@ impl MinuteWindow {
 
     /// Index of the first minute at or after `m`.
     fn index(&self, m: i64) -> usize {
-        let n = self.counts.len();
-        let (Some(first), Some(last)) = (self.counts.front(), self.counts.back()) else {
+        let n = self.minutes.len();
+        let (Some(first), Some(last)) = (self.minutes.front(), self.minutes.back()) else {
             return 0;
         };
+        let (first, last) = (&first.count, &last.count);
         // New minutes usually come after every minute held.
         if last.minute < m {
             return n;
@@ -347,7 +358,7 @@ impl MinuteWindow {
         let mut hi = n.min(span(m - first.minute));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.counts[mid].minute < m {
+            if self.minutes[mid].count.minute < m {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -363,7 +374,7 @@ impl MinuteWindow {
 
     /// The minute at `position`.
     pub fn minute_at(&self, position: usize) -> Option<i64> {
-        self.counts.get(position).map(|c| c.minute)
+        self.minutes.get(position).map(|x| x.count.minute)
     }
 
     fn attributions_of(&self, span: &Span) -> MinuteAttributions<'_> {
@@ -377,24 +388,24 @@ impl MinuteWindow {
     /// The counts and attributions of the minute at `position`.
     pub fn at(&self, position: usize) -> Option<(Count, MinuteAttributions<'_>)> {
         Some((
-            *self.counts.get(position)?,
-            self.attributions_of(self.spans.get(position)?),
+            self.minutes.get(position)?.count,
+            self.attributions_of(&self.minutes.get(position)?.span),
         ))
     }
 
     /// Minutes with data.
     pub fn len(&self) -> usize {
-        self.counts.len()
+        self.minutes.len()
     }
 
     /// Whether no minute has data.
     pub fn is_empty(&self) -> bool {
-        self.counts.is_empty()
+        self.minutes.is_empty()
     }
 
     /// Whether some minute at or after `m` has data.
     pub fn has_from(&self, m: i64) -> bool {
-        self.counts.back().is_some_and(|c| c.minute >= m)
+        self.minutes.back().is_some_and(|x| x.count.minute >= m)
     }
 
     /// The counts and attributions of minute `m`, when it has data.
@@ -407,16 +418,15 @@ impl MinuteWindow {
     pub fn counts_in(&self, from: i64, to: i64) -> impl Iterator<Item = &Count> + '_ {
         let lo = self.index(from);
         let hi = self.index(to.saturating_add(1)).max(lo);
-        self.counts.range(lo..hi)
+        self.minutes.range(lo..hi).map(|x| &x.count)
     }
 
     fn attributed_in(&self, from: i64, to: i64) -> impl Iterator<Item = (&Count, MinuteAttributions<'_>)> + '_ {
         let lo = self.index(from);
         let hi = self.index(to.saturating_add(1)).max(lo);
-        self.counts
+        self.minutes
             .range(lo..hi)
-            .zip(self.spans.range(lo..hi))
-            .map(|(c, s)| (c, self.attributions_of(s)))
+            .map(|x| (&x.count, self.attributions_of(&x.span)))
     }
 
     /// Adds new counts to minute `d.minute`; its attribution values are merged per attribute,
@@ -424,11 +434,11 @@ impl MinuteWindow {
     pub fn add(&mut self, d: MinuteDelta) {
         let minute = d.minute;
         let i = self.index(minute);
-        let existing = match (self.counts.get_mut(i), self.spans.get(i)) {
-            (Some(c), Some(span)) if c.minute == minute => {
-                c.calls += d.calls;
-                c.errors += d.errors;
-                Some(*span)
+        let existing = match self.minutes.get_mut(i) {
+            Some(x) if x.count.minute == minute => {
+                x.count.calls += d.calls;
+                x.count.errors += d.errors;
+                Some(x.span)
             }
             _ => None,
         };
@@ -441,12 +451,10 @@ impl MinuteWindow {
                 errors: d.errors,
             };
             // A new minute usually comes after every minute held.
-            if i == self.counts.len() {
-                self.counts.push_back(count);
-                self.spans.push_back(span);
+            if i == self.minutes.len() {
+                self.minutes.push_back(Minute { count, span });
             } else {
-                self.counts.insert(i, count);
-                self.spans.insert(i, span);
+                self.minutes.insert(i, Minute { count, span });
             }
             return;
         };
@@ -466,8 +474,8 @@ impl MinuteWindow {
             self.values.truncate(old.range().start);
         }
         let span = self.push_values(merged.iter().map(|l| &l[..]));
-        if let Some(s) = self.spans.get_mut(i) {
-            *s = span;
+        if let Some(x) = self.minutes.get_mut(i) {
+            x.span = span;
         }
     }
 
@@ -547,7 +555,7 @@ impl MinuteWindow {
         let mut values = Vec::with_capacity(self.values.len());
         let mut remap = vec![u32::MAX; self.strings.strings.len()];
         let mut table = StringTable::default();
-        for span in self.spans.iter_mut() {
+        for span in self.minutes.iter_mut().map(|x| &mut x.span) {
             let start = values.len();
             for (s, n) in self.values.get(span.range()).unwrap_or_default() {
                 let Some(r) = remap.get_mut(*s as usize) else {
@@ -595,7 +603,7 @@ impl MinuteWindow {
         let code = self.strings.find(code);
         let lo = self.index(end - len + 1);
         let hi = self.index(end.saturating_add(1)).max(lo);
-        for (c, s) in self.counts.range(lo..hi).zip(self.spans.range(lo..hi)) {
+        for Minute { count: c, span: s } in self.minutes.range(lo..hi) {
             calls += u64::from(c.calls);
             let Some(code) = code else {
                 continue;
@@ -665,9 +673,8 @@ impl MinuteWindow {
         }
         // Nothing in a minute needs dropping: this only moves the fronts, and reads nothing
         // of the minutes dropped.
-        self.counts.drain(..n);
-        self.spans.drain(..n);
-        if self.spans.is_empty() {
+        self.minutes.drain(..n);
+        if self.minutes.is_empty() {
             self.values.clear();
             if self.strings.strings.len() > SMALL_TABLE {
                 self.strings = StringTable::default();
