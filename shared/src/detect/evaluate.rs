@@ -25,6 +25,11 @@ impl Eval<'_> {
 
     /// Looks for new Starts in the open minutes.
     pub(super) fn starts(&self, s: &mut ApiState, events: &mut Vec<Envelope>) {
+        // When the newest minute is still in the warm-up, so are all the others, and there
+        // is nothing to test (known from the newest minute alone, without finding the others).
+        if !s.window.newest().is_some_and(|m| self.warmed_up(m)) {
+            return;
+        }
         let open: SmallVec<[i64; 32]> = s
             .window
             .counts_in(s.window.settled_before, i64::MAX)

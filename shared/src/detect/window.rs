@@ -403,6 +403,11 @@ impl MinuteWindow {
         self.minutes.is_empty()
     }
 
+    /// The newest minute with data.
+    pub fn newest(&self) -> Option<i64> {
+        self.minutes.back().map(|x| x.count.minute)
+    }
+
     /// Whether some minute at or after `m` has data.
     pub fn has_from(&self, m: i64) -> bool {
         self.minutes.back().is_some_and(|x| x.count.minute >= m)
