@@ -15,6 +15,7 @@ mod insight;
 mod model;
 mod recent;
 mod spikes;
+mod strings;
 mod tail;
 mod window;
 

@@ -6,10 +6,9 @@
 //! holds no pointer and nothing to free, so dropping old minutes touches none of them, and a
 //! value takes 8 bytes instead of 24.
 
-use rustc_hash::FxHashMap;
+use super::strings::StringTable;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -159,73 +158,6 @@ impl Span {
     fn range(&self) -> std::ops::Range<usize> {
         let start = self.start as usize;
         start..start + usize::from(self.ends[2])
-    }
-}
-
-/// Tables larger than this are searched through a hash map instead of a scan.
-const SMALL_TABLE: usize = 16;
-
-/// The distinct attribution strings of one window, each with its index.
-#[derive(Debug, Clone, Default)]
-struct StringTable {
-    strings: Vec<Arc<str>>,
-    /// The address of each string's bytes: small tables are searched by identity in this
-    /// dense array (eight to a cache line) before any string is read.
-    addrs: Vec<usize>,
-    /// Index by content, once the table is larger than [`SMALL_TABLE`].
-    by_text: FxHashMap<Arc<str>, u32>,
-}
-
-impl StringTable {
-    /// The index of `s`, added when new.
-    fn intern(&mut self, s: &Arc<str>) -> u32 {
-        let addr = s.as_ptr() as usize;
-        if self.strings.len() <= SMALL_TABLE {
-            if let Some(i) = self.addrs.iter().position(|a| *a == addr) {
-                return i as u32;
-            }
-            let same = self.strings.iter().position(|x| x.len() == s.len() && **x == **s);
-            if let Some(i) = same {
-                // The same text in another copy (one loaded from a store): keep the shared
-                // copy, so later lookups match by address.
-                if let (Some(x), Some(a)) = (self.strings.get_mut(i), self.addrs.get_mut(i)) {
-                    *x = s.clone();
-                    *a = addr;
-                }
-                return i as u32;
-            }
-        } else if let Some(i) = self.by_text.get(&**s) {
-            return *i;
-        }
-        let i = self.strings.len() as u32;
-        self.strings.push(s.clone());
-        self.addrs.push(addr);
-        if self.strings.len() > SMALL_TABLE {
-            if self.by_text.is_empty() {
-                self.by_text = self.strings.iter().cloned().zip(0..).collect();
-            } else {
-                self.by_text.insert(s.clone(), i);
-            }
-        }
-        i
-    }
-
-    /// The index of the text `s`, when the table has it.
-    fn find(&self, s: &str) -> Option<u32> {
-        if self.strings.len() <= SMALL_TABLE {
-            self.strings.iter().position(|x| &**x == s).map(|i| i as u32)
-        } else {
-            self.by_text.get(s).copied()
-        }
-    }
-
-    fn text(&self, i: u32) -> &str {
-        self.strings.get(i as usize).map_or("", |s| s)
-    }
-
-    /// Orders two values for capping: more calls first, then by text.
-    fn by_calls(&self, a: &(u32, u32), b: &(u32, u32)) -> Ordering {
-        b.1.cmp(&a.1).then_with(|| self.text(a.0).cmp(self.text(b.0)))
     }
 }
 
@@ -381,7 +313,7 @@ impl MinuteWindow {
         MinuteAttributions {
             values: self.values.get(span.range()).unwrap_or_default(),
             ends: [span.ends[0], span.ends[1]],
-            strings: &self.strings.strings,
+            strings: self.strings.as_slice(),
         }
     }
 
@@ -558,7 +490,7 @@ impl MinuteWindow {
     fn compact(&mut self) {
         // As large as before: the live values grow into it until the next compaction, without a copy.
         let mut values = Vec::with_capacity(self.values.len());
-        let mut remap = vec![u32::MAX; self.strings.strings.len()];
+        let mut remap = vec![u32::MAX; self.strings.len()];
         let mut table = StringTable::default();
         for span in self.minutes.iter_mut().map(|x| &mut x.span) {
             let start = values.len();
@@ -567,18 +499,13 @@ impl MinuteWindow {
                     continue;
                 };
                 if *r == u32::MAX {
-                    if let Some(text) = self.strings.strings.get(*s as usize) {
-                        *r = table.strings.len() as u32;
-                        table.addrs.push(text.as_ptr() as usize);
-                        table.strings.push(text.clone());
+                    if let Some(text) = self.strings.as_slice().get(*s as usize) {
+                        *r = table.push(text.clone());
                     }
                 }
                 values.push((*r, *n));
             }
             span.start = start as u32;
-        }
-        if table.strings.len() > SMALL_TABLE {
-            table.by_text = table.strings.iter().cloned().zip(0..).collect();
         }
         self.compact_at = 4 * values.len() + 256;
         self.values = values;
@@ -681,7 +608,7 @@ impl MinuteWindow {
         self.minutes.drain(..n);
         if self.minutes.is_empty() {
             self.values.clear();
-            if self.strings.strings.len() > SMALL_TABLE {
+            if self.strings.is_large() {
                 self.strings = StringTable::default();
             }
         } else if self.values.len() >= self.compact_at {
@@ -834,11 +761,7 @@ mod tests {
         // Then what is kept stays proportional to the minutes held
         assert_eq!(w.len(), 66);
         assert!(w.values.len() <= 4 * (2 * 66) + 256, "{} values", w.values.len());
-        assert!(
-            w.strings.strings.len() <= 4 * 66 + 256,
-            "{} strings",
-            w.strings.strings.len()
-        );
+        assert!(w.strings.len() <= 4 * 66 + 256, "{} strings", w.strings.len());
         // And every minute held still has its own values
         for m in 1_934..2_000 {
             let (_, a) = w.get(m).unwrap();
