@@ -389,7 +389,7 @@ impl Eval<'_> {
         let (model, window) = (&s.model, &s.window);
         s.recent
             .push(m, count.calls, x.expected, |g| (window.calls(g), model.expected(g)));
-        let excess = s.recent.robust_excesses(WINDOWS);
+        let excess = s.recent.robust_excesses();
         let local = (s.recent.sums(11).0 - f64::from(count.calls)) / 10.0;
         s.model.learn(
             m,

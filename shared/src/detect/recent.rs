@@ -3,6 +3,9 @@
 
 use super::HISTORY_MINUTES;
 
+/// The windows of [`super::WINDOWS`] longer than one minute, whose busiest minute is tracked.
+const LONG_WINDOWS: [usize; 4] = [5, 15, 30, 60];
+
 /// Calls and expected calls of the last [`HISTORY_MINUTES`] complete minutes, for window sums.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recent {
@@ -21,6 +24,10 @@ pub struct Recent {
     /// equals, is the first of them within those minutes. Each with its values, so neither
     /// keeping them nor reading a window's busiest minute reads the older minutes.
     peaks: Vec<Peak>,
+    /// For each of [`LONG_WINDOWS`], the position in `peaks` of the newest window's busiest
+    /// minute: the first peak within it. Windows only move forward, so each moves over a peak
+    /// once instead of searching the peaks at every minute.
+    heads: [usize; 4],
 }
 
 /// A minute of [`Recent::peaks`]: its position in `minutes` and its `(calls, expected)`.
@@ -38,6 +45,7 @@ impl Recent {
             self.minutes.clear();
             self.sums.clear();
             self.peaks.clear();
+            self.heads = [0; 4];
             fill_from = m - HISTORY_MINUTES + 1;
         }
         for g in fill_from..m {
@@ -51,7 +59,13 @@ impl Recent {
             let (bc, be) = self.sums.get(cut - 1).copied().unwrap_or((0.0, 0.0));
             self.minutes.drain(..cut);
             self.sums.drain(..cut);
+            let before = self.peaks.len();
             self.peaks.retain(|p| p.at >= cut);
+            // Windows start after `cut`, so their heads are past every peak dropped.
+            let dropped = before - self.peaks.len();
+            for h in &mut self.heads {
+                *h = h.saturating_sub(dropped);
+            }
             for p in &mut self.peaks {
                 p.at -= cut;
             }
@@ -75,6 +89,16 @@ impl Recent {
         });
         self.minutes.push((c, x));
         self.sums.push((pc + c, pe + x));
+        // Each window's first peak within it: at or after its old one (unless that one was
+        // just popped: then the new minute), and never past the new minute.
+        let n = self.minutes.len();
+        let newest = self.peaks.len() - 1;
+        for (h, len) in self.heads.iter_mut().zip(LONG_WINDOWS) {
+            *h = (*h).min(newest);
+            while self.peaks.get(*h).is_some_and(|p| p.at + len < n) {
+                *h += 1;
+            }
+        }
     }
 
     /// How many of the newest minutes windows may cover: the history, or fewer before it fills.
@@ -97,28 +121,21 @@ impl Recent {
         (hi.0 - lo.0, hi.1 - lo.1)
     }
 
-    /// [`Recent::robust_excess`] for every window length of `lens` (ascending), in one pass:
-    /// window sums come from the running sums, and each window's busiest minute (the newest
-    /// of equals) is the oldest of the peaks within it, found walking the peaks back once.
-    pub fn robust_excesses<const N: usize>(&self, lens: [i64; N]) -> [f64; N] {
-        let mut out = [0.0; N];
-        let n = self.minutes.len();
-        // `peaks[k..]` are the peaks within the newest window so far.
-        let mut k = self.peaks.len();
-        for (slot, len) in out.iter_mut().zip(lens) {
-            let len = usize::try_from(len).unwrap_or(0);
-            if len == 0 || len > self.span() {
+    /// [`Recent::robust_excess`] for every window of [`super::WINDOWS`]: window sums come from the
+    /// running sums, and each window's busiest minute (the newest of equals) is its head
+    /// among the peaks.
+    pub fn robust_excesses(&self) -> [f64; 5] {
+        let mut out = [0.0; 5];
+        let (short, long) = out.split_at_mut(1);
+        if self.span() >= 1 {
+            short[0] = self.minutes.last().map_or(0.0, |e| e.0 - e.1);
+        }
+        for ((slot, len), head) in long.iter_mut().zip(LONG_WINDOWS).zip(self.heads) {
+            if len > self.span() {
                 // Fewer minutes than the window: no excess for it (nor for longer ones).
                 break;
             }
-            if len == 1 {
-                *slot = self.minutes.last().map_or(0.0, |e| e.0 - e.1);
-                continue;
-            }
-            // Peaks are in ascending position: the first within the window by binary search
-            // (a falling trend leaves many of them).
-            k = self.peaks.get(..k).map_or(0, |p| p.partition_point(|p| p.at < n - len));
-            let (top, top_e) = self.peaks.get(k).map_or((f64::MIN, 0.0), |p| p.values);
+            let (top, top_e) = self.peaks.get(head).map_or((f64::MIN, 0.0), |p| p.values);
             let (o, e) = self.sums(len as i64);
             *slot = (o - top) - (e - top_e);
         }
@@ -150,12 +167,17 @@ mod tests {
     const WINDOWS_FOR_TEST: [i64; 5] = [1, 5, 15, 30, 60];
 
     #[test]
+    fn the_tracked_windows_are_the_models() {
+        assert_eq!(super::super::WINDOWS[1..], LONG_WINDOWS.map(|l| l as i64));
+    }
+
+    #[test]
     fn one_pass_excesses_equal_the_per_window_ones() {
         let mut r = Recent::default();
         for m in 0..70 {
             r.push(m, (m * 7 % 13) as u32, 3.0, |_| (0, 3.0));
         }
-        let all = r.robust_excesses([1, 5, 15, 30, 60]);
+        let all = r.robust_excesses();
         for (i, len) in [1, 5, 15, 30, 60].into_iter().enumerate() {
             assert!((all[i] - r.robust_excess(len)).abs() < 1e-9, "{len}");
         }
@@ -173,7 +195,7 @@ mod tests {
             r.push(m, calls(m), expected(m), |g| (calls(g), expected(g)));
             pushed = (m - 59..=m).map(|g| (f64::from(calls(g)), expected(g))).collect();
             // When every window's excess is taken in one pass
-            let all = r.robust_excesses(WINDOWS_FOR_TEST);
+            let all = r.robust_excesses();
             // Then each equals the excess with the window's busiest minute, the newest of
             // equals, left out, bit for bit
             for (slot, len) in WINDOWS_FOR_TEST.into_iter().enumerate() {
@@ -200,14 +222,14 @@ mod tests {
     fn no_history_means_no_excess_and_old_minutes_fall_out() {
         // Given no minutes yet, then no window has an excess
         let mut r = Recent::default();
-        assert_eq!(r.robust_excesses([1, 5, 15, 30, 60]), [0.0; 5]);
+        assert_eq!(r.robust_excesses(), [0.0; 5]);
         // When 200 minutes are pushed, the last 60 at 10 calls against 2 expected
         for m in 0..200 {
             let calls = if m >= 140 { 10 } else { 1000 };
             r.push(m, calls, 2.0, |_| (0, 2.0));
         }
         // Then only those 60 count: the 60-minute excess leaves out one top minute
-        let all = r.robust_excesses([1, 5, 15, 30, 60]);
+        let all = r.robust_excesses();
         assert_eq!(all[0], 8.0);
         assert!((all[4] - 59.0 * 8.0).abs() < 1e-9, "{all:?}");
         assert_eq!(r.sums(60), (600.0, 120.0));
