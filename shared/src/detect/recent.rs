@@ -218,6 +218,54 @@ mod tests {
         assert_eq!(pushed.len(), 60);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn each_windows_busiest_minute_matches_a_search_of_the_window(
+            steps in proptest::collection::vec((0i64..4, 0u32..6), 1..400)
+        ) {
+            // Given minutes pushed mostly one after the other, with ties in calls, gaps (some
+            // longer than the history), and now and then a minute again (which starts over)
+            let fill = |g: i64| (u32::try_from(g.rem_euclid(3)).unwrap_or(0), 1.0 + g.rem_euclid(4) as f64 * 0.5);
+            let mut r = Recent::default();
+            let mut known: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
+            let mut m = 1000i64;
+            for (k, &(step, calls)) in steps.iter().enumerate() {
+                m += match step {
+                    0 if k % 7 == 0 => 0,
+                    3 if k % 5 == 0 => 61,
+                    3 => 2,
+                    _ => 1,
+                };
+                let expected = 0.5 + f64::from(calls % 4);
+                let newest = known.keys().next_back().copied();
+                if newest.is_none_or(|n| m - n > HISTORY_MINUTES || m <= n) {
+                    known.clear();
+                }
+                let from = known.keys().next_back().map_or(m - HISTORY_MINUTES + 1, |n| n + 1);
+                for g in from..m {
+                    let (c, x) = fill(g);
+                    known.insert(g, (f64::from(c), x));
+                }
+                known.insert(m, (f64::from(calls), expected));
+                r.push(m, calls, expected, fill);
+                // When every window's excess is taken in one pass
+                let all = r.robust_excesses();
+                // Then each leaves out the window's busiest minute, the newest of equals
+                for (slot, len) in WINDOWS_FOR_TEST.into_iter().enumerate().skip(1) {
+                    let mut top = (f64::MIN, 0.0);
+                    for (_, w) in known.range(m - len + 1..=m).rev() {
+                        if w.0 > top.0 {
+                            top = *w;
+                        }
+                    }
+                    let (o, e) = r.sums(len);
+                    let want = (o - top.0) - (e - top.1);
+                    proptest::prop_assert_eq!(all[slot].to_bits(), want.to_bits(), "minute {}, window {}", m, len);
+                }
+            }
+        }
+    }
+
     #[test]
     fn no_history_means_no_excess_and_old_minutes_fall_out() {
         // Given no minutes yet, then no window has an excess
