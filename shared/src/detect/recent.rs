@@ -1,10 +1,15 @@
 //! The calls and expected calls of an API's newest complete minutes, with running sums, so
 //! every window's sums and its busiest minute are found in constant time as minutes settle.
 
-use super::HISTORY_MINUTES;
+use super::{HISTORY_MINUTES, WINDOWS};
 
-/// The windows of [`super::WINDOWS`] longer than one minute, whose busiest minute is tracked.
-const LONG_WINDOWS: [usize; 4] = [5, 15, 30, 60];
+/// The windows of [`WINDOWS`] longer than one minute, whose busiest minute is tracked.
+const LONG_WINDOWS: [usize; 4] = [
+    WINDOWS[1] as usize,
+    WINDOWS[2] as usize,
+    WINDOWS[3] as usize,
+    WINDOWS[4] as usize,
+];
 
 /// Calls and expected calls of the last [`HISTORY_MINUTES`] complete minutes, for window sums.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -121,7 +126,9 @@ impl Recent {
         (hi.0 - lo.0, hi.1 - lo.1)
     }
 
-    /// [`Recent::robust_excess`] for every window of [`super::WINDOWS`]: window sums come from the
+    /// The excess of observed over expected calls for every window of [`WINDOWS`], the
+    /// window's busiest minute left out for windows of several minutes (so a one-minute
+    /// scheduled spike shapes the 1-minute burst memory only): window sums come from the
     /// running sums, and each window's busiest minute (the newest of equals) is its head
     /// among the peaks.
     pub fn robust_excesses(&self) -> [f64; 5] {
@@ -141,34 +148,24 @@ impl Recent {
         }
         out
     }
-
-    /// Excess of observed over expected calls in the newest `len` minutes. For windows of
-    /// several minutes the single largest minute is left out, so a one-minute scheduled spike
-    /// shapes the 1-minute burst memory only.
-    pub fn robust_excess(&self, len: i64) -> f64 {
-        let (o, e) = self.sums(len);
-        if len <= 1 {
-            return o - e;
-        }
-        let n = self.minutes.len();
-        let from = n - usize::try_from(len).unwrap_or(0).min(self.span());
-        let top = self.minutes[from..].iter().rev().max_by(|a, b| a.0.total_cmp(&b.0));
-        match top {
-            Some(m) => (o - m.0) - (e - m.1),
-            None => o - e,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const WINDOWS_FOR_TEST: [i64; 5] = [1, 5, 15, 30, 60];
-
-    #[test]
-    fn the_tracked_windows_are_the_models() {
-        assert_eq!(super::super::WINDOWS[1..], LONG_WINDOWS.map(|l| l as i64));
+    /// The excess of the newest `len` minutes, its busiest minute (the first of equals
+    /// found from the newest) left out when `len` > 1: the reference for the one-pass excesses.
+    fn robust_excess(r: &Recent, len: i64) -> f64 {
+        let (o, e) = r.sums(len);
+        if len <= 1 {
+            return o - e;
+        }
+        let from = r.minutes.len() - usize::try_from(len).unwrap_or(0).min(r.span());
+        match r.minutes[from..].iter().rev().max_by(|a, b| a.0.total_cmp(&b.0)) {
+            Some(m) => (o - m.0) - (e - m.1),
+            None => o - e,
+        }
     }
 
     #[test]
@@ -179,7 +176,7 @@ mod tests {
         }
         let all = r.robust_excesses();
         for (i, len) in [1, 5, 15, 30, 60].into_iter().enumerate() {
-            assert!((all[i] - r.robust_excess(len)).abs() < 1e-9, "{len}");
+            assert!((all[i] - robust_excess(&r, len)).abs() < 1e-9, "{len}");
         }
     }
 
@@ -198,7 +195,7 @@ mod tests {
             let all = r.robust_excesses();
             // Then each equals the excess with the window's busiest minute, the newest of
             // equals, left out, bit for bit
-            for (slot, len) in WINDOWS_FOR_TEST.into_iter().enumerate() {
+            for (slot, len) in WINDOWS.into_iter().enumerate() {
                 let window = &pushed[pushed.len() - len as usize..];
                 let (o, e) = r.sums(len);
                 let want = if len == 1 {
@@ -251,7 +248,7 @@ mod tests {
                 // When every window's excess is taken in one pass
                 let all = r.robust_excesses();
                 // Then each leaves out the window's busiest minute, the newest of equals
-                for (slot, len) in WINDOWS_FOR_TEST.into_iter().enumerate().skip(1) {
+                for (slot, len) in WINDOWS.into_iter().enumerate().skip(1) {
                     let mut top = (f64::MIN, 0.0);
                     for (_, w) in known.range(m - len + 1..=m).rev() {
                         if w.0 > top.0 {
