@@ -131,6 +131,10 @@ pub struct FileCounter<F: Fn(&str, &str) -> bool> {
     default_account: String,
     default_region: String,
     strings: FxHashMap<String, StrId>,
+    /// Accounts, regions, event sources and names, apart from the attribution strings: the
+    /// batch's string table then holds only what minutes name.
+    key_strings: Vec<String>,
+    key_ids: FxHashMap<String, StrId>,
     /// The last account and region interned: nearly every record of a file repeats them, and
     /// comparing with the last one is cheaper than hashing.
     last: [(String, StrId); 2],
@@ -151,6 +155,8 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
             default_account: key.map(|k| k.account.clone()).unwrap_or_else(|| "unknown".to_owned()),
             default_region: key.map(|k| k.region.clone()).unwrap_or_else(|| "unknown".to_owned()),
             strings: FxHashMap::default(),
+            key_strings: Vec::new(),
+            key_ids: FxHashMap::default(),
             last: [(String::new(), NONE), (String::new(), NONE)],
             apis: FxHashMap::default(),
             slots: FxHashMap::default(),
@@ -168,12 +174,23 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
         id
     }
 
-    /// [`FileCounter::intern`] through the one-entry cache `which` (0 account, 1 region).
+    /// The id of a part of an API's key (account, region, event source or name).
+    fn intern_key(&mut self, s: &str) -> StrId {
+        if let Some(&id) = self.key_ids.get(s) {
+            return id;
+        }
+        let id = self.key_strings.len() as StrId;
+        self.key_strings.push(s.to_owned());
+        self.key_ids.insert(s.to_owned(), id);
+        id
+    }
+
+    /// [`FileCounter::intern_key`] through the one-entry cache `which` (0 account, 1 region).
     fn intern_repeated(&mut self, which: usize, s: &str) -> StrId {
         if self.last[which].1 != NONE && self.last[which].0 == s {
             return self.last[which].1;
         }
-        let id = self.intern(s);
+        let id = self.intern_key(s);
         self.last[which] = (s.to_owned(), id);
         id
     }
@@ -195,13 +212,13 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
                 self.intern_repeated(1, &fallback)
             }
         };
-        let source = self.intern(&rec.event_source);
-        let name = self.intern(&rec.event_name);
+        let source = self.intern_key(&rec.event_source);
+        let name = self.intern_key(&rec.event_name);
         let api = match self.apis.get(&(account, region, source, name)) {
             Some(&a) => a,
             None => {
                 let a = self.batch.apis.len() as u32;
-                let s = &self.batch.strings;
+                let s = &self.key_strings;
                 self.batch.apis.push(ApiKey {
                     account: s[account as usize].clone(),
                     region: s[region as usize].clone(),
@@ -340,6 +357,28 @@ mod tests {
         })
         .unwrap();
         c.finish(0)
+    }
+
+    #[test]
+    fn the_string_table_holds_only_the_values_minutes_name() {
+        // Given a file whose records name accounts, regions and APIs as well as callers,
+        // user agents and error codes
+        let b = count(LOG);
+        // Then the string table holds the attribution values alone (the merge shares each of
+        // them across files), and every one of them is named by some minute
+        let mut table: Vec<&str> = b.strings.iter().map(String::as_str).collect();
+        table.sort_unstable();
+        assert_eq!(
+            table,
+            [
+                "Client.UnauthorizedOperation",
+                "arn:aws:iam::111122223333:user/a",
+                "arn:aws:iam::111122223333:user/b",
+                "cli"
+            ]
+        );
+        // And the API keys still carry their own parts
+        assert_eq!(b.apis[b.slots[0].api as usize].event_source, "ec2.amazonaws.com");
     }
 
     #[test]
