@@ -6,9 +6,9 @@
 //! sequential and cheap: it grows with the distinct APIs and minutes of a file, plus one
 //! hash-set probe per record for de-duplication.
 
-use crate::count::{tally_add, ApiKey, FileBatch, MinuteTally, StrId};
+use crate::count::{tally_add, ApiKey, FileBatch, StrId};
 use crate::dedup::IdWindow;
-use crate::detect::{ApiId, ApiState, Detector, DetectorConfig, MinuteDelta};
+use crate::detect::{ApiId, ApiState, Detector, DetectorConfig, FileValues, MinuteDelta};
 use crate::events::Envelope;
 use crate::journal::{JournalEntry, JournalSlot};
 use crate::key::LogKey;
@@ -154,6 +154,7 @@ impl Pipeline {
                 errors: slot.errors,
                 strings: &shared,
                 lists: [&slot.by_error, &slot.by_caller, &slot.by_agent],
+                file: None,
             };
             self.detector.observe_id(id, delta);
         }
@@ -291,12 +292,18 @@ impl Pipeline {
                 *id = Some(*entry.1.get_or_insert_with(|| self.detector.api_id(api)));
             }
         }
-        for slot in batch.slots.iter().filter(|s| s.tally.calls > 0) {
-            if let Some(Some(id)) = ids.get(slot.api as usize) {
-                self.detector.observe_id(*id, delta(&shared, slot.minute, &slot.tally));
-            }
-        }
         if self.stages.detect {
+            // The file's counts, kept by the windows whose minutes refer to them.
+            let file = Arc::new(FileValues {
+                strings: shared,
+                slots: std::mem::take(&mut batch.slots),
+            });
+            for (i, slot) in file.slots.iter().enumerate().filter(|(_, s)| s.tally.calls > 0) {
+                let delta = MinuteDelta::of_slot(&file, i as u32);
+                if let (Some(Some(id)), Some(delta)) = (ids.get(slot.api as usize), delta) {
+                    self.detector.observe_id(*id, delta);
+                }
+            }
             streams.extend(batch.apis.iter().map(|a| (a.account.as_str(), a.region.as_str())));
             if let Some(k) = key {
                 streams.insert((k.account.as_str(), k.region.as_str()));
@@ -456,17 +463,5 @@ impl Interner {
         }
         self.set.retain(|a| Arc::strong_count(a) > 1);
         self.prune_at = 2 * self.set.len();
-    }
-}
-
-/// The detector's view of one slot: counts, and attribution values indexing the file's
-/// shared strings.
-fn delta<'a>(strings: &'a [Arc<str>], minute: i64, t: &'a MinuteTally) -> MinuteDelta<'a> {
-    MinuteDelta {
-        minute,
-        calls: t.calls,
-        errors: t.errors,
-        strings,
-        lists: [&t.by_error, &t.by_caller, &t.by_agent],
     }
 }

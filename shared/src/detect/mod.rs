@@ -25,7 +25,7 @@ pub use model::{ApiModel, Expectation, WINDOWS};
 pub use recent::Recent;
 pub use spikes::{DaySpike, DaySpikes};
 pub use window::{
-    add_capped, Attributions, Count, MinuteAttributions, MinuteData, MinuteDelta, MinuteWindow, Values,
+    add_capped, Attributions, Count, FileValues, MinuteAttributions, MinuteData, MinuteDelta, MinuteWindow, Values,
     HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
 };
 

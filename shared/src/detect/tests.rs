@@ -67,6 +67,7 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
             errors,
             strings: &strings,
             lists: [if errors > 0 { &by_error } else { &[] }, &[(1, calls)], &[(2, calls)]],
+            file: None,
         },
     );
 }

@@ -1,12 +1,15 @@
 //! The recent minutes of one API: complete (settled) ones for window sums, and open ones
 //! whose counts may still grow as late records arrive.
 //!
-//! A minute's attribution values (error codes, callers, user agents) are kept as small
-//! indexes into the window's own table of strings, in one array for all minutes: a minute
-//! holds no pointer and nothing to free, so dropping old minutes touches none of them, and a
-//! value takes 8 bytes instead of 24.
+//! A minute's attribution values (error codes, callers, user agents) are not copied while
+//! the minute has data from one file only (the usual case): the minute refers to that file's
+//! counts ([`FileValues`], shared by every API of the file). A minute that merges data from
+//! several files keeps its values as small indexes into the window's own table of strings,
+//! in one array for all such minutes. Either way a minute holds no pointer of its own and
+//! nothing to free, so dropping old minutes touches none of them.
 
 use super::strings::StringTable;
+use crate::count::Slot;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, VecDeque};
@@ -52,6 +55,35 @@ pub struct MinuteDelta<'a> {
     pub strings: &'a [Arc<str>],
     /// Errors per code, calls per caller and calls per user agent.
     pub lists: [&'a [(u32, u32)]; 3],
+    /// The file and slot these counts are, when they come whole from a [`FileValues`]: a
+    /// window may then refer to them instead of copying the values.
+    pub file: Option<(&'a Arc<FileValues>, u32)>,
+}
+
+impl<'a> MinuteDelta<'a> {
+    /// The counts of slot `slot` of `file`.
+    pub fn of_slot(file: &'a Arc<FileValues>, slot: u32) -> Option<Self> {
+        let s = file.slots.get(slot as usize)?;
+        let t = &s.tally;
+        Some(MinuteDelta {
+            minute: s.minute,
+            calls: t.calls,
+            errors: t.errors,
+            strings: &file.strings,
+            lists: [&t.by_error, &t.by_caller, &t.by_agent],
+            file: Some((file, slot)),
+        })
+    }
+}
+
+/// One file's counts and the shared copies of its strings, kept (shared) by the windows whose
+/// minutes refer to them.
+#[derive(Debug, Default)]
+pub struct FileValues {
+    /// The strings the slots' attribution lists index.
+    pub strings: Vec<Arc<str>>,
+    /// The file's (API, minute) slots.
+    pub slots: Vec<Slot>,
 }
 
 /// Adds `(value, n)` pairs into a capped list, keeping the largest values.
@@ -84,10 +116,8 @@ pub struct Count {
 /// code, caller and user agent, each list capped at [`MINUTE_ATTRIBUTION_CAP`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MinuteAttributions<'a> {
-    /// Error codes, then callers, then user agents.
-    values: &'a [(u32, u32)],
-    /// Where the error codes end and where the callers end in `values`.
-    ends: [u8; 2],
+    /// Error codes, callers and user agents, as `(index into strings, calls)`.
+    lists: [&'a [(u32, u32)]; 3],
     strings: &'a [Arc<str>],
 }
 
@@ -112,38 +142,52 @@ impl<'a> Iterator for Values<'a> {
 }
 
 impl<'a> MinuteAttributions<'a> {
-    fn values(&self, from: usize, to: Option<usize>) -> Values<'a> {
-        let items = match to {
-            Some(to) => self.values.get(from..to),
-            None => self.values.get(from..),
-        };
+    fn values(&self, attribute: usize) -> Values<'a> {
         Values {
-            items: items.unwrap_or_default().iter(),
+            items: self.lists[attribute].iter(),
             strings: self.strings,
         }
     }
 
     /// Errors per errorCode.
     pub fn by_error(&self) -> Values<'a> {
-        self.values(0, Some(usize::from(self.ends[0])))
+        self.values(0)
     }
 
     /// Calls per caller ARN.
     pub fn by_caller(&self) -> Values<'a> {
-        self.values(usize::from(self.ends[0]), Some(usize::from(self.ends[1])))
+        self.values(1)
     }
 
     /// Calls per user agent.
     pub fn by_agent(&self) -> Values<'a> {
-        self.values(usize::from(self.ends[1]), None)
+        self.values(2)
+    }
+
+    /// Errors of the error code `code`.
+    fn errors_of(&self, code: &str) -> u64 {
+        self.lists[0]
+            .iter()
+            .filter(|(s, _)| self.strings.get(*s as usize).is_some_and(|x| &**x == code))
+            .map(|e| u64::from(e.1))
+            .sum()
     }
 }
 
-/// A minute with data in a [`MinuteWindow`]: its counts and where its values are (24 bytes).
-#[derive(Debug, Clone, Copy, Default)]
+/// A minute with data in a [`MinuteWindow`]: its counts and where its values are.
+#[derive(Debug, Clone, Copy)]
 struct Minute {
     count: Count,
-    span: Span,
+    at: At,
+}
+
+/// Where a minute's attribution values are.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// A run of [`MinuteWindow`]'s value array (a minute merged from several files).
+    Values(Span),
+    /// Slot `slot` of the window's file numbered `file` (a minute from one file).
+    File { file: u32, slot: u32 },
 }
 
 /// Where a minute's values are in [`MinuteWindow`]'s value array.
@@ -161,10 +205,10 @@ impl Span {
     }
 }
 
-/// Recent minutes of one API: the minutes with data, in ascending order, 24 bytes each
-/// (counts, and where the minute's attribution values are), with the values of all minutes
-/// in one array and their strings in one table. Minutes arrive mostly in order and leave
-/// from the front, so both ends are cheap, and leaving reads nothing of them.
+/// Recent minutes of one API: the minutes with data, in ascending order, 32 bytes each
+/// (counts, and where the minute's attribution values are: a slot of a file it refers to, or
+/// a run of one array of values whose strings are in one table). Minutes arrive mostly in
+/// order and leave from the front, so both ends are cheap, and leaving reads nothing of them.
 ///
 /// Stored (serde) as `{"minutes": {minute: MinuteData}, "settled_before": m}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -178,6 +222,10 @@ pub struct MinuteWindow {
     values: Vec<(u32, u32)>,
     compact_at: usize,
     strings: StringTable,
+    /// The files minutes refer to, numbered from `first_file`, oldest first, each with the
+    /// number of minutes that refer to it: a file is let go once no minute before it does.
+    files: VecDeque<(Arc<FileValues>, u32)>,
+    first_file: u32,
     /// Every minute before this one is complete and has been learned.
     pub settled_before: i64,
 }
@@ -208,6 +256,7 @@ impl From<WindowRepr> for MinuteWindow {
                 errors: d.errors,
                 strings: &strings,
                 lists: [&lists[0], &lists[1], &lists[2]],
+                file: None,
             });
         }
         w
@@ -309,11 +358,65 @@ impl MinuteWindow {
         self.minutes.get(position).map(|x| x.count.minute)
     }
 
-    fn attributions_of(&self, span: &Span) -> MinuteAttributions<'_> {
-        MinuteAttributions {
-            values: self.values.get(span.range()).unwrap_or_default(),
-            ends: [span.ends[0], span.ends[1]],
-            strings: self.strings.as_slice(),
+    fn attributions_of(&self, at: &At) -> MinuteAttributions<'_> {
+        match *at {
+            At::Values(span) => {
+                let run = self.values.get(span.range()).unwrap_or_default();
+                let (e, c) = (usize::from(span.ends[0]), usize::from(span.ends[1]));
+                MinuteAttributions {
+                    lists: [
+                        run.get(..e).unwrap_or_default(),
+                        run.get(e..c).unwrap_or_default(),
+                        run.get(c..).unwrap_or_default(),
+                    ],
+                    strings: self.strings.as_slice(),
+                }
+            }
+            At::File { file, slot } => {
+                let file = self.file(file);
+                match file.and_then(|f| Some((f, &f.slots.get(slot as usize)?.tally))) {
+                    Some((f, t)) => MinuteAttributions {
+                        lists: [&t.by_error, &t.by_caller, &t.by_agent],
+                        strings: &f.strings,
+                    },
+                    None => MinuteAttributions::default(),
+                }
+            }
+        }
+    }
+
+    /// The file numbered `number`.
+    fn file(&self, number: u32) -> Option<&Arc<FileValues>> {
+        self.files
+            .get(number.checked_sub(self.first_file)? as usize)
+            .map(|f| &f.0)
+    }
+
+    /// The number of `file` for one more minute referring to it (added when it is not the
+    /// newest file held).
+    fn file_number(&mut self, file: &Arc<FileValues>) -> u32 {
+        match self.files.back_mut() {
+            Some((f, refs)) if Arc::ptr_eq(f, file) => *refs += 1,
+            _ => self.files.push_back((file.clone(), 1)),
+        }
+        self.first_file
+            .saturating_add(self.files.len().saturating_sub(1) as u32)
+    }
+
+    /// One minute fewer refers to file `number`; the oldest files no minute refers to are let go.
+    fn unrefer(&mut self, number: u32) {
+        let i = number.checked_sub(self.first_file).map(|i| i as usize);
+        if let Some((_, refs)) = i.and_then(|i| self.files.get_mut(i)) {
+            *refs = refs.saturating_sub(1);
+        }
+        self.release_files();
+    }
+
+    /// Lets go of the oldest files that no minute refers to.
+    fn release_files(&mut self) {
+        while self.files.front().is_some_and(|f| f.1 == 0) {
+            self.files.pop_front();
+            self.first_file += 1;
         }
     }
 
@@ -321,7 +424,7 @@ impl MinuteWindow {
     pub fn at(&self, position: usize) -> Option<(Count, MinuteAttributions<'_>)> {
         Some((
             self.minutes.get(position)?.count,
-            self.attributions_of(&self.minutes.get(position)?.span),
+            self.attributions_of(&self.minutes.get(position)?.at),
         ))
     }
 
@@ -363,7 +466,7 @@ impl MinuteWindow {
         let hi = self.index(to.saturating_add(1)).max(lo);
         self.minutes
             .range(lo..hi)
-            .map(|x| (&x.count, self.attributions_of(&x.span)))
+            .map(|x| (&x.count, self.attributions_of(&x.at)))
     }
 
     /// Adds new counts to minute `d.minute`; its attribution values are merged per attribute,
@@ -371,48 +474,106 @@ impl MinuteWindow {
     pub fn add(&mut self, d: MinuteDelta) {
         let minute = d.minute;
         let i = self.index(minute);
-        let existing = match self.minutes.get_mut(i) {
-            Some(x) if x.count.minute == minute => {
-                x.count.calls += d.calls;
-                x.count.errors += d.errors;
-                Some(x.span)
-            }
-            _ => None,
-        };
-        let Some(old) = existing else {
-            // A new minute (the usual case): its values go straight to the end of `values`.
-            let span = self.push_delta(&d);
-            let count = Count {
-                minute,
-                calls: d.calls,
-                errors: d.errors,
-            };
-            // A new minute usually comes after every minute held.
-            if i == self.minutes.len() {
-                self.minutes.push_back(Minute { count, span });
-            } else {
-                self.minutes.insert(i, Minute { count, span });
-            }
+        if let Some(x) = self.minutes.get_mut(i).filter(|x| x.count.minute == minute) {
+            x.count.calls += d.calls;
+            x.count.errors += d.errors;
+            let old = x.at;
+            self.merge(i, old, &d);
             return;
+        }
+        // A new minute (the usual case): it refers to its file's values when it can, or they
+        // go straight to the end of `values`.
+        let at = match d.file {
+            Some((file, slot)) if d.lists.iter().all(|l| l.len() <= MINUTE_ATTRIBUTION_CAP) => At::File {
+                file: self.file_number(file),
+                slot,
+            },
+            _ => At::Values(self.push_delta(&d)),
         };
-        // The delta's lists in this window's string indexes, each capped, then merged.
-        let mut lists: [SmallVec<[(u32, u32); 4]>; 3] = Default::default();
-        for (list, items) in lists.iter_mut().zip(d.lists) {
-            for (s, n) in items {
-                if let Some(s) = d.strings.get(*s as usize) {
-                    list.push((self.strings.intern(s), *n));
+        let count = Count {
+            minute,
+            calls: d.calls,
+            errors: d.errors,
+        };
+        // A new minute usually comes after every minute held.
+        if i == self.minutes.len() {
+            self.minutes.push_back(Minute { count, at });
+        } else {
+            self.minutes.insert(i, Minute { count, at });
+        }
+    }
+
+    /// Merges a delta's values into the minute at `i`, whose values are at `old`: a minute with
+    /// data from several files keeps its values in `values` (its first file's copied first).
+    /// Per attribute: the minute's values, then the delta's (capped on their own) added to
+    /// them, then capped.
+    #[inline(never)]
+    fn merge(&mut self, i: usize, old: At, d: &MinuteDelta) {
+        // The minute's values so far, in this window's string indexes.
+        let mut had: SmallVec<[(u32, u32); 24]> = SmallVec::new();
+        let mut bounds = [0usize; 4];
+        match old {
+            At::Values(span) => {
+                had.extend_from_slice(self.values.get(span.range()).unwrap_or_default());
+                bounds = [0, usize::from(span.ends[0]), usize::from(span.ends[1]), had.len()];
+                if span.range().end == self.values.len() {
+                    // The minute's run is the newest: rewritten in place, leaving nothing dead.
+                    self.values.truncate(span.range().start);
                 }
             }
-            self.cap(list);
+            At::File { file: number, slot } => {
+                let file = self.file(number).cloned();
+                let Some(first) = file.as_ref().and_then(|f| MinuteDelta::of_slot(f, slot)) else {
+                    return;
+                };
+                for (a, items) in first.lists.iter().enumerate() {
+                    for (s, n) in items.iter() {
+                        if let Some(s) = first.strings.get(*s as usize) {
+                            had.push((self.strings.intern(s), *n));
+                        }
+                    }
+                    bounds[a + 1] = had.len();
+                }
+                self.unrefer(number);
+            }
         }
-        let merged = self.merged(&old, lists);
-        if old.range().end == self.values.len() {
-            // The minute's run is the newest: rewritten in place, leaving nothing dead.
-            self.values.truncate(old.range().start);
+        let start = self.values.len();
+        let mut ends = [0u8; 3];
+        for (a, (end, items)) in ends.iter_mut().zip(d.lists).enumerate() {
+            let mut more: SmallVec<[(u32, u32); 8]> = SmallVec::new();
+            for (s, n) in items {
+                if let Some(s) = d.strings.get(*s as usize) {
+                    more.push((self.strings.intern(s), *n));
+                }
+            }
+            self.cap(&mut more);
+            let from = self.values.len();
+            self.values
+                .extend_from_slice(had.get(bounds[a]..bounds[a + 1]).unwrap_or_default());
+            for (s, n) in more {
+                match self
+                    .values
+                    .get_mut(from..)
+                    .and_then(|l| l.iter_mut().find(|e| e.0 == s))
+                {
+                    Some(e) => e.1 += n,
+                    None => self.values.push((s, n)),
+                }
+            }
+            if self.values.len() - from > MINUTE_ATTRIBUTION_CAP {
+                let strings = &self.strings;
+                if let Some(list) = self.values.get_mut(from..) {
+                    list.sort_by(|a, b| strings.by_calls(a, b));
+                }
+                self.values.truncate(from + MINUTE_ATTRIBUTION_CAP);
+            }
+            *end = (self.values.len() - start) as u8;
         }
-        let span = self.push_values(merged.iter().map(|l| &l[..]));
         if let Some(x) = self.minutes.get_mut(i) {
-            x.span = span;
+            x.at = At::Values(Span {
+                start: start as u32,
+                ends,
+            });
         }
     }
 
@@ -444,43 +605,11 @@ impl MinuteWindow {
         }
     }
 
-    /// A minute's lists with a delta's added (new values after the old ones), each capped.
-    fn merged(&self, old: &Span, more: [SmallVec<[(u32, u32); 4]>; 3]) -> [SmallVec<[(u32, u32); 8]>; 3] {
-        let values = self.values.get(old.range()).unwrap_or_default();
-        let bounds = [0, usize::from(old.ends[0]), usize::from(old.ends[1]), values.len()];
-        let mut out: [SmallVec<[(u32, u32); 8]>; 3] = Default::default();
-        for (k, (list, more)) in out.iter_mut().zip(more).enumerate() {
-            list.extend_from_slice(values.get(bounds[k]..bounds[k + 1]).unwrap_or_default());
-            for (s, n) in more {
-                match list.iter_mut().find(|e| e.0 == s) {
-                    Some(e) => e.1 += n,
-                    None => list.push((s, n)),
-                }
-            }
-            self.cap(list);
-        }
-        out
-    }
-
     /// Keeps the [`MINUTE_ATTRIBUTION_CAP`] values with most calls (ties by text).
     fn cap<A: smallvec::Array<Item = (u32, u32)>>(&self, list: &mut SmallVec<A>) {
         if list.len() > MINUTE_ATTRIBUTION_CAP {
             list.sort_by(|a, b| self.strings.by_calls(a, b));
             list.truncate(MINUTE_ATTRIBUTION_CAP);
-        }
-    }
-
-    /// Appends one minute's three lists to `values`, returning where they are.
-    fn push_values<'l>(&mut self, lists: impl Iterator<Item = &'l [(u32, u32)]>) -> Span {
-        let start = self.values.len();
-        let mut ends = [0u8; 3];
-        for (end, list) in ends.iter_mut().zip(lists) {
-            self.values.extend_from_slice(list);
-            *end = (self.values.len() - start) as u8;
-        }
-        Span {
-            start: start as u32,
-            ends,
         }
     }
 
@@ -492,7 +621,11 @@ impl MinuteWindow {
         let mut values = Vec::with_capacity(self.values.len());
         let mut remap = vec![u32::MAX; self.strings.len()];
         let mut table = StringTable::default();
-        for span in self.minutes.iter_mut().map(|x| &mut x.span) {
+        let spans = self.minutes.iter_mut().filter_map(|x| match &mut x.at {
+            At::Values(span) => Some(span),
+            At::File { .. } => None,
+        });
+        for span in spans {
             let start = values.len();
             for (s, n) in self.values.get(span.range()).unwrap_or_default() {
                 let Some(r) = remap.get_mut(*s as usize) else {
@@ -532,11 +665,19 @@ impl MinuteWindow {
         if len <= 0 {
             return (0, 0);
         }
+        let code_text = code;
         let code = self.strings.find(code);
         let lo = self.index(end - len + 1);
         let hi = self.index(end.saturating_add(1)).max(lo);
-        for Minute { count: c, span: s } in self.minutes.range(lo..hi) {
+        for Minute { count: c, at } in self.minutes.range(lo..hi) {
             calls += u64::from(c.calls);
+            let s = match at {
+                At::Values(s) => s,
+                At::File { .. } => {
+                    errors += self.attributions_of(at).errors_of(code_text);
+                    continue;
+                }
+            };
             let Some(code) = code else {
                 continue;
             };
@@ -603,15 +744,28 @@ impl MinuteWindow {
         if n == 0 {
             return;
         }
-        // Nothing in a minute needs dropping: this only moves the fronts, and reads nothing
-        // of the minutes dropped.
-        self.minutes.drain(..n);
-        if self.minutes.is_empty() {
+        // Nothing in a minute needs dropping: this only moves the front, and reads only
+        // which files the minutes dropped refer to.
+        if self.minutes.len() == n {
+            self.minutes.clear();
             self.values.clear();
             if self.strings.is_large() {
                 self.strings = StringTable::default();
             }
-        } else if self.values.len() >= self.compact_at {
+            self.files.clear();
+            self.first_file = 0;
+            return;
+        }
+        for x in self.minutes.drain(..n) {
+            if let At::File { file, .. } = x.at {
+                let i = file.checked_sub(self.first_file).map(|i| i as usize);
+                if let Some((_, refs)) = i.and_then(|i| self.files.get_mut(i)) {
+                    *refs = refs.saturating_sub(1);
+                }
+            }
+        }
+        self.release_files();
+        if self.values.len() >= self.compact_at {
             self.compact();
         }
     }
@@ -652,6 +806,7 @@ mod tests {
                 errors,
                 strings: &self.strings,
                 lists: [&self.lists[0], &self.lists[1], &self.lists[2]],
+                file: None,
             }
         }
     }
@@ -768,6 +923,162 @@ mod tests {
             let caller = format!("arn:aws:sts::1:assumed-role/job/session-{m}");
             assert_eq!(texts(a.by_caller()), vec![(caller, 1)]);
             assert_eq!(texts(a.by_agent()), vec![("aws-sdk-go".to_owned(), 1)]);
+        }
+    }
+
+    /// A slot of a test file: minute, calls, errors, and the codes, callers and agents.
+    type TestSlot = (i64, u32, u32, [Vec<(String, u32)>; 3]);
+
+    /// One file of the given slots, as the pipeline shares it with the windows (strings
+    /// shared across files through `interned`).
+    fn file_of(interned: &mut Vec<Arc<str>>, slots: &[TestSlot]) -> Arc<FileValues> {
+        let mut strings: Vec<Arc<str>> = vec![];
+        let mut index = |s: &str| -> u32 {
+            let shared = match interned.iter().find(|x| &***x == s) {
+                Some(x) => x.clone(),
+                None => {
+                    interned.push(Arc::from(s));
+                    interned[interned.len() - 1].clone()
+                }
+            };
+            match strings.iter().position(|x| Arc::ptr_eq(x, &shared)) {
+                Some(i) => i as u32,
+                None => {
+                    strings.push(shared);
+                    (strings.len() - 1) as u32
+                }
+            }
+        };
+        let slots = slots
+            .iter()
+            .map(|(minute, calls, errors, lists)| {
+                let [e, c, a] = lists.clone().map(|l| l.iter().map(|(s, n)| (index(s), *n)).collect());
+                Slot {
+                    api: 0,
+                    minute: *minute,
+                    tally: crate::count::MinuteTally {
+                        calls: *calls,
+                        errors: *errors,
+                        by_error: e,
+                        by_caller: c,
+                        by_agent: a,
+                    },
+                }
+            })
+            .collect();
+        Arc::new(FileValues { strings, slots })
+    }
+
+    /// Sum of the references to files, and whether the oldest file held is referred to.
+    fn file_references(w: &MinuteWindow) -> (usize, usize, bool) {
+        let held: u32 = w.files.iter().map(|f| f.1).sum();
+        let minutes = w.minutes.iter().filter(|x| matches!(x.at, At::File { .. })).count();
+        (held as usize, minutes, w.files.front().is_none_or(|f| f.1 > 0))
+    }
+
+    #[test]
+    fn a_minute_from_one_file_reads_its_values_from_the_file_until_another_file_adds_to_it() {
+        // Given a file with two minutes of one API
+        let mut interned = vec![];
+        let lists = |caller: &str, n: u32| {
+            [
+                vec![("AccessDenied".to_owned(), 1)],
+                vec![(caller.to_owned(), n)],
+                vec![("cli".to_owned(), n)],
+            ]
+        };
+        let f1 = file_of(&mut interned, &[(7, 3, 1, lists("a", 3)), (8, 2, 1, lists("b", 2))]);
+        let mut w = MinuteWindow::new(0);
+        w.add(MinuteDelta::of_slot(&f1, 0).unwrap());
+        w.add(MinuteDelta::of_slot(&f1, 1).unwrap());
+        // Then both minutes refer to the file (one reference each), without copying values
+        assert!(w.minutes.iter().all(|x| matches!(x.at, At::File { .. })));
+        assert_eq!((w.values.len(), w.strings.len(), w.files.len()), (0, 0, 1));
+        assert_eq!(Arc::strong_count(&f1), 2);
+        let (_, a) = w.get(7).unwrap();
+        assert_eq!(texts(a.by_caller()), vec![("a".to_owned(), 3)]);
+        assert_eq!(w.sum_errors(8, 2, "AccessDenied"), (5, 2));
+        // When a later file adds to minute 8
+        let f2 = file_of(&mut interned, &[(8, 4, 0, [vec![], vec![("b".to_owned(), 4)], vec![]])]);
+        w.add(MinuteDelta::of_slot(&f2, 0).unwrap());
+        // Then minute 8 holds the merged values itself and no longer refers to either file
+        let (c, a) = w.get(8).unwrap();
+        assert_eq!((c.calls, c.errors), (6, 1));
+        assert_eq!(texts(a.by_caller()), vec![("b".to_owned(), 6)]);
+        assert_eq!(texts(a.by_agent()), vec![("cli".to_owned(), 2)]);
+        assert_eq!(w.sum_errors(8, 2, "AccessDenied"), (9, 2));
+        assert_eq!(file_references(&w), (1, 1, true));
+        // And once minute 7 leaves the window, the first file is let go
+        w.settled_before = 7 + HISTORY_MINUTES + 1;
+        w.trim();
+        assert_eq!(w.len(), 1);
+        assert!(w.files.is_empty());
+        assert_eq!((Arc::strong_count(&f1), Arc::strong_count(&f2)), (1, 1));
+    }
+
+    proptest::proptest! {
+        /// Windows that refer to their files' values and windows that copy every value hold
+        /// the same minutes, sums, codes and attributions, whatever the order of the files,
+        /// the overlap of their minutes, the lengths of the lists (over the cap too) and the
+        /// trims between them; and a window holds exactly the files its minutes refer to.
+        #[test]
+        fn referring_to_files_reads_the_same_as_copying_every_value(
+            files in proptest::collection::vec(
+                proptest::collection::vec(
+                    (0i64..40, proptest::collection::vec((0usize..3, 0u8..12, 1u32..5), 0..30)),
+                    1..6,
+                ),
+                1..40,
+            ),
+            trims in proptest::collection::vec(proptest::option::of(0i64..120), 40),
+        ) {
+            let names = ["AccessDenied", "arn:aws:iam::1:user/u", "agent/"];
+            let mut interned = vec![];
+            let mut by_ref = MinuteWindow::new(0);
+            let mut by_copy = MinuteWindow::new(0);
+            for (k, slots) in files.iter().enumerate() {
+                let slots: Vec<_> = slots
+                    .iter()
+                    .map(|(minute, values)| {
+                        let mut lists: [Vec<(String, u32)>; 3] = Default::default();
+                        for (a, v, n) in values {
+                            let text = format!("{}{v}", names[*a]);
+                            match lists[*a].iter_mut().find(|e| e.0 == text) {
+                                Some(e) => e.1 += n,
+                                None => lists[*a].push((text, *n)),
+                            }
+                        }
+                        let errors = lists[0].iter().map(|e| e.1).sum::<u32>();
+                        let calls = errors + lists[1].iter().map(|e| e.1).sum::<u32>() + 1;
+                        (*minute, calls, errors, lists)
+                    })
+                    .collect();
+                let file = file_of(&mut interned, &slots);
+                for slot in 0..file.slots.len() as u32 {
+                    let d = MinuteDelta::of_slot(&file, slot).unwrap();
+                    by_ref.add(d);
+                    by_copy.add(MinuteDelta { file: None, ..d });
+                }
+                if let Some(Some(to)) = trims.get(k) {
+                    for w in [&mut by_ref, &mut by_copy] {
+                        w.settled_before = w.settled_before.max(*to);
+                        w.trim();
+                    }
+                }
+                proptest::prop_assert!(by_ref == by_copy);
+                let (held, minutes, oldest_used) = file_references(&by_ref);
+                proptest::prop_assert_eq!(held, minutes);
+                proptest::prop_assert!(oldest_used);
+            }
+            for end in [10, 39, 60] {
+                for code in (0..12).map(|v| format!("AccessDenied{v}")) {
+                    proptest::prop_assert_eq!(by_ref.sum_errors(end, 30, &code), by_copy.sum_errors(end, 30, &code));
+                }
+                proptest::prop_assert_eq!(by_ref.codes(end, 30), by_copy.codes(end, 30));
+                for a in 0..3 {
+                    proptest::prop_assert_eq!(by_ref.attributions(end - 30, end, a), by_copy.attributions(end - 30, end, a));
+                }
+            }
         }
     }
 
