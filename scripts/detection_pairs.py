@@ -36,6 +36,8 @@ def summary(name: str, ratios: list[float]) -> str:
 
 
 def main() -> None:
+    if len(sys.argv) < 3:
+        sys.exit("usage: detection_pairs.py BIN CORPUS [PAIRS]")
     binary, corpus = sys.argv[1], sys.argv[2]
     pairs = int(sys.argv[3]) if len(sys.argv) > 3 else 10
     wall, cpu = [], []

@@ -6,7 +6,8 @@
 //! counts ([`FileValues`], shared by every API of the file). A minute that merges data from
 //! several files keeps its values as small indexes into the window's own table of strings,
 //! in one array for all such minutes. Either way a minute holds no pointer of its own and
-//! nothing to free, so dropping old minutes touches none of them.
+//! nothing to free: dropping old minutes only counts down how many minutes refer to each
+//! file, and a file is let go once no minute refers to it or to an older file.
 
 use super::strings::StringTable;
 use crate::count::Slot;
@@ -208,7 +209,8 @@ impl Span {
 /// Recent minutes of one API: the minutes with data, in ascending order, 32 bytes each
 /// (counts, and where the minute's attribution values are: a slot of a file it refers to, or
 /// a run of one array of values whose strings are in one table). Minutes arrive mostly in
-/// order and leave from the front, so both ends are cheap, and leaving reads nothing of them.
+/// order and leave from the front, so both ends are cheap, and leaving reads only which file
+/// each one refers to.
 ///
 /// Stored (serde) as `{"minutes": {minute: MinuteData}, "settled_before": m}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
