@@ -58,6 +58,18 @@ pub struct MinuteTally {
     pub by_agent: TallyList,
 }
 
+/// The id of `s` in the table `strings` (indexed by `ids`), added when new.
+#[inline]
+fn intern_in(strings: &mut Vec<String>, ids: &mut FxHashMap<String, StrId>, s: &str) -> StrId {
+    if let Some(&id) = ids.get(s) {
+        return id;
+    }
+    let id = strings.len() as StrId;
+    strings.push(s.to_owned());
+    ids.insert(s.to_owned(), id);
+    id
+}
+
 /// Sentinel for "no value" in a [`RecordRef`].
 pub const NONE: StrId = StrId::MAX;
 
@@ -165,24 +177,12 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
     }
 
     fn intern(&mut self, s: &str) -> StrId {
-        if let Some(&id) = self.strings.get(s) {
-            return id;
-        }
-        let id = self.batch.strings.len() as StrId;
-        self.batch.strings.push(s.to_owned());
-        self.strings.insert(s.to_owned(), id);
-        id
+        intern_in(&mut self.batch.strings, &mut self.strings, s)
     }
 
     /// The id of a part of an API's key (account, region, event source or name).
     fn intern_key(&mut self, s: &str) -> StrId {
-        if let Some(&id) = self.key_ids.get(s) {
-            return id;
-        }
-        let id = self.key_strings.len() as StrId;
-        self.key_strings.push(s.to_owned());
-        self.key_ids.insert(s.to_owned(), id);
-        id
+        intern_in(&mut self.key_strings, &mut self.key_ids, s)
     }
 
     /// [`FileCounter::intern_key`] through the one-entry cache `which` (0 account, 1 region).
