@@ -17,10 +17,14 @@
 //!
 //! The state is a few KB, so it can live in one DynamoDB item per API.
 
+mod hour_cache;
+mod top;
+
 use super::spikes::{DaySpike, DaySpikes};
+use hour_cache::HourCache;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
+use top::{bump, NULL};
 
 /// The windows (minutes) over which counts are tested.
 pub const WINDOWS: [i64; 5] = [1, 5, 15, 30, 60];
@@ -87,55 +91,6 @@ pub struct ApiModel {
     /// The seasonal mean of the last hour asked for (derived, not stored).
     #[serde(skip)]
     seasonal_hour: HourCache,
-}
-
-/// The seasonal mean of one hour, kept between the minutes that ask for it: it changes only
-/// when an hour closes. Derived state, so two models never differ by it. One word holds the
-/// hour (high half) and the mean (an `f32` value, low half), so it is never read torn.
-#[derive(Debug, Default)]
-struct HourCache(AtomicU64);
-
-impl HourCache {
-    /// Nothing kept (hour 0 is never asked for in practice, and is then just recomputed).
-    fn clear(&self) {
-        self.0.store(0, Ordering::Relaxed);
-    }
-
-    /// A NaN that marks an hour without a learned mean (a learned mean is never NaN).
-    const NO_MEAN: u32 = 0x7fc0_0001;
-
-    /// `Some(Some(mean))`, or `Some(None)` when the hour has no learned mean yet.
-    fn get(&self, hour: i64) -> Option<Option<f64>> {
-        let word = self.0.load(Ordering::Relaxed);
-        let h = u32::try_from(hour).ok().filter(|h| *h != 0)?;
-        ((word >> 32) as u32 == h).then(|| {
-            let bits = word as u32;
-            (bits != Self::NO_MEAN).then(|| f64::from(f32::from_bits(bits)))
-        })
-    }
-
-    fn set(&self, hour: i64, value: Option<f64>) {
-        let bits = match value {
-            Some(v) if f64::from(v as f32) == v => (v as f32).to_bits(),
-            Some(_) => return,
-            None => Self::NO_MEAN,
-        };
-        if let Ok(h) = u32::try_from(hour) {
-            self.0.store(u64::from(h) << 32 | u64::from(bits), Ordering::Relaxed);
-        }
-    }
-}
-
-impl Clone for HourCache {
-    fn clone(&self) -> Self {
-        HourCache(AtomicU64::new(self.0.load(Ordering::Relaxed)))
-    }
-}
-
-impl PartialEq for HourCache {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
 }
 
 impl ApiModel {
@@ -526,43 +481,6 @@ fn smooth(v: &mut f32, n: &mut u8, x: f32, alpha: f32) {
     *n = n.saturating_add(1);
 }
 
-/// The attribution value of calls without an error.
-static NULL: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("null"));
-
-/// Whether `a` and `b` are the same string: shared copies match by pointer; others (values
-/// loaded from a store) are told apart by length and last byte before a full comparison
-/// (ARNs and user agents of one account share long prefixes).
-fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
-    Arc::ptr_eq(a, b) || (a.len() == b.len() && a.as_bytes().last() == b.as_bytes().last() && a == b)
-}
-
-/// The entry of `list` for `value`: first by pointer alone, which reads no string (the bytes
-/// of the other entries are usually out of cache), then by content.
-fn find_shared<'a, T>(list: &'a mut [(Arc<str>, T)], value: &Arc<str>) -> Option<&'a mut (Arc<str>, T)> {
-    let i = list
-        .iter()
-        .position(|e| Arc::ptr_eq(&e.0, value))
-        .or_else(|| list.iter().position(|e| same(&e.0, value)))?;
-    list.get_mut(i)
-}
-
-fn bump(list: &mut Vec<(Arc<str>, f64)>, value: &Arc<str>, n: f64) {
-    if let Some(e) = find_shared(list, value) {
-        e.1 += n;
-        return;
-    }
-    list.push((value.clone(), n));
-    if list.len() > TOP_K {
-        // Space-saving: the newcomer replaces the smallest, inheriting its count.
-        list.sort_by(|a, b| b.1.total_cmp(&a.1));
-        if let Some(last) = list.pop() {
-            if let Some(newest) = list.iter_mut().find(|e| same(&e.0, value)) {
-                newest.1 = newest.1.max(last.1);
-            }
-        }
-    }
-}
-
 /// Hour of the week, 0 = Monday 00:00 UTC (the epoch was a Thursday).
 fn hour_of_week(hour: i64) -> usize {
     (hour + 72).rem_euclid(HOURS_PER_WEEK as i64) as usize
@@ -570,165 +488,4 @@ fn hour_of_week(hour: i64) -> usize {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn none<'a>() -> std::iter::Empty<(&'a Arc<str>, u32)> {
-        std::iter::empty()
-    }
-
-    /// A list of shared values as [`ApiModel::learn`] reads them.
-    fn values(list: &[(Arc<str>, u32)]) -> impl Iterator<Item = (&Arc<str>, u32)> + Clone {
-        list.iter().map(|(s, n)| (s, *n))
-    }
-
-    fn feed(m: &mut ApiModel, from: i64, to: i64, f: impl Fn(i64) -> u32) {
-        for t in from..to {
-            let local = (t - 10..t).map(|u| f64::from(f(u))).sum::<f64>() / 10.0;
-            m.learn(
-                t,
-                f(t),
-                none(),
-                [none(), none(), none()],
-                [0.0; 5],
-                local,
-                true,
-                true,
-                None,
-            );
-        }
-    }
-
-    #[test]
-    fn a_kept_seasonal_mean_is_dropped_when_an_hour_closes() {
-        // Given a model that learned two quiet days, whose mean for the next hour was read
-        let day = 1440;
-        let mut m = ApiModel::new(0);
-        feed(&mut m, 0, 2 * day, |_| 2);
-        let hour = 2 * day + 60;
-        let before = m.seasonal(hour);
-        // When that hour is learned busy, another hour closes, and the mean is read again
-        feed(&mut m, 2 * day, 2 * day + 121, |t| {
-            if (hour..hour + 60).contains(&t) {
-                40
-            } else {
-                2
-            }
-        });
-        let after = m.seasonal(hour);
-        // Then it reflects the busy hour, exactly as a model without any kept mean computes it
-        assert!(after > before, "{before} -> {after}");
-        let fresh: ApiModel = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
-        assert_eq!(after.to_bits(), fresh.seasonal(hour).to_bits());
-        assert_eq!(m.expected_range(hour, hour + 59), fresh.expected_range(hour, hour + 59));
-    }
-
-    #[test]
-    fn hour_of_week_starts_on_monday() {
-        // 1970-01-05 was a Monday
-        assert_eq!(hour_of_week(4 * 24), 0);
-        assert_eq!(hour_of_week(4 * 24 + 24 * 7 - 1), 167);
-    }
-
-    #[test]
-    fn model_learns_a_daily_cycle() {
-        // Given a week of an API busy by day (20/min) and quiet by night (1/min)
-        let mut m = ApiModel::new(0);
-        let busy = |t: i64| {
-            if (9..18).contains(&(t.div_euclid(60) % 24)) {
-                20
-            } else {
-                1
-            }
-        };
-        feed(&mut m, 0, 7 * 1440, busy);
-        // Then the next day's expectation follows the cycle
-        let day8 = 7 * 1440;
-        assert!((m.expected(day8 + 12 * 60 + 30) - 20.0).abs() < 2.0);
-        assert!(m.expected(day8 + 3 * 60 + 30) < 2.0);
-    }
-
-    #[test]
-    fn nightly_job_at_a_fixed_minute_is_expected() {
-        // Given a job adding 60 calls at 02:15 every night
-        let mut m = ApiModel::new(0);
-        feed(&mut m, 0, 3 * 1440, |t| {
-            if t.rem_euclid(1440) == 2 * 60 + 15 {
-                62
-            } else {
-                2
-            }
-        });
-        // Then 02:15 tomorrow expects it and 02:16 does not
-        let next = 3 * 1440 + 2 * 60;
-        assert!(m.expected(next + 15) > 40.0);
-        assert!(m.expected(next + 16) < 6.0);
-    }
-
-    #[test]
-    fn expectations_of_a_range_equal_those_of_each_minute() {
-        // Given a model that learned nightly and hourly jobs over three days
-        let mut m = ApiModel::new(0);
-        feed(&mut m, 0, 3 * 1440, |t| match (t.rem_euclid(1440), t.rem_euclid(60)) {
-            (135, _) | (1439, _) => 80,
-            (_, 7) => 30,
-            _ => 2,
-        });
-        // When the expectations of ranges across midnight and the job minutes are taken at once
-        for (from, to) in [
-            (3 * 1440 - 100, 3 * 1440 + 200),
-            (3 * 1440 + 130, 3 * 1440 + 140),
-            (5, 5),
-        ] {
-            let range = m.expected_range(from, to);
-            // Then each equals the minute's own expectation, bit for bit
-            let each: Vec<f64> = (from..=to).map(|t| m.expected(t)).collect();
-            assert_eq!(range, each);
-        }
-        assert!(m.expected(3 * 1440 + 135) > 40.0);
-    }
-
-    #[test]
-    fn shared_attribution_values_are_stored_as_plain_strings_and_read_back() {
-        // Given a model that learned a caller and an error code from shared strings
-        let mut m = ApiModel::new(0);
-        let caller: Arc<str> = Arc::from("arn:aws:iam::1:user/ci");
-        let code: Arc<str> = Arc::from("AccessDenied");
-        let by_error = [(code.clone(), 1)];
-        let callers = [(caller.clone(), 3)];
-        let learn = |m: &mut ApiModel, t: i64| {
-            m.learn(
-                t,
-                3,
-                values(&by_error),
-                [values(&callers), values(&[]), values(&by_error)],
-                [0.0; 5],
-                0.0,
-                true,
-                true,
-                None,
-            );
-        };
-        learn(&mut m, 5);
-        // When it is stored
-        let json = serde_json::to_string(&m).unwrap_or_default();
-        // Then the values are plain strings, as before they were shared
-        assert!(json.contains(r#""errors_by_code":[["AccessDenied",1.0]]"#), "{json}");
-        assert!(json.contains(r#"[["arn:aws:iam::1:user/ci",3.0]]"#), "{json}");
-        // And what is read back equals the model, and matches new values by content
-        let mut back: ApiModel = serde_json::from_str(&json).unwrap_or_else(|_| ApiModel::new(1));
-        assert_eq!(back, m);
-        learn(&mut back, 6);
-        learn(&mut m, 6);
-        assert_eq!(back, m);
-        assert_eq!(back.attributions[0].len(), 1);
-    }
-
-    #[test]
-    fn state_stays_compact() {
-        let mut m = ApiModel::new(0);
-        feed(&mut m, 0, 2 * 1440, |t| (t % 7) as u32);
-        let bytes = serde_json::to_vec(&m).map(|v| v.len()).unwrap_or(usize::MAX);
-        assert!(bytes < 8 * 1024, "{bytes} bytes");
-    }
-}
+mod tests;
