@@ -32,10 +32,12 @@ unit:
 integration: test-env
 	bash scripts/with-moto.sh bash -c '$(CARGO) test -p trailsight-it && bash scripts/lambda-e2e.sh'
 
-## The SAM template: sam validate --lint, cfn-lint, and its IAM checked against the code.
+## The SAM template and the member role: sam validate --lint, cfn-lint, the template tests
+## (alarm topics, bus policy, rules, member role...) and its IAM checked against the code.
 template: test-env
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint
-	.venv/bin/cfn-lint template.yaml
+	.venv/bin/cfn-lint template.yaml member-role.yaml
+	.venv/bin/python tests/scripts/check_template.py
 	.venv/bin/python tests/scripts/check_iam.py --self-test
 
 ## Both functions cross-compiled for Lambda arm64 (cargo-lambda with zig), as SAM builds them.
