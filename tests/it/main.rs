@@ -3,6 +3,7 @@
 //! Lambda binary under `cargo lambda watch`, and the SAM template against the code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod adversary;
 mod backfill;
 mod ingest;
 mod remediate;

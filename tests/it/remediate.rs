@@ -7,10 +7,12 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use trailsight_aws::admin::AwsAdmins;
+use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
+use trailsight_core::remediate::memory::MemoryLedger;
 use trailsight_core::remediate::ports::{
-    AccountAdmin, Acl, AdminError, BucketAdmin, Permission, PublicAccessBlock, SecurityGroup, SecurityGroupAdmin,
-    TrailAdmin, TrailStatus,
+    AccountAdmin, Acl, AdminError, BucketAdmin, GroupRule, Pause, Permission, PublicAccessBlock, SecurityGroup,
+    SecurityGroupAdmin, TrailAdmin, TrailConfig, TrailStatus,
 };
 use trailsight_core::remediate::{Mode, RemediationConfig};
 use trailsight_it::{unique, Env};
@@ -85,10 +87,17 @@ async fn setup() -> (Env, AwsAdmins, EventBridgeSink) {
     (env, admins, sink)
 }
 
+/// The claims ledger on the test's table (moto).
+fn ledger(env: &Env) -> DynamoLedger {
+    DynamoLedger::from_config(&env.sdk, &env.table)
+}
+
 /// Remediates `event`, checks the decision in the response and in the event a subscriber
-/// receives, then sends it again and checks the second run reports `already-fixed`.
+/// receives; then sends it again (the same call: already decided, no second event), and once
+/// more as if it were another trigger (live state: `already-fixed`).
 async fn remediate_twice(env: &Env, admins: &AwsAdmins, sink: &EventBridgeSink, event: &Value) -> Value {
-    let out = handle(admins, sink, &enforce(), event).await.unwrap();
+    let ledger = ledger(env);
+    let out = handle(admins, &ledger, sink, &enforce(), event).await.unwrap();
     assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
     let first = env.receive(1).await;
     assert_eq!(first.len(), 1, "{first:?}");
@@ -100,8 +109,14 @@ async fn remediate_twice(env: &Env, admins: &AwsAdmins, sink: &EventBridgeSink, 
     assert!(decision["detail"]["trigger"]["eventID"]
         .as_str()
         .is_some_and(|id| id.starts_with("ev-")));
-    let again = handle(admins, sink, &enforce(), event).await.unwrap();
-    assert_eq!(again["decisions"][0]["decision"], "already-fixed", "{again}");
+    let again = handle(admins, &ledger, sink, &enforce(), event).await.unwrap();
+    assert_eq!(again["decisions"], json!([]), "{again}");
+    assert_eq!(again["alreadyDecided"][0]["decision"], "remediated", "{again}");
+    assert!(env.receive(0).await.is_empty());
+    let fresh = handle(admins, &MemoryLedger::default(), sink, &enforce(), event)
+        .await
+        .unwrap();
+    assert_eq!(fresh["decisions"][0]["decision"], "already-fixed", "{fresh}");
     assert_eq!(env.receive(1).await[0]["detail"]["decision"], "already-fixed");
     decision
 }
@@ -436,6 +451,38 @@ async fn a_stopped_trail_is_started_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_trigger_cannot_strip_a_statement_its_record_did_not_add() {
+    // Given a website bucket whose intended public statement is live, and a forged trigger
+    // naming the bucket with another public statement
+    let (env, admins, sink) = setup().await;
+    let bucket = unique("website");
+    env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let website = PUBLIC
+        .replace("BUCKET", &bucket)
+        .replace("Anyone", "Website")
+        .replace("/*", "/site/*");
+    let live = format!(r#"{{"Statement":[{website}]}}"#);
+    env.s3
+        .put_bucket_policy()
+        .bucket(&bucket)
+        .policy(&live)
+        .send()
+        .await
+        .unwrap();
+    let forged = policy_call(
+        &bucket,
+        &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", &bucket)),
+    );
+    // When remediated in enforce mode
+    let out = handle(&admins, &ledger(&env), &sink, &enforce(), &forged)
+        .await
+        .unwrap();
+    // Then the website statement stays: the forged record never added it
+    assert_eq!(out["decisions"][0]["decision"], "already-fixed", "{out}");
+    assert_eq!(live_policy(&env, &bucket).await, Some(live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_trigger_for_a_private_bucket_changes_nothing() {
     // Given a private bucket, and a trigger claiming a public policy was put on it
     let (env, admins, sink) = setup().await;
@@ -454,7 +501,9 @@ async fn a_forged_trigger_for_a_private_bucket_changes_nothing() {
         &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", &bucket)),
     );
     // When remediated
-    let out = handle(&admins, &sink, &enforce(), &forged).await.unwrap();
+    let out = handle(&admins, &ledger(&env), &sink, &enforce(), &forged)
+        .await
+        .unwrap();
     // Then live state decides: already fixed, and the policy is unchanged
     assert_eq!(out["decisions"][0]["decision"], "already-fixed");
     assert_eq!(live_policy(&env, &bucket).await, Some(private));
@@ -497,7 +546,7 @@ async fn exemptions_by_tag_principal_and_pattern_leave_the_bucket_alone() {
         (&by_pattern, &pattern_policy, &config),
     ];
     for (bucket, policy, config) in cases {
-        let out = handle(&admins, &sink, config, &policy_call(bucket, policy))
+        let out = handle(&admins, &ledger(&env), &sink, config, &policy_call(bucket, policy))
             .await
             .unwrap();
         // Then each is exempt and its policy unchanged
@@ -514,6 +563,7 @@ async fn dry_run_reports_and_leaves_the_live_policy_alone() {
     let before = live_policy(&env, &bucket).await;
     let out = handle(
         &admins,
+        &ledger(&env),
         &sink,
         &RemediationConfig::default(),
         &policy_call(&bucket, &policy),
@@ -536,7 +586,7 @@ async fn a_deleted_bucket_is_reported_not_found() {
         &unique("gone"),
         &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", "gone")),
     );
-    let out = handle(&admins, &sink, &enforce(), &event).await.unwrap();
+    let out = handle(&admins, &ledger(&env), &sink, &enforce(), &event).await.unwrap();
     assert_eq!(out["decisions"][0]["decision"], "not-found");
     assert_eq!(env.receive(1).await[0]["detail"]["decision"], "not-found");
 }
@@ -557,11 +607,23 @@ impl BucketAdmin for DenyPolicyWrites {
     async fn delete_policy(&self, bucket: &str) -> Result<(), AdminError> {
         self.0.delete_policy(bucket).await
     }
-    async fn acl(&self, bucket: &str, key: Option<&str>) -> Result<Acl, AdminError> {
-        self.0.acl(bucket, key).await
+    async fn policy_status(&self, bucket: &str) -> Result<Option<bool>, AdminError> {
+        self.0.policy_status(bucket).await
     }
-    async fn put_acl(&self, bucket: &str, key: Option<&str>, acl: &Acl) -> Result<(), AdminError> {
-        self.0.put_acl(bucket, key, acl).await
+    async fn acl(&self, bucket: &str, key: Option<&str>, version: Option<&str>) -> Result<Acl, AdminError> {
+        self.0.acl(bucket, key, version).await
+    }
+    async fn put_acl(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        version: Option<&str>,
+        acl: &Acl,
+    ) -> Result<(), AdminError> {
+        self.0.put_acl(bucket, key, version, acl).await
+    }
+    async fn buckets(&self) -> Result<Vec<String>, AdminError> {
+        self.0.buckets().await
     }
     async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
         self.0.public_access_block(bucket).await
@@ -590,9 +652,24 @@ impl SecurityGroupAdmin for DenyPolicyWrites {
     async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
         self.0.revoke(group_id, permissions).await
     }
+    async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {
+        self.0.rules(group_id).await
+    }
+    async fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AdminError> {
+        self.0.revoke_rules(group_id, rule_ids).await
+    }
+}
+
+impl Pause for DenyPolicyWrites {
+    async fn pause(&self, duration: std::time::Duration) {
+        self.0.pause(duration).await
+    }
 }
 
 impl TrailAdmin for DenyPolicyWrites {
+    async fn trail_config(&self, trail: &str) -> Result<TrailConfig, AdminError> {
+        self.0.trail_config(trail).await
+    }
     async fn trail_status(&self, trail: &str) -> Result<TrailStatus, AdminError> {
         self.0.trail_status(trail).await
     }
@@ -608,7 +685,14 @@ async fn access_denied_is_reported_as_failed_and_fails_the_invocation() {
     let (bucket, policy, _) = public_policy_bucket(&env).await;
     let denied = DenyPolicyWrites(admins);
     // When remediated
-    let result = handle(&denied, &sink, &enforce(), &policy_call(&bucket, &policy)).await;
+    let result = handle(
+        &denied,
+        &ledger(&env),
+        &sink,
+        &enforce(),
+        &policy_call(&bucket, &policy),
+    )
+    .await;
     // Then the invocation fails, a subscriber sees a failed decision, and the policy is as it was
     assert!(matches!(result, Err(HandlerError::Failed { .. })), "{result:?}");
     let event = &env.receive(1).await[0];

@@ -2,8 +2,9 @@
 //!
 //! | variable | meaning |
 //! |---|---|
+//! | `TABLE_NAME` (required) | the stack's DynamoDB table, where each (eventID, rule) is claimed once |
 //! | `REMEDIATION_MODE` | `dry-run` (default) or `enforce` |
-//! | `EXEMPT_TAG_KEY` | tag that exempts a bucket or security group (default `trailsight:exempt`) |
+//! | `EXEMPT_TAG_KEY` | tag that exempts a bucket or security group with the value `true` (default `trailsight:exempt`) |
 //! | `EXEMPT_PRINCIPALS` | comma-separated IAM ARNs whose changes are left alone |
 //! | `EXEMPT_RESOURCES` | comma-separated resource name patterns (`*` wildcard) left alone |
 //! | `EVENT_BUS_NAME` | the bus for `Trailsight Remediation` events (default `default`) |
@@ -26,6 +27,8 @@ pub struct ConfigError {
 pub struct Config {
     /// Remediation behaviour.
     pub remediation: RemediationConfig,
+    /// DynamoDB table of the claims ledger.
+    pub table: String,
     /// EventBridge bus.
     pub bus: String,
     /// Endpoint override (emulators).
@@ -46,6 +49,11 @@ impl Config {
     /// Reads the settings through `get` (the process environment in `main`).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let nonempty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let table = nonempty("TABLE_NAME").ok_or_else(|| ConfigError {
+            name: "TABLE_NAME",
+            why: "required: the stack's DynamoDB table, where remediation claims each call once (the SAM template sets it)"
+                .to_owned(),
+        })?;
         let mode = match nonempty("REMEDIATION_MODE").as_deref().map(str::trim) {
             None | Some("dry-run") | Some("DryRun") => Mode::DryRun,
             Some("enforce") | Some("Enforce") => Mode::Enforce,
@@ -76,7 +84,9 @@ impl Config {
                 exempt_tag: nonempty("EXEMPT_TAG_KEY").unwrap_or_else(|| "trailsight:exempt".to_owned()),
                 exempt_principals: principals,
                 exempt_resources: list(nonempty("EXEMPT_RESOURCES")),
+                ..RemediationConfig::default()
             },
+            table,
             bus: nonempty("EVENT_BUS_NAME").unwrap_or_else(|| "default".to_owned()),
             endpoint_url,
         })
@@ -92,9 +102,25 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn with_table(get: impl Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            if k == "TABLE_NAME" {
+                Some("trailsight".to_owned())
+            } else {
+                get(k)
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_is_required() {
+        let c = Config::from_lookup(|_| None);
+        assert!(matches!(c, Err(ConfigError { name: "TABLE_NAME", .. })));
+    }
+
     #[test]
     fn dry_run_is_the_default_mode() {
-        let c = Config::from_lookup(|_| None);
+        let c = Config::from_lookup(with_table(|_| None));
         assert!(
             matches!(c, Ok(ref c) if c.remediation.mode == Mode::DryRun && c.remediation.exempt_tag == "trailsight:exempt")
         );
@@ -102,7 +128,7 @@ mod tests {
 
     #[test]
     fn an_unknown_mode_fails_at_start_up_naming_the_variable() {
-        let c = Config::from_lookup(|k| (k == "REMEDIATION_MODE").then(|| "yolo".to_owned()));
+        let c = Config::from_lookup(with_table(|k| (k == "REMEDIATION_MODE").then(|| "yolo".to_owned())));
         assert!(matches!(
             c,
             Err(ConfigError {
@@ -114,12 +140,12 @@ mod tests {
 
     #[test]
     fn exempt_lists_are_split_on_commas() {
-        let c = Config::from_lookup(|k| match k {
+        let c = Config::from_lookup(with_table(|k| match k {
             "EXEMPT_PRINCIPALS" => Some("arn:aws:iam::1:role/BreakGlass, arn:aws:iam::1:role/Ops".to_owned()),
             "EXEMPT_RESOURCES" => Some("public-site-*,".to_owned()),
             "REMEDIATION_MODE" => Some("enforce".to_owned()),
             _ => None,
-        });
+        }));
         assert!(
             matches!(c, Ok(ref c) if c.remediation.exempt_principals.len() == 2 && c.remediation.exempt_resources == vec!["public-site-*".to_owned()] && c.remediation.mode == Mode::Enforce)
         );
@@ -127,7 +153,9 @@ mod tests {
 
     #[test]
     fn an_exempt_principal_that_is_not_an_arn_is_rejected() {
-        let c = Config::from_lookup(|k| (k == "EXEMPT_PRINCIPALS").then(|| "BreakGlass".to_owned()));
+        let c = Config::from_lookup(with_table(|k| {
+            (k == "EXEMPT_PRINCIPALS").then(|| "BreakGlass".to_owned())
+        }));
         assert!(matches!(
             c,
             Err(ConfigError {

@@ -8,7 +8,8 @@
 use serde_json::{json, Value};
 use trailsight_aws::telemetry::Metrics;
 use trailsight_core::ports::{EventSink, SinkError};
-use trailsight_core::remediate::{remediate, Admins, MalformedTrigger, RemediationConfig};
+use trailsight_core::remediate::ports::RemediationLedger;
+use trailsight_core::remediate::{remediate, Admins, Decision, MalformedTrigger, RemediationConfig};
 
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,29 +47,25 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 }
 
 /// Handles one trigger.
-pub async fn handle<A: Admins, K: EventSink>(
+pub async fn handle<A: Admins, L: RemediationLedger + Sync, K: EventSink>(
     admins: &A,
+    ledger: &L,
     sink: &K,
     config: &RemediationConfig,
     event: &Value,
 ) -> Result<Value, HandlerError> {
     let started = std::time::Instant::now();
+    let now = chrono::Utc::now().timestamp();
     // Boxed: the per-rule futures nest deeply enough to overflow the layout query depth.
-    let report = Box::pin(remediate(admins, config, event)).await?;
+    let report = Box::pin(remediate(admins, ledger, config, event, now)).await?;
     sink.put(&report.events).await?;
     let mut m = Metrics::default();
     m.property("function", "remediate");
-    for d in [
-        "remediated",
-        "would-remediate",
-        "exempt",
-        "already-fixed",
-        "not-found",
-        "failed",
-    ] {
-        let n = report.outcomes.iter().filter(|o| o.decision.as_str() == d).count();
-        m.add(metric_name(d), n as f64, "Count");
+    for d in Decision::ALL {
+        let n = report.outcomes.iter().filter(|o| o.decision == d).count();
+        m.add(d.metric_name(), n as f64, "Count");
     }
+    m.add("AlreadyDecided", report.already_decided.len() as f64, "Count");
     m.add("Duration", started.elapsed().as_secs_f64() * 1000.0, "Milliseconds");
     m.emit();
     if let Some(failed) = report.failure() {
@@ -83,18 +80,12 @@ pub async fn handle<A: Admins, K: EventSink>(
         .iter()
         .map(|o| json!({"rule": o.rule, "decision": o.decision, "reason": o.reason}))
         .collect();
-    Ok(json!({ "decisions": decisions }))
-}
-
-fn metric_name(decision: &str) -> &'static str {
-    match decision {
-        "remediated" => "Remediated",
-        "would-remediate" => "WouldRemediate",
-        "exempt" => "Exempt",
-        "already-fixed" => "AlreadyFixed",
-        "not-found" => "NotFound",
-        _ => "Failed",
-    }
+    let already: Vec<Value> = report
+        .already_decided
+        .iter()
+        .map(|(rule, decision)| json!({"rule": rule, "decision": decision}))
+        .collect();
+    Ok(json!({ "decisions": decisions, "alreadyDecided": already }))
 }
 
 #[cfg(test)]

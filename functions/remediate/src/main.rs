@@ -3,7 +3,7 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use trailsight_aws::{admin::AwsAdmins, config::sdk_config, eventbridge::EventBridgeSink};
+use trailsight_aws::{admin::AwsAdmins, claims::DynamoLedger, config::sdk_config, eventbridge::EventBridgeSink};
 use trailsight_remediate::{config::Config, handler};
 
 #[tokio::main]
@@ -13,10 +13,11 @@ async fn main() -> Result<(), Error> {
     let sdk = sdk_config(config.endpoint_url.as_deref()).await;
     let admins = AwsAdmins::from_config(&sdk, config.endpoint_url.is_some());
     let sink = EventBridgeSink::from_config(&sdk, &config.bus);
+    let ledger = DynamoLedger::from_config(&sdk, &config.table);
     tracing::info!(mode = ?config.remediation.mode, "remediation function ready");
-    let (admins, sink, remediation) = (&admins, &sink, &config.remediation);
+    let (admins, ledger, sink, remediation) = (&admins, &ledger, &sink, &config.remediation);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler::handle(admins, sink, remediation, &event.payload).await
+        handler::handle(admins, ledger, sink, remediation, &event.payload).await
     }))
     .await
 }

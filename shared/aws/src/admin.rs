@@ -11,8 +11,8 @@ use aws_sdk_s3::types::{
 };
 use std::collections::BTreeMap;
 use trailsight_core::remediate::ports::{
-    AccountAdmin, Acl, AdminError, BucketAdmin, Grant, Permission, PublicAccessBlock, SecurityGroup,
-    SecurityGroupAdmin, TrailAdmin, TrailStatus,
+    AccountAdmin, Acl, AdminError, BucketAdmin, Grant, GroupRule, Pause, Permission, PublicAccessBlock, SecurityGroup,
+    SecurityGroupAdmin, TrailAdmin, TrailConfig, TrailStatus,
 };
 
 /// Every remediation admin, each with its own client.
@@ -187,7 +187,34 @@ impl BucketAdmin for AwsAdmins {
             .map_err(|e| admin_error("s3:DeleteBucketPolicy", &format!("bucket {bucket}"), e))
     }
 
-    async fn acl(&self, bucket: &str, key: Option<&str>) -> Result<Acl, AdminError> {
+    async fn policy_status(&self, bucket: &str) -> Result<Option<bool>, AdminError> {
+        match self.s3.get_bucket_policy_status().bucket(bucket).send().await {
+            Ok(out) => Ok(Some(out.policy_status().and_then(|p| p.is_public()).unwrap_or(false))),
+            Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => Ok(None),
+            Err(e) => Err(admin_error("s3:GetBucketPolicyStatus", &format!("bucket {bucket}"), e)),
+        }
+    }
+
+    async fn buckets(&self) -> Result<Vec<String>, AdminError> {
+        let mut names = vec![];
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .s3
+                .list_buckets()
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| admin_error("s3:ListAllMyBuckets", "the account's buckets", e))?;
+            names.extend(out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
+            match out.continuation_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    async fn acl(&self, bucket: &str, key: Option<&str>, version: Option<&str>) -> Result<Acl, AdminError> {
         match key {
             None => {
                 let out = self
@@ -205,6 +232,7 @@ impl BucketAdmin for AwsAdmins {
                     .get_object_acl()
                     .bucket(bucket)
                     .key(k)
+                    .set_version_id(version.map(str::to_owned))
                     .send()
                     .await
                     .map_err(|e| admin_error("s3:GetObjectAcl", &format!("object {bucket}/{k}"), e))?;
@@ -213,7 +241,13 @@ impl BucketAdmin for AwsAdmins {
         }
     }
 
-    async fn put_acl(&self, bucket: &str, key: Option<&str>, acl: &Acl) -> Result<(), AdminError> {
+    async fn put_acl(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        version: Option<&str>,
+        acl: &Acl,
+    ) -> Result<(), AdminError> {
         let policy = acl_to(acl)?;
         match key {
             None => self
@@ -230,6 +264,7 @@ impl BucketAdmin for AwsAdmins {
                 .put_object_acl()
                 .bucket(bucket)
                 .key(k)
+                .set_version_id(version.map(str::to_owned))
                 .access_control_policy(policy)
                 .send()
                 .await
@@ -392,6 +427,49 @@ impl SecurityGroupAdmin for AwsAdmins {
         })
     }
 
+    async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {
+        let what = format!("security group {group_id}");
+        let mut rules = vec![];
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .ec2
+                .describe_security_group_rules()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("group-id")
+                        .values(group_id)
+                        .build(),
+                )
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| admin_error("ec2:DescribeSecurityGroupRules", &what, e))?;
+            rules.extend(out.security_group_rules().iter().map(group_rule_from));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(rules),
+            }
+        }
+    }
+
+    async fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AdminError> {
+        self.ec2
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_security_group_rule_ids(Some(rule_ids.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                admin_error(
+                    "ec2:RevokeSecurityGroupIngress",
+                    &format!("security group {group_id}"),
+                    e,
+                )
+            })
+    }
+
     async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
         self.ec2
             .revoke_security_group_ingress()
@@ -410,7 +488,70 @@ impl SecurityGroupAdmin for AwsAdmins {
     }
 }
 
+fn group_rule_from(r: &aws_sdk_ec2::types::SecurityGroupRule) -> GroupRule {
+    GroupRule {
+        id: r.security_group_rule_id().unwrap_or("").to_owned(),
+        egress: r.is_egress().unwrap_or(false),
+        protocol: r.ip_protocol().unwrap_or("-1").to_owned(),
+        from: r.from_port().map(i64::from),
+        to: r.to_port().map(i64::from),
+        cidr: r.cidr_ipv4().or(r.cidr_ipv6()).map(str::to_owned),
+    }
+}
+
 impl TrailAdmin for AwsAdmins {
+    async fn trail_config(&self, trail: &str) -> Result<TrailConfig, AdminError> {
+        let what = format!("trail {trail}");
+        let out = self
+            .cloudtrail
+            .get_trail()
+            .name(trail)
+            .send()
+            .await
+            .map_err(|e| admin_error("cloudtrail:GetTrail", &what, e))?;
+        let t = out.trail().ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        let selectors = self
+            .cloudtrail
+            .get_event_selectors()
+            .trail_name(trail)
+            .send()
+            .await
+            .map_err(|e| admin_error("cloudtrail:GetEventSelectors", &what, e))?;
+        let selectors = if selectors.advanced_event_selectors().is_empty() {
+            let basic: Vec<serde_json::Value> = selectors
+                .event_selectors()
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "readWriteType": s.read_write_type().map(|t| t.as_str()).unwrap_or("All"),
+                        "includeManagementEvents": s.include_management_events().unwrap_or(true),
+                    })
+                })
+                .collect();
+            serde_json::json!({ "eventSelectors": basic })
+        } else {
+            let advanced: Vec<serde_json::Value> = selectors
+                .advanced_event_selectors()
+                .iter()
+                .map(|s| {
+                    let fields: Vec<serde_json::Value> = s
+                        .field_selectors()
+                        .iter()
+                        .map(|f| serde_json::json!({"field": f.field(), "equals": f.equals()}))
+                        .collect();
+                    serde_json::json!({ "fieldSelectors": fields })
+                })
+                .collect();
+            serde_json::json!({ "advancedEventSelectors": advanced })
+        };
+        Ok(TrailConfig {
+            multi_region: t.is_multi_region_trail().unwrap_or(false),
+            global_service_events: t.include_global_service_events().unwrap_or(false),
+            bucket: t.s3_bucket_name().unwrap_or("").to_owned(),
+            selectors,
+        })
+    }
+
     async fn trail_status(&self, trail: &str) -> Result<TrailStatus, AdminError> {
         let out = self
             .cloudtrail
@@ -432,5 +573,11 @@ impl TrailAdmin for AwsAdmins {
             .await
             .map(|_| ())
             .map_err(|e| admin_error("cloudtrail:StartLogging", &format!("trail {trail}"), e))
+    }
+}
+
+impl Pause for AwsAdmins {
+    async fn pause(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
     }
 }

@@ -5,11 +5,13 @@
 //!   DynamoDB table;
 //! - [`eventbridge::EventBridgeSink`]: [`EventSink`](trailsight_core::ports::EventSink) with
 //!   batched PutEvents and retries of failed entries;
-//! - [`admin`]: the remediation admins on S3, S3 Control, EC2 and CloudTrail.
+//! - [`admin`]: the remediation admins on S3, S3 Control, EC2 and CloudTrail;
+//! - [`claims::DynamoLedger`]: remediation's claims and seen changes on the same table.
 //!
 //! Clients are built once per process from [`config::sdk_config`] and passed in: no globals.
 
 pub mod admin;
+pub mod claims;
 pub mod config;
 pub mod dynamo;
 pub mod eventbridge;

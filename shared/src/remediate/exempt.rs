@@ -1,5 +1,5 @@
 //! Exemptions: principals (a break-glass role and its sessions), resource name patterns and
-//! the exemption tag.
+//! the exemption tag, which counts only with the explicit value `true`.
 
 use super::*;
 
@@ -60,6 +60,22 @@ pub(super) fn resource_name(resource: &Resource) -> String {
     }
 }
 
-pub(super) fn tag_exempt(tags: &std::collections::BTreeMap<String, String>, key: &str) -> bool {
-    tags.get(key).is_some_and(|v| !v.eq_ignore_ascii_case("false"))
+/// Whether the tags exempt a resource: the exemption tag key with the value `true` (any case;
+/// an empty or other value exempts nothing).
+pub fn tag_exempt(tags: &std::collections::BTreeMap<String, String>, key: &str) -> bool {
+    tags.get(key).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The resource as one key for the seen-changes ledger (an object ACL is the object's).
+pub(super) fn resource_key(resource: &Resource) -> String {
+    match resource {
+        Resource::Bucket {
+            name, key, version_id, ..
+        } => match (key, version_id) {
+            (Some(k), Some(v)) => format!("{name}/{k}#{v}"),
+            (Some(k), None) => format!("{name}/{k}"),
+            _ => name.clone(),
+        },
+        other => resource_name(other),
+    }
 }

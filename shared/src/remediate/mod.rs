@@ -3,12 +3,17 @@
 //!
 //! A trigger is trailsight's own `Trailsight Risky Change` event or AWS's native `AWS API
 //! Call via CloudTrail` event; both carry a CloudTrail record, and both go through the same
-//! rule engine ([`crate::rules::evaluate`]). The record only says *which* resource to look
-//! at: the action is decided on live state, re-read just before acting and again after, and
-//! every plan ([`plan`]) only removes access. A forged or stale trigger therefore finds
-//! nothing to do (`already-fixed`).
+//! rule engine ([`crate::rules::evaluate`]). Remediation removes only what the record's own
+//! request introduced and is still live (the statements, grants, rules or settings of that
+//! call), decided on live state re-read just before acting and again after (with a few reads
+//! and backoff, for eventual consistency), and every plan ([`plan`]) only removes access. A
+//! forged trigger naming a resource therefore cannot make it strip anything the forged
+//! record did not really add, and a stale trigger cannot undo a later change: each
+//! (eventID, rule) is decided once ([`ports::RemediationLedger::claim`]), and a trigger older
+//! than the latest change seen on its resource is `superseded`.
 //!
 //! Decisions: `remediated`, `would-remediate` (dry-run), `exempt`, `already-fixed`,
+//! `needs-review` (trailsight will not change it: a human should look), `superseded`,
 //! `not-found`, `failed`.
 
 mod bucket;
@@ -20,17 +25,21 @@ pub mod ports;
 mod trail;
 
 use bucket::{account_pab, bucket_acl, bucket_pab, bucket_policy};
-pub use exempt::{glob, principal_exempt};
-use exempt::{resource_name, tag_exempt};
+pub use exempt::{glob, principal_exempt, tag_exempt};
+use exempt::{resource_key, resource_name};
 use network::security_group;
 use trail::trail;
 
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_REMEDIATION, DETAIL_TYPE_RISKY_CHANGE};
 use crate::rules::{self, Finding, Resource, RuleId};
 use plan::PolicyPlan;
-use ports::{AccountAdmin, AdminError, BucketAdmin, PublicAccessBlock, SecurityGroupAdmin, TrailAdmin};
+use ports::{
+    AccountAdmin, AdminError, BucketAdmin, Claim, Pause, PublicAccessBlock, RemediationLedger, SecurityGroupAdmin,
+    SeenChange, TrailAdmin,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// Whether remediation acts or only reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +56,7 @@ pub enum Mode {
 pub struct RemediationConfig {
     /// Dry-run or enforce.
     pub mode: Mode,
-    /// Resources carrying this tag (any value but `false`) are left alone.
+    /// Resources carrying this tag with the value `true` are left alone.
     pub exempt_tag: String,
     /// Changes by these principals (IAM ARNs; an assumed-role session matches its role's ARN)
     /// are left alone.
@@ -55,15 +64,21 @@ pub struct RemediationConfig {
     /// Resources whose name matches one of these patterns (`*` matches any run of characters)
     /// are left alone.
     pub exempt_resources: Vec<String>,
+    /// Reads of live state after a change before it is judged not to have taken effect.
+    pub verify_attempts: u32,
+    /// The wait before the second read; it doubles before each further one.
+    pub verify_backoff: Duration,
 }
 
 impl Default for RemediationConfig {
     fn default() -> Self {
         RemediationConfig {
             mode: Mode::DryRun,
-            exempt_tag: "trailsight:exempt".to_owned(),
+            exempt_tag: rules::DEFAULT_EXEMPT_TAG_KEY.to_owned(),
             exempt_principals: vec![],
             exempt_resources: vec![],
+            verify_attempts: 4,
+            verify_backoff: Duration::from_millis(400),
         }
     }
 }
@@ -80,6 +95,11 @@ pub enum Decision {
     Exempt,
     /// Live state is already closed.
     AlreadyFixed,
+    /// trailsight will not change this: a human should review it (selectors that hide events,
+    /// an exemption granted, an account-wide fix that would close an exempt bucket).
+    NeedsReview,
+    /// A later change of the same resource was seen: this older trigger changes nothing.
+    Superseded,
     /// The resource no longer exists.
     NotFound,
     /// The remediation could not be done.
@@ -87,6 +107,18 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// Every decision.
+    pub const ALL: [Decision; 8] = [
+        Decision::Remediated,
+        Decision::WouldRemediate,
+        Decision::Exempt,
+        Decision::AlreadyFixed,
+        Decision::NeedsReview,
+        Decision::Superseded,
+        Decision::NotFound,
+        Decision::Failed,
+    ];
+
     /// The public name.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -94,8 +126,24 @@ impl Decision {
             Decision::WouldRemediate => "would-remediate",
             Decision::Exempt => "exempt",
             Decision::AlreadyFixed => "already-fixed",
+            Decision::NeedsReview => "needs-review",
+            Decision::Superseded => "superseded",
             Decision::NotFound => "not-found",
             Decision::Failed => "failed",
+        }
+    }
+
+    /// The name of its count in the function's metrics.
+    pub fn metric_name(&self) -> &'static str {
+        match self {
+            Decision::Remediated => "Remediated",
+            Decision::WouldRemediate => "WouldRemediate",
+            Decision::Exempt => "Exempt",
+            Decision::AlreadyFixed => "AlreadyFixed",
+            Decision::NeedsReview => "NeedsReview",
+            Decision::Superseded => "Superseded",
+            Decision::NotFound => "NotFound",
+            Decision::Failed => "Failed",
         }
     }
 }
@@ -165,10 +213,13 @@ pub struct Outcome {
 /// The result of one trigger.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// One per finding.
+    /// One per finding decided by this trigger.
     pub outcomes: Vec<Outcome>,
     /// The `Trailsight Remediation` events, one per outcome.
     pub events: Vec<Envelope>,
+    /// Findings another trigger of the same call decided already (rule, its decision): no
+    /// second decision event is sent for them.
+    pub already_decided: Vec<(RuleId, String)>,
 }
 
 impl Report {
@@ -182,31 +233,56 @@ impl Report {
 }
 
 /// Every admin port remediation needs.
-pub trait Admins: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Sync {}
-impl<T: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Sync> Admins for T {}
+pub trait Admins: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Pause + Sync {}
+impl<T: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Pause + Sync> Admins for T {}
 
-/// Runs one trigger: evaluates its record, decides and (in enforce mode) acts on each finding.
-pub async fn remediate<A: Admins>(
+/// Runs one trigger: evaluates its record, claims each finding, decides and (in enforce mode)
+/// acts on it, and records the decision. `now` is the time in seconds since the epoch.
+pub async fn remediate<A: Admins, L: RemediationLedger + Sync>(
     admins: &A,
+    ledger: &L,
     config: &RemediationConfig,
     event: &Value,
+    now: i64,
 ) -> Result<Report, MalformedTrigger> {
     let record = trigger_record(event)?;
-    let findings = rules::evaluate(record);
+    let settings = rules::RuleSettings {
+        exempt_tag_key: config.exempt_tag.clone(),
+    };
+    let findings = rules::evaluate_with(record, &settings);
+    let event_id = record.get("eventID").and_then(Value::as_str).unwrap_or("");
     if findings.is_empty() {
         tracing::info!(
-            event_id = record.get("eventID").and_then(serde_json::Value::as_str),
+            event_id,
             "the call breaks no rule (failed call, look-alike or forged trigger): nothing to do"
         );
     }
     let mut outcomes = Vec::with_capacity(findings.len());
+    let mut already_decided = vec![];
     for finding in &findings {
-        let outcome = decide(admins, config, record, finding).await;
+        let rule = finding.rule.as_str();
+        let outcome = match ledger.claim(event_id, rule, now).await {
+            Ok(Claim::Taken(decision)) => {
+                tracing::info!(
+                    rule,
+                    event_id,
+                    decision,
+                    "another trigger of this call decided it already"
+                );
+                already_decided.push((finding.rule, decision));
+                continue;
+            }
+            Ok(Claim::Won) => decide(admins, ledger, config, record, finding, now).await,
+            Err(e) => from_error(finding, e, Value::Null),
+        };
+        if let Err(e) = ledger.finish(event_id, rule, outcome.decision.as_str(), now).await {
+            tracing::warn!(rule, event_id, error = %e, "the decision could not be recorded; a later trigger of this call may decide again");
+        }
         tracing::info!(
-            rule = finding.rule.as_str(),
+            rule,
             decision = outcome.decision.as_str(),
             reason = %outcome.reason,
-            event_id = record.get("eventID").and_then(serde_json::Value::as_str),
+            event_id,
             "remediation decision"
         );
         outcomes.push(outcome);
@@ -215,7 +291,11 @@ pub async fn remediate<A: Admins>(
         .iter()
         .map(|o| decision_event(record, config.mode, o))
         .collect();
-    Ok(Report { outcomes, events })
+    Ok(Report {
+        outcomes,
+        events,
+        already_decided,
+    })
 }
 
 fn actor(record: &Value) -> Option<&str> {
@@ -224,6 +304,27 @@ fn actor(record: &Value) -> Option<&str> {
         .or_else(|| u.get("invokedBy"))
         .or_else(|| u.get("principalId"))
         .and_then(Value::as_str)
+}
+
+/// The exempt principal that made the call, if any: its ARN, its session's role, or the role
+/// that issued its session (`userIdentity.sessionContext.sessionIssuer.arn`, which keeps a
+/// role's path, as IAM Identity Center's `aws-reserved/sso.amazonaws.com/...` roles have).
+fn exempt_actor<'a>(record: &'a Value, exempt: &[String]) -> Option<&'a str> {
+    let issuer = record
+        .pointer("/userIdentity/sessionContext/sessionIssuer/arn")
+        .and_then(Value::as_str);
+    actor(record)
+        .into_iter()
+        .chain(issuer)
+        .find(|arn| principal_exempt(arn, exempt))
+}
+
+/// The time of the call, `YYYY-MM-DDTHH:MM:SSZ` (comparable as text).
+fn event_time(record: &Value) -> String {
+    let raw = record.get("eventTime").and_then(Value::as_str).unwrap_or("");
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| raw.to_owned())
 }
 
 fn outcome(finding: &Finding, decision: Decision, before: Value, after: Value, reason: impl Into<String>) -> Outcome {
@@ -255,8 +356,42 @@ fn from_error(finding: &Finding, e: AdminError, before: Value) -> Outcome {
     }
 }
 
-async fn decide<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, finding: &Finding) -> Outcome {
-    if let Some(arn) = actor(record).filter(|a| principal_exempt(a, &config.exempt_principals)) {
+async fn decide<A: Admins, L: RemediationLedger + Sync>(
+    admins: &A,
+    ledger: &L,
+    config: &RemediationConfig,
+    record: &Value,
+    finding: &Finding,
+    now: i64,
+) -> Outcome {
+    let change = SeenChange {
+        time: event_time(record),
+        event_id: record.get("eventID").and_then(Value::as_str).unwrap_or("").to_owned(),
+    };
+    let account = record.get("recipientAccountId").and_then(Value::as_str).unwrap_or("");
+    let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
+    let key = format!(
+        "{account}/{region}/{}/{}",
+        finding.rule.as_str(),
+        resource_key(&finding.resource)
+    );
+    match ledger.observe(&key, &change, now).await {
+        Ok(Some(newer)) => {
+            return outcome(
+                finding,
+                Decision::Superseded,
+                Value::Null,
+                Value::Null,
+                format!(
+                    "a later change of the same resource at {} (event {}) supersedes this call of {}: nothing done",
+                    newer.time, newer.event_id, change.time
+                ),
+            )
+        }
+        Ok(None) => {}
+        Err(e) => return from_error(finding, e, Value::Null),
+    }
+    if let Some(arn) = exempt_actor(record, &config.exempt_principals) {
         return outcome(
             finding,
             Decision::Exempt,
@@ -275,17 +410,77 @@ async fn decide<A: Admins>(admins: &A, config: &RemediationConfig, record: &Valu
             format!("{name} matches the exempt resource pattern {p:?}"),
         );
     }
-    let result = match &finding.resource {
-        Resource::Bucket { name, key } => match finding.rule {
-            RuleId::S3BucketPolicyPublic => bucket_policy(admins, config, finding, name).await,
-            RuleId::S3BucketAclPublic => bucket_acl(admins, config, finding, name, key.as_deref()).await,
-            _ => bucket_pab(admins, config, finding, name).await,
-        },
-        Resource::AccountPublicAccessBlock { account } => account_pab(admins, config, finding, account).await,
-        Resource::SecurityGroup {
-            group_id, group_name, ..
-        } => security_group(admins, config, finding, group_id.as_deref(), group_name.as_deref()).await,
-        Resource::Trail { name } => trail(admins, config, finding, name, record).await,
+    let request = record.get("requestParameters").unwrap_or(&Value::Null);
+    let result = match (finding.rule, &finding.resource) {
+        (RuleId::TrailsightExemptionChanged, _) => Ok(outcome(
+            finding,
+            Decision::NeedsReview,
+            Value::Null,
+            Value::Null,
+            format!(
+                "{}; trailsight never changes tags: review who granted or removed the exemption",
+                finding.reason
+            ),
+        )),
+        (RuleId::S3BucketPolicyPublic, Resource::Bucket { name, .. }) => {
+            bucket_policy(admins, config, finding, name, request).await
+        }
+        (
+            RuleId::S3BucketAclPublic,
+            Resource::Bucket {
+                name, key, version_id, ..
+            },
+        ) => {
+            bucket_acl(
+                admins,
+                config,
+                finding,
+                name,
+                key.as_deref(),
+                version_id.as_deref(),
+                request,
+            )
+            .await
+        }
+        (RuleId::S3PublicAccessBlockRemoved, Resource::Bucket { name, .. }) => {
+            bucket_pab(admins, config, finding, name, record).await
+        }
+        (RuleId::S3PublicAccessBlockRemoved, Resource::AccountPublicAccessBlock { account }) => {
+            account_pab(admins, config, finding, account, record).await
+        }
+        (
+            RuleId::Ec2SecurityGroupOpenAdminPort,
+            Resource::SecurityGroup {
+                group_id, group_name, ..
+            },
+        ) => {
+            security_group(
+                admins,
+                config,
+                finding,
+                group_id.as_deref(),
+                group_name.as_deref(),
+                record,
+            )
+            .await
+        }
+        (RuleId::CloudtrailLoggingStopped, Resource::Trail { name }) => {
+            trail(admins, config, finding, name, record).await
+        }
+        (rule, resource) => Ok(outcome(
+            finding,
+            Decision::NeedsReview,
+            Value::Null,
+            Value::Null,
+            format!(
+                "rule {} on a {} resource has no remediation",
+                rule.as_str(),
+                serde_json::to_value(resource)
+                    .ok()
+                    .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        )),
     };
     result.unwrap_or_else(|(e, before)| from_error(finding, e, before))
 }
@@ -303,6 +498,31 @@ fn verify_failed(finding: &Finding, before: Value, after: Value, why: &str) -> O
             why: why.to_owned(),
         }),
         ..outcome(finding, Decision::Failed, before, after, why)
+    }
+}
+
+/// Reads live state until `done` holds or the attempts run out (waiting the configured
+/// backoff, doubled each time, between reads), so a read-back tolerates eventual
+/// consistency. Returns the last state read and whether `done` held.
+async fn read_back<A: Admins, T>(
+    admins: &A,
+    config: &RemediationConfig,
+    read: impl AsyncFn() -> Result<T, AdminError>,
+    done: impl Fn(&T) -> bool,
+) -> Result<(T, bool), AdminError> {
+    let mut wait = config.verify_backoff;
+    let mut attempt = 1;
+    loop {
+        let state = read().await?;
+        if done(&state) {
+            return Ok((state, true));
+        }
+        if attempt >= config.verify_attempts.max(1) {
+            return Ok((state, false));
+        }
+        admins.pause(wait).await;
+        wait = wait.saturating_mul(2);
+        attempt += 1;
     }
 }
 

@@ -2,7 +2,8 @@
 //! plan only removes access (statements, grants, CIDRs) or turns protections on.
 
 use super::ports::{Acl, Permission, PublicAccessBlock};
-use crate::rules::{s3_acl, s3_policy, security_group};
+use crate::rules::security_group::OpenPermission;
+use crate::rules::{s3_acl, s3_policy};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -12,16 +13,24 @@ use std::fmt;
 /// What to do with a live bucket policy.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PolicyPlan {
-    /// Nothing in it is public.
-    NotPublic,
-    /// Put this policy back: the same document without the public statements.
+    /// None of the statements the call introduced is live and public.
+    NotPublic {
+        /// Public statements the call did not introduce (left for their own trigger).
+        others_public: usize,
+    },
+    /// Put this policy back: the same document without (or with a narrowed principal in) the
+    /// public statements the call introduced.
     Rewrite {
         /// The new policy text.
         policy: String,
-        /// The statements removed.
+        /// The statements removed or rewritten, as they were.
         removed: Vec<Value>,
+        /// How many of them were rewritten (a `*` dropped beside named principals).
+        rewritten: usize,
+        /// Public statements the call did not introduce, kept.
+        others_public: usize,
     },
-    /// Every statement is public: delete the policy.
+    /// Every statement goes: delete the policy.
     Delete {
         /// The statements removed.
         removed: Vec<Value>,
@@ -56,11 +65,40 @@ impl<'de> Deserialize<'de> for Ordered {
     }
 }
 
-/// Removes exactly the statements that make `policy` public, keeping every other statement's
-/// text byte for byte and the other members of the document in their order.
-pub fn strip_public_statements(policy: &str) -> Result<PolicyPlan, PolicyParseError> {
+/// A policy value in a form where equal policies compare equal: a one-element list is its
+/// element, lists are sets, objects compare by members.
+pub fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Array(a) if a.len() == 1 => canonical(&a[0]),
+        Value::Array(a) => {
+            let mut items: Vec<Value> = a.iter().map(canonical).collect();
+            items.sort_by_cached_key(|x| x.to_string());
+            items.dedup();
+            Value::Array(items)
+        }
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), canonical(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The public statements of a call's policy, in canonical form: what the call introduced.
+pub fn introduced_statements(policy: &Value) -> Vec<Value> {
+    s3_policy::statements(policy)
+        .into_iter()
+        .filter(|s| s3_policy::is_public_statement(s))
+        .map(canonical)
+        .collect()
+}
+
+/// Removes from `policy` exactly the public statements the call `introduced` (canonical
+/// forms, [`introduced_statements`]) that are still live, keeping every other statement's text
+/// byte for byte and the other members of the document in their order. A statement that
+/// names principals beside `*` is rewritten without the `*` instead of removed. Public
+/// statements the call did not introduce are kept and counted.
+pub fn strip_public_statements(policy: &str, introduced: &[Value]) -> Result<PolicyPlan, PolicyParseError> {
     let doc: Ordered = serde_json::from_str(policy).map_err(|e| PolicyParseError(e.to_string()))?;
     let mut removed = Vec::new();
+    let (mut rewritten, mut others_public) = (0, 0);
     let mut kept_any = false;
     let mut members = Vec::with_capacity(doc.0.len());
     for (name, raw) in &doc.0 {
@@ -75,17 +113,26 @@ pub fn strip_public_statements(policy: &str) -> Result<PolicyPlan, PolicyParseEr
         let mut kept = Vec::new();
         for st in list {
             let value: Value = serde_json::from_str(st.get()).map_err(|e| PolicyParseError(e.to_string()))?;
-            if s3_policy::is_public_statement(&value) {
-                removed.push(value);
-            } else {
+            if !s3_policy::is_public_statement(&value) {
                 kept.push(st.get().to_owned());
+                continue;
             }
+            if !introduced.contains(&canonical(&value)) {
+                others_public += 1;
+                kept.push(st.get().to_owned());
+                continue;
+            }
+            if let Some(narrowed) = s3_policy::without_star_principal(&value) {
+                kept.push(narrowed.to_string());
+                rewritten += 1;
+            }
+            removed.push(value);
         }
         kept_any = !kept.is_empty();
         members.push(format!("\"Statement\":[{}]", kept.join(",")));
     }
     if removed.is_empty() {
-        return Ok(PolicyPlan::NotPublic);
+        return Ok(PolicyPlan::NotPublic { others_public });
     }
     if !kept_any {
         return Ok(PolicyPlan::Delete { removed });
@@ -93,17 +140,21 @@ pub fn strip_public_statements(policy: &str) -> Result<PolicyPlan, PolicyParseEr
     Ok(PolicyPlan::Rewrite {
         policy: format!("{{{}}}", members.join(",")),
         removed,
+        rewritten,
+        others_public,
     })
 }
 
-/// The ACL without its grants to the AllUsers and AuthenticatedUsers groups, with the grants
-/// removed; `None` when it has none.
-pub fn strip_public_grants(acl: &Acl) -> Option<(Acl, Vec<super::ports::Grant>)> {
-    let (public, kept): (Vec<_>, Vec<_>) = acl
-        .grants
-        .iter()
-        .cloned()
-        .partition(|g| g.uri.as_deref().is_some_and(s3_acl::is_public_grantee));
+/// The ACL without the public grants the call `introduced` ((group, permission) pairs,
+/// [`s3_acl::public_grants`]), with the grants removed; `None` when none of them is live.
+/// Other grants, to the public groups too, stay.
+pub fn strip_public_grants(acl: &Acl, introduced: &[(&str, String)]) -> Option<(Acl, Vec<super::ports::Grant>)> {
+    let (public, kept): (Vec<_>, Vec<_>) = acl.grants.iter().cloned().partition(|g| {
+        g.uri
+            .as_deref()
+            .and_then(s3_acl::public_group)
+            .is_some_and(|group| introduced.iter().any(|(ig, ip)| *ig == group && *ip == g.permission))
+    });
     if public.is_empty() {
         return None;
     }
@@ -116,46 +167,56 @@ pub fn strip_public_grants(acl: &Acl) -> Option<(Acl, Vec<super::ports::Grant>)>
     ))
 }
 
-/// The public access block to set: all four on, unless they already are.
-pub fn public_access_block_fix(live: Option<&PublicAccessBlock>) -> Option<PublicAccessBlock> {
-    match live {
-        Some(p) if *p == PublicAccessBlock::ALL_ON => None,
-        _ => Some(PublicAccessBlock::ALL_ON),
+/// The public access block to set: the settings the call turned off back on, the others as
+/// they stand; `None` when those settings are already on.
+pub fn public_access_block_fix(live: Option<&PublicAccessBlock>, turned_off: &[&str]) -> Option<PublicAccessBlock> {
+    let mut fixed = live.copied().unwrap_or_default();
+    for setting in turned_off {
+        match *setting {
+            "BlockPublicAcls" => fixed.block_public_acls = true,
+            "IgnorePublicAcls" => fixed.ignore_public_acls = true,
+            "BlockPublicPolicy" => fixed.block_public_policy = true,
+            "RestrictPublicBuckets" => fixed.restrict_public_buckets = true,
+            _ => {}
+        }
     }
+    (Some(&fixed) != live).then_some(fixed)
 }
 
-/// The permissions to revoke: on each permission that covers an admin port, exactly its world
-/// CIDRs (0.0.0.0/0, ::/0). Narrower ranges and other sources stay.
-pub fn world_open_admin(ingress: &[Permission]) -> Vec<Permission> {
-    ingress
-        .iter()
-        .filter(|p| security_group::covers_admin_port(&p.protocol, p.from, p.to))
-        .filter_map(|p| {
-            let ipv4: Vec<String> = p
-                .ipv4
-                .iter()
-                .filter(|c| security_group::is_world_cidr(c))
-                .cloned()
-                .collect();
-            let ipv6: Vec<String> = p
-                .ipv6
-                .iter()
-                .filter(|c| security_group::is_world_cidr(c))
-                .cloned()
-                .collect();
-            (!ipv4.is_empty() || !ipv6.is_empty()).then(|| Permission {
+/// The permissions to revoke for a call that added `opening` (each reduced to its world-open
+/// CIDRs): on each live permission with the same protocol and ports, exactly the CIDRs the
+/// call added that are still there. Other ranges, sources, ports and rules stay.
+pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Permission> {
+    let mut out: Vec<Permission> = vec![];
+    for o in opening {
+        for p in ingress
+            .iter()
+            .filter(|p| p.protocol.eq_ignore_ascii_case(&o.protocol) && p.from == o.from && p.to == o.to)
+        {
+            let ipv4: Vec<String> = p.ipv4.iter().filter(|c| o.ipv4.contains(c)).cloned().collect();
+            let ipv6: Vec<String> = p.ipv6.iter().filter(|c| o.ipv6.contains(c)).cloned().collect();
+            if (ipv4.is_empty() && ipv6.is_empty())
+                || out
+                    .iter()
+                    .any(|x| x.protocol == p.protocol && x.from == p.from && x.to == p.to)
+            {
+                continue;
+            }
+            out.push(Permission {
                 protocol: p.protocol.clone(),
                 from: p.from,
                 to: p.to,
                 ipv4,
                 ipv6,
                 others: vec![],
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -163,35 +224,90 @@ mod tests {
     const PUBLIC: &str =
         r#"{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}"#;
 
+    fn introduced(statements: &[&str]) -> Vec<Value> {
+        let list: Vec<Value> = statements.iter().map(|s| serde_json::from_str(s).unwrap()).collect();
+        introduced_statements(&serde_json::json!({ "Statement": list }))
+    }
+
     #[test]
     fn only_public_statements_are_removed_and_the_rest_is_kept_byte_for_byte() {
-        // Given a policy with a private statement (odd spacing) and a public one
+        // Given a policy with a private statement (odd spacing) and a public one the call added
         let private = PRIVATE.replace(",\"Action\"", " ,  \"Action\"");
         let policy = format!(r#"{{"Version":"2012-10-17","Id":"p1","Statement":[{private},{PUBLIC}]}}"#);
         // When planned
-        let plan = strip_public_statements(&policy);
+        let plan = strip_public_statements(&policy, &introduced(&[PUBLIC]));
         // Then the private statement's text survives unchanged, with Version and Id in order
         let expected = format!(r#"{{"Version":"2012-10-17","Id":"p1","Statement":[{private}]}}"#);
         assert!(
-            matches!(plan, Ok(PolicyPlan::Rewrite { ref policy, ref removed }) if *policy == expected && removed.len() == 1)
+            matches!(plan, Ok(PolicyPlan::Rewrite { ref policy, ref removed, .. }) if *policy == expected && removed.len() == 1)
         );
     }
 
     #[test]
+    fn a_public_statement_the_call_did_not_add_is_kept() {
+        // Given a live policy with two public statements, of which the call added one
+        let other = PUBLIC.replace("\"Open\"", "\"Website\"");
+        let policy = format!(r#"{{"Statement":[{other},{PUBLIC}]}}"#);
+        // When planned for that call
+        let plan = strip_public_statements(&policy, &introduced(&[PUBLIC]));
+        // Then only the call's statement goes and the other is counted, not touched
+        let expected = format!(r#"{{"Statement":[{other}]}}"#);
+        assert!(
+            matches!(plan, Ok(PolicyPlan::Rewrite { ref policy, others_public: 1, .. }) if *policy == expected),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn a_statement_matches_whatever_the_list_and_member_order() {
+        // Given the call's statement with a one-element action list, stored by S3 as a string
+        let call = r#"{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::b/*"]}"#;
+        let live = r#"{"Resource":"arn:aws:s3:::b/*","Action":"s3:GetObject","Principal":"*","Effect":"Allow"}"#;
+        // When planned, then it is the same statement
+        let plan = strip_public_statements(&format!(r#"{{"Statement":[{live}]}}"#), &introduced(&[call]));
+        assert!(matches!(plan, Ok(PolicyPlan::Delete { .. })), "{plan:?}");
+    }
+
+    #[test]
     fn a_policy_of_only_public_statements_is_deleted() {
-        let plan = strip_public_statements(&format!(r#"{{"Version":"2012-10-17","Statement":{PUBLIC}}}"#));
+        let plan = strip_public_statements(
+            &format!(r#"{{"Version":"2012-10-17","Statement":{PUBLIC}}}"#),
+            &introduced(&[PUBLIC]),
+        );
         assert!(matches!(plan, Ok(PolicyPlan::Delete { ref removed }) if removed.len() == 1));
     }
 
     #[test]
+    fn a_star_beside_a_named_account_is_rewritten_not_removed() {
+        // Given the call's statement naming an account and anyone
+        let mixed =
+            r#"{"Sid":"M","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:root","*"]},"Action":"s3:GetObject"}"#;
+        // When planned
+        let plan = strip_public_statements(&format!(r#"{{"Statement":[{mixed}]}}"#), &introduced(&[mixed]));
+        // Then the statement stays for the account alone
+        let Ok(PolicyPlan::Rewrite {
+            policy, rewritten: 1, ..
+        }) = plan
+        else {
+            panic!("{plan:?}")
+        };
+        let v: Value = serde_json::from_str(&policy).unwrap();
+        assert_eq!(
+            v["Statement"][0]["Principal"],
+            serde_json::json!({"AWS": ["arn:aws:iam::1:root"]})
+        );
+        assert!(!s3_policy::is_public(&v));
+    }
+
+    #[test]
     fn a_private_policy_needs_nothing() {
-        let plan = strip_public_statements(&format!(r#"{{"Statement":[{PRIVATE}]}}"#));
-        assert_eq!(plan, Ok(PolicyPlan::NotPublic));
+        let plan = strip_public_statements(&format!(r#"{{"Statement":[{PRIVATE}]}}"#), &introduced(&[PUBLIC]));
+        assert_eq!(plan, Ok(PolicyPlan::NotPublic { others_public: 0 }));
     }
 
     #[test]
     fn a_policy_that_is_not_json_is_an_error_not_a_change() {
-        assert!(strip_public_statements("not json").is_err());
+        assert!(strip_public_statements("not json", &[]).is_err());
     }
 
     #[test]
@@ -219,14 +335,14 @@ mod tests {
             grants: vec![owner.clone(), public.clone()],
         };
         // When planned, then only the public grant goes
-        let (fixed, removed) = strip_public_grants(&acl).unwrap_or_default();
+        let (fixed, removed) = strip_public_grants(&acl, &[("AllUsers", "READ".to_owned())]).unwrap_or_default();
         assert_eq!(fixed.grants, vec![owner]);
         assert_eq!(removed, vec![public]);
     }
 
     #[test]
-    fn only_world_cidrs_on_admin_ports_are_revoked() {
-        // Given SSH open to the world and to an office range, HTTPS open to the world
+    fn only_the_ranges_the_call_added_are_revoked() {
+        // Given SSH open to the world and to an office range, and the call that added the world
         let ssh = Permission {
             protocol: "tcp".into(),
             from: Some(22),
@@ -242,12 +358,35 @@ mod tests {
             ipv4: vec!["0.0.0.0/0".into()],
             ..Permission::default()
         };
+        let call = OpenPermission {
+            protocol: "tcp".into(),
+            from: Some(22),
+            to: Some(22),
+            ipv4: vec!["0.0.0.0/0".into()],
+            ..OpenPermission::default()
+        };
         // When planned
-        let revoke = world_open_admin(&[ssh, https]);
-        // Then only SSH's two world ranges are revoked
+        let revoke = call_ranges(&[ssh, https], &[call]);
+        // Then only SSH's IPv4 world range is revoked (the call did not add ::/0)
         assert_eq!(revoke.len(), 1);
         assert_eq!(revoke[0].ipv4, vec!["0.0.0.0/0".to_owned()]);
-        assert_eq!(revoke[0].ipv6, vec!["::/0".to_owned()]);
+        assert!(revoke[0].ipv6.is_empty());
         assert!(revoke[0].others.is_empty());
+    }
+
+    #[test]
+    fn a_public_access_block_fix_turns_on_only_what_the_call_turned_off() {
+        // Given a live block with two settings off, of which the call turned off one
+        let live = PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: false,
+            restrict_public_buckets: false,
+        };
+        // When planned
+        let fix = public_access_block_fix(Some(&live), &["BlockPublicPolicy"]).unwrap();
+        // Then only that one is turned back on
+        assert!(fix.block_public_policy && !fix.restrict_public_buckets);
+        assert_eq!(public_access_block_fix(Some(&fix), &["BlockPublicPolicy"]), None);
     }
 }

@@ -126,6 +126,40 @@ pub struct SecurityGroup {
     pub ingress: Vec<Permission>,
 }
 
+/// One rule of a security group, as DescribeSecurityGroupRules gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GroupRule {
+    /// `sgr-...`.
+    pub id: String,
+    /// Egress (outbound) rather than ingress.
+    pub egress: bool,
+    /// `tcp`, `udp`, `-1`...
+    pub protocol: String,
+    /// First port.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<i64>,
+    /// Last port.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<i64>,
+    /// The CIDR (IPv4 or IPv6), when the source is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cidr: Option<String>,
+}
+
+/// What a trail records, as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TrailConfig {
+    /// Records every region.
+    pub multi_region: bool,
+    /// Records IAM, STS and CloudFront events.
+    pub global_service_events: bool,
+    /// The bucket log files go to.
+    pub bucket: String,
+    /// The event selectors (GetEventSelectors' `EventSelectors` or `AdvancedEventSelectors`,
+    /// as JSON with the API's member names).
+    pub selectors: serde_json::Value,
+}
+
 /// A trail's logging status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrailStatus {
@@ -145,15 +179,27 @@ pub trait BucketAdmin {
     fn put_policy(&self, bucket: &str, policy: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
     /// Deletes the bucket policy.
     fn delete_policy(&self, bucket: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
-    /// The ACL of the bucket, or of one object when `key` is given.
-    fn acl(&self, bucket: &str, key: Option<&str>) -> impl Future<Output = Result<Acl, AdminError>> + Send;
+    /// S3's own verdict on the bucket policy (GetBucketPolicyStatus): `Some(true)` when S3
+    /// calls it public, `None` when the bucket has no policy.
+    fn policy_status(&self, bucket: &str) -> impl Future<Output = Result<Option<bool>, AdminError>> + Send;
+    /// The ACL of the bucket, or of one object when `key` is given (of one version of it
+    /// when `version` is given too).
+    fn acl(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        version: Option<&str>,
+    ) -> impl Future<Output = Result<Acl, AdminError>> + Send;
     /// Replaces that ACL.
     fn put_acl(
         &self,
         bucket: &str,
         key: Option<&str>,
+        version: Option<&str>,
         acl: &Acl,
     ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// The names of the account's buckets.
+    fn buckets(&self) -> impl Future<Output = Result<Vec<String>, AdminError>> + Send;
     /// The bucket's public access block, if any.
     fn public_access_block(
         &self,
@@ -200,14 +246,80 @@ pub trait SecurityGroupAdmin {
     /// Revokes ingress permissions.
     fn revoke(&self, group_id: &str, permissions: &[Permission])
         -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// The group's rules, ingress and egress, with their ids.
+    fn rules(&self, group_id: &str) -> impl Future<Output = Result<Vec<GroupRule>, AdminError>> + Send;
+    /// Revokes the ingress rules with these ids.
+    fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> impl Future<Output = Result<(), AdminError>> + Send;
 }
 
 /// Trails (aws-sdk-cloudtrail).
 ///
-/// Contract: `status` is `NotFound` for a deleted trail; `start_logging` turns logging on.
+/// Contract: `status` and `config` are `NotFound` for a deleted trail; `start_logging` turns
+/// logging on.
 pub trait TrailAdmin {
+    /// What the trail records (GetTrail and GetEventSelectors).
+    fn trail_config(&self, trail: &str) -> impl Future<Output = Result<TrailConfig, AdminError>> + Send;
     /// Whether the trail logs.
     fn trail_status(&self, trail: &str) -> impl Future<Output = Result<TrailStatus, AdminError>> + Send;
     /// Starts logging.
     fn start_logging(&self, trail: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
 }
+
+/// Waiting between reads, so a read-back after a change can tolerate eventual consistency.
+///
+/// Contract: `pause` returns after about `duration` (an in-memory fake may return at once).
+pub trait Pause {
+    /// Waits.
+    fn pause(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// Whether a claim on one (eventID, rule) was won.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This invocation decides.
+    Won,
+    /// Another trigger of the same call decided already (the decision's name), or is
+    /// deciding right now (`running`).
+    Taken(String),
+}
+
+/// The latest change remediation has seen on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenChange {
+    /// The call's eventTime (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub time: String,
+    /// The call's eventID.
+    pub event_id: String,
+}
+
+/// Remediation's own memory across triggers (the stack's DynamoDB table in the Lambda).
+///
+/// Contract: `claim` is won by exactly one caller per (eventID, rule) until `finish`
+/// records a decision, except that a claim whose decision was `failed`, or whose holder
+/// has not finished within the lease, can be won again (so retries stay possible and
+/// crashes do not lock a call out). `observe` records that `resource` was changed at
+/// `change.time` and returns the latest change recorded that is newer than it, if any;
+/// concurrent observers never lose the newest change.
+pub trait RemediationLedger {
+    /// Claims the decision on one (eventID, rule); `now` in seconds since the epoch.
+    fn claim(&self, event_id: &str, rule: &str, now: i64) -> impl Future<Output = Result<Claim, AdminError>> + Send;
+    /// Records the decision that was made.
+    fn finish(
+        &self,
+        event_id: &str,
+        rule: &str,
+        decision: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// Records a change of `resource`; returns a newer one already seen, if any.
+    fn observe(
+        &self,
+        resource: &str,
+        change: &SeenChange,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<SeenChange>, AdminError>> + Send;
+}
+
+/// How long a claim's holder may take before another trigger can claim again (seconds):
+/// longer than the function's timeout.
+pub const CLAIM_LEASE_SECONDS: i64 = 120;

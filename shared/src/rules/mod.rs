@@ -6,7 +6,9 @@
 //! A failed call (any `errorCode`) never fires. The analysis helpers of each submodule are
 //! reused by the remediation function on live state.
 
+pub mod cidr;
 pub mod cloudtrail;
+pub mod exemption;
 pub mod public_access_block;
 pub mod s3_acl;
 pub mod s3_policy;
@@ -34,16 +36,20 @@ pub enum RuleId {
     /// `cloudtrail-logging-stopped`
     #[serde(rename = "cloudtrail-logging-stopped")]
     CloudtrailLoggingStopped,
+    /// `trailsight-exemption-changed`
+    #[serde(rename = "trailsight-exemption-changed")]
+    TrailsightExemptionChanged,
 }
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 5] = [
+    pub const ALL: [RuleId; 6] = [
         RuleId::S3BucketPolicyPublic,
         RuleId::S3BucketAclPublic,
         RuleId::S3PublicAccessBlockRemoved,
         RuleId::Ec2SecurityGroupOpenAdminPort,
         RuleId::CloudtrailLoggingStopped,
+        RuleId::TrailsightExemptionChanged,
     ];
 
     /// The public id.
@@ -54,6 +60,7 @@ impl RuleId {
             RuleId::S3PublicAccessBlockRemoved => "s3-public-access-block-removed",
             RuleId::Ec2SecurityGroupOpenAdminPort => "ec2-security-group-open-admin-port",
             RuleId::CloudtrailLoggingStopped => "cloudtrail-logging-stopped",
+            RuleId::TrailsightExemptionChanged => "trailsight-exemption-changed",
         }
     }
 
@@ -86,6 +93,9 @@ pub enum Resource {
         /// Object key, when the change was on an object.
         #[serde(skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// Object version, when the change was on one version of an object.
+        #[serde(rename = "versionId", skip_serializing_if = "Option::is_none", default)]
+        version_id: Option<String>,
     },
     /// An account's S3 public access block.
     AccountPublicAccessBlock {
@@ -154,7 +164,10 @@ pub fn concerns(event_source: &str, event_name: &str) -> bool {
         | "DeleteAccountPublicAccessBlock" => {
             event_source == "s3.amazonaws.com" || event_source == "s3-control.amazonaws.com"
         }
-        "AuthorizeSecurityGroupIngress" | "ModifySecurityGroupRules" => event_source == "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress" | "ModifySecurityGroupRules" | "CreateTags" | "DeleteTags" => {
+            event_source == "ec2.amazonaws.com"
+        }
+        "PutBucketTagging" | "DeleteBucketTagging" => event_source == "s3.amazonaws.com",
         "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
             event_source == "cloudtrail.amazonaws.com"
         }
@@ -176,8 +189,33 @@ fn quote(v: &Value) -> String {
     }
 }
 
-/// The rules one record breaks (none for failed calls or unrelated APIs).
+/// What the rules need to know of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSettings {
+    /// The tag key that exempts a bucket or security group from remediation (setting or
+    /// removing it fires `trailsight-exemption-changed`).
+    pub exempt_tag_key: String,
+}
+
+/// The exemption tag key of a default deployment.
+pub const DEFAULT_EXEMPT_TAG_KEY: &str = "trailsight:exempt";
+
+impl Default for RuleSettings {
+    fn default() -> Self {
+        RuleSettings {
+            exempt_tag_key: DEFAULT_EXEMPT_TAG_KEY.to_owned(),
+        }
+    }
+}
+
+/// The rules one record breaks (none for failed calls or unrelated APIs), with the default
+/// settings.
 pub fn evaluate(record: &Value) -> Vec<Finding> {
+    evaluate_with(record, &RuleSettings::default())
+}
+
+/// The rules one record breaks under `settings`.
+pub fn evaluate_with(record: &Value, settings: &RuleSettings) -> Vec<Finding> {
     let (Some(source), Some(name)) = (text(record, "eventSource"), text(record, "eventName")) else {
         return vec![];
     };
@@ -195,6 +233,7 @@ pub fn evaluate(record: &Value) -> Vec<Finding> {
     let bucket = || Resource::Bucket {
         name: text(req, "bucketName").unwrap_or("").to_owned(),
         key: text(req, "key").map(str::to_owned),
+        version_id: text(req, "versionId").map(str::to_owned),
     };
     let account = || {
         text(req, "accountId")
@@ -281,9 +320,9 @@ pub fn evaluate(record: &Value) -> Vec<Finding> {
         }
         "AuthorizeSecurityGroupIngress" | "ModifySecurityGroupRules" => {
             let rules = if name == "AuthorizeSecurityGroupIngress" {
-                security_group::world_open_permissions(req)
+                security_group::world_open_permissions(record)
             } else {
-                security_group::modified_world_open_rules(req)
+                security_group::modified_world_open_rules(record)
             };
             if !rules.is_empty() {
                 let group_id = text(req, "groupId")
@@ -323,8 +362,16 @@ pub fn evaluate(record: &Value) -> Vec<Finding> {
             let why = match name {
                 "StopLogging" => Some("StopLogging: the trail stops recording API calls".to_owned()),
                 "DeleteTrail" => Some("DeleteTrail: the trail and its logging are gone".to_owned()),
-                "UpdateTrail" => cloudtrail::update_stops_management(req),
-                _ => cloudtrail::selectors_stop_management(req),
+                _ => {
+                    let weakenings = cloudtrail::weakenings(name, req);
+                    (!weakenings.is_empty()).then(|| {
+                        weakenings
+                            .iter()
+                            .map(cloudtrail::Weakening::reason)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                }
             };
             if let Some(why) = why {
                 let severity = if matches!(name, "StopLogging" | "DeleteTrail") {
@@ -337,6 +384,21 @@ pub fn evaluate(record: &Value) -> Vec<Finding> {
                     severity,
                     Resource::Trail { name: trail },
                     why,
+                ));
+            }
+        }
+        "PutBucketTagging" | "DeleteBucketTagging" | "CreateTags" | "DeleteTags" => {
+            for change in exemption::changes(name, req, &settings.exempt_tag_key) {
+                let severity = if change.granted {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                };
+                out.push(finding(
+                    RuleId::TrailsightExemptionChanged,
+                    severity,
+                    change.resource,
+                    change.reason,
                 ));
             }
         }

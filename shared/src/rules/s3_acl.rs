@@ -63,3 +63,65 @@ pub fn public_part(request: &Value) -> Option<String> {
         })
         .map(|g| format!("grant {}", serde_json::to_string(g).unwrap_or_default()))
 }
+
+/// The public group a grantee URI names: `AllUsers` or `AuthenticatedUsers`.
+pub fn public_group(uri: &str) -> Option<&'static str> {
+    if uri.contains("acs.amazonaws.com/groups/global/AllUsers") {
+        Some("AllUsers")
+    } else if uri.contains("acs.amazonaws.com/groups/global/AuthenticatedUsers") {
+        Some("AuthenticatedUsers")
+    } else {
+        None
+    }
+}
+
+/// The grants to the public groups a request makes, as (group, permission): a canned ACL's,
+/// an `x-amz-grant-*` header's (`uri="..."`, several separated by commas) or an
+/// `AccessControlPolicy`'s. Remediation removes exactly these.
+pub fn public_grants(request: &Value) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = vec![];
+    let mut add = |g: &'static str, p: &str| {
+        let p = p.to_ascii_uppercase();
+        if !out.iter().any(|(og, op)| *og == g && *op == p) {
+            out.push((g, p));
+        }
+    };
+    if let Some(canned) = request.get("x-amz-acl") {
+        for c in strings(canned) {
+            match c.to_ascii_lowercase().as_str() {
+                "public-read" => add("AllUsers", "READ"),
+                "public-read-write" => {
+                    add("AllUsers", "READ");
+                    add("AllUsers", "WRITE");
+                }
+                "authenticated-read" => add("AuthenticatedUsers", "READ"),
+                _ => {}
+            }
+        }
+    }
+    for (header, permission) in [
+        ("x-amz-grant-read", "READ"),
+        ("x-amz-grant-write", "WRITE"),
+        ("x-amz-grant-read-acp", "READ_ACP"),
+        ("x-amz-grant-write-acp", "WRITE_ACP"),
+        ("x-amz-grant-full-control", "FULL_CONTROL"),
+    ] {
+        if let Some(v) = request.get(header) {
+            for grantee in strings(v).into_iter().flat_map(|s| s.split(',')) {
+                if let Some(g) = public_group(grantee) {
+                    add(g, permission);
+                }
+            }
+        }
+    }
+    if let Some(acp) = request.get("AccessControlPolicy") {
+        for g in grants(acp) {
+            let uri = g.get("Grantee").and_then(|e| e.get("URI")).and_then(Value::as_str);
+            let permission = g.get("Permission").and_then(Value::as_str);
+            if let (Some(group), Some(p)) = (uri.and_then(public_group), permission) {
+                add(group, p);
+            }
+        }
+    }
+    out
+}

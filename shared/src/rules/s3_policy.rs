@@ -7,7 +7,9 @@
 //! `aws:SourceVpce`, `aws:SourceArn`, `aws:SourceOwner`, `aws:SourceAccount`,
 //! `s3:DataAccessPointAccount`, `s3:DataAccessPointArn`, or `aws:SourceIp` ranges no broader
 //! than /8 (IPv4) or /32 (IPv6). Values with a wildcard or a policy variable limit nothing, and
-//! neither do 0.0.0.0/0 or ::/0. `Deny` statements never make a bucket public.
+//! neither do 0.0.0.0/0 or ::/0. `...IfExists` operators and the `ForAllValues:` qualifier
+//! limit nothing either: both are true when the key is absent, as it is on an anonymous
+//! request. `Deny` statements never make a bucket public.
 
 use serde_json::Value;
 use std::borrow::Cow;
@@ -85,6 +87,42 @@ pub fn is_public_statement(s: &Value) -> bool {
     everyone && !limited_by_condition(s.get("Condition"))
 }
 
+/// The statement without the `*` in its `Principal`, when it also names other principals
+/// (`{"AWS": ["arn:aws:iam::1:root", "*"]}` keeps the account); `None` when nothing but `*`
+/// would be left, or it opens to everyone through `NotPrincipal`.
+pub fn without_star_principal(s: &Value) -> Option<Value> {
+    if s.get("NotPrincipal").is_some() {
+        return None;
+    }
+    let principal = match s.get("Principal")? {
+        Value::Object(o) => {
+            let mut kept = serde_json::Map::new();
+            for (k, v) in o {
+                let v = match v {
+                    Value::String(t) if t == "*" => continue,
+                    Value::Array(a) => {
+                        let named: Vec<Value> = a.iter().filter(|x| !has_star(x)).cloned().collect();
+                        if named.is_empty() {
+                            continue;
+                        }
+                        Value::Array(named)
+                    }
+                    other => other.clone(),
+                };
+                kept.insert(k.clone(), v);
+            }
+            if kept.is_empty() {
+                return None;
+            }
+            Value::Object(kept)
+        }
+        _ => return None,
+    };
+    let mut out = s.clone();
+    out["Principal"] = principal;
+    (!is_public_statement(&out)).then_some(out)
+}
+
 fn has_star(p: &Value) -> bool {
     match p {
         Value::String(s) => s == "*",
@@ -100,11 +138,11 @@ fn limited_by_condition(condition: Option<&Value>) -> bool {
     };
     ops.iter().any(|(op, keys)| {
         let op = op.to_ascii_lowercase();
-        let base = op
-            .strip_prefix("forallvalues:")
-            .or_else(|| op.strip_prefix("foranyvalue:"))
-            .unwrap_or(&op);
-        let base = base.strip_suffix("ifexists").unwrap_or(base);
+        // True when the key is absent (an anonymous request has none of these keys).
+        if op.starts_with("forallvalues:") || op.ends_with("ifexists") {
+            return false;
+        }
+        let base = op.strip_prefix("foranyvalue:").unwrap_or(&op);
         if !LIMITING_OPERATORS.contains(&base) {
             return false;
         }
@@ -198,6 +236,42 @@ mod tests {
         assert!(is_public_statement(&with(
             json!({"StringEquals":{"aws:SourceArn":"${aws:username}"}})
         )));
+    }
+
+    #[test]
+    fn if_exists_and_for_all_values_limit_nothing() {
+        // Given statements open to anyone, "limited" by conditions that hold when the key is absent
+        let with = |c: Value| json!({"Effect":"Allow","Principal":"*","Condition":c});
+        // Then they are public
+        assert!(is_public_statement(&with(
+            json!({"StringEqualsIfExists":{"aws:SourceVpce":"vpce-1"}})
+        )));
+        assert!(is_public_statement(&with(
+            json!({"ForAllValues:StringEquals":{"aws:PrincipalOrgID":"o-abc"}})
+        )));
+        assert!(is_public_statement(&with(
+            json!({"IpAddressIfExists":{"aws:SourceIp":"203.0.113.0/24"}})
+        )));
+        // And the plain operator still limits
+        assert!(!is_public_statement(&with(
+            json!({"StringEquals":{"aws:SourceVpce":"vpce-1"}})
+        )));
+    }
+
+    #[test]
+    fn a_star_beside_a_named_account_is_dropped_keeping_the_account() {
+        // Given a statement naming an account and anyone
+        let s = json!({"Sid":"Mixed","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::1:root","*"]},"Action":"s3:GetObject"});
+        // When rewritten, then the account stays and the statement is no longer public
+        let out = without_star_principal(&s).unwrap();
+        assert_eq!(out["Principal"], json!({"AWS":["arn:aws:iam::1:root"]}));
+        assert!(!is_public_statement(&out));
+        // And a statement for anyone alone cannot be rewritten
+        assert!(without_star_principal(&json!({"Effect":"Allow","Principal":{"AWS":"*"}})).is_none());
+        assert!(without_star_principal(&json!({"Effect":"Allow","Principal":"*"})).is_none());
+        assert!(
+            without_star_principal(&json!({"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::1:root"}})).is_none()
+        );
     }
 
     #[test]

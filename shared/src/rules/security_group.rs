@@ -1,15 +1,17 @@
 //! Does a security-group change open an administration or database port to the world?
-//! 0.0.0.0/0 or ::/0 to 22, 23, 3389, 5900, 1433, 1521, 3306, 5432, 6379, 9200, 11211 or 27017,
-//! or a port range or protocol -1 (all traffic) covering one of them.
+//! 22, 23, 3389, 5900, 1433, 1521, 3306, 5432, 6379, 9200, 11211 or 27017 (or a port range or
+//! protocol -1, all traffic, covering one of them) open to every address: a `/0`, or CIDRs of
+//! one call that together cover the IPv4 or IPv6 internet ([`super::cidr`]). Ingress only:
+//! the created rules a call reports as egress never count.
 
+use super::cidr;
 use serde_json::Value;
 
 /// Administration and database ports.
 pub const ADMIN_PORTS: [u16; 12] = [22, 23, 3389, 5900, 1433, 1521, 3306, 5432, 6379, 9200, 11211, 27017];
-
-/// Whether a CIDR is the whole IPv4 or IPv6 internet.
+/// Whether a CIDR is a whole address space by itself (any `/0`).
 pub fn is_world_cidr(c: &str) -> bool {
-    matches!(c.trim(), "0.0.0.0/0" | "::/0")
+    cidr::is_world(c)
 }
 
 fn port(v: Option<&Value>) -> Option<i64> {
@@ -20,14 +22,23 @@ fn port(v: Option<&Value>) -> Option<i64> {
     }
 }
 
-/// Whether a protocol and port range cover an administration port.
-pub fn covers_admin_port(protocol: &str, from: Option<i64>, to: Option<i64>) -> bool {
-    let p = protocol.trim().to_ascii_lowercase();
-    if p == "-1" || p == "all" {
-        return true;
+/// The transport protocols a rule's protocol covers (`-1` covers both).
+fn transports(protocol: &str) -> &'static [&'static str] {
+    match protocol.trim().to_ascii_lowercase().as_str() {
+        "-1" | "all" => &["tcp", "udp"],
+        "tcp" | "6" => &["tcp"],
+        "udp" | "17" => &["udp"],
+        _ => &[],
     }
-    if !matches!(p.as_str(), "tcp" | "udp" | "6" | "17") {
+}
+
+/// Whether a protocol and port range cover `port` over `transport`.
+fn covers_port(protocol: &str, from: Option<i64>, to: Option<i64>, transport: &str, port: u16) -> bool {
+    if !transports(protocol).contains(&transport) {
         return false;
+    }
+    if matches!(protocol.trim(), "-1") || protocol.trim().eq_ignore_ascii_case("all") {
+        return true;
     }
     let (from, to) = match (from, to) {
         (Some(f), Some(t)) if f == -1 || t == -1 => return true,
@@ -36,7 +47,14 @@ pub fn covers_admin_port(protocol: &str, from: Option<i64>, to: Option<i64>) -> 
         (None, Some(t)) => (t, t),
         (None, None) => return true,
     };
-    ADMIN_PORTS.iter().any(|p| (from..=to).contains(&i64::from(*p)))
+    (from..=to).contains(&i64::from(port))
+}
+
+/// Whether a protocol and port range cover an administration port.
+pub fn covers_admin_port(protocol: &str, from: Option<i64>, to: Option<i64>) -> bool {
+    ["tcp", "udp"]
+        .iter()
+        .any(|t| ADMIN_PORTS.iter().any(|p| covers_port(protocol, from, to, t, *p)))
 }
 
 fn items(v: Option<&Value>) -> Vec<&Value> {
@@ -54,68 +72,252 @@ fn items(v: Option<&Value>) -> Vec<&Value> {
     }
 }
 
-/// The world-open admin-port permissions of an AuthorizeSecurityGroupIngress request, each
-/// reduced to the world CIDRs it opens.
-pub fn world_open_permissions(request: &Value) -> Vec<Value> {
-    let mut out = vec![];
-    for perm in items(request.get("ipPermissions")) {
-        let protocol = perm.get("ipProtocol").and_then(Value::as_str).unwrap_or("");
-        if !covers_admin_port(protocol, port(perm.get("fromPort")), port(perm.get("toPort"))) {
-            continue;
-        }
-        let v4: Vec<&str> = items(perm.get("ipRanges"))
-            .iter()
-            .filter_map(|r| r.get("cidrIp").and_then(Value::as_str))
-            .filter(|c| is_world_cidr(c))
-            .collect();
-        let v6: Vec<&str> = items(perm.get("ipv6Ranges"))
-            .iter()
-            .filter_map(|r| r.get("cidrIpv6").and_then(Value::as_str))
-            .filter(|c| is_world_cidr(c))
-            .collect();
-        if !v4.is_empty() || !v6.is_empty() {
-            out.push(serde_json::json!({"ipProtocol": protocol, "fromPort": perm.get("fromPort"), "toPort": perm.get("toPort"), "cidrIp": v4, "cidrIpv6": v6}));
-        }
-    }
-    // The older flat form: cidrIp with ipProtocol/fromPort/toPort at the top level.
-    if let Some(c) = request
-        .get("cidrIp")
-        .and_then(Value::as_str)
-        .filter(|c| is_world_cidr(c))
-    {
-        let protocol = request.get("ipProtocol").and_then(Value::as_str).unwrap_or("-1");
-        if covers_admin_port(protocol, port(request.get("fromPort")), port(request.get("toPort"))) {
-            out.push(serde_json::json!({"ipProtocol": protocol, "fromPort": request.get("fromPort"), "toPort": request.get("toPort"), "cidrIp": [c]}));
-        }
-    }
-    out
+/// One permission a call added or changed, reduced to the CIDRs that open an admin port to
+/// the world.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OpenPermission {
+    /// `tcp`, `udp`, `-1`...
+    pub protocol: String,
+    /// First port.
+    pub from: Option<i64>,
+    /// Last port.
+    pub to: Option<i64>,
+    /// The port values as the record wrote them (numbers or strings), for the event.
+    pub from_raw: Option<Value>,
+    /// The last port as written.
+    pub to_raw: Option<Value>,
+    /// IPv4 CIDRs that open it.
+    pub ipv4: Vec<String>,
+    /// IPv6 CIDRs that open it.
+    pub ipv6: Vec<String>,
+    /// The security group rule ids the call created or modified for these CIDRs (ingress).
+    pub rule_ids: Vec<String>,
+    /// The older flat request form (no `ipPermissions`).
+    pub flat: bool,
 }
 
-/// The world-open admin-port rules of a ModifySecurityGroupRules request.
-pub fn modified_world_open_rules(request: &Value) -> Vec<Value> {
-    let mut found = vec![];
-    collect_rules(request, &mut found);
-    found
-}
-
-fn collect_rules(v: &Value, out: &mut Vec<Value>) {
-    match v {
-        Value::Object(o) => {
-            let cidr4 = o.get("CidrIpv4").and_then(Value::as_str);
-            let cidr6 = o.get("CidrIpv6").and_then(Value::as_str);
-            if let Some(c) = cidr4.or(cidr6).filter(|c| is_world_cidr(c)) {
-                let protocol = o.get("IpProtocol").and_then(Value::as_str).unwrap_or("-1");
-                if covers_admin_port(protocol, port(o.get("FromPort")), port(o.get("ToPort"))) {
-                    out.push(serde_json::json!({"ipProtocol": protocol, "fromPort": o.get("FromPort"), "toPort": o.get("ToPort"), "cidr": c}));
+/// Keeps, of `perms`, the CIDRs that open an admin port to the world: any `/0`, or, for each
+/// admin port and transport, the CIDRs of every permission covering it when together they
+/// cover the whole IPv4 or IPv6 space.
+fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
+    let mut open: Vec<(Vec<String>, Vec<String>)> = perms
+        .iter()
+        .map(|p| {
+            if !covers_admin_port(&p.protocol, p.from, p.to) {
+                return (vec![], vec![]);
+            }
+            let world = |c: &Vec<String>| c.iter().filter(|c| cidr::is_world(c)).cloned().collect();
+            (world(&p.ipv4), world(&p.ipv6))
+        })
+        .collect();
+    for transport in ["tcp", "udp"] {
+        for port in ADMIN_PORTS {
+            let covering: Vec<usize> = (0..perms.len())
+                .filter(|i| covers_port(&perms[*i].protocol, perms[*i].from, perms[*i].to, transport, port))
+                .collect();
+            if covering.is_empty() {
+                continue;
+            }
+            // Ranges narrower than the world that cover it together (a /0 was kept above alone).
+            let narrow = |c: &&String| !cidr::is_world(c);
+            let v4 = covering
+                .iter()
+                .flat_map(|i| perms[*i].ipv4.iter().filter(narrow).map(String::as_str));
+            if cidr::covers_world(v4) {
+                for i in &covering {
+                    let part: Vec<String> = perms[*i].ipv4.iter().filter(narrow).cloned().collect();
+                    merge(&mut open[*i].0, &part);
                 }
             }
-            for child in o.values() {
-                collect_rules(child, out);
+            let v6 = covering
+                .iter()
+                .flat_map(|i| perms[*i].ipv6.iter().filter(narrow).map(String::as_str));
+            if cidr::covers_world(v6) {
+                for i in &covering {
+                    let part: Vec<String> = perms[*i].ipv6.iter().filter(narrow).cloned().collect();
+                    merge(&mut open[*i].1, &part);
+                }
             }
         }
-        Value::Array(a) => a.iter().for_each(|c| collect_rules(c, out)),
+    }
+    for (p, (v4, v6)) in perms.iter_mut().zip(open) {
+        p.ipv4 = p.ipv4.iter().filter(|c| v4.contains(c)).cloned().collect();
+        p.ipv6 = p.ipv6.iter().filter(|c| v6.contains(c)).cloned().collect();
+    }
+    perms.retain(|p| !p.ipv4.is_empty() || !p.ipv6.is_empty());
+    perms
+}
+
+fn merge(into: &mut Vec<String>, from: &[String]) {
+    for c in from {
+        if !into.contains(c) {
+            into.push(c.clone());
+        }
+    }
+}
+
+fn authorize_permissions(request: &Value) -> Vec<OpenPermission> {
+    let mut perms: Vec<OpenPermission> = items(request.get("ipPermissions"))
+        .into_iter()
+        .map(|perm| OpenPermission {
+            protocol: perm.get("ipProtocol").and_then(Value::as_str).unwrap_or("").to_owned(),
+            from: port(perm.get("fromPort")),
+            to: port(perm.get("toPort")),
+            from_raw: perm.get("fromPort").cloned(),
+            to_raw: perm.get("toPort").cloned(),
+            ipv4: items(perm.get("ipRanges"))
+                .iter()
+                .filter_map(|r| r.get("cidrIp").and_then(Value::as_str).map(str::to_owned))
+                .collect(),
+            ipv6: items(perm.get("ipv6Ranges"))
+                .iter()
+                .filter_map(|r| r.get("cidrIpv6").and_then(Value::as_str).map(str::to_owned))
+                .collect(),
+            ..OpenPermission::default()
+        })
+        .collect();
+    // The older flat form: cidrIp with ipProtocol/fromPort/toPort at the top level.
+    if let Some(c) = request.get("cidrIp").and_then(Value::as_str) {
+        perms.push(OpenPermission {
+            protocol: request
+                .get("ipProtocol")
+                .and_then(Value::as_str)
+                .unwrap_or("-1")
+                .to_owned(),
+            from: port(request.get("fromPort")),
+            to: port(request.get("toPort")),
+            from_raw: request.get("fromPort").cloned(),
+            to_raw: request.get("toPort").cloned(),
+            ipv4: vec![c.to_owned()],
+            flat: true,
+            ..OpenPermission::default()
+        });
+    }
+    perms
+}
+
+/// One ingress rule a call created: (rule id, protocol, from, to, CIDR).
+type CreatedRule = (String, String, Option<i64>, Option<i64>, String);
+
+/// The ingress rules an AuthorizeSecurityGroupIngress call created
+/// (`responseElements.securityGroupRuleSet`).
+fn created_rules(record: &Value) -> Vec<CreatedRule> {
+    items(record.pointer("/responseElements/securityGroupRuleSet"))
+        .into_iter()
+        .filter(|r| !matches!(r.get("isEgress"), Some(Value::Bool(true))))
+        .filter_map(|r| {
+            let id = r.get("securityGroupRuleId").and_then(Value::as_str)?;
+            let c = r
+                .get("cidrIpv4")
+                .or_else(|| r.get("cidrIpv6"))
+                .and_then(Value::as_str)?;
+            Some((
+                id.to_owned(),
+                r.get("ipProtocol").and_then(Value::as_str).unwrap_or("-1").to_owned(),
+                port(r.get("fromPort")),
+                port(r.get("toPort")),
+                c.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// The world-open admin-port permissions an AuthorizeSecurityGroupIngress record added, each
+/// reduced to the CIDRs that open it, with the ids of the rules the call created for them.
+pub fn authorize_opening(record: &Value) -> Vec<OpenPermission> {
+    let request = record.get("requestParameters").unwrap_or(&Value::Null);
+    let mut open = world_open(authorize_permissions(request));
+    let created = created_rules(record);
+    for p in &mut open {
+        let same_ports = |proto: &str, from: Option<i64>, to: Option<i64>| {
+            proto.eq_ignore_ascii_case(&p.protocol) && (proto == "-1" || (from == p.from && to == p.to))
+        };
+        p.rule_ids = created
+            .iter()
+            .filter(|(_, proto, from, to, c)| {
+                same_ports(proto, *from, *to) && (p.ipv4.contains(c) || p.ipv6.contains(c))
+            })
+            .map(|(id, ..)| id.clone())
+            .collect();
+    }
+    open
+}
+
+/// The world-open admin-port rules a ModifySecurityGroupRules record set, with their ids.
+pub fn modify_opening(record: &Value) -> Vec<OpenPermission> {
+    let request = record.get("requestParameters").unwrap_or(&Value::Null);
+    let mut found = vec![];
+    collect_rules(request, None, &mut found);
+    world_open(found)
+}
+
+fn collect_rules(v: &Value, id: Option<&str>, out: &mut Vec<OpenPermission>) {
+    match v {
+        Value::Object(o) => {
+            let id = o.get("SecurityGroupRuleId").and_then(Value::as_str).or(id);
+            let cidr4 = o.get("CidrIpv4").and_then(Value::as_str);
+            let cidr6 = o.get("CidrIpv6").and_then(Value::as_str);
+            if cidr4.is_some() || cidr6.is_some() {
+                out.push(OpenPermission {
+                    protocol: o.get("IpProtocol").and_then(Value::as_str).unwrap_or("-1").to_owned(),
+                    from: port(o.get("FromPort")),
+                    to: port(o.get("ToPort")),
+                    from_raw: o.get("FromPort").cloned(),
+                    to_raw: o.get("ToPort").cloned(),
+                    ipv4: cidr4.map(str::to_owned).into_iter().collect(),
+                    ipv6: cidr6.map(str::to_owned).into_iter().collect(),
+                    rule_ids: id.map(str::to_owned).into_iter().collect(),
+                    flat: false,
+                });
+            }
+            for child in o.values() {
+                collect_rules(child, id, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|c| collect_rules(c, id, out)),
         _ => {}
     }
+}
+
+/// The world-open admin-port permissions of an AuthorizeSecurityGroupIngress record, as the
+/// risky-change event quotes them.
+pub fn world_open_permissions(record: &Value) -> Vec<Value> {
+    authorize_opening(record)
+        .into_iter()
+        .map(|p| {
+            let mut v = if p.flat {
+                serde_json::json!({"ipProtocol": p.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4})
+            } else {
+                serde_json::json!({"ipProtocol": p.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4, "cidrIpv6": p.ipv6})
+            };
+            if !p.rule_ids.is_empty() {
+                v["securityGroupRuleIds"] = serde_json::json!(p.rule_ids);
+            }
+            v
+        })
+        .collect()
+}
+
+/// The world-open admin-port rules of a ModifySecurityGroupRules record, as the risky-change
+/// event quotes them.
+pub fn modified_world_open_rules(record: &Value) -> Vec<Value> {
+    modify_opening(record)
+        .into_iter()
+        .flat_map(|p| {
+            let ids = p.rule_ids.clone();
+            p.ipv4
+                .iter()
+                .chain(p.ipv6.iter())
+                .map(|c| {
+                    let mut v = serde_json::json!({"ipProtocol": p.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidr": c});
+                    if let Some(id) = ids.first() {
+                        v["securityGroupRuleId"] = Value::from(id.clone());
+                    }
+                    v
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -88,7 +88,8 @@ fn public_policy_reason_quotes_the_offending_statement() {
         f.resource,
         Resource::Bucket {
             name: "acme-data".into(),
-            key: None
+            key: None,
+            version_id: None
         }
     );
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use trailsight_core::memory::MemorySink;
-use trailsight_core::remediate::memory::MemoryAdmins;
+use trailsight_core::remediate::memory::{MemoryAdmins, MemoryLedger};
 use trailsight_core::remediate::Mode;
 
 fn stop_logging() -> Value {
@@ -28,7 +28,14 @@ fn each_decision_is_sent_as_a_remediation_event() {
     let (admins, sink) = (MemoryAdmins::default(), MemorySink::default());
     admins.set_trail("main", false);
     // When the trigger is handled
-    let out = pollster::block_on(handle(&admins, &sink, &enforce(), &stop_logging())).unwrap();
+    let out = pollster::block_on(handle(
+        &admins,
+        &MemoryLedger::default(),
+        &sink,
+        &enforce(),
+        &stop_logging(),
+    ))
+    .unwrap();
     // Then one remediation event says remediated
     assert_eq!(out["decisions"][0]["decision"], "remediated");
     let events = sink.events();
@@ -46,7 +53,13 @@ fn access_denied_sends_a_failed_event_then_fails_the_invocation() {
     admins.set_trail("main", false);
     admins.deny("cloudtrail:StartLogging");
     // When handled
-    let r = pollster::block_on(handle(&admins, &sink, &enforce(), &stop_logging()));
+    let r = pollster::block_on(handle(
+        &admins,
+        &MemoryLedger::default(),
+        &sink,
+        &enforce(),
+        &stop_logging(),
+    ));
     // Then the failed decision was reported and the invocation fails
     assert!(matches!(r, Err(HandlerError::Failed { .. })));
     assert_eq!(sink.events()[0].detail["decision"], "failed");
@@ -57,7 +70,13 @@ fn undeliverable_decision_events_fail_the_invocation() {
     let (admins, sink) = (MemoryAdmins::default(), MemorySink::default());
     admins.set_trail("main", false);
     sink.fail_next(1);
-    let r = pollster::block_on(handle(&admins, &sink, &RemediationConfig::default(), &stop_logging()));
+    let r = pollster::block_on(handle(
+        &admins,
+        &MemoryLedger::default(),
+        &sink,
+        &RemediationConfig::default(),
+        &stop_logging(),
+    ));
     assert!(matches!(r, Err(HandlerError::Sink(_))));
 }
 
@@ -66,6 +85,7 @@ fn a_malformed_trigger_fails_naming_what_is_missing() {
     let (admins, sink) = (MemoryAdmins::default(), MemorySink::default());
     let r = pollster::block_on(handle(
         &admins,
+        &MemoryLedger::default(),
         &sink,
         &enforce(),
         &json!({"detail-type": "AWS API Call via CloudTrail"}),
