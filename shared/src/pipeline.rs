@@ -72,6 +72,8 @@ impl Default for Stages {
 #[derive(Debug)]
 pub struct Pipeline {
     stages: Stages,
+    /// What the risky-change rules need to know (the exemption tag key).
+    rule_settings: rules::RuleSettings,
     /// What the last `apply` changed, when tracking is on (store-backed runs).
     changes: Option<Changes>,
     seen: IdWindow,
@@ -94,6 +96,9 @@ impl Pipeline {
     pub fn with_stages(config: DetectorConfig, stages: Stages) -> Self {
         Pipeline {
             stages,
+            rule_settings: rules::RuleSettings {
+                exempt_tag_key: config.exempt_tag_key.clone(),
+            },
             changes: None,
             seen: IdWindow::default(),
             detector: Detector::new(config),
@@ -253,7 +258,7 @@ impl Pipeline {
             let Ok(record) = serde_json::from_str::<serde_json::Value>(&c.raw) else {
                 continue;
             };
-            for finding in rules::evaluate(&record) {
+            for finding in rules::evaluate_with(&record, &self.rule_settings) {
                 events.push(rules::risky_change_event(&record, &finding));
                 self.stats.risky_changes += 1;
             }

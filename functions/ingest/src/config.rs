@@ -6,6 +6,7 @@
 //! | `EVENT_BUS_NAME` | the EventBridge bus for insights and risky changes (default `default`) |
 //! | `DETECTOR_CONFIG` | detector settings as TOML (README, "Detection"); defaults when unset |
 //! | `RISKY_CHANGES` | `true` (default) or `false`: whether to evaluate the risky-change rules |
+//! | `EXEMPT_TAG_KEY` | the remediation exemption tag key, watched by `trailsight-exemption-changed` (default `trailsight:exempt`) |
 //! | `AWS_ENDPOINT_URL` | an emulator's endpoint (tests); S3 then uses path-style addressing |
 
 use trailsight_core::detect::DetectorConfig;
@@ -49,7 +50,7 @@ impl Config {
             "TABLE_NAME",
             "the name of trailsight's DynamoDB table (the SAM template sets it)",
         ))?;
-        let detector = match nonempty("DETECTOR_CONFIG") {
+        let mut detector = match nonempty("DETECTOR_CONFIG") {
             None => DetectorConfig::default(),
             Some(text) => DetectorConfig::from_toml(&text).map_err(|e| ConfigError::Malformed {
                 name: "DETECTOR_CONFIG",
@@ -70,6 +71,9 @@ impl Config {
                 })
             }
         };
+        if let Some(key) = nonempty("EXEMPT_TAG_KEY") {
+            detector.exempt_tag_key = key.trim().to_owned();
+        }
         let endpoint_url = nonempty("AWS_ENDPOINT_URL");
         if let Some(url) = &endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -129,6 +133,9 @@ mod tests {
     fn defaults_apply_when_only_the_table_is_set() {
         // Given only TABLE_NAME, then the bus is the default one and rules are on
         let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("RISKY_CHANGES", "")]));
+        assert!(c
+            .as_ref()
+            .is_ok_and(|c| c.detector.exempt_tag_key == "trailsight:exempt"));
         assert!(matches!(c, Ok(ref c) if c.bus == "default" && c.rules && c.endpoint_url.is_none()));
     }
 
@@ -142,5 +149,13 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_exemption_tag_key_reaches_the_rules() {
+        // Given a deployment with its own exemption tag key
+        let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("EXEMPT_TAG_KEY", "sec:allow-public")]));
+        // Then the pipeline's rules watch that key
+        assert!(c.is_ok_and(|c| c.detector.exempt_tag_key == "sec:allow-public"));
     }
 }

@@ -98,6 +98,9 @@ pub struct DetectorConfig {
     pub end_after_minutes: i64,
     /// Longest insight: after this the new level is accepted as the baseline.
     pub max_insight_minutes: i64,
+    /// The remediation exemption tag key: setting or removing it on a bucket or security group
+    /// is the risky change `trailsight-exemption-changed`.
+    pub exempt_tag_key: String,
 }
 
 impl Default for DetectorConfig {
@@ -109,6 +112,7 @@ impl Default for DetectorConfig {
             warmup_minutes: 2 * 24 * 60,
             end_after_minutes: 5,
             max_insight_minutes: 6 * 60,
+            exempt_tag_key: crate::rules::DEFAULT_EXEMPT_TAG_KEY.to_owned(),
         }
     }
 }

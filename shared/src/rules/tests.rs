@@ -235,3 +235,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_exemption_rule_watches_the_deployments_own_tag_key() {
+    // Given a deployment whose exemption tag key is sec:allow-public
+    let record = serde_json::json!({"eventSource": "ec2.amazonaws.com", "eventName": "CreateTags", "eventID": "t",
+        "requestParameters": {"resourcesSet": {"items": [{"resourceId": "sg-1"}]},
+                              "tagSet": {"items": [{"key": "sec:allow-public", "value": "true"}]}}});
+    let settings = RuleSettings {
+        exempt_tag_key: "sec:allow-public".into(),
+    };
+    // When evaluated, then it fires with that key and not with the default one
+    let fired: Vec<RuleId> = evaluate_with(&record, &settings).iter().map(|f| f.rule).collect();
+    assert_eq!(fired, vec![RuleId::TrailsightExemptionChanged]);
+    assert!(evaluate(&record).is_empty());
+}
