@@ -22,6 +22,76 @@ pub enum Command {
     #[cfg(feature = "aws")]
     #[command(after_help = BACKFILL_EXAMPLES)]
     Backfill(BackfillArgs),
+    /// Check a detector configuration file (DETECTOR_CONFIG) before deploying it.
+    Config(ConfigArgs),
+    /// Make the trail bucket notify trailsight, keeping its other notifications (build with
+    /// `--features aws`).
+    #[cfg(feature = "aws")]
+    #[command(name = "setup-notifications", after_help = SETUP_EXAMPLES)]
+    SetupNotifications(SetupArgs),
+    /// Put one synthetic risky-change event, marked as a test, on a bus: checks the whole
+    /// findings route in a minute (build with `--features aws`).
+    #[cfg(feature = "aws")]
+    #[command(name = "test-event")]
+    TestEvent(TestEventArgs),
+}
+
+/// Options of `trailsight config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do with the configuration.
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+/// `trailsight config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate a detector configuration (TOML): exit 0 when it is usable, 1 with the line and
+    /// key of the first problem otherwise.
+    Check {
+        /// The TOML file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[cfg(feature = "aws")]
+const SETUP_EXAMPLES: &str = "\
+Examples:
+  trailsight setup-notifications --bucket my-trail-bucket --queue-arn arn:aws:sqs:us-east-1:111122223333:trailsight-IngestQueue-ABC
+      Add trailsight's queue entry (AWSLogs/ prefix, .json.gz suffix) to the bucket's notifications.
+  trailsight setup-notifications --bucket my-trail-bucket --eventbridge
+      Turn on S3's EventBridge delivery instead (pairs with LogDelivery=eventbridge).
+
+The bucket's other notifications are read and written back unchanged. An existing entry whose
+event and prefix/suffix filters overlap trailsight's is refused with a message (exit 1).";
+
+/// Options of `trailsight setup-notifications`.
+#[cfg(feature = "aws")]
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The trail's bucket.
+    #[arg(long)]
+    pub bucket: String,
+    /// The stack's ingest queue (the IngestQueueArn output).
+    #[arg(long, conflicts_with = "eventbridge", required_unless_present = "eventbridge")]
+    pub queue_arn: Option<String>,
+    /// Turn on S3's EventBridge delivery instead of a queue entry.
+    #[arg(long)]
+    pub eventbridge: bool,
+    /// The trail's key prefix (empty, or ending in `/`), before `AWSLogs/`.
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+}
+
+/// Options of `trailsight test-event`.
+#[cfg(feature = "aws")]
+#[derive(Debug, Args)]
+pub struct TestEventArgs {
+    /// The bus (the EventBusArn output's name, or `default`).
+    #[arg(long)]
+    pub bus: String,
 }
 
 #[cfg(feature = "aws")]
@@ -68,7 +138,8 @@ Examples:
       Continue the baselines of an earlier replay; files already processed are skipped.
 
 Exit status: 0 when every file and record was read, 3 when some file or record was
-rejected (the rest is still processed), 2 for bad usage.";
+rejected or a file named on the command line is not a CloudTrail log file (the rest is still
+processed), 4 when the paths hold no CloudTrail log file at all, 2 for bad usage.";
 
 /// Options of `trailsight replay`.
 #[derive(Debug, Args)]

@@ -20,6 +20,8 @@ pub struct Found {
     pub logs: Vec<LogFile>,
     /// Objects skipped, with why.
     pub skipped: Vec<(PathBuf, SkipReason)>,
+    /// Files named on the command line that are not CloudTrail log files, with why.
+    pub named_not_logs: Vec<(PathBuf, SkipReason)>,
 }
 
 /// A path that cannot be used.
@@ -52,7 +54,11 @@ pub fn find(paths: &[PathBuf]) -> Result<Found, FindError> {
             source,
         })?;
         if meta.is_file() {
+            let skipped = found.skipped.len();
             add(&mut found, p, meta.len());
+            if let Some(s) = found.skipped.get(skipped) {
+                found.named_not_logs.push(s.clone());
+            }
             continue;
         }
         for entry in walkdir::WalkDir::new(p).sort_by_file_name() {

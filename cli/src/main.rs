@@ -5,12 +5,15 @@ use std::process::ExitCode;
 mod args;
 #[cfg(feature = "aws")]
 mod backfill;
+mod config;
 mod engine;
 mod files;
 mod order;
 mod output;
 mod replay;
 mod run;
+#[cfg(feature = "aws")]
+mod setup;
 mod store;
 
 /// mimalloc: replay allocates many small, short-lived values per file (attribution lists,

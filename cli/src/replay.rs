@@ -66,14 +66,19 @@ impl ReplayError {
 /// How a replay ended.
 #[derive(Debug)]
 pub struct Outcome {
-    /// Whether any file or record was rejected.
+    /// Whether any file or record was rejected (a named file that is not a log file counts).
     pub rejected_any: bool,
+    /// Whether the paths held no CloudTrail log file at all.
+    pub no_logs: bool,
 }
 
 impl Outcome {
-    /// 0 when everything was read, 3 when something was rejected.
+    /// 0 when everything was read, 3 when something was rejected, 4 when there was nothing
+    /// to read.
     pub fn exit_code(&self) -> u8 {
-        if self.rejected_any {
+        if self.no_logs {
+            4
+        } else if self.rejected_any {
             3
         } else {
             0
@@ -98,6 +103,20 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         None => DetectorConfig::default(),
     };
     let mut found = find(&args.paths)?;
+    for (path, reason) in &found.named_not_logs {
+        eprintln!(
+            "trailsight: warning: {} is not a CloudTrail log file ({reason}); expected ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz",
+            path.display()
+        );
+    }
+    let no_logs = found.logs.is_empty();
+    if no_logs {
+        let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "trailsight: warning: no CloudTrail log files in {}: nothing was replayed (log files are named ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz)",
+            paths.join(", ")
+        );
+    }
     let stages = args.stages.stages();
     let store = match &args.store {
         Some(path) => Some(RedbStore::open(path)?),
@@ -196,7 +215,8 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
     let summary = Summary::new(&stats, pipeline.already_processed(), started.elapsed().as_secs_f64());
     eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
     Ok(Outcome {
-        rejected_any: stats.rejected_files > 0 || stats.rejected_records > 0,
+        rejected_any: stats.rejected_files > 0 || stats.rejected_records > 0 || !found.named_not_logs.is_empty(),
+        no_logs,
     })
 }
 

@@ -31,5 +31,10 @@ pub fn run(command: Command) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Config(a) => crate::config::run(&a),
+        #[cfg(feature = "aws")]
+        Command::SetupNotifications(a) => crate::setup::run_setup(&a),
+        #[cfg(feature = "aws")]
+        Command::TestEvent(a) => crate::setup::run_test_event(&a),
     }
 }

@@ -263,3 +263,60 @@ fn replay_with_a_store_is_incremental_and_skips_processed_files() {
     assert_eq!(third["files"], 0);
     assert_eq!(third["records"], 0);
 }
+
+#[test]
+fn a_path_without_log_files_warns_and_exits_non_zero() {
+    // Given a folder with only a digest file and a text file
+    let dir = tempfile::tempdir().unwrap();
+    let digest = dir
+        .path()
+        .join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T0005Z.json.gz");
+    std::fs::write(&digest, gz(b"{}")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    // When replayed
+    let out = trailsight(&["replay", dir.path().to_str().unwrap()]);
+    // Then stderr warns that nothing was replayed, naming the path, and the exit status is 4
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("no CloudTrail log files in"), "{stderr}");
+    assert!(stderr.contains(dir.path().to_str().unwrap()), "{stderr}");
+}
+
+#[test]
+fn a_named_file_that_is_not_a_log_file_warns_and_the_rest_is_replayed() {
+    // Given a real log file and, named beside it, a file that is not a CloudTrail log
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join(NAME_A);
+    std::fs::write(&log, gz(format!(r#"{{"Records":[{}]}}"#, record("a1")).as_bytes())).unwrap();
+    let other = dir.path().join("export.csv");
+    std::fs::write(&other, "a,b\n").unwrap();
+    // When both are replayed
+    let out = trailsight(&["replay", log.to_str().unwrap(), other.to_str().unwrap()]);
+    // Then the other file is named in a warning, the log is counted, and the exit status is 3
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("export.csv is not a CloudTrail log file"), "{stderr}");
+    assert_eq!(summary(&out)["records"], 1);
+}
+
+#[test]
+fn a_file_that_ends_an_insight_also_starts_the_next_one() {
+    // Given the real dataset, where the file delivered at 2018-05-02T19:10Z holds 12
+    // DescribeLoadBalancers calls at 19:08Z and ends the insight that started at 13:53Z
+    let fixtures = root().join("tests/fixtures/grycap");
+    // When it is replayed
+    let out = trailsight(&["replay", fixtures.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let start = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| {
+            e["detail"]["insightDetails"]["eventName"] == "DescribeLoadBalancers"
+                && e["detail"]["insightDetails"]["state"] == "Start"
+                && e["detail"]["eventTime"] == "2018-05-02T19:08:00Z"
+        })
+        .unwrap_or_else(|| panic!("no Start for the 19:08 burst: {stdout}"));
+    // Then its Start is detected with that file, not with the next one 19 hours later
+    let detected = start["detail"]["trailsight"]["detectedAt"].as_str().unwrap();
+    assert!(detected.starts_with("2018-05-02T19:"), "detected at {detected}");
+}

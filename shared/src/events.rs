@@ -60,6 +60,42 @@ impl Envelope {
     }
 }
 
+/// The source of `trailsight test-event`'s events: not `trailsight`, which the stack's bus
+/// policy reserves for its functions, so a test event can never trigger remediation; the
+/// stack's findings route takes both.
+pub const TEST_SOURCE: &str = "trailsight.test";
+
+/// The synthetic risky-change event `trailsight test-event` puts on a bus, marked as a test
+/// (`detail.test`, rule `trailsight-test-event`, source [`TEST_SOURCE`]).
+pub fn test_event(account: &str, region: &str, now: chrono::DateTime<chrono::Utc>) -> Envelope {
+    let time = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let id = format!("test-{}", now.timestamp_millis());
+    let detail = serde_json::json!({
+        "test": true,
+        "rule": "trailsight-test-event",
+        "severity": "medium",
+        "eventID": id,
+        "eventTime": time,
+        "eventName": "TestEvent",
+        "account": account,
+        "region": region,
+        "resource": {"type": "Test"},
+        "actor": {"arn": "trailsight test-event", "sourceIPAddress": null, "userAgent": "trailsight-cli"},
+        "reason": "trailsight test event: if you read this, trailsight's findings reach you (nothing happened in your account)",
+    });
+    let mut e = Envelope::new(
+        id,
+        DETAIL_TYPE_RISKY_CHANGE,
+        account.to_owned(),
+        time,
+        region.to_owned(),
+        vec![],
+        detail,
+    );
+    e.source = TEST_SOURCE.to_owned();
+    e
+}
+
 /// Namespace for trailsight's deterministic (UUID v5) identifiers.
 const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x7a1b_5e9c_3d2f_4a8b_9c6d_1e2f_3a4b_5c6d);
 
@@ -72,6 +108,20 @@ pub fn deterministic_id(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_event_is_marked_and_cannot_pass_for_a_real_finding() {
+        // Given a test event
+        let e = test_event("111122223333", "eu-west-1", chrono::Utc::now());
+        // Then it is a risky change by shape, but marked, with its own source and rule
+        assert_eq!(
+            (e.source.as_str(), e.detail_type.as_str()),
+            (TEST_SOURCE, DETAIL_TYPE_RISKY_CHANGE)
+        );
+        assert_eq!(e.detail["test"], true);
+        assert_eq!(e.detail["rule"], "trailsight-test-event");
+        assert!(crate::rules::RuleId::parse("trailsight-test-event").is_none());
+    }
 
     #[test]
     fn deterministic_ids_are_stable_and_distinct() {

@@ -6,7 +6,7 @@
 //! or nothing.
 
 use serde_json::{json, Value};
-use trailsight_aws::admin::AwsAdmins;
+use trailsight_aws::admin::AwsTargets;
 use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_core::remediate::{Mode, RemediationConfig};
@@ -36,16 +36,16 @@ fn call(source: &str, name: &str, time: &str, request: Value) -> Value {
     })
 }
 
-async fn setup() -> (Env, AwsAdmins, EventBridgeSink, DynamoLedger) {
+async fn setup() -> (Env, AwsTargets, EventBridgeSink, DynamoLedger) {
     let env = Env::new().await;
-    let admins = AwsAdmins::from_config(&env.sdk, true);
+    let admins = AwsTargets::from_config(&env.sdk, true);
     let sink = EventBridgeSink::new(env.events.clone(), &env.bus);
     let ledger = DynamoLedger::from_config(&env.sdk, &env.table);
     (env, admins, sink, ledger)
 }
 
 async fn decide(
-    (admins, ledger, sink): (&AwsAdmins, &DynamoLedger, &EventBridgeSink),
+    (admins, ledger, sink): (&AwsTargets, &DynamoLedger, &EventBridgeSink),
     config: &RemediationConfig,
     event: &Value,
 ) -> String {

@@ -498,3 +498,37 @@ async fn a_rate_spike_reaches_subscribers_as_one_insight_start_and_one_end() {
     );
     assert_eq!(insights[0]["detail"]["eventTime"], "2024-01-03T01:00:00Z");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_kms_log_file_is_read_through_the_real_adapter() {
+    // Given a log file stored with SSE-KMS, as most organization trails deliver them
+    let env = Env::new().await;
+    let d = deps(&env, DetectorConfig::default());
+    let k = key("20240102T0005Z", "kmsaaaaaaaaaaaaa");
+    env.s3
+        .put_object()
+        .bucket(&env.bucket)
+        .key(&k)
+        .body(file(0, 12, 1, None).into())
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .ssekms_key_id("arn:aws:kms:us-east-1:111122223333:key/0f0e0d0c-0b0a-0908-0706-050403020100")
+        .send()
+        .await
+        .unwrap();
+    let head = env.s3.head_object().bucket(&env.bucket).key(&k).send().await.unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+    );
+    // When its notification is handled
+    let out = run(&d, &sqs_wrap(&[("kms-1", s3_notification(&env.bucket, &k))]))
+        .await
+        .unwrap();
+    // Then every call is counted
+    assert!(
+        out.get("batchItemFailures")
+            .is_none_or(|f| f.as_array().is_some_and(Vec::is_empty)),
+        "{out}"
+    );
+    assert_eq!(calls(&d.store, &list_users()).await, (12, 2));
+}

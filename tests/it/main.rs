@@ -6,5 +6,6 @@
 mod adversary;
 mod backfill;
 mod ingest;
+mod notifications;
 mod remediate;
 mod store;

@@ -6,13 +6,13 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use trailsight_aws::admin::AwsAdmins;
+use trailsight_aws::admin::{AwsAdmins, AwsTargets};
 use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_core::remediate::memory::MemoryLedger;
 use trailsight_core::remediate::ports::{
-    AccountAdmin, Acl, AdminError, BucketAdmin, GroupRule, Pause, Permission, PublicAccessBlock, SecurityGroup,
-    SecurityGroupAdmin, TrailAdmin, TrailConfig, TrailStatus,
+    AccountAdmin, Acl, AdminError, BucketAdmin, GroupRule, Pause, Permission, PublicAccessBlock, Scoped, SecurityGroup,
+    SecurityGroupAdmin, Targets, TrailAdmin, TrailConfig, TrailStatus,
 };
 use trailsight_core::remediate::{Mode, RemediationConfig};
 use trailsight_it::{unique, Env};
@@ -80,9 +80,9 @@ macro_rules! pab_settings {
     }};
 }
 
-async fn setup() -> (Env, AwsAdmins, EventBridgeSink) {
+async fn setup() -> (Env, AwsTargets, EventBridgeSink) {
     let env = Env::new().await;
-    let admins = AwsAdmins::from_config(&env.sdk, true);
+    let admins = AwsTargets::from_config(&env.sdk, true);
     let sink = EventBridgeSink::new(env.events.clone(), &env.bus);
     (env, admins, sink)
 }
@@ -95,7 +95,7 @@ fn ledger(env: &Env) -> DynamoLedger {
 /// Remediates `event`, checks the decision in the response and in the event a subscriber
 /// receives; then sends it again (the same call: already decided, no second event), and once
 /// more as if it were another trigger (live state: `already-fixed`).
-async fn remediate_twice(env: &Env, admins: &AwsAdmins, sink: &EventBridgeSink, event: &Value) -> Value {
+async fn remediate_twice(env: &Env, admins: &AwsTargets, sink: &EventBridgeSink, event: &Value) -> Value {
     let ledger = ledger(env);
     let out = handle(admins, &ledger, sink, &enforce(), event).await.unwrap();
     assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
@@ -660,6 +660,18 @@ impl SecurityGroupAdmin for DenyPolicyWrites {
     }
 }
 
+impl Targets for DenyPolicyWrites {
+    type Admins = Self;
+    async fn admins<'a>(
+        &'a self,
+        _account: &'a str,
+        _region: &'a str,
+        _role_arn: Option<&'a str>,
+    ) -> Result<Scoped<'a, Self>, AdminError> {
+        Ok(Scoped::Borrowed(self))
+    }
+}
+
 impl Pause for DenyPolicyWrites {
     async fn pause(&self, duration: std::time::Duration) {
         self.0.pause(duration).await
@@ -683,7 +695,8 @@ async fn access_denied_is_reported_as_failed_and_fails_the_invocation() {
     // Given a public bucket and a function that may not write bucket policies
     let (env, admins, sink) = setup().await;
     let (bucket, policy, _) = public_policy_bucket(&env).await;
-    let denied = DenyPolicyWrites(admins);
+    let denied = DenyPolicyWrites(AwsAdmins::from_config(&env.sdk, true));
+    drop(admins);
     // When remediated
     let result = handle(
         &denied,
@@ -701,4 +714,65 @@ async fn access_denied_is_reported_as_failed_and_fails_the_invocation() {
         .as_str()
         .is_some_and(|e| e.contains("s3:PutBucketPolicy")));
     assert_eq!(live_policy(&env, &bucket).await, Some(policy));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_group_opened_in_another_region_is_remediated_there() {
+    // Given SSH opened to the world on a group in us-west-2 (the function runs in us-east-1)
+    let (env, targets, sink) = setup().await;
+    let west = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&env.sdk)
+            .region(aws_sdk_ec2::config::Region::new("us-west-2"))
+            .build(),
+    );
+    let group = west
+        .create_security_group()
+        .group_name(unique("west"))
+        .description("test")
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    let ssh = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    west.authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(ssh)
+        .send()
+        .await
+        .unwrap();
+    let mut call = api_call(
+        "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress",
+        json!({"groupId": group, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+              "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
+    );
+    call["detail"]["awsRegion"] = json!("us-west-2");
+    // When remediated
+    let out = handle(&targets, &ledger(&env), &sink, &enforce(), &call).await.unwrap();
+    // Then it is remediated in us-west-2, not reported not-found
+    assert_eq!(out["decisions"][0]["decision"], "remediated", "{out}");
+    let live = west.describe_security_groups().group_ids(&group).send().await.unwrap();
+    assert!(live.security_groups()[0].ip_permissions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_another_account_is_out_of_scope_without_calls() {
+    // Given a deployment in 123456789012 and a record from a member account
+    let (env, targets, sink) = setup().await;
+    let mut call = policy_call(&unique("member"), &format!(r#"{{"Statement":[{PUBLIC}]}}"#));
+    call["detail"]["recipientAccountId"] = json!("444455556666");
+    let config = RemediationConfig {
+        home_account: Some("123456789012".into()),
+        ..enforce()
+    };
+    // When remediated, then the decision is out-of-scope and a subscriber sees it
+    let out = handle(&targets, &ledger(&env), &sink, &config, &call).await.unwrap();
+    assert_eq!(out["decisions"][0]["decision"], "out-of-scope", "{out}");
+    assert_eq!(env.receive(1).await[0]["detail"]["decision"], "out-of-scope");
 }

@@ -8,6 +8,9 @@
 //! | `EXEMPT_PRINCIPALS` | comma-separated IAM ARNs whose changes are left alone |
 //! | `EXEMPT_RESOURCES` | comma-separated resource name patterns (`*` wildcard) left alone |
 //! | `EVENT_BUS_NAME` | the bus for `Trailsight Remediation` events (default `default`) |
+//! | `ACCOUNT_ID` | this deployment's account: changes in other accounts are `out-of-scope` unless `MEMBER_ROLE_NAME` is set |
+//! | `MEMBER_ROLE_NAME` | the role assumed in a member account to remediate there (`member-role.yaml`) |
+//! | `REMEDIATION_REGIONS` | comma-separated regions remediation may act in (default: all) |
 //! | `AWS_ENDPOINT_URL` | an emulator's endpoint (tests); S3 then uses path-style addressing |
 
 use trailsight_core::remediate::{Mode, RemediationConfig};
@@ -78,8 +81,31 @@ impl Config {
                 why: format!("{url:?}: expected an http:// or https:// URL"),
             });
         }
+        let home_account = nonempty("ACCOUNT_ID").map(|a| a.trim().to_owned());
+        if let Some(bad) = home_account
+            .as_deref()
+            .filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ConfigError {
+                name: "ACCOUNT_ID",
+                why: format!("{bad:?} is not a 12-digit AWS account id"),
+            });
+        }
+        let member_role = nonempty("MEMBER_ROLE_NAME").map(|r| r.trim().to_owned());
+        if let Some(bad) = member_role
+            .as_deref()
+            .filter(|r| r.starts_with("arn:") || r.contains(' '))
+        {
+            return Err(ConfigError {
+                name: "MEMBER_ROLE_NAME",
+                why: format!("{bad:?}: expected a role name (with its path if any), not an ARN"),
+            });
+        }
         Ok(Config {
             remediation: RemediationConfig {
+                home_account,
+                member_role,
+                regions: list(nonempty("REMEDIATION_REGIONS")),
                 mode,
                 exempt_tag: nonempty("EXEMPT_TAG_KEY").unwrap_or_else(|| "trailsight:exempt".to_owned()),
                 exempt_principals: principals,
@@ -163,5 +189,25 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn scope_settings_are_read_and_checked() {
+        // Given an account, a member role and two regions
+        let c = Config::from_lookup(with_table(|k| match k {
+            "ACCOUNT_ID" => Some("111122223333".to_owned()),
+            "MEMBER_ROLE_NAME" => Some("trailsight-remediation".to_owned()),
+            "REMEDIATION_REGIONS" => Some("us-east-1, eu-west-1".to_owned()),
+            _ => None,
+        }));
+        // Then they reach the remediation settings
+        assert!(
+            matches!(c, Ok(ref c) if c.remediation.home_account.as_deref() == Some("111122223333")
+            && c.remediation.member_role.as_deref() == Some("trailsight-remediation")
+            && c.remediation.regions == vec!["us-east-1".to_owned(), "eu-west-1".to_owned()])
+        );
+        // And a malformed account id stops start-up, naming the variable
+        let bad = Config::from_lookup(with_table(|k| (k == "ACCOUNT_ID").then(|| "1234".to_owned())));
+        assert!(matches!(bad, Err(ConfigError { name: "ACCOUNT_ID", .. })));
     }
 }

@@ -8,8 +8,8 @@
 use serde_json::{json, Value};
 use trailsight_aws::telemetry::Metrics;
 use trailsight_core::ports::{EventSink, SinkError};
-use trailsight_core::remediate::ports::RemediationLedger;
-use trailsight_core::remediate::{remediate, Admins, Decision, MalformedTrigger, RemediationConfig};
+use trailsight_core::remediate::ports::{RemediationLedger, Targets};
+use trailsight_core::remediate::{remediate, Decision, MalformedTrigger, RemediationConfig};
 
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +47,8 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
 }
 
 /// Handles one trigger.
-pub async fn handle<A: Admins, L: RemediationLedger + Sync, K: EventSink>(
-    admins: &A,
+pub async fn handle<T: Targets, L: RemediationLedger + Sync, K: EventSink>(
+    targets: &T,
     ledger: &L,
     sink: &K,
     config: &RemediationConfig,
@@ -57,7 +57,7 @@ pub async fn handle<A: Admins, L: RemediationLedger + Sync, K: EventSink>(
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     // Boxed: the per-rule futures nest deeply enough to overflow the layout query depth.
-    let report = Box::pin(remediate(admins, ledger, config, event, now)).await?;
+    let report = Box::pin(remediate(targets, ledger, config, event, now)).await?;
     sink.put(&report.events).await?;
     let mut m = Metrics::default();
     m.property("function", "remediate");

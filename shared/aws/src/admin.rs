@@ -1,7 +1,8 @@
 //! The remediation admins on AWS: [`BucketAdmin`] (aws-sdk-s3), [`AccountAdmin`]
 //! (aws-sdk-s3control), [`SecurityGroupAdmin`] (aws-sdk-ec2) and [`TrailAdmin`]
-//! (aws-sdk-cloudtrail). Every call here has its IAM action in the SAM template, and the
-//! template test checks both lists match.
+//! (aws-sdk-cloudtrail), and [`AwsTargets`], which gives them per account and region. Every
+//! call here has its IAM action in the SAM template, and the template test checks both lists
+//! match.
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -9,10 +10,11 @@ use aws_sdk_s3::types::{
     AccessControlPolicy, Grant as S3Grant, Grantee, Owner, Permission as S3Permission, PublicAccessBlockConfiguration,
     Type as GranteeType,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use trailsight_core::remediate::ports::{
-    AccountAdmin, Acl, AdminError, BucketAdmin, Grant, GroupRule, Pause, Permission, PublicAccessBlock, SecurityGroup,
-    SecurityGroupAdmin, TrailAdmin, TrailConfig, TrailStatus,
+    AccountAdmin, Acl, AdminError, BucketAdmin, Grant, GroupRule, Pause, Permission, PublicAccessBlock, Scoped,
+    SecurityGroup, SecurityGroupAdmin, Targets, TrailAdmin, TrailConfig, TrailStatus,
 };
 
 /// Every remediation admin, each with its own client.
@@ -33,6 +35,71 @@ impl AwsAdmins {
             ec2: aws_sdk_ec2::Client::new(config),
             cloudtrail: aws_sdk_cloudtrail::Client::new(config),
         }
+    }
+}
+
+/// Admins per account and region, made on first use and reused: the record's own region (and,
+/// through a member role, its account), so a change is remediated where it happened.
+#[derive(Debug)]
+pub struct AwsTargets {
+    sdk: aws_config::SdkConfig,
+    path_style: bool,
+    cache: Mutex<HashMap<ScopeKey, Arc<AwsAdmins>>>,
+}
+
+/// A scope's key in the cache: its region and the role assumed, if any.
+type ScopeKey = (String, Option<String>);
+
+impl AwsTargets {
+    /// Targets from the function's SDK configuration (`path_style` for emulators).
+    pub fn from_config(sdk: &aws_config::SdkConfig, path_style: bool) -> Self {
+        AwsTargets {
+            sdk: sdk.clone(),
+            path_style,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn make(&self, region: &str, role_arn: Option<&str>) -> Result<AwsAdmins, AdminError> {
+        let mut builder = self.sdk.to_builder().region(aws_config::Region::new(region.to_owned()));
+        if let Some(role) = role_arn {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("trailsight-remediation")
+                .configure(&self.sdk)
+                .build()
+                .await;
+            // Fail here, naming the role, rather than on the first remediation call.
+            aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider)
+                .await
+                .map_err(|e| AdminError::AccessDenied {
+                    action: "sts:AssumeRole".into(),
+                    why: format!("{role}: {}", aws_smithy_types::error::display::DisplayErrorContext(e)),
+                })?;
+            builder =
+                builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
+        }
+        Ok(AwsAdmins::from_config(&builder.build(), self.path_style))
+    }
+}
+
+impl Targets for AwsTargets {
+    type Admins = AwsAdmins;
+
+    async fn admins<'a>(
+        &'a self,
+        _account: &'a str,
+        region: &'a str,
+        role_arn: Option<&'a str>,
+    ) -> Result<Scoped<'a, AwsAdmins>, AdminError> {
+        let key = (region.to_owned(), role_arn.map(str::to_owned));
+        if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(Scoped::Shared(a));
+        }
+        let admins = Arc::new(self.make(region, role_arn).await?);
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(key, admins.clone());
+        }
+        Ok(Scoped::Shared(admins))
     }
 }
 

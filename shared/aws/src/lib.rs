@@ -6,7 +6,8 @@
 //! - [`eventbridge::EventBridgeSink`]: [`EventSink`](trailsight_core::ports::EventSink) with
 //!   batched PutEvents and retries of failed entries;
 //! - [`admin`]: the remediation admins on S3, S3 Control, EC2 and CloudTrail;
-//! - [`claims::DynamoLedger`]: remediation's claims and seen changes on the same table.
+//! - [`claims::DynamoLedger`]: remediation's claims and seen changes on the same table;
+//! - [`notifications`]: the trail bucket's notifications, merged (the CLI's setup command).
 //!
 //! Clients are built once per process from [`config::sdk_config`] and passed in: no globals.
 
@@ -15,5 +16,6 @@ pub mod claims;
 pub mod config;
 pub mod dynamo;
 pub mod eventbridge;
+pub mod notifications;
 pub mod s3;
 pub mod telemetry;

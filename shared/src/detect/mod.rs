@@ -333,7 +333,13 @@ impl Detector {
             if dirty && t.enabled {
                 eval.starts(state, &mut events);
             }
+            let active = state.active.len();
             eval.settle(state, settle_before, &mut events);
+            // A file that ends an insight may also hold the minutes of the next one: test them
+            // now, so its Start is detected at this file's delivery, not the next file's.
+            if dirty && t.enabled && state.active.len() < active {
+                eval.starts(state, &mut events);
+            }
             state.window.trim();
             let open = state.window.has_from(state.window.settled_before);
             if !open && state.active.is_empty() {

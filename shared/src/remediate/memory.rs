@@ -5,8 +5,8 @@
 
 use super::ports::{
     AccountAdmin, Acl, AdminError, BucketAdmin, Claim, GroupRule, Pause, Permission, PublicAccessBlock,
-    RemediationLedger, SecurityGroup, SecurityGroupAdmin, SeenChange, TrailAdmin, TrailConfig, TrailStatus,
-    CLAIM_LEASE_SECONDS,
+    RemediationLedger, Scoped, SecurityGroup, SecurityGroupAdmin, SeenChange, Targets, TrailAdmin, TrailConfig,
+    TrailStatus, CLAIM_LEASE_SECONDS,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard};
@@ -48,6 +48,7 @@ pub struct MemoryAdmins {
     denied: Mutex<BTreeSet<String>>,
     writes: Mutex<Vec<String>>,
     pauses: Mutex<usize>,
+    scopes: Mutex<Vec<(String, String, Option<String>)>>,
 }
 
 fn poisoned() -> AdminError {
@@ -117,6 +118,11 @@ impl MemoryAdmins {
     /// The write actions made so far, in order.
     pub fn writes(&self) -> Vec<String> {
         self.writes.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// The scopes remediation asked admins for: (account, region, role ARN).
+    pub fn scopes(&self) -> Vec<(String, String, Option<String>)> {
+        self.scopes.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// How many times remediation paused.
@@ -389,6 +395,21 @@ impl TrailAdmin for MemoryAdmins {
             }
             None => Err(AdminError::NotFound(format!("trail {trail}"))),
         }
+    }
+}
+
+impl Targets for MemoryAdmins {
+    type Admins = MemoryAdmins;
+    async fn admins<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        role_arn: Option<&'a str>,
+    ) -> Result<Scoped<'a, MemoryAdmins>, AdminError> {
+        if let Ok(mut s) = self.scopes.lock() {
+            s.push((account.to_owned(), region.to_owned(), role_arn.map(str::to_owned)));
+        }
+        Ok(Scoped::Borrowed(self))
     }
 }
 

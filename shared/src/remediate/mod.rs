@@ -14,7 +14,9 @@
 //!
 //! Decisions: `remediated`, `would-remediate` (dry-run), `exempt`, `already-fixed`,
 //! `needs-review` (trailsight will not change it: a human should look), `superseded`,
-//! `not-found`, `failed`.
+//! `out-of-scope` (another account or a region the deployment does not remediate),
+//! `not-found`, `failed`. Admins act in the record's own region (and account, through a member
+//! role), via [`ports::Targets`].
 
 mod bucket;
 mod exempt;
@@ -35,7 +37,7 @@ use crate::rules::{self, Finding, Resource, RuleId};
 use plan::PolicyPlan;
 use ports::{
     AccountAdmin, AdminError, BucketAdmin, Claim, Pause, PublicAccessBlock, RemediationLedger, SecurityGroupAdmin,
-    SeenChange, TrailAdmin,
+    SeenChange, Targets, TrailAdmin,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -68,6 +70,13 @@ pub struct RemediationConfig {
     pub verify_attempts: u32,
     /// The wait before the second read; it doubles before each further one.
     pub verify_backoff: Duration,
+    /// The deployment's own account; changes in other accounts are `out-of-scope` unless
+    /// `member_role` is set. `None` acts on any account with the function's credentials.
+    pub home_account: Option<String>,
+    /// The role (name) to assume in a member account to remediate there.
+    pub member_role: Option<String>,
+    /// The regions remediation may act in; empty for all.
+    pub regions: Vec<String>,
 }
 
 impl Default for RemediationConfig {
@@ -79,6 +88,9 @@ impl Default for RemediationConfig {
             exempt_resources: vec![],
             verify_attempts: 4,
             verify_backoff: Duration::from_millis(400),
+            home_account: None,
+            member_role: None,
+            regions: vec![],
         }
     }
 }
@@ -100,6 +112,8 @@ pub enum Decision {
     NeedsReview,
     /// A later change of the same resource was seen: this older trigger changes nothing.
     Superseded,
+    /// The change happened in an account or region this deployment does not remediate.
+    OutOfScope,
     /// The resource no longer exists.
     NotFound,
     /// The remediation could not be done.
@@ -108,13 +122,14 @@ pub enum Decision {
 
 impl Decision {
     /// Every decision.
-    pub const ALL: [Decision; 8] = [
+    pub const ALL: [Decision; 9] = [
         Decision::Remediated,
         Decision::WouldRemediate,
         Decision::Exempt,
         Decision::AlreadyFixed,
         Decision::NeedsReview,
         Decision::Superseded,
+        Decision::OutOfScope,
         Decision::NotFound,
         Decision::Failed,
     ];
@@ -128,6 +143,7 @@ impl Decision {
             Decision::AlreadyFixed => "already-fixed",
             Decision::NeedsReview => "needs-review",
             Decision::Superseded => "superseded",
+            Decision::OutOfScope => "out-of-scope",
             Decision::NotFound => "not-found",
             Decision::Failed => "failed",
         }
@@ -142,6 +158,7 @@ impl Decision {
             Decision::AlreadyFixed => "AlreadyFixed",
             Decision::NeedsReview => "NeedsReview",
             Decision::Superseded => "Superseded",
+            Decision::OutOfScope => "OutOfScope",
             Decision::NotFound => "NotFound",
             Decision::Failed => "Failed",
         }
@@ -236,10 +253,43 @@ impl Report {
 pub trait Admins: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Pause + Sync {}
 impl<T: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Pause + Sync> Admins for T {}
 
+/// Where a record's change may be remediated: `Ok(None)` with the function's credentials,
+/// `Ok(Some(role ARN))` through a member account's role, `Err(why)` when out of scope.
+pub fn scope(config: &RemediationConfig, record: &Value) -> Result<Option<String>, String> {
+    let account = record_account(record);
+    let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
+    if !config.regions.is_empty() && !config.regions.iter().any(|r| r == region) {
+        return Err(format!(
+            "region {region:?} is not one this deployment remediates ({}): nothing done",
+            config.regions.join(", ")
+        ));
+    }
+    match (&config.home_account, &config.member_role) {
+        (Some(home), _) if home == account => Ok(None),
+        (Some(home), None) => Err(format!(
+            "the change is in account {account}, not this deployment's account {home}: nothing done (set MemberRoleName to remediate member accounts)"
+        )),
+        (Some(_), Some(role)) => Ok(Some(format!(
+            "arn:{}:iam::{account}:role/{role}",
+            rules::partition(record)
+        ))),
+        (None, _) => Ok(None),
+    }
+}
+
+fn record_account(record: &Value) -> &str {
+    record
+        .get("recipientAccountId")
+        .or_else(|| record.pointer("/userIdentity/accountId"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
 /// Runs one trigger: evaluates its record, claims each finding, decides and (in enforce mode)
-/// acts on it, and records the decision. `now` is the time in seconds since the epoch.
-pub async fn remediate<A: Admins, L: RemediationLedger + Sync>(
-    admins: &A,
+/// acts on it in the record's account and region, and records the decision. `now` is the time
+/// in seconds since the epoch.
+pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
+    targets: &T,
     ledger: &L,
     config: &RemediationConfig,
     event: &Value,
@@ -259,6 +309,9 @@ pub async fn remediate<A: Admins, L: RemediationLedger + Sync>(
     }
     let mut outcomes = Vec::with_capacity(findings.len());
     let mut already_decided = vec![];
+    let scope = scope(config, record);
+    let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
+    let mut admins = None;
     for finding in &findings {
         let rule = finding.rule.as_str();
         let outcome = match ledger.claim(event_id, rule, now).await {
@@ -272,7 +325,23 @@ pub async fn remediate<A: Admins, L: RemediationLedger + Sync>(
                 already_decided.push((finding.rule, decision));
                 continue;
             }
-            Ok(Claim::Won) => decide(admins, ledger, config, record, finding, now).await,
+            Ok(Claim::Won) => match &scope {
+                Err(why) => outcome(finding, Decision::OutOfScope, Value::Null, Value::Null, why.clone()),
+                Ok(role) => {
+                    if admins.is_none() {
+                        admins = Some(targets.admins(record_account(record), region, role.as_deref()).await);
+                    }
+                    match &admins {
+                        Some(Ok(a)) => decide(&**a, ledger, config, record, finding, now).await,
+                        Some(Err(e)) => from_error(finding, e.clone(), Value::Null),
+                        None => from_error(
+                            finding,
+                            AdminError::NotFound("the record's account".into()),
+                            Value::Null,
+                        ),
+                    }
+                }
+            },
             Err(e) => from_error(finding, e, Value::Null),
         };
         if let Err(e) = ledger.finish(event_id, rule, outcome.decision.as_str(), now).await {
@@ -564,7 +633,7 @@ pub fn decision_event(record: &Value, mode: Mode, o: &Outcome) -> Envelope {
         account.clone(),
         time,
         region.clone(),
-        o.resource.arns(&account, &region),
+        o.resource.arns(&rules::partition(record), &account, &region),
         detail,
     )
 }

@@ -323,3 +323,40 @@ pub trait RemediationLedger {
 /// How long a claim's holder may take before another trigger can claim again (seconds):
 /// longer than the function's timeout.
 pub const CLAIM_LEASE_SECONDS: i64 = 120;
+
+/// The admins of one account and region: the caller's own, or shared clients of a scope.
+#[derive(Debug)]
+pub enum Scoped<'a, A> {
+    /// The caller's admins serve every scope (in-memory fakes, tests).
+    Borrowed(&'a A),
+    /// Clients made for this scope and reused.
+    Shared(std::sync::Arc<A>),
+}
+
+impl<A> std::ops::Deref for Scoped<'_, A> {
+    type Target = A;
+    fn deref(&self) -> &A {
+        match self {
+            Scoped::Borrowed(a) => a,
+            Scoped::Shared(a) => a,
+        }
+    }
+}
+
+/// Where remediation acts: the admins for the account and region a change happened in.
+///
+/// Contract: returns admins whose calls go to `region` of `account`, with the function's own
+/// credentials when `role_arn` is `None`, else with that role's (assumed on first use); the
+/// same scope asked again reuses its clients. Fails with `AccessDenied` when the role cannot
+/// be assumed. Which accounts and regions are in scope is decided before, by the caller.
+pub trait Targets: Sync {
+    /// The admins of one scope.
+    type Admins: super::Admins;
+    /// The admins for `region` of `account`.
+    fn admins<'a>(
+        &'a self,
+        account: &'a str,
+        region: &'a str,
+        role_arn: Option<&'a str>,
+    ) -> impl Future<Output = Result<Scoped<'a, Self::Admins>, AdminError>> + Send + 'a;
+}

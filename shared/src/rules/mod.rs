@@ -121,19 +121,45 @@ pub enum Resource {
 }
 
 impl Resource {
-    /// ARNs for the EventBridge `resources` list.
-    pub fn arns(&self, account: &str, region: &str) -> Vec<String> {
+    /// ARNs for the EventBridge `resources` list, in `partition` (`aws`, `aws-cn`,
+    /// `aws-us-gov`...; [`partition`]).
+    pub fn arns(&self, partition: &str, account: &str, region: &str) -> Vec<String> {
         match self {
-            Resource::Bucket { name, .. } => vec![format!("arn:aws:s3:::{name}")],
+            Resource::Bucket { name, .. } => vec![format!("arn:{partition}:s3:::{name}")],
             Resource::AccountPublicAccessBlock { .. } => vec![],
             Resource::SecurityGroup { group_id: Some(id), .. } => {
-                vec![format!("arn:aws:ec2:{region}:{account}:security-group/{id}")]
+                vec![format!("arn:{partition}:ec2:{region}:{account}:security-group/{id}")]
             }
             Resource::SecurityGroup { .. } => vec![],
             Resource::Trail { name } if name.starts_with("arn:") => vec![name.clone()],
-            Resource::Trail { name } => vec![format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}")],
+            Resource::Trail { name } => vec![format!("arn:{partition}:cloudtrail:{region}:{account}:trail/{name}")],
         }
     }
+}
+
+/// The AWS partition a record comes from: from its region (`cn-` is `aws-cn`, `us-gov-` is
+/// `aws-us-gov`, `us-iso-` and `us-isob-` the isolated ones), else from its caller's ARN, else
+/// `aws`.
+pub fn partition(record: &Value) -> String {
+    let region = text(record, "awsRegion").unwrap_or("");
+    for (prefix, partition) in [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+    ] {
+        if region.starts_with(prefix) {
+            return partition.to_owned();
+        }
+    }
+    record
+        .pointer("/userIdentity/arn")
+        .and_then(Value::as_str)
+        .and_then(|a| a.strip_prefix("arn:"))
+        .and_then(|a| a.split(':').next())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+        .to_owned()
 }
 
 /// One broken rule.
@@ -452,7 +478,7 @@ pub fn risky_change_event(record: &Value, finding: &Finding) -> Envelope {
         account.clone(),
         time,
         region.clone(),
-        finding.resource.arns(&account, &region),
+        finding.resource.arns(&partition(record), &account, &region),
         detail,
     )
 }

@@ -250,3 +250,21 @@ fn the_exemption_rule_watches_the_deployments_own_tag_key() {
     assert_eq!(fired, vec![RuleId::TrailsightExemptionChanged]);
     assert!(evaluate(&record).is_empty());
 }
+
+#[test]
+fn resource_arns_use_the_records_partition() {
+    // Given an SSH-to-the-world call in GovCloud and one in China
+    let mut gov = case("ssh to the world");
+    gov["awsRegion"] = Value::from("us-gov-west-1");
+    let mut china = gov.clone();
+    china["awsRegion"] = Value::from("cn-north-1");
+    // When they become events, then their ARNs are in those partitions
+    for (record, arn) in [
+        (&gov, "arn:aws-us-gov:ec2:us-gov-west-1:"),
+        (&china, "arn:aws-cn:ec2:cn-north-1:"),
+    ] {
+        let f = evaluate(record).remove(0);
+        let e = risky_change_event(record, &f);
+        assert!(e.resources[0].starts_with(arn), "{:?}", e.resources);
+    }
+}
