@@ -40,9 +40,11 @@ template: test-env
 	.venv/bin/python tests/scripts/check_template.py
 	.venv/bin/python tests/scripts/check_iam.py --self-test
 
-## Both functions cross-compiled for Lambda arm64 (cargo-lambda with zig), as SAM builds them.
+## Both functions built by `sam build`, the path users take (rust-cargolambda: cargo-lambda
+## with zig, arm64, provided.al2023), then checked to be arm64 Lambda bootstraps.
 lambda-build: test-env
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(CARGO) lambda build --release --arm64 -p trailsight-ingest -p trailsight-remediate
+	PATH="$(CURDIR)/.venv/bin:$$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 sam build
+	.venv/bin/python tests/scripts/check_bootstrap.py .aws-sam/build/IngestFunction/bootstrap .aws-sam/build/RemediateFunction/bootstrap
 
 ## Every test: lint, unit, template, integration, and the arm64 Lambda build (installs its own tools).
 test: test-env lint unit template integration lambda-build

@@ -80,8 +80,9 @@ pub struct SetupArgs {
     /// Turn on S3's EventBridge delivery instead of a queue entry.
     #[arg(long)]
     pub eventbridge: bool,
-    /// The trail's key prefix (empty, or ending in `/`), before `AWSLogs/`.
-    #[arg(long, default_value = "")]
+    /// Where the trail's log files are: `AWSLogs/`, or the trail's prefix and `AWSLogs/`
+    /// (the SetupNotificationsCommand output gives it).
+    #[arg(long, default_value = "AWSLogs/")]
     pub prefix: String,
 }
 

@@ -88,10 +88,10 @@ async fn an_existing_notification_survives_setup() {
     let siem = siem_notification(&env, &bucket, "exports/").await;
     let ours = queue_arn(&env, "ingest").await;
     // When trailsight's queue is set up, twice
-    let first = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "")
+    let first = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "AWSLogs/")
         .await
         .unwrap();
-    let second = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "")
+    let second = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "AWSLogs/")
         .await
         .unwrap();
     // Then both entries are there, and the second run changed nothing
@@ -110,9 +110,14 @@ async fn an_overlapping_notification_is_refused_and_left_as_it_was() {
     env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let siem = siem_notification(&env, &bucket, "").await;
     // When trailsight's queue is set up
-    let err = setup(&env.s3, &bucket, &Delivery::Queue(queue_arn(&env, "ingest").await), "")
-        .await
-        .unwrap_err();
+    let err = setup(
+        &env.s3,
+        &bucket,
+        &Delivery::Queue(queue_arn(&env, "ingest").await),
+        "AWSLogs/",
+    )
+    .await
+    .unwrap_err();
     // Then it is refused with a message naming the overlapping entry, and nothing changed
     assert!(
         matches!(err, SetupError::Overlap { ref id, .. } if id == "siem"),
@@ -125,7 +130,9 @@ async fn an_overlapping_notification_is_refused_and_left_as_it_was() {
     );
     // And S3's EventBridge delivery can be turned on beside it, and delivers
     assert_eq!(
-        setup(&env.s3, &bucket, &Delivery::EventBridge, "").await.unwrap(),
+        setup(&env.s3, &bucket, &Delivery::EventBridge, "AWSLogs/")
+            .await
+            .unwrap(),
         Setup::Added { kept: 1 }
     );
     assert_eq!(

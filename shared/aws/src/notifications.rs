@@ -112,12 +112,12 @@ fn call_error<E: std::fmt::Display>(bucket: &str, action: &'static str, e: E) ->
 }
 
 /// Adds trailsight's delivery to `bucket`'s notifications, keeping every other entry.
-/// `trail_prefix` is the trail's S3 key prefix (empty, or ending in `/`).
+/// `key_prefix` is where the trail's log files are (`AWSLogs/`, or `PREFIX/AWSLogs/`).
 pub async fn setup(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     delivery: &Delivery,
-    trail_prefix: &str,
+    key_prefix: &str,
 ) -> Result<Setup, SetupError> {
     let current = s3
         .get_bucket_notification_configuration()
@@ -131,7 +131,7 @@ pub async fn setup(
                 aws_smithy_types::error::display::DisplayErrorContext(e),
             )
         })?;
-    let our_prefix = format!("{trail_prefix}AWSLogs/");
+    let our_prefix = key_prefix.to_owned();
     let mut queues: Vec<QueueConfiguration> = current.queue_configurations().to_vec();
     let kept = current.topic_configurations().len()
         + current.lambda_function_configurations().len()
