@@ -151,6 +151,8 @@ pub struct FileCounter<F: Fn(&str, &str) -> bool> {
     /// comparing with the last one is cheaper than hashing.
     last: [(String, StrId); 2],
     apis: FxHashMap<(StrId, StrId, StrId, StrId), u32>,
+    /// Per API of the batch, whether the rules look at it (asked once per API, not per record).
+    candidate_apis: Vec<bool>,
     slots: FxHashMap<(u32, i64), u32>,
     is_candidate: F,
 }
@@ -171,6 +173,7 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
             key_ids: FxHashMap::default(),
             last: [(String::new(), NONE), (String::new(), NONE)],
             apis: FxHashMap::default(),
+            candidate_apis: Vec::new(),
             slots: FxHashMap::default(),
             is_candidate,
         }
@@ -226,6 +229,8 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
                     event_name: s[name as usize].clone(),
                 });
                 self.apis.insert((account, region, source, name), a);
+                self.candidate_apis
+                    .push((self.is_candidate)(&rec.event_source, &rec.event_name));
                 a
             }
         };
@@ -256,7 +261,7 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
                 agent,
             });
         }
-        if (self.is_candidate)(&rec.event_source, &rec.event_name) {
+        if self.candidate_apis.get(api as usize).copied().unwrap_or(false) {
             self.batch.candidates.push(Candidate {
                 id: id.unwrap_or(0),
                 raw: String::from_utf8_lossy(rec.raw).into_owned(),

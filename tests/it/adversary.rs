@@ -445,3 +445,46 @@ async fn each_way_of_hollowing_out_a_logging_trail_needs_review() {
         assert_eq!(status.is_logging(), Some(true));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accounts_change_is_remediated_there_through_its_role() {
+    // Given a public bucket made in member account 444455556666 of an organization trail,
+    // reached through its trailsight-remediation role (moto switches account on AssumeRole;
+    // it resolves bucket names across accounts, so this checks that the role is assumed and
+    // used without error, and the decision; out-of-scope without a role is tested apart)
+    let (env, targets, sink, ledger) = setup().await;
+    let role = "arn:aws:iam::444455556666:role/trailsight-remediation";
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("test")
+        .configure(&env.sdk)
+        .build()
+        .await;
+    let member_sdk = env
+        .sdk
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+        .build();
+    let member_s3 = trailsight_aws::config::s3_client(&member_sdk, true);
+    let bucket = unique("member");
+    member_s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let open = public(&bucket, "Open");
+    member_s3
+        .put_bucket_policy()
+        .bucket(&bucket)
+        .policy(format!(r#"{{"Statement":[{open}]}}"#))
+        .send()
+        .await
+        .unwrap();
+    let mut event = policy_call(&bucket, &[open], "2024-01-02T10:00:00Z");
+    event["detail"]["recipientAccountId"] = json!("444455556666");
+    // When the deployment in 123456789012 remediates it with its member role
+    let config = RemediationConfig {
+        home_account: Some("123456789012".into()),
+        member_role: Some("trailsight-remediation".into()),
+        ..enforce()
+    };
+    let decision = decide((&targets, &ledger, &sink), &config, &event).await;
+    // Then the member account's bucket has no public statement left
+    assert_eq!(decision, "remediated");
+    assert!(member_s3.get_bucket_policy().bucket(&bucket).send().await.is_err());
+}

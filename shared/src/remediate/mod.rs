@@ -18,26 +18,26 @@
 //! `not-found`, `failed`. Admins act in the record's own region (and account, through a member
 //! role), via [`ports::Targets`].
 
-mod bucket;
+mod bucket_acl;
+mod bucket_policy;
+mod driver;
 mod exempt;
 pub mod memory;
-mod network;
 pub mod plan;
 pub mod ports;
+mod public_access_block;
+mod security_group;
 mod trail;
 
-use bucket::{account_pab, bucket_acl, bucket_pab, bucket_policy};
 pub use exempt::{glob, principal_exempt, tag_exempt};
 use exempt::{resource_key, resource_name};
-use network::security_group;
-use trail::trail;
 
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_REMEDIATION, DETAIL_TYPE_RISKY_CHANGE};
 use crate::rules::{self, Finding, Resource, RuleId};
-use plan::PolicyPlan;
+use driver::{decided as outcome, errored};
 use ports::{
-    AccountAdmin, AdminError, BucketAdmin, Claim, Pause, PublicAccessBlock, RemediationLedger, SecurityGroupAdmin,
-    SeenChange, Targets, TrailAdmin,
+    AccountAdmin, AdminError, BucketAdmin, Claim, Pause, RemediationLedger, SecurityGroupAdmin, SeenChange, Targets,
+    TrailAdmin,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -396,33 +396,8 @@ fn event_time(record: &Value) -> String {
         .unwrap_or_else(|_| raw.to_owned())
 }
 
-fn outcome(finding: &Finding, decision: Decision, before: Value, after: Value, reason: impl Into<String>) -> Outcome {
-    Outcome {
-        rule: finding.rule,
-        resource: finding.resource.clone(),
-        decision,
-        before,
-        after,
-        reason: reason.into(),
-        error: None,
-    }
-}
-
 fn from_error(finding: &Finding, e: AdminError, before: Value) -> Outcome {
-    match e {
-        AdminError::NotFound(what) => outcome(
-            finding,
-            Decision::NotFound,
-            before,
-            Value::Null,
-            format!("{what} does not exist any more"),
-        ),
-        e => Outcome {
-            reason: e.to_string(),
-            error: Some(e),
-            ..outcome(finding, Decision::Failed, before, Value::Null, "")
-        },
-    }
+    errored(finding, e, before, |what| format!("{what} does not exist any more"))
 }
 
 async fn decide<A: Admins, L: RemediationLedger + Sync>(
@@ -480,8 +455,65 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
         );
     }
     let request = record.get("requestParameters").unwrap_or(&Value::Null);
-    let result = match (finding.rule, &finding.resource) {
-        (RuleId::TrailsightExemptionChanged, _) => Ok(outcome(
+    let misfit = || {
+        outcome(
+            finding,
+            Decision::Failed,
+            Value::Null,
+            Value::Null,
+            format!(
+                "rule {} does not concern this resource: nothing done",
+                finding.rule.as_str()
+            ),
+        )
+    };
+    match finding.rule {
+        RuleId::S3BucketPolicyPublic => match &finding.resource {
+            Resource::Bucket { name, .. } => {
+                driver::run(
+                    admins,
+                    config,
+                    finding,
+                    &bucket_policy::BucketPolicy::new(name, request),
+                )
+                .await
+            }
+            _ => misfit(),
+        },
+        RuleId::S3BucketAclPublic => match &finding.resource {
+            Resource::Bucket {
+                name, key, version_id, ..
+            } => {
+                let acl = bucket_acl::BucketAcl::new(name, key.as_deref(), version_id.as_deref(), request);
+                driver::run(admins, config, finding, &acl).await
+            }
+            _ => misfit(),
+        },
+        RuleId::S3PublicAccessBlockRemoved => {
+            let level = match &finding.resource {
+                Resource::Bucket { name, .. } => public_access_block::Level::Bucket(name.clone()),
+                Resource::AccountPublicAccessBlock { account } => public_access_block::Level::Account(account.clone()),
+                _ => return misfit(),
+            };
+            let block = public_access_block::PublicAccessBlockOn::new(level, record);
+            driver::run(admins, config, finding, &block).await
+        }
+        RuleId::Ec2SecurityGroupOpenAdminPort => match &finding.resource {
+            Resource::SecurityGroup {
+                group_id, group_name, ..
+            } => {
+                let group = security_group::OpenedGroup::new(group_id.as_deref(), group_name.as_deref(), record);
+                driver::run(admins, config, finding, &group).await
+            }
+            _ => misfit(),
+        },
+        RuleId::CloudtrailLoggingStopped => match &finding.resource {
+            Resource::Trail { name } => {
+                driver::run(admins, config, finding, &trail::StoppedTrail::new(name, record)).await
+            }
+            _ => misfit(),
+        },
+        RuleId::TrailsightExemptionChanged => outcome(
             finding,
             Decision::NeedsReview,
             Value::Null,
@@ -490,108 +522,7 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
                 "{}; trailsight never changes tags: review who granted or removed the exemption",
                 finding.reason
             ),
-        )),
-        (RuleId::S3BucketPolicyPublic, Resource::Bucket { name, .. }) => {
-            bucket_policy(admins, config, finding, name, request).await
-        }
-        (
-            RuleId::S3BucketAclPublic,
-            Resource::Bucket {
-                name, key, version_id, ..
-            },
-        ) => {
-            bucket_acl(
-                admins,
-                config,
-                finding,
-                name,
-                key.as_deref(),
-                version_id.as_deref(),
-                request,
-            )
-            .await
-        }
-        (RuleId::S3PublicAccessBlockRemoved, Resource::Bucket { name, .. }) => {
-            bucket_pab(admins, config, finding, name, record).await
-        }
-        (RuleId::S3PublicAccessBlockRemoved, Resource::AccountPublicAccessBlock { account }) => {
-            account_pab(admins, config, finding, account, record).await
-        }
-        (
-            RuleId::Ec2SecurityGroupOpenAdminPort,
-            Resource::SecurityGroup {
-                group_id, group_name, ..
-            },
-        ) => {
-            security_group(
-                admins,
-                config,
-                finding,
-                group_id.as_deref(),
-                group_name.as_deref(),
-                record,
-            )
-            .await
-        }
-        (RuleId::CloudtrailLoggingStopped, Resource::Trail { name }) => {
-            trail(admins, config, finding, name, record).await
-        }
-        (rule, resource) => Ok(outcome(
-            finding,
-            Decision::NeedsReview,
-            Value::Null,
-            Value::Null,
-            format!(
-                "rule {} on a {} resource has no remediation",
-                rule.as_str(),
-                serde_json::to_value(resource)
-                    .ok()
-                    .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or_default()
-            ),
-        )),
-    };
-    result.unwrap_or_else(|(e, before)| from_error(finding, e, before))
-}
-
-type Step = Result<Outcome, (AdminError, Value)>;
-
-fn no_state(e: AdminError) -> (AdminError, Value) {
-    (e, Value::Null)
-}
-
-fn verify_failed(finding: &Finding, before: Value, after: Value, why: &str) -> Outcome {
-    Outcome {
-        error: Some(AdminError::Failed {
-            action: "verify".into(),
-            why: why.to_owned(),
-        }),
-        ..outcome(finding, Decision::Failed, before, after, why)
-    }
-}
-
-/// Reads live state until `done` holds or the attempts run out (waiting the configured
-/// backoff, doubled each time, between reads), so a read-back tolerates eventual
-/// consistency. Returns the last state read and whether `done` held.
-async fn read_back<A: Admins, T>(
-    admins: &A,
-    config: &RemediationConfig,
-    read: impl AsyncFn() -> Result<T, AdminError>,
-    done: impl Fn(&T) -> bool,
-) -> Result<(T, bool), AdminError> {
-    let mut wait = config.verify_backoff;
-    let mut attempt = 1;
-    loop {
-        let state = read().await?;
-        if done(&state) {
-            return Ok((state, true));
-        }
-        if attempt >= config.verify_attempts.max(1) {
-            return Ok((state, false));
-        }
-        admins.pause(wait).await;
-        wait = wait.saturating_mul(2);
-        attempt += 1;
+        ),
     }
 }
 

@@ -582,10 +582,10 @@ fn a_disagreement_with_s3s_verdict_is_a_failed_decision_naming_both() {
 
 #[test]
 fn the_read_back_waits_out_eventual_consistency() {
-    // Given reads that lag two reads behind each write
+    // Given reads that lag four reads (two read-backs of tags and policy) behind each write
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    admins.lag_reads(2);
+    admins.lag_reads(4);
     // When remediated
     let report = run(&admins, &enforce(), &policy_call());
     // Then it read again after pausing, and did not report failed

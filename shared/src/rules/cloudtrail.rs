@@ -3,7 +3,49 @@
 //! management events or only read events, a trail made single-region, global service events
 //! turned off, or its logs sent to another bucket.
 
+use super::{Call, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
+
+/// `cloudtrail-logging-stopped`: a trail stopped, deleted, or made to record less.
+pub const RULE: Rule = Rule {
+    id: RuleId::CloudtrailLoggingStopped,
+    severity: Severity::High,
+    events: &[
+        ("cloudtrail.amazonaws.com", "StopLogging"),
+        ("cloudtrail.amazonaws.com", "DeleteTrail"),
+        ("cloudtrail.amazonaws.com", "UpdateTrail"),
+        ("cloudtrail.amazonaws.com", "PutEventSelectors"),
+    ],
+    native_trigger: true,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    let req = call.request;
+    let trail = req
+        .get("name")
+        .or_else(|| req.get("trailName"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let (why, critical) = match call.name {
+        "StopLogging" => ("StopLogging: the trail stops recording API calls".to_owned(), true),
+        "DeleteTrail" => ("DeleteTrail: the trail and its logging are gone".to_owned(), true),
+        name => {
+            let weakenings = weakenings(name, req);
+            if weakenings.is_empty() {
+                return vec![];
+            }
+            let reasons: Vec<String> = weakenings.iter().map(Weakening::reason).collect();
+            (reasons.join("; "), false)
+        }
+    };
+    let mut f = RULE.finding(Resource::Trail { name: trail }, why);
+    if critical {
+        f.severity = Severity::Critical;
+    }
+    vec![f]
+}
 
 /// One way a call makes a trail record less, as it can be checked on the live trail.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,36 @@
 //! An exemption switches remediation off for that resource, so granting one is itself an
 //! event someone should see.
 
-use super::Resource;
+use super::{Call, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
+
+/// `trailsight-exemption-changed`: the exemption tag set or removed. Remediation only reports
+/// it for review, so AWS's native events of these (frequent) calls are not sent to it.
+pub const RULE: Rule = Rule {
+    id: RuleId::TrailsightExemptionChanged,
+    severity: Severity::Medium,
+    events: &[
+        ("s3.amazonaws.com", "PutBucketTagging"),
+        ("s3.amazonaws.com", "DeleteBucketTagging"),
+        ("ec2.amazonaws.com", "CreateTags"),
+        ("ec2.amazonaws.com", "DeleteTags"),
+    ],
+    native_trigger: false,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    changes(call.name, call.request, &call.settings.exempt_tag_key)
+        .into_iter()
+        .map(|c| {
+            let mut f = RULE.finding(c.resource, c.reason);
+            if c.granted {
+                f.severity = Severity::High;
+            }
+            f
+        })
+        .collect()
+}
 
 /// One exemption change on one resource.
 #[derive(Debug, Clone, PartialEq)]

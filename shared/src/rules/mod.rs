@@ -175,37 +175,104 @@ pub struct Finding {
     pub reason: String,
 }
 
-/// Cheap pre-filter for the hot path: whether any rule looks at this API at all.
-pub fn concerns(event_source: &str, event_name: &str) -> bool {
-    match event_name {
-        "PutBucketPolicy"
-        | "PutBucketAcl"
-        | "CreateBucket"
-        | "PutObjectAcl"
-        | "DeleteBucketPublicAccessBlock"
-        | "PutBucketPublicAccessBlock" => event_source == "s3.amazonaws.com",
-        "PutPublicAccessBlock"
-        | "DeletePublicAccessBlock"
-        | "PutAccountPublicAccessBlock"
-        | "DeleteAccountPublicAccessBlock" => {
-            event_source == "s3.amazonaws.com" || event_source == "s3-control.amazonaws.com"
-        }
-        "AuthorizeSecurityGroupIngress" | "ModifySecurityGroupRules" | "CreateTags" | "DeleteTags" => {
-            event_source == "ec2.amazonaws.com"
-        }
-        "PutBucketTagging" | "DeleteBucketTagging" => event_source == "s3.amazonaws.com",
-        "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
-            event_source == "cloudtrail.amazonaws.com"
-        }
-        _ => false,
+/// One risky-change rule: its public id, its usual severity (a check may raise it for the
+/// worst cases), the calls it looks at, whether remediation also takes AWS's native API-call
+/// events of those calls, and its check. [`RULES`] is the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// The public id.
+    pub id: RuleId,
+    /// The severity of its findings, unless the check says otherwise.
+    pub severity: Severity,
+    /// The (eventSource, eventName) pairs it looks at.
+    pub events: &'static [(&'static str, &'static str)],
+    /// Whether the stack's native-event rule sends these calls to remediation (the template's
+    /// `NativeApiCallRule` lists exactly these rules' event names; a test checks it).
+    pub native_trigger: bool,
+    /// The findings of one successful call.
+    pub check: fn(&Call<'_>) -> Vec<Finding>,
+}
+
+impl Rule {
+    /// Whether the rule looks at this call.
+    pub fn concerns(&self, event_source: &str, event_name: &str) -> bool {
+        self.events.iter().any(|(s, n)| *n == event_name && *s == event_source)
     }
+
+    /// A finding of this rule with its usual severity.
+    pub fn finding(&self, resource: Resource, reason: String) -> Finding {
+        Finding {
+            rule: self.id,
+            severity: self.severity,
+            resource,
+            reason,
+        }
+    }
+}
+
+/// Every rule, in the order their findings are reported.
+pub const RULES: [Rule; 6] = [
+    s3_policy::RULE,
+    s3_acl::RULE,
+    public_access_block::RULE,
+    security_group::RULE,
+    cloudtrail::RULE,
+    exemption::RULE,
+];
+
+/// A successful call as a rule's check sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The whole CloudTrail record.
+    pub record: &'a Value,
+    /// Its eventName.
+    pub name: &'a str,
+    /// Its requestParameters (`null` when absent).
+    pub request: &'a Value,
+    /// The deployment's settings.
+    pub settings: &'a RuleSettings,
+}
+
+impl Call<'_> {
+    /// The bucket (and object key and version) the request names.
+    pub fn bucket(&self) -> Resource {
+        Resource::Bucket {
+            name: text(self.request, "bucketName").unwrap_or("").to_owned(),
+            key: text(self.request, "key").map(str::to_owned),
+            version_id: text(self.request, "versionId").map(str::to_owned),
+        }
+    }
+
+    /// The account the request names, else the record's.
+    pub fn account(&self) -> String {
+        text(self.request, "accountId")
+            .or_else(|| text(self.record, "recipientAccountId"))
+            .or_else(|| self.record.get("userIdentity").and_then(|u| text(u, "accountId")))
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+/// Whether any rule looks at this call (the counter keeps such records whole, once per API).
+pub fn concerns(event_source: &str, event_name: &str) -> bool {
+    RULES.iter().any(|r| r.concerns(event_source, event_name))
+}
+
+/// The event names the stack's native-event rule must send to remediation.
+pub fn native_trigger_event_names() -> std::collections::BTreeSet<&'static str> {
+    RULES
+        .iter()
+        .filter(|r| r.native_trigger)
+        .flat_map(|r| r.events.iter().map(|(_, n)| *n))
+        .collect()
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
-fn quote(v: &Value) -> String {
+/// A value quoted for a reason line, cut at 400 bytes.
+pub(crate) fn quote(v: &Value) -> String {
     let s = serde_json::to_string(v).unwrap_or_default();
     if s.len() > 400 {
         let cut = (0..=400).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
@@ -240,197 +307,29 @@ pub fn evaluate(record: &Value) -> Vec<Finding> {
     evaluate_with(record, &RuleSettings::default())
 }
 
-/// The rules one record breaks under `settings`.
+/// The rules one record breaks under `settings`: each rule of [`RULES`] that concerns the
+/// call checks it; a failed call (any `errorCode`) breaks none.
 pub fn evaluate_with(record: &Value, settings: &RuleSettings) -> Vec<Finding> {
     let (Some(source), Some(name)) = (text(record, "eventSource"), text(record, "eventName")) else {
         return vec![];
     };
-    if !concerns(source, name) {
-        return vec![];
-    }
     if record
         .get("errorCode")
         .is_some_and(|e| !e.is_null() && e.as_str() != Some(""))
     {
         return vec![];
     }
-    let null = Value::Null;
-    let req = record.get("requestParameters").unwrap_or(&null);
-    let bucket = || Resource::Bucket {
-        name: text(req, "bucketName").unwrap_or("").to_owned(),
-        key: text(req, "key").map(str::to_owned),
-        version_id: text(req, "versionId").map(str::to_owned),
+    let call = Call {
+        record,
+        name,
+        request: record.get("requestParameters").unwrap_or(&Value::Null),
+        settings,
     };
-    let account = || {
-        text(req, "accountId")
-            .or_else(|| text(record, "recipientAccountId"))
-            .or_else(|| record.get("userIdentity").and_then(|u| text(u, "accountId")))
-            .unwrap_or("")
-            .to_owned()
-    };
-    let finding = |rule, severity, resource, reason: String| Finding {
-        rule,
-        severity,
-        resource,
-        reason,
-    };
-    let mut out = vec![];
-    match name {
-        "PutBucketPolicy" => {
-            if let Some(policy) = s3_policy::policy_document(req) {
-                let statements = s3_policy::statements(&policy);
-                if let Some(i) = s3_policy::public_statement_indices(&policy).first() {
-                    let reason = format!("bucket policy grants anyone access: {}", quote(statements[*i]));
-                    out.push(finding(
-                        RuleId::S3BucketPolicyPublic,
-                        Severity::Critical,
-                        bucket(),
-                        reason,
-                    ));
-                }
-            }
-        }
-        "PutBucketAcl" | "PutObjectAcl" | "CreateBucket" => {
-            if let Some(part) = s3_acl::public_part(req) {
-                let severity = if part.contains("public-read-write") || part.contains("WRITE") {
-                    Severity::Critical
-                } else {
-                    Severity::High
-                };
-                out.push(finding(
-                    RuleId::S3BucketAclPublic,
-                    severity,
-                    bucket(),
-                    format!("{name} makes the ACL public: {part}"),
-                ));
-            }
-        }
-        "DeleteBucketPublicAccessBlock" => {
-            out.push(finding(
-                RuleId::S3PublicAccessBlockRemoved,
-                Severity::High,
-                bucket(),
-                "bucket public access block deleted".to_owned(),
-            ));
-        }
-        "PutBucketPublicAccessBlock" | "PutPublicAccessBlock" | "PutAccountPublicAccessBlock" => {
-            let config = req.get("PublicAccessBlockConfiguration").unwrap_or(&null);
-            let off = public_access_block::settings_off(config);
-            if !off.is_empty() {
-                let resource = if name == "PutBucketPublicAccessBlock" {
-                    bucket()
-                } else {
-                    Resource::AccountPublicAccessBlock { account: account() }
-                };
-                let reason = format!(
-                    "public access block settings turned off: {} (configuration {})",
-                    off.join(", "),
-                    quote(config)
-                );
-                out.push(finding(
-                    RuleId::S3PublicAccessBlockRemoved,
-                    Severity::High,
-                    resource,
-                    reason,
-                ));
-            }
-        }
-        "DeletePublicAccessBlock" | "DeleteAccountPublicAccessBlock" => {
-            let resource = Resource::AccountPublicAccessBlock { account: account() };
-            out.push(finding(
-                RuleId::S3PublicAccessBlockRemoved,
-                Severity::High,
-                resource,
-                "account public access block deleted".to_owned(),
-            ));
-        }
-        "AuthorizeSecurityGroupIngress" | "ModifySecurityGroupRules" => {
-            let rules = if name == "AuthorizeSecurityGroupIngress" {
-                security_group::world_open_permissions(record)
-            } else {
-                security_group::modified_world_open_rules(record)
-            };
-            if !rules.is_empty() {
-                let group_id = text(req, "groupId")
-                    .or_else(|| {
-                        req.get("ModifySecurityGroupRulesRequest")
-                            .and_then(|r| text(r, "GroupId"))
-                    })
-                    .or_else(|| {
-                        record
-                            .pointer("/responseElements/securityGroupRuleSet/items/0/groupId")
-                            .and_then(Value::as_str)
-                    })
-                    .map(str::to_owned);
-                let all = rules.iter().any(|r| r["ipProtocol"] == "-1");
-                let reason = format!(
-                    "security group opened to the internet on an admin port: {}",
-                    quote(&Value::Array(rules.clone()))
-                );
-                let resource = Resource::SecurityGroup {
-                    group_id,
-                    group_name: text(req, "groupName").map(str::to_owned),
-                    rules,
-                };
-                out.push(finding(
-                    RuleId::Ec2SecurityGroupOpenAdminPort,
-                    if all { Severity::Critical } else { Severity::High },
-                    resource,
-                    reason,
-                ));
-            }
-        }
-        "StopLogging" | "DeleteTrail" | "UpdateTrail" | "PutEventSelectors" => {
-            let trail = text(req, "name")
-                .or_else(|| text(req, "trailName"))
-                .unwrap_or("")
-                .to_owned();
-            let why = match name {
-                "StopLogging" => Some("StopLogging: the trail stops recording API calls".to_owned()),
-                "DeleteTrail" => Some("DeleteTrail: the trail and its logging are gone".to_owned()),
-                _ => {
-                    let weakenings = cloudtrail::weakenings(name, req);
-                    (!weakenings.is_empty()).then(|| {
-                        weakenings
-                            .iter()
-                            .map(cloudtrail::Weakening::reason)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                }
-            };
-            if let Some(why) = why {
-                let severity = if matches!(name, "StopLogging" | "DeleteTrail") {
-                    Severity::Critical
-                } else {
-                    Severity::High
-                };
-                out.push(finding(
-                    RuleId::CloudtrailLoggingStopped,
-                    severity,
-                    Resource::Trail { name: trail },
-                    why,
-                ));
-            }
-        }
-        "PutBucketTagging" | "DeleteBucketTagging" | "CreateTags" | "DeleteTags" => {
-            for change in exemption::changes(name, req, &settings.exempt_tag_key) {
-                let severity = if change.granted {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                };
-                out.push(finding(
-                    RuleId::TrailsightExemptionChanged,
-                    severity,
-                    change.resource,
-                    change.reason,
-                ));
-            }
-        }
-        _ => {}
-    }
-    out
+    RULES
+        .iter()
+        .filter(|r| r.concerns(source, name))
+        .flat_map(|r| (r.check)(&call))
+        .collect()
 }
 
 /// The `Trailsight Risky Change` event for one finding on one record.

@@ -3,7 +3,64 @@
 //! settings on never fires, and neither does a setting the configuration leaves out: the
 //! rule reports, and remediation turns back on, exactly the settings the call turned off.
 
+use super::{quote, Call, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
+
+/// `s3-public-access-block-removed`: a public access block deleted or a setting turned off, at
+/// bucket or account level.
+pub const RULE: Rule = Rule {
+    id: RuleId::S3PublicAccessBlockRemoved,
+    severity: Severity::High,
+    events: &[
+        ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock"),
+        ("s3.amazonaws.com", "PutBucketPublicAccessBlock"),
+        ("s3.amazonaws.com", "PutPublicAccessBlock"),
+        ("s3.amazonaws.com", "DeletePublicAccessBlock"),
+        ("s3.amazonaws.com", "PutAccountPublicAccessBlock"),
+        ("s3.amazonaws.com", "DeleteAccountPublicAccessBlock"),
+        ("s3-control.amazonaws.com", "PutPublicAccessBlock"),
+        ("s3-control.amazonaws.com", "DeletePublicAccessBlock"),
+        ("s3-control.amazonaws.com", "PutAccountPublicAccessBlock"),
+        ("s3-control.amazonaws.com", "DeleteAccountPublicAccessBlock"),
+    ],
+    native_trigger: true,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    let account = || Resource::AccountPublicAccessBlock {
+        account: call.account(),
+    };
+    match call.name {
+        "DeleteBucketPublicAccessBlock" => {
+            vec![RULE.finding(call.bucket(), "bucket public access block deleted".to_owned())]
+        }
+        "DeletePublicAccessBlock" | "DeleteAccountPublicAccessBlock" => {
+            vec![RULE.finding(account(), "account public access block deleted".to_owned())]
+        }
+        _ => {
+            let config = call
+                .request
+                .get("PublicAccessBlockConfiguration")
+                .unwrap_or(&Value::Null);
+            let off = settings_off(config);
+            if off.is_empty() {
+                return vec![];
+            }
+            let resource = if call.name == "PutBucketPublicAccessBlock" {
+                call.bucket()
+            } else {
+                account()
+            };
+            let reason = format!(
+                "public access block settings turned off: {} (configuration {})",
+                off.join(", "),
+                quote(config)
+            );
+            vec![RULE.finding(resource, reason)]
+        }
+    }
+}
 
 /// The four settings of a public access block.
 pub const SETTINGS: [&str; 4] = [

@@ -1,7 +1,34 @@
 //! Is an ACL public? Any grant to the `AllUsers` or `AuthenticatedUsers` groups, or a canned
 //! ACL `public-read`, `public-read-write` or `authenticated-read` (S3's definition).
 
+use super::{Call, Finding, Rule, RuleId, Severity};
 use serde_json::Value;
+
+/// `s3-bucket-acl-public`: an ACL (bucket, object or object version) granting the public groups.
+pub const RULE: Rule = Rule {
+    id: RuleId::S3BucketAclPublic,
+    severity: Severity::High,
+    events: &[
+        ("s3.amazonaws.com", "PutBucketAcl"),
+        ("s3.amazonaws.com", "PutObjectAcl"),
+        ("s3.amazonaws.com", "CreateBucket"),
+    ],
+    native_trigger: true,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    public_part(call.request)
+        .map(|part| {
+            let mut f = RULE.finding(call.bucket(), format!("{} makes the ACL public: {part}", call.name));
+            if part.contains("public-read-write") || part.contains("WRITE") {
+                f.severity = Severity::Critical;
+            }
+            f
+        })
+        .into_iter()
+        .collect()
+}
 
 /// Canned ACLs that make a bucket or object public.
 pub const PUBLIC_CANNED: [&str; 3] = ["public-read", "public-read-write", "authenticated-read"];

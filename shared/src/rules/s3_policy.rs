@@ -11,8 +11,36 @@
 //! limit nothing either: both are true when the key is absent, as it is on an anonymous
 //! request. `Deny` statements never make a bucket public.
 
+use super::{quote, Call, Finding, Rule, RuleId, Severity};
 use serde_json::Value;
 use std::borrow::Cow;
+
+/// `s3-bucket-policy-public`: PutBucketPolicy with a public statement.
+pub const RULE: Rule = Rule {
+    id: RuleId::S3BucketPolicyPublic,
+    severity: Severity::Critical,
+    events: &[("s3.amazonaws.com", "PutBucketPolicy")],
+    native_trigger: true,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    let Some(policy) = policy_document(call.request) else {
+        return vec![];
+    };
+    let statements = statements(&policy);
+    public_statement_indices(&policy)
+        .first()
+        .and_then(|i| statements.get(*i))
+        .map(|st| {
+            RULE.finding(
+                call.bucket(),
+                format!("bucket policy grants anyone access: {}", quote(st)),
+            )
+        })
+        .into_iter()
+        .collect()
+}
 
 const LIMITING_KEYS: [&str; 12] = [
     "aws:principalorgid",

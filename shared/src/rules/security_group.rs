@@ -4,8 +4,59 @@
 //! one call that together cover the IPv4 or IPv6 internet ([`super::cidr`]). Ingress only:
 //! the created rules a call reports as egress never count.
 
-use super::cidr;
+use super::{cidr, quote, Call, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
+
+/// `ec2-security-group-open-admin-port`: an admin or database port opened to the internet.
+pub const RULE: Rule = Rule {
+    id: RuleId::Ec2SecurityGroupOpenAdminPort,
+    severity: Severity::High,
+    events: &[
+        ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
+        ("ec2.amazonaws.com", "ModifySecurityGroupRules"),
+    ],
+    native_trigger: true,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    let (record, req) = (call.record, call.request);
+    let rules = if call.name == "AuthorizeSecurityGroupIngress" {
+        world_open_permissions(record)
+    } else {
+        modified_world_open_rules(record)
+    };
+    if rules.is_empty() {
+        return vec![];
+    }
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let group_id = text(req, "groupId")
+        .or_else(|| {
+            req.get("ModifySecurityGroupRulesRequest")
+                .and_then(|r| text(r, "GroupId"))
+        })
+        .or_else(|| {
+            record
+                .pointer("/responseElements/securityGroupRuleSet/items/0/groupId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+    let all = rules.iter().any(|r| r["ipProtocol"] == "-1");
+    let reason = format!(
+        "security group opened to the internet on an admin port: {}",
+        quote(&Value::Array(rules.clone()))
+    );
+    let resource = Resource::SecurityGroup {
+        group_id,
+        group_name: text(req, "groupName"),
+        rules,
+    };
+    let mut f = RULE.finding(resource, reason);
+    if all {
+        f.severity = Severity::Critical;
+    }
+    vec![f]
+}
 
 /// Administration and database ports.
 pub const ADMIN_PORTS: [u16; 12] = [22, 23, 3389, 5900, 1433, 1521, 3306, 5432, 6379, 9200, 11211, 27017];

@@ -268,3 +268,47 @@ fn resource_arns_use_the_records_partition() {
         assert!(e.resources[0].starts_with(arn), "{:?}", e.resources);
     }
 }
+
+const TEMPLATE: &str = include_str!("../../../template.yaml");
+
+/// The eventName list of the template's `NativeApiCallRule`.
+fn native_rule_event_names() -> std::collections::BTreeSet<String> {
+    let after = TEMPLATE
+        .split_once("\n  NativeApiCallRule:\n")
+        .map(|(_, rest)| rest)
+        .expect("template.yaml has a NativeApiCallRule");
+    let list = after
+        .split_once("eventName:\n")
+        .map(|(_, rest)| rest)
+        .expect("NativeApiCallRule matches on detail.eventName");
+    list.lines()
+        .map(str::trim)
+        .map_while(|l| l.strip_prefix("- "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_templates_native_event_rule_lists_exactly_the_rule_tables_calls() {
+    // Given the rule table and the stack's rule for AWS's native API-call events
+    let table: std::collections::BTreeSet<String> =
+        native_trigger_event_names().into_iter().map(str::to_owned).collect();
+    // Then the template sends remediation exactly the calls of the rules it remediates
+    assert_eq!(native_rule_event_names(), table);
+}
+
+#[test]
+fn every_rule_id_has_one_row_and_concerns_comes_from_the_table() {
+    // Given the table
+    let ids: Vec<RuleId> = RULES.iter().map(|r| r.id).collect();
+    // Then each rule id has exactly one row, in the ids' order
+    assert_eq!(ids, RuleId::ALL.to_vec());
+    // And a call concerns the engine exactly when some row lists it
+    for rule in RULES {
+        for (source, name) in rule.events {
+            assert!(concerns(source, name), "{source} {name}");
+        }
+    }
+    assert!(!concerns("s3.amazonaws.com", "GetObject"));
+    assert!(!concerns("iam.amazonaws.com", "PutBucketPolicy"));
+}

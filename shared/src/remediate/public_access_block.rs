@@ -1,0 +1,160 @@
+//! `s3-public-access-block-removed`: turn back on the settings the call turned off (all four
+//! for a deletion), at bucket or account level, leaving the others as they are. An account-wide
+//! fix that would also close an exempt bucket is left for review.
+
+use super::driver::{Plan, Remediation};
+use super::exempt::{glob, tag_exempt};
+use super::plan;
+use super::ports::{AccountAdmin, AdminError, BucketAdmin, Pause, PublicAccessBlock};
+use super::{Decision, RemediationConfig};
+use crate::rules::public_access_block::{settings_off, SETTINGS};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Where the block is.
+#[derive(Debug)]
+pub enum Level {
+    /// One bucket's block.
+    Bucket(String),
+    /// The account's block.
+    Account(String),
+}
+
+/// The block the call changed and the settings it turned off.
+#[derive(Debug)]
+pub struct PublicAccessBlockOn {
+    level: Level,
+    off: Vec<&'static str>,
+}
+
+impl PublicAccessBlockOn {
+    /// For the call `record` at `level`.
+    pub fn new(level: Level, record: &Value) -> Self {
+        let name = record.get("eventName").and_then(Value::as_str).unwrap_or("");
+        let off = if name.starts_with("Delete") {
+            SETTINGS.to_vec()
+        } else {
+            record
+                .pointer("/requestParameters/PublicAccessBlockConfiguration")
+                .map(settings_off)
+                .unwrap_or_default()
+        };
+        PublicAccessBlockOn { level, off }
+    }
+
+    fn level(&self) -> &'static str {
+        match self.level {
+            Level::Bucket(_) => "bucket",
+            Level::Account(_) => "account",
+        }
+    }
+}
+
+/// The block as it stands, and the bucket's tags (bucket level).
+#[derive(Debug)]
+pub struct State {
+    tags: BTreeMap<String, String>,
+    block: Option<PublicAccessBlock>,
+}
+
+/// The account's buckets that are exempt (by tag or name pattern).
+async fn exempt_buckets<A: BucketAdmin>(admins: &A, config: &RemediationConfig) -> Result<Vec<String>, AdminError> {
+    let mut exempt = vec![];
+    for bucket in admins.buckets().await? {
+        if config.exempt_resources.iter().any(|p| glob(p, &bucket)) {
+            exempt.push(bucket);
+            continue;
+        }
+        match admins.tags(&bucket).await {
+            Ok(tags) if tag_exempt(&tags, &config.exempt_tag) => exempt.push(bucket),
+            Ok(_) | Err(AdminError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(exempt)
+}
+
+impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAccessBlockOn {
+    type State = State;
+    type Plan = PublicAccessBlock;
+
+    async fn read(&self, admins: &A) -> Result<State, AdminError> {
+        Ok(match &self.level {
+            Level::Bucket(b) => State {
+                tags: admins.tags(b).await?,
+                block: admins.public_access_block(b).await?,
+            },
+            Level::Account(a) => State {
+                tags: BTreeMap::new(),
+                block: admins.account_public_access_block(a).await?,
+            },
+        })
+    }
+
+    fn view(&self, state: &State) -> Value {
+        json!(state.block)
+    }
+
+    async fn plan(
+        &self,
+        admins: &A,
+        config: &RemediationConfig,
+        state: &State,
+    ) -> Result<Plan<PublicAccessBlock>, AdminError> {
+        let settings = self.off.join(", ");
+        if let Level::Bucket(b) = &self.level {
+            if tag_exempt(&state.tags, &config.exempt_tag) {
+                let why = format!("bucket {b} carries the exemption tag {}=true", config.exempt_tag);
+                return Ok(Plan::Leave(Decision::Exempt, why));
+            }
+        }
+        let Some(fix) = plan::public_access_block_fix(state.block.as_ref(), &self.off) else {
+            let why = format!(
+                "the {} public access block settings this call turned off ({settings}) are on",
+                self.level()
+            );
+            return Ok(Plan::Leave(Decision::AlreadyFixed, why));
+        };
+        if let Level::Account(_) = self.level {
+            let exempt = exempt_buckets(admins, config).await?;
+            if !exempt.is_empty() {
+                let why = format!(
+                    "turning {settings} back on for the whole account would also close the exempt bucket(s) {}: not applied, review it",
+                    exempt.join(", ")
+                );
+                return Ok(Plan::Leave(Decision::NeedsReview, why));
+            }
+        }
+        Ok(Plan::Change {
+            plan: fix,
+            intended: json!(fix),
+            what: format!(
+                "turn the {} public access block settings {settings} back on",
+                self.level()
+            ),
+        })
+    }
+
+    async fn act(&self, admins: &A, fix: &PublicAccessBlock) -> Result<(), AdminError> {
+        match &self.level {
+            Level::Bucket(b) => admins.put_public_access_block(b, fix).await,
+            Level::Account(a) => admins.put_account_public_access_block(a, fix).await,
+        }
+    }
+
+    fn verified(&self, state: &State) -> bool {
+        plan::public_access_block_fix(state.block.as_ref(), &self.off).is_none()
+    }
+
+    fn unverified(&self) -> String {
+        format!(
+            "the {} public access block settings {} are still not on",
+            self.level(),
+            self.off.join(", ")
+        )
+    }
+
+    fn kept(&self, _plan: &PublicAccessBlock) -> String {
+        "; the others unchanged".into()
+    }
+}
