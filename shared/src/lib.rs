@@ -14,6 +14,7 @@ pub mod events;
 pub mod ingest;
 pub mod journal;
 pub mod key;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod notify;
 pub mod pipeline;

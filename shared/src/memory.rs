@@ -1,5 +1,5 @@
-//! In-memory adapters of the ports: a [`MemoryStore`] and a [`MemorySink`], for tests and for
-//! runs that keep no state. They honour the same contracts as the DynamoDB and EventBridge
+//! In-memory adapters of the ports: a [`MemoryStore`] and a [`MemorySink`], for tests and tools
+//! (feature `testing`; never compiled into the Lambdas). They honour the same contracts as the DynamoDB and EventBridge
 //! adapters, including conditional commits and injected delivery failures.
 
 use crate::count::ApiKey;

@@ -1,7 +1,7 @@
 //! Ports: the contracts between the pure core and the outside world.
 //!
 //! The ingest flow ([`crate::ingest`]) talks to state and event delivery only through these
-//! traits. Adapters implement them: in memory ([`crate::memory`], for tests and the CLI),
+//! traits. Adapters implement them: in memory (`crate::memory`, feature `testing`, for tests and tools),
 //! on an embedded database (the CLI's `--store`), and on DynamoDB and EventBridge (the
 //! Lambda functions). Every adapter must pass the same contract tests.
 

@@ -252,11 +252,70 @@ async fn records_repeated_in_a_later_file_count_once() {
     assert_eq!(calls(&d.store, &list_users()).await, (30, 5));
 }
 
+/// Wraps the real DynamoDB adapter: the next `n` commits fail right after their transaction,
+/// before their events are sent, as when the function dies there.
+struct CrashAfterCommit {
+    inner: DynamoStore,
+    left: AtomicUsize,
+}
+
+impl CrashAfterCommit {
+    fn crash_after_commits(&self, n: usize) {
+        self.left.store(n, Ordering::SeqCst);
+    }
+}
+
+impl BaselineStore for CrashAfterCommit {
+    async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
+        self.inner.status(object).await
+    }
+    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
+        self.inner.load(streams, apis, minutes).await
+    }
+    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+        let outcome = self.inner.commit(commit).await?;
+        if outcome == CommitOutcome::Committed
+            && self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(StoreError::Unavailable(
+                "injected crash right after the commit transaction".into(),
+            ));
+        }
+        Ok(outcome)
+    }
+    async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
+        self.inner.mark_sent(object).await
+    }
+    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
+        self.inner.mark_delivered(object, ids).await
+    }
+    async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
+        self.inner.counts(api, from, to).await
+    }
+}
+
+fn crashing_deps(env: &Env) -> AwsDeps<CrashAfterCommit> {
+    let base = deps(env, DetectorConfig::default());
+    Deps {
+        source: base.source,
+        store: CrashAfterCommit {
+            inner: base.store,
+            left: AtomicUsize::new(0),
+        },
+        sink: base.sink,
+        detector: base.detector,
+        rules: true,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_right_after_the_commit_is_finished_by_the_retry() {
     // Given a delivery whose function dies right after the commit transaction, before sending
     let env = Env::new().await;
-    let d = deps(&env, DetectorConfig::default());
+    let d = crashing_deps(&env);
     let k = key("20240102T0005Z", "crashaaaaaaaaaaa");
     env.put_object(&k, file(0, 30, 1, Some("crash"))).await;
     let n = s3_notification(&env.bucket, &k);
@@ -274,7 +333,7 @@ async fn a_crash_right_after_the_commit_is_finished_by_the_retry() {
 async fn a_file_after_a_crashed_commit_builds_on_it_and_nothing_counts_twice() {
     // Given a first file whose delivery died after its commit, and a second file
     let env = Env::new().await;
-    let d = deps(&env, DetectorConfig::default());
+    let d = crashing_deps(&env);
     let (k1, k2) = (
         key("20240102T0005Z", "firstaaaaaaaaaaa"),
         key("20240102T0010Z", "secondaaaaaaaaaa"),

@@ -22,6 +22,7 @@ mod bucket_acl;
 mod bucket_policy;
 mod driver;
 mod exempt;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod plan;
 pub mod ports;

@@ -104,8 +104,6 @@ pub struct DynamoStore {
     table: String,
     /// Requests and capacity units since the last [`DynamoStore::take_usage`].
     usage: std::sync::Arc<std::sync::Mutex<Usage>>,
-    /// Test hook: commits that "crash" right after their transaction (see [`Self::crash_after_commits`]).
-    crashes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// How long a committer (or a resender) owns an object's pending events.
     lease: std::time::Duration,
     /// The heads the last loads saw, so a commit knows whether a checkpoint is due.
@@ -128,7 +126,6 @@ impl DynamoStore {
             client,
             table: table.into(),
             usage: std::sync::Arc::default(),
-            crashes: std::sync::Arc::default(),
             lease: DEFAULT_LEASE,
             heads: std::sync::Arc::default(),
         }
@@ -142,13 +139,6 @@ impl DynamoStore {
 
     fn lease_until(&self) -> i64 {
         now_millis().saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
-    }
-
-    /// Test hook: the next `n` commits fail right after their transaction, before their
-    /// events are sent, as when the function dies there. Used by the crash-recovery tests.
-    #[doc(hidden)]
-    pub fn crash_after_commits(&self, n: usize) {
-        self.crashes.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A store with its own client.
@@ -342,19 +332,6 @@ impl BaselineStore for DynamoStore {
                     checkpoint,
                 },
             );
-        }
-        let crash = self
-            .crashes
-            .fetch_update(
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-                |n| n.checked_sub(1),
-            )
-            .is_ok();
-        if crash {
-            return Err(StoreError::Unavailable(
-                "injected crash right after the commit transaction".into(),
-            ));
         }
         Ok(CommitOutcome::Committed)
     }
