@@ -95,7 +95,10 @@ impl Engine {
                 already,
             } => {
                 let sink = Collect::default();
-                let report = pollster::block_on(ingest(&*store, &sink, config, &Self::object(file), &file.key, batch))?;
+                let object = Self::object(file);
+                let report = pollster::block_on(ingest(&*store, &sink, config, &object, &file.key, || async {
+                    Ok(batch)
+                }))?;
                 if report.disposition == Disposition::Duplicate {
                     *already += 1;
                 }

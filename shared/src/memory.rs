@@ -38,6 +38,7 @@ struct Journal {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    ledger_reads: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryStore {
@@ -50,7 +51,13 @@ impl MemoryStore {
                 journals: Some(BTreeMap::new()),
                 ..Inner::default()
             }),
+            ledger_reads: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// How many times the ledger was read ([`BaselineStore::status`]).
+    pub fn ledger_reads(&self) -> usize {
+        self.ledger_reads.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
@@ -131,6 +138,7 @@ fn commit_journaled(journals: &mut BTreeMap<StreamKey, Journal>, commit: &Commit
 
 impl BaselineStore for MemoryStore {
     async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
+        self.ledger_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(match self.lock()?.ledger.get(object) {
             None => ObjectStatus::New,
             Some((true, _)) => ObjectStatus::Done,

@@ -15,7 +15,7 @@ use trailsight_core::detect::DetectorConfig;
 use trailsight_core::ingest::{ingest, Disposition, IngestError};
 use trailsight_core::key::{classify, Classified};
 use trailsight_core::notify::{self, NotifyError, ObjectRef};
-use trailsight_core::ports::{BaselineStore, EventSink, LogSource, ObjectStatus, SourceError};
+use trailsight_core::ports::{BaselineStore, EventSink, LogSource, SourceError};
 use trailsight_core::reader::ReadError;
 
 /// What the handler works with: ports, not clients.
@@ -262,30 +262,35 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
         key: object.key.clone(),
         source,
     };
-    if deps.store.status(&id).await.map_err(|e| ingest_error(e.into()))? == ObjectStatus::Done {
-        tracing::info!(object = %id, "already processed (duplicate delivery)");
-        return Ok(Outcome::Duplicate);
-    }
     let (reader, rules, name, log_key) = (opened.reader, deps.rules, object.key.clone(), key.clone());
-    let counted = tokio::task::spawn_blocking(move || count_log(reader, &name, Some(&log_key), rules))
+    let object_id = id.clone();
+    // Called only for an object the ledger does not know: a duplicate is never read.
+    let count = move || async move {
+        let batch = tokio::task::spawn_blocking(move || count_log(reader, &name, Some(&log_key), rules))
+            .await
+            .map_err(|e| IngestError::Aborted(e.to_string()))??;
+        for reason in &batch.rejection_reasons {
+            tracing::warn!(object = %object_id, %reason, "record rejected");
+        }
+        Ok(batch)
+    };
+    let report = ingest(&deps.store, &deps.sink, &deps.detector, &id, &key, count)
         .await
-        .map_err(|e| ObjectError::Aborted {
-            bucket: object.bucket.clone(),
-            key: object.key.clone(),
-            why: e.to_string(),
+        .map_err(|e| match e {
+            IngestError::Read(source) => ObjectError::Read {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                source,
+            },
+            IngestError::Aborted(why) => ObjectError::Aborted {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                why,
+            },
+            other => ingest_error(other),
         })?;
-    let batch = counted.map_err(|source| ObjectError::Read {
-        bucket: object.bucket.clone(),
-        key: object.key.clone(),
-        source,
-    })?;
-    let (records, rejected) = (batch.records, batch.rejected);
-    for reason in &batch.rejection_reasons {
-        tracing::warn!(object = %id, %reason, "record rejected");
-    }
-    let report = ingest(&deps.store, &deps.sink, &deps.detector, &id, &key, batch)
-        .await
-        .map_err(ingest_error)?;
+    let stats = &report.stats;
+    let (records, rejected) = (stats.records + stats.duplicates, stats.rejected_records);
     tracing::info!(
         object = %id,
         disposition = ?report.disposition,
@@ -299,11 +304,7 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
     Ok(match report.disposition {
         Disposition::Duplicate => Outcome::Duplicate,
         Disposition::Resent | Disposition::Processed => Outcome::Done {
-            records: if report.disposition == Disposition::Processed {
-                records
-            } else {
-                0
-            },
+            records,
             rejected,
             events: report.events as u64,
             starts: report.stats.insights_started,

@@ -1,8 +1,10 @@
 //! The ingest flow for one delivered log file, exactly once over at-least-once delivery.
 //!
-//! 1. **Ledger check**: an object (bucket, key, ETag) already committed is not counted again;
-//!    if its events were not confirmed sent (a crash or an EventBridge failure after the
-//!    commit), they are sent again from the outbox, with the same deterministic ids.
+//! 1. **Ledger check** (one read): an object (bucket, key, ETag) already committed is not read
+//!    or counted again; if its events were not confirmed sent (a crash or an EventBridge
+//!    failure after the commit), they are sent again from the outbox, with the same
+//!    deterministic ids. Only a new object is **counted**, by the step the caller passes (the
+//!    Lambda streams it from S3 on a blocking thread; the CLI has counted it already).
 //! 2. **Load** the state the file needs: its accounts and regions, the APIs it touches and
 //!    the live ones (open minutes, insights in progress); a journaling store returns a
 //!    checkpoint and the journal entries since, which the pipeline replays.
@@ -17,6 +19,8 @@ use crate::count::{ApiKey, FileBatch};
 use crate::detect::DetectorConfig;
 use crate::key::LogKey;
 use crate::pipeline::{Pipeline, Stats};
+use crate::reader::ReadError;
+use std::future::Future;
 use crate::ports::{
     BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
     Versioned,
@@ -68,6 +72,12 @@ pub enum IngestError {
         /// The object.
         object: String,
     },
+    /// The file is not a readable CloudTrail log (counting it failed); nothing was written.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The counting step could not run to its end (its task died).
+    #[error("counting was aborted: {0}")]
+    Aborted(String),
     /// Other invocations kept changing the same state.
     #[error("state for {object} kept changing under {attempts} attempts (concurrent deliveries); retry later")]
     Contention {
@@ -78,19 +88,27 @@ pub enum IngestError {
     },
 }
 
-/// Ingests one counted file exactly once. `object` identifies the delivery (bucket, key and
-/// ETag); `key` is the parsed key; `batch` the file's counts.
-pub async fn ingest<S: BaselineStore, K: EventSink>(
+/// Ingests one delivered file exactly once: the whole per-object flow, with one ledger read
+/// for a new file. `object` identifies the delivery (bucket, key and ETag); `key` is the
+/// parsed key; `count` counts the file, and is called only when the ledger does not know it.
+pub async fn ingest<S, K, C, F>(
     store: &S,
     sink: &K,
     config: &DetectorConfig,
     object: &str,
     key: &LogKey,
-    batch: FileBatch,
-) -> Result<IngestReport, IngestError> {
+    count: C,
+) -> Result<IngestReport, IngestError>
+where
+    S: BaselineStore,
+    K: EventSink,
+    C: FnOnce() -> F,
+    F: Future<Output = Result<FileBatch, IngestError>>,
+{
     if let Some(report) = settle_known(store, sink, object).await? {
         return Ok(report);
     }
+    let batch = count().await?;
     let streams: Vec<StreamKey> = batch
         .apis
         .iter()

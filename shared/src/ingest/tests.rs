@@ -42,7 +42,7 @@ fn run<S: BaselineStore, K: EventSink>(
         &DetectorConfig::default(),
         &format!("bucket/{name}#etag"),
         &key(name),
-        batch(text, name),
+        || async { Ok(batch(text, name)) },
     ))
 }
 
@@ -73,6 +73,32 @@ fn duplicate_delivery_does_not_double_count() {
     // Then it is recognised and nothing is counted twice
     assert_eq!(again.disposition, Disposition::Duplicate);
     assert_eq!(total_calls(&store), 10);
+}
+
+#[test]
+fn a_new_file_reads_the_ledger_once_and_a_known_one_is_not_counted() {
+    // Given an empty store
+    let (store, sink) = (MemoryStore::default(), MemorySink::default());
+    // When a new file is ingested
+    run(&store, &sink, F1, &file(0..10, 1)).unwrap();
+    // Then the ledger was read once
+    assert_eq!(store.ledger_reads(), 1);
+    // And when it is delivered again, its counting step is never called
+    let counted = std::cell::Cell::new(false);
+    let again = pollster::block_on(ingest(
+        &store,
+        &sink,
+        &DetectorConfig::default(),
+        &format!("bucket/{F1}#etag"),
+        &key(F1),
+        || async {
+            counted.set(true);
+            Ok(batch(&file(0..10, 1), F1))
+        },
+    ))
+    .unwrap();
+    assert_eq!(again.disposition, Disposition::Duplicate);
+    assert!(!counted.get());
 }
 
 #[test]
@@ -257,7 +283,7 @@ fn same_events_as_replay(store: &MemoryStore) {
             &DetectorConfig::default(),
             &p.to_string_lossy(),
             k,
-            b,
+            || async { Ok(b) },
         ))
         .unwrap();
     }
