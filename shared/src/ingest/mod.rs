@@ -19,13 +19,13 @@ use crate::count::{ApiKey, FileBatch};
 use crate::detect::DetectorConfig;
 use crate::key::LogKey;
 use crate::pipeline::{Pipeline, Stats};
-use crate::reader::ReadError;
-use std::future::Future;
 use crate::ports::{
     BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
     Versioned,
 };
+use crate::reader::ReadError;
 use std::collections::BTreeSet;
+use std::future::Future;
 
 /// Attempts before giving up on a contended commit.
 pub const MAX_ATTEMPTS: usize = 8;
