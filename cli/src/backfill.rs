@@ -1,15 +1,15 @@
 //! `trailsight backfill`: the trail's existing log files, listed from S3, into the deployed
 //! table, oldest first, with the ingest function's own per-object code
-//! (`trailsight_ingest::backfill`).
+//! (`trailsight_aws::object::backfill`).
 
 use crate::args::BackfillArgs;
 use std::io::Write;
 use std::process::ExitCode;
+use trailsight_aws::object::{backfill, Deps};
 use trailsight_aws::{config, dynamo::DynamoStore, eventbridge::EventBridgeSink, s3};
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::events::Envelope;
 use trailsight_core::ports::{EventSink, SinkError};
-use trailsight_ingest::handler::Deps;
 
 /// Why a backfill could not run.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +102,7 @@ pub fn run(args: &BackfillArgs) -> Result<ExitCode, BackfillError> {
             rules: true,
         };
         let bar = indicatif::ProgressBar::new(objects.len() as u64);
-        let report = trailsight_ingest::backfill::run(&deps, &objects, |done, _| bar.set_position(done as u64)).await;
+        let report = backfill(&deps, &objects, |done, _| bar.set_position(done as u64)).await;
         bar.finish_and_clear();
         let t = &report.totals;
         eprintln!(

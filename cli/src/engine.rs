@@ -102,14 +102,7 @@ impl Engine {
                 if report.disposition == Disposition::Duplicate {
                     *already += 1;
                 }
-                let s = &report.stats;
-                stats.files += s.files;
-                stats.records += s.records;
-                stats.duplicates += s.duplicates;
-                stats.rejected_records += s.rejected_records;
-                stats.insights_started += s.insights_started;
-                stats.insights_ended += s.insights_ended;
-                stats.risky_changes += s.risky_changes;
+                stats.add(&report.stats);
                 for c in &report.counts {
                     let t = totals.entry(c.api.clone()).or_default();
                     t.calls += c.calls;

@@ -41,6 +41,21 @@ pub struct Stats {
     pub risky_changes: u64,
 }
 
+impl Stats {
+    /// Adds another part of the run (one file's counters) to these.
+    pub fn add(&mut self, other: &Stats) {
+        self.files += other.files;
+        self.records += other.records;
+        self.duplicates += other.duplicates;
+        self.rejected_files += other.rejected_files;
+        self.rejected_records += other.rejected_records;
+        self.skipped_objects += other.skipped_objects;
+        self.insights_started += other.insights_started;
+        self.insights_ended += other.insights_ended;
+        self.risky_changes += other.risky_changes;
+    }
+}
+
 /// Calls and errors of one API over the whole run (for `--top`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiTotals {

@@ -50,7 +50,7 @@ async fn backfilled_files_count_once_and_later_notifications_are_duplicates() {
     let order: Vec<&str> = listed.iter().map(|(o, _)| o.key.as_str()).collect();
     assert_eq!(order, vec![keys[2].as_str(), keys[1].as_str(), keys[0].as_str()]);
     let objects: Vec<_> = listed.into_iter().map(|(o, _)| o).collect();
-    let report = trailsight_ingest::backfill::run(&deps, &objects, |_, _| {}).await;
+    let report = trailsight_aws::object::backfill(&deps, &objects, |_, _| {}).await;
     // Then every file counted once
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!((report.totals.files, report.totals.records), (3, 30));

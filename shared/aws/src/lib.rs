@@ -7,7 +7,9 @@
 //!   batched PutEvents and retries of failed entries;
 //! - [`admin`]: the remediation admins on S3, S3 Control, EC2 and CloudTrail;
 //! - [`claims::DynamoLedger`]: remediation's claims and seen changes on the same table;
-//! - [`notifications`]: the trail bucket's notifications, merged (the CLI's setup command).
+//! - [`notifications`]: the trail bucket's notifications, merged (the CLI's setup command);
+//! - [`object`]: the per-object ingest step (the ingest function, the CLI's backfill, the
+//!   benchmark).
 //!
 //! Clients are built once per process from [`config::sdk_config`] and passed in: no globals.
 
@@ -17,5 +19,6 @@ pub mod config;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod notifications;
+pub mod object;
 pub mod s3;
 pub mod telemetry;

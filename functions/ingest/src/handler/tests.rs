@@ -5,6 +5,7 @@
 use super::*;
 use flate2::write::GzEncoder;
 use std::io::Write;
+use trailsight_core::detect::DetectorConfig;
 use trailsight_core::memory::{MemorySink, MemorySource, MemoryStore};
 
 const BUCKET: &str = "trail-bucket";
