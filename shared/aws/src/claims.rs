@@ -1,11 +1,12 @@
 //! [`RemediationLedger`] on the stack's DynamoDB table: one item per (eventID, rule) claim
-//! and one per resource's latest seen change, each written with one conditional PutItem (the
-//! losing writer reads the winning item back from the failed condition, so no extra read).
+//! and one per resource's latest change by an exempt principal, each written with one
+//! conditional PutItem (the losing writer reads the winning item back from the failed
+//! condition); other triggers read that item (GetItem).
 //!
 //! | pk | sk | holds | TTL |
 //! |---|---|---|---|
 //! | `R#{eventID}#{rule}` | `CLAIM` | `status` (`running`, or the decision), `lease` (epoch s) | 7 days |
-//! | `R#{resource}` | `CHANGE` | `t` (eventTime), `e` (eventID) | 30 days |
+//! | `R#{resource}` | `CHANGE` | `t` (eventTime), `e` (eventID) of the latest change by an exempt principal | 30 days |
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -142,7 +143,37 @@ impl RemediationLedger for DynamoLedger {
             .map_err(|e| failed("finish", e))
     }
 
-    async fn observe(&self, resource: &str, change: &SeenChange, now: i64) -> Result<Option<SeenChange>, AdminError> {
+    async fn observe(
+        &self,
+        resource: &str,
+        change: &SeenChange,
+        exempt: bool,
+        now: i64,
+    ) -> Result<Option<SeenChange>, AdminError> {
+        let newer = |item: &Item| {
+            let time = text(item, "t")?;
+            (time > change.time).then(|| SeenChange {
+                time,
+                event_id: text(item, "e").unwrap_or_default(),
+            })
+        };
+        if !exempt {
+            // Only exempt changes are recorded; anyone else's only asks.
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("R#{resource}")))
+                .key("sk", s("CHANGE"))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| AdminError::Failed {
+                    action: "dynamodb:GetItem (observe)".into(),
+                    why: aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+                })?;
+            return Ok(out.item().and_then(newer));
+        }
         let item: Item = [
             ("pk".to_owned(), s(format!("R#{resource}"))),
             ("sk".to_owned(), s("CHANGE")),
@@ -156,11 +187,6 @@ impl RemediationLedger for DynamoLedger {
         Ok(self
             .put_unless("observe", item, condition, &[], values)
             .await?
-            .and_then(|old| {
-                Some(SeenChange {
-                    time: text(&old, "t")?,
-                    event_id: text(&old, "e").unwrap_or_default(),
-                })
-            }))
+            .and_then(|old| newer(&old)))
     }
 }

@@ -476,12 +476,20 @@ impl RemediationLedger for MemoryLedger {
         Ok(())
     }
 
-    async fn observe(&self, resource: &str, change: &SeenChange, _now: i64) -> Result<Option<SeenChange>, AdminError> {
+    async fn observe(
+        &self,
+        resource: &str,
+        change: &SeenChange,
+        exempt: bool,
+        _now: i64,
+    ) -> Result<Option<SeenChange>, AdminError> {
         let mut changes = self.changes.lock().map_err(|_| poisoned())?;
         match changes.get(resource) {
             Some(latest) if latest.time > change.time => Ok(Some(latest.clone())),
             _ => {
-                changes.insert(resource.to_owned(), change.clone());
+                if exempt {
+                    changes.insert(resource.to_owned(), change.clone());
+                }
                 Ok(None)
             }
         }

@@ -10,7 +10,7 @@
 //! forged trigger naming a resource therefore cannot make it strip anything the forged
 //! record did not really add, and a stale trigger cannot undo a later change: each
 //! (eventID, rule) is decided once ([`ports::RemediationLedger::claim`]), and a trigger older
-//! than the latest change seen on its resource is `superseded`.
+//! than an exempt principal's later change of its resource is `superseded`.
 //!
 //! Decisions: `remediated`, `would-remediate` (dry-run), `exempt`, `already-fixed`,
 //! `needs-review` (trailsight will not change it: a human should look), `superseded`,
@@ -420,7 +420,8 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
         finding.rule.as_str(),
         resource_key(&finding.resource)
     );
-    match ledger.observe(&key, &change, now).await {
+    let exempt = exempt_actor(record, &config.exempt_principals);
+    match ledger.observe(&key, &change, exempt.is_some(), now).await {
         Ok(Some(newer)) => {
             return outcome(
                 finding,
@@ -428,7 +429,7 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
                 Value::Null,
                 Value::Null,
                 format!(
-                    "a later change of the same resource at {} (event {}) supersedes this call of {}: nothing done",
+                    "an exempt principal changed the same resource later, at {} (event {}): this call of {} is left as that change left it",
                     newer.time, newer.event_id, change.time
                 ),
             )
@@ -436,7 +437,7 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
         Ok(None) => {}
         Err(e) => return from_error(finding, e, Value::Null),
     }
-    if let Some(arn) = exempt_actor(record, &config.exempt_principals) {
+    if let Some(arn) = exempt {
         return outcome(
             finding,
             Decision::Exempt,

@@ -297,9 +297,10 @@ pub struct SeenChange {
 /// Contract: `claim` is won by exactly one caller per (eventID, rule) until `finish`
 /// records a decision, except that a claim whose decision was `failed`, or whose holder
 /// has not finished within the lease, can be won again (so retries stay possible and
-/// crashes do not lock a call out). `observe` records that `resource` was changed at
-/// `change.time` and returns the latest change recorded that is newer than it, if any;
-/// concurrent observers never lose the newest change.
+/// crashes do not lock a call out). `observe` records an exempt principal's change of
+/// `resource` (`exempt`), and returns the latest exempt change recorded that is newer than
+/// `change`, if any; concurrent observers never lose the newest one. Only exempt changes are
+/// recorded: a later change by anyone else must never spare an earlier one from remediation.
 pub trait RemediationLedger {
     /// Claims the decision on one (eventID, rule); `now` in seconds since the epoch.
     fn claim(&self, event_id: &str, rule: &str, now: i64) -> impl Future<Output = Result<Claim, AdminError>> + Send;
@@ -311,11 +312,13 @@ pub trait RemediationLedger {
         decision: &str,
         now: i64,
     ) -> impl Future<Output = Result<(), AdminError>> + Send;
-    /// Records a change of `resource`; returns a newer one already seen, if any.
+    /// Records `change` of `resource` when it is an exempt principal's; returns a newer exempt
+    /// change already seen, if any.
     fn observe(
         &self,
         resource: &str,
         change: &SeenChange,
+        exempt: bool,
         now: i64,
     ) -> impl Future<Output = Result<Option<SeenChange>, AdminError>> + Send;
 }

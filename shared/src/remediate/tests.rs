@@ -961,3 +961,46 @@ fn admins_act_in_the_records_region_and_other_regions_can_be_excluded() {
     };
     assert_eq!(run(&admins, &config, &event).outcomes[0].decision, Decision::OutOfScope);
 }
+
+#[test]
+fn a_later_change_by_anyone_else_does_not_spare_an_earlier_one() {
+    // Given mallory opened SSH (sgr-ssh) at 10:00 and, a second later, RDP (sgr-rdp), and the
+    // RDP call's trigger was handled first
+    let admins = MemoryAdmins::default();
+    admins.set_group(group("web"));
+    admins.set_group_rules(
+        "sg-1",
+        vec![
+            rule("sgr-ssh", "tcp", 22, "0.0.0.0/0"),
+            rule("sgr-rdp", "tcp", 3389, "0.0.0.0/0"),
+        ],
+    );
+    let ledger = MemoryLedger::default();
+    let opened = |port: i64, id: &str, event: &str, time: &str| {
+        let e = authorize_with_rules(
+            json!([{"ipProtocol": "tcp", "fromPort": port, "toPort": port, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]),
+            json!([{"groupId": "sg-1", "securityGroupRuleId": id, "isEgress": false, "ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": "0.0.0.0/0"}]),
+        );
+        with_detail(e, |d| {
+            d["eventID"] = json!(event);
+            d["eventTime"] = json!(time);
+        })
+    };
+    let rdp = run_with(
+        &admins,
+        &ledger,
+        &enforce(),
+        &opened(3389, "sgr-rdp", "ev-rdp", "2024-01-02T10:00:01Z"),
+    );
+    assert_eq!(rdp.outcomes[0].decision, Decision::Remediated);
+    // When the SSH call's trigger arrives after it
+    let ssh = run_with(
+        &admins,
+        &ledger,
+        &enforce(),
+        &opened(22, "sgr-ssh", "ev-ssh", "2024-01-02T10:00:00Z"),
+    );
+    // Then it is remediated too: only an exempt principal's later change supersedes
+    assert_eq!(ssh.outcomes[0].decision, Decision::Remediated, "{:?}", ssh.outcomes);
+    assert!(admins.group_rules("sg-1").is_empty());
+}
