@@ -7,10 +7,10 @@
 //! `cargo run --release -p trailsight-cli --example merge_cost -- bench-out/corpus4-s1 [--reps 5] [--evict-kb 8192] [--only rules|all]`
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use trailsight_core::count::{count_log, FileBatch};
 use trailsight_core::detect::DetectorConfig;
-use trailsight_core::key::{classify, Classified, LogKey};
-use trailsight_core::pipeline::{Pipeline, Stages};
+use trailsight_core::ingest::pipeline::{Pipeline, Stages};
+use trailsight_core::log::count::{count_log, FileBatch};
+use trailsight_core::log::object_key::{classify, Classified, LogKey};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

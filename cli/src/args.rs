@@ -191,8 +191,8 @@ pub enum StagesArg {
 
 impl StagesArg {
     /// The pipeline stages this selects.
-    pub fn stages(self) -> trailsight_core::pipeline::Stages {
-        trailsight_core::pipeline::Stages {
+    pub fn stages(self) -> trailsight_core::ingest::pipeline::Stages {
+        trailsight_core::ingest::pipeline::Stages {
             detect: self == StagesArg::All,
             rules: self != StagesArg::Count,
         }

@@ -9,7 +9,7 @@ use trailsight_aws::object::{backfill, Deps};
 use trailsight_aws::{config, dynamo::DynamoStore, eventbridge::EventBridgeSink, s3};
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::events::Envelope;
-use trailsight_core::ports::{EventSink, SinkError};
+use trailsight_core::store::ports::{EventSink, SinkError};
 
 /// Why a backfill could not run.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +24,7 @@ pub enum BackfillError {
     },
     /// Listing the bucket failed.
     #[error(transparent)]
-    List(#[from] trailsight_core::ports::SourceError),
+    List(#[from] trailsight_core::store::ports::SourceError),
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[from] std::io::Error),

@@ -4,12 +4,13 @@ use crate::files::LogFile;
 use crate::store::{flush, RedbStore};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use trailsight_core::count::{ApiKey, FileBatch};
+use trailsight_core::api::ApiKey;
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::events::Envelope;
+use trailsight_core::ingest::pipeline::{ApiTotals, Pipeline, Stages, Stats};
 use trailsight_core::ingest::{ingest, Disposition, IngestError};
-use trailsight_core::pipeline::{ApiTotals, Pipeline, Stages, Stats};
-use trailsight_core::ports::{BaselineStore, EventSink, ObjectStatus, SinkError, StoreError};
+use trailsight_core::log::count::FileBatch;
+use trailsight_core::store::ports::{BaselineStore, EventSink, ObjectStatus, SinkError, StoreError};
 
 /// A sink that hands events back to the replay, which prints them.
 #[derive(Debug, Default)]

@@ -1,6 +1,6 @@
 //! Finding the log files to replay: walk folders, classify names, order by delivery time.
 use std::path::{Path, PathBuf};
-use trailsight_core::key::{classify, Classified, LogKey, SkipReason};
+use trailsight_core::log::object_key::{classify, Classified, LogKey, SkipReason};
 
 /// A log file to read.
 #[derive(Debug, Clone)]

@@ -1,9 +1,9 @@
 //! What `trailsight replay` prints: events as JSON lines, the summary line and the `--top` table.
 use serde::Serialize;
 use std::io::Write;
-use trailsight_core::count::ApiKey;
+use trailsight_core::api::ApiKey;
 use trailsight_core::events::Envelope;
-use trailsight_core::pipeline::{ApiTotals, Stats};
+use trailsight_core::ingest::pipeline::{ApiTotals, Stats};
 
 /// The one-line JSON summary printed last on stderr.
 #[derive(Debug, Serialize)]

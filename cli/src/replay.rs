@@ -11,9 +11,9 @@ use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
-use trailsight_core::count::{count_log, FileBatch};
 use trailsight_core::detect::DetectorConfig;
-use trailsight_core::reader::ReadError;
+use trailsight_core::log::count::{count_log, FileBatch};
+use trailsight_core::log::reader::ReadError;
 
 /// Errors that stop a replay (bad usage or unwritable output). Bad files do not stop it.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,7 @@ pub enum ReplayError {
     },
     /// The state store failed.
     #[error(transparent)]
-    Store(#[from] trailsight_core::ports::StoreError),
+    Store(#[from] trailsight_core::store::ports::StoreError),
     /// A file could not be ingested into the store.
     #[error(transparent)]
     Ingest(#[from] trailsight_core::ingest::IngestError),

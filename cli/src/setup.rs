@@ -4,7 +4,7 @@ use crate::args::{SetupArgs, TestEventArgs};
 use std::process::ExitCode;
 use trailsight_aws::{config, eventbridge::EventBridgeSink, notifications};
 use trailsight_core::events::{test_event, TEST_SOURCE};
-use trailsight_core::ports::EventSink;
+use trailsight_core::store::ports::EventSink;
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Runtime::new().map_err(|e| {

@@ -8,10 +8,10 @@
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use trailsight_core::count::ApiKey;
+use trailsight_core::api::ApiKey;
 use trailsight_core::detect::ApiState;
 use trailsight_core::events::Envelope;
-use trailsight_core::ports::{
+use trailsight_core::store::ports::{
     BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot, Versioned,
 };
 
@@ -257,7 +257,7 @@ mod tests {
             .map(|d| d.path().to_path_buf())
             .unwrap_or_else(std::env::temp_dir);
         let counter = std::sync::atomic::AtomicUsize::new(0);
-        pollster::block_on(trailsight_core::contract::run_all(|| {
+        pollster::block_on(trailsight_core::store::contract::run_all(|| {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             match super::RedbStore::open(&dir.join(format!("contract-{n}.redb"))) {
                 Ok(s) => s,

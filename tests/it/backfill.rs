@@ -6,9 +6,9 @@ use serde_json::json;
 use trailsight_aws::dynamo::DynamoStore;
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_aws::s3::{list_logs, S3Source};
-use trailsight_core::count::ApiKey;
+use trailsight_core::api::ApiKey;
 use trailsight_core::detect::DetectorConfig;
-use trailsight_core::ports::BaselineStore;
+use trailsight_core::store::ports::BaselineStore;
 use trailsight_ingest::handler::{handle, Deps, Totals};
 use trailsight_it::{gz_log, log_key, record, Env};
 

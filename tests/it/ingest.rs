@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use trailsight_aws::dynamo::DynamoStore;
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_aws::s3::S3Source;
-use trailsight_core::count::ApiKey;
+use trailsight_core::api::ApiKey;
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::events::Envelope;
-use trailsight_core::ports::{
+use trailsight_core::store::ports::{
     BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
 };
 use trailsight_ingest::handler::{handle, Deps, HandlerError, Totals};
@@ -52,7 +52,7 @@ fn list_users() -> ApiKey {
 
 async fn run<L, S, K>(deps: &Deps<L, S, K>, event: &Value) -> Result<Value, HandlerError>
 where
-    L: trailsight_core::ports::LogSource,
+    L: trailsight_core::store::ports::LogSource,
     S: BaselineStore,
     K: EventSink,
 {
@@ -63,7 +63,7 @@ where
 /// it succeeds (for at most twice the overlap lease). Returns the number of attempts.
 async fn redeliver<L, S, K>(deps: &Deps<L, S, K>, event: &Value) -> usize
 where
-    L: trailsight_core::ports::LogSource,
+    L: trailsight_core::store::ports::LogSource,
     S: BaselineStore,
     K: EventSink,
 {

@@ -3,8 +3,8 @@
 //! journal (entries, checkpoints, eventIDs written before the commit) loads back as committed.
 
 use trailsight_aws::dynamo::{create_table, DynamoStore};
-use trailsight_core::contract::{api, commit, stream};
-use trailsight_core::ports::{BaselineStore, CommitOutcome, ObjectStatus};
+use trailsight_core::store::contract::{api, commit, stream};
+use trailsight_core::store::ports::{BaselineStore, CommitOutcome, ObjectStatus};
 use trailsight_it::{sdk, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,7 +20,7 @@ async fn dynamodb_store_passes_the_store_contract() {
     }
     let stores = std::sync::Mutex::new(stores);
     // When the shared suite runs, then every check holds
-    trailsight_core::contract::run_all(|| stores.lock().unwrap().pop().unwrap()).await;
+    trailsight_core::store::contract::run_all(|| stores.lock().unwrap().pop().unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +32,7 @@ async fn the_committing_invocation_holds_the_send_lease_until_it_ends() {
     create_table(&client, &table).await.unwrap();
     let lease = std::time::Duration::from_secs(8);
     let store = DynamoStore::new(client, table).with_send_lease(lease);
-    let commit = trailsight_core::contract::pending_commit("bucket/key/etag");
+    let commit = trailsight_core::store::contract::pending_commit("bucket/key/etag");
     let committed_at = std::time::Instant::now();
     assert_eq!(store.commit(&commit).await.unwrap(), CommitOutcome::Committed);
     // When a concurrent delivery tries to claim the pending events at once, then it may not.

@@ -10,8 +10,8 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use serde_json::{json, Value};
 use std::time::Instant;
 use trailsight_aws::telemetry::Metrics;
-use trailsight_core::notify;
-use trailsight_core::ports::{BaselineStore, EventSink, LogSource};
+use trailsight_core::ingest::notify;
+use trailsight_core::store::ports::{BaselineStore, EventSink, LogSource};
 
 /// The per-object step and its types live in [`trailsight_aws::object`], shared with the CLI's
 /// backfill and the benchmark.

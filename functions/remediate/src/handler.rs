@@ -7,9 +7,9 @@
 
 use serde_json::{json, Value};
 use trailsight_aws::telemetry::Metrics;
-use trailsight_core::ports::{EventSink, SinkError};
 use trailsight_core::remediate::ports::{RemediationLedger, Targets};
 use trailsight_core::remediate::{remediate, Decision, MalformedTrigger, RemediationConfig};
+use trailsight_core::store::ports::{EventSink, SinkError};
 
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]

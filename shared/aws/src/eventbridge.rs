@@ -9,7 +9,7 @@ use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use std::time::Duration;
 use trailsight_core::events::Envelope;
-use trailsight_core::ports::{EventSink, SinkError};
+use trailsight_core::store::ports::{EventSink, SinkError};
 
 /// Entries per PutEvents request (the service limit).
 pub const MAX_ENTRIES: usize = 10;

@@ -1,9 +1,9 @@
 //! trailsight-aws: the AWS adapters of trailsight's ports, shared by both Lambda functions.
 //!
-//! - [`s3::S3Source`]: [`LogSource`](trailsight_core::ports::LogSource) streaming GetObject;
-//! - [`dynamo::DynamoStore`]: [`BaselineStore`](trailsight_core::ports::BaselineStore) on one
+//! - [`s3::S3Source`]: [`LogSource`](trailsight_core::store::ports::LogSource) streaming GetObject;
+//! - [`dynamo::DynamoStore`]: [`BaselineStore`](trailsight_core::store::ports::BaselineStore) on one
 //!   DynamoDB table;
-//! - [`eventbridge::EventBridgeSink`]: [`EventSink`](trailsight_core::ports::EventSink) with
+//! - [`eventbridge::EventBridgeSink`]: [`EventSink`](trailsight_core::store::ports::EventSink) with
 //!   batched PutEvents and retries of failed entries;
 //! - [`admin`]: the remediation admins on S3, S3 Control, EC2 and CloudTrail;
 //! - [`claims::DynamoLedger`]: remediation's claims and seen changes on the same table;

@@ -5,13 +5,13 @@
 //! listed archive, oldest first.
 
 use std::time::Instant;
-use trailsight_core::count::count_log;
 use trailsight_core::detect::DetectorConfig;
+use trailsight_core::ingest::notify::{NotifyError, ObjectRef};
 use trailsight_core::ingest::{ingest, Disposition, IngestError};
-use trailsight_core::key::{classify, Classified};
-use trailsight_core::notify::{NotifyError, ObjectRef};
-use trailsight_core::ports::{BaselineStore, EventSink, LogSource, SourceError};
-use trailsight_core::reader::ReadError;
+use trailsight_core::log::count::count_log;
+use trailsight_core::log::object_key::{classify, Classified};
+use trailsight_core::log::reader::ReadError;
+use trailsight_core::store::ports::{BaselineStore, EventSink, LogSource, SourceError};
 
 /// What the handler works with: ports, not clients.
 #[derive(Debug)]

@@ -5,9 +5,9 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use std::io::Read;
 use tokio_util::io::SyncIoBridge;
-use trailsight_core::key::{classify, Classified, LogKey};
-use trailsight_core::notify::ObjectRef;
-use trailsight_core::ports::{LogSource, Opened, SourceError};
+use trailsight_core::ingest::notify::ObjectRef;
+use trailsight_core::log::object_key::{classify, Classified, LogKey};
+use trailsight_core::store::ports::{LogSource, Opened, SourceError};
 
 /// Reads log objects from S3.
 #[derive(Debug, Clone)]

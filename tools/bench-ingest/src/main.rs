@@ -20,8 +20,8 @@ use trailsight_aws::dynamo::{create_table, DynamoStore, Usage};
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_aws::s3::S3Source;
 use trailsight_core::detect::DetectorConfig;
-use trailsight_core::key::{classify, Classified};
-use trailsight_core::memory::{MemorySink, MemorySource, MemoryStore};
+use trailsight_core::log::object_key::{classify, Classified};
+use trailsight_core::store::memory::{MemorySink, MemorySource, MemoryStore};
 use trailsight_ingest::handler::{handle, Deps, Totals};
 
 /// On-demand prices, us-east-1 (USD).

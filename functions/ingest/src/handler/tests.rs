@@ -6,7 +6,7 @@ use super::*;
 use flate2::write::GzEncoder;
 use std::io::Write;
 use trailsight_core::detect::DetectorConfig;
-use trailsight_core::memory::{MemorySink, MemorySource, MemoryStore};
+use trailsight_core::store::memory::{MemorySink, MemorySource, MemoryStore};
 
 const BUCKET: &str = "trail-bucket";
 const KEY: &str = "my logs/AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/111122223333_CloudTrail_us-east-1_20240102T0005Z_aaaaaaaaaaaaaaaa.json.gz";

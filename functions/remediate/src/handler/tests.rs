@@ -2,9 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use trailsight_core::memory::MemorySink;
 use trailsight_core::remediate::memory::{MemoryAdmins, MemoryLedger};
 use trailsight_core::remediate::Mode;
+use trailsight_core::store::memory::MemorySink;
 
 fn stop_logging() -> Value {
     json!({

@@ -224,7 +224,7 @@ pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 
 /// A short, stable digest of an object id, recorded in count items.
 pub(super) fn digest(object: &str) -> String {
-    format!("{:032x}", trailsight_core::count::event_id_hash(object))
+    format!("{:032x}", trailsight_core::log::count::event_id_hash(object))
 }
 
 pub(super) fn is_conditional_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {

@@ -1,7 +1,7 @@
 //! [`BaselineStore`] on one DynamoDB table (`pk`, `sk` strings; TTL attribute `expires`),
 //! journaling: a file writes its counts (a journal entry, a few KB), not the states of the
 //! APIs it touched; a checkpoint of the whole account and region is written every twelfth
-//! file, and a load replays the entries since (see [`trailsight_core::journal`]).
+//! file, and a load replays the entries since (see [`trailsight_core::store::journal`]).
 //!
 //! Items (README, "DynamoDB data model"):
 //!
@@ -36,10 +36,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
-use trailsight_core::count::ApiKey;
+use trailsight_core::api::ApiKey;
 use trailsight_core::events::Envelope;
-use trailsight_core::journal::{checkpoint_due, Checkpoint, JournalEntry};
-use trailsight_core::ports::{
+use trailsight_core::store::journal::{checkpoint_due, Checkpoint, JournalEntry};
+use trailsight_core::store::ports::{
     BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot, Versioned,
 };
 
@@ -52,7 +52,7 @@ pub const LEDGER_TTL_SECS: i64 = 30 * 86_400;
 pub const EVENTS_TTL_SECS: i64 = 15 * 86_400;
 /// Journal entries (the per-minute count history) and checkpoints are kept this long; a
 /// stream takes a new checkpoint at least weekly while files arrive
-/// ([`trailsight_core::journal::CHECKPOINT_MAX_AGE_SECS`]).
+/// ([`trailsight_core::store::journal::CHECKPOINT_MAX_AGE_SECS`]).
 pub const JOURNAL_TTL_SECS: i64 = 35 * 86_400;
 /// How long a committer owns its object's pending events before another invocation may
 /// resend them (longer than an invocation can run: the default Lambda timeout is 15 minutes
@@ -235,7 +235,7 @@ impl BaselineStore for DynamoStore {
             if commit.journal.contains_key(k) && !self.checkpoint_due(k, snap.version) {
                 continue;
             }
-            let checkpoint = Checkpoint::of(commit, k);
+            let checkpoint = commit.checkpoint(k);
             let bytes = pack(&checkpoint)?;
             let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
             let mut puts = Vec::with_capacity(parts.len());

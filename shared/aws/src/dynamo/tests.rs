@@ -2,10 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use trailsight_core::count::count_log;
 use trailsight_core::detect::ApiState;
-use trailsight_core::key::{classify, Classified};
-use trailsight_core::pipeline::Pipeline;
+use trailsight_core::ingest::pipeline::Pipeline;
+use trailsight_core::log::count::count_log;
+use trailsight_core::log::object_key::{classify, Classified};
 
 /// Three days of one busy API (~20 calls a minute, 40 callers, 6 user agents, two error
 /// codes), in hourly files.

@@ -341,7 +341,7 @@ pub fn risky_change_event(record: &Value, finding: &Finding) -> Envelope {
         .to_owned();
     let region = text(record, "awsRegion").unwrap_or("").to_owned();
     let event_time = text(record, "eventTime").unwrap_or("");
-    let time = crate::reader::parse_event_minute(event_time)
+    let time = crate::log::reader::parse_event_minute(event_time)
         .and_then(|_| chrono::DateTime::parse_from_rfc3339(event_time).ok())
         .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|| event_time.to_owned());

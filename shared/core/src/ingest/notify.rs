@@ -10,7 +10,7 @@
 //!
 //! S3's one-off `s3:TestEvent` is recognised and yields no object.
 
-use crate::key::decode_notification_key;
+use crate::log::object_key::decode_notification_key;
 use serde_json::Value;
 
 /// One S3 object to read.
@@ -59,7 +59,7 @@ pub enum NotifyError {
     NotJson(String),
     /// A key cannot be decoded.
     #[error(transparent)]
-    Key(#[from] crate::key::KeyDecodeError),
+    Key(#[from] crate::log::object_key::KeyDecodeError),
 }
 
 /// Parses a Lambda event into groups of objects.

@@ -2,18 +2,19 @@
 //! and the risky-change rules, and collects the events to emit.
 //!
 //! The same pipeline runs in `trailsight replay` and (through the store port) in the ingest
-//! Lambda. Files are read and counted in parallel ([`crate::count::FileCounter`]); merging is
+//! Lambda. Files are read and counted in parallel ([`crate::log::count::FileCounter`]); merging is
 //! sequential and cheap: it grows with the distinct APIs and minutes of a file, plus one
 //! hash-set probe per record for de-duplication.
 
-use crate::count::{tally_add, ApiKey, FileBatch, StrId};
-use crate::dedup::IdWindow;
+use crate::api::ApiKey;
 use crate::detect::{ApiId, ApiState, Detector, DetectorConfig, FileValues, MinuteDelta};
 use crate::events::Envelope;
-use crate::journal::{JournalEntry, JournalSlot};
-use crate::key::LogKey;
-use crate::ports::{MinuteCount, Snapshot, StreamKey, StreamSnapshot};
+use crate::ingest::dedup::IdWindow;
+use crate::log::count::{tally_add, FileBatch, StrId};
+use crate::log::object_key::LogKey;
 use crate::rules;
+use crate::store::journal::{JournalEntry, JournalSlot};
+use crate::store::ports::{MinuteCount, Snapshot, StreamKey, StreamSnapshot};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -144,7 +145,7 @@ impl Pipeline {
         p
     }
 
-    /// Applies a journal entry committed earlier (see [`crate::journal`]): the detector sees
+    /// Applies a journal entry committed earlier (see [`crate::store::journal`]): the detector sees
     /// the same minutes and the same delivery time as when the file was applied, so its state
     /// ends up the same. Its events were emitted then and are dropped; counters are untouched.
     fn replay(&mut self, stream: &StreamKey, entry: &JournalEntry) {
@@ -384,7 +385,7 @@ pub struct Changes {
     pub counts: Vec<MinuteCount>,
     /// New eventIDs per stream.
     pub new_ids: BTreeMap<StreamKey, Vec<(u64, i64)>>,
-    /// What the file applied to each stream it advanced (see [`crate::journal`]).
+    /// What the file applied to each stream it advanced (see [`crate::store::journal`]).
     pub journal: BTreeMap<StreamKey, JournalEntry>,
 }
 

@@ -15,15 +15,16 @@
 //! 5. **Send** the events, then mark them sent. A send failure fails the invocation, so the
 //!    delivery is retried and step 1 resends.
 
-use crate::count::{ApiKey, FileBatch};
+use crate::api::ApiKey;
 use crate::detect::DetectorConfig;
-use crate::key::LogKey;
-use crate::pipeline::{Pipeline, Stats};
-use crate::ports::{
+use crate::ingest::pipeline::{Pipeline, Stats};
+use crate::log::count::FileBatch;
+use crate::log::object_key::LogKey;
+use crate::log::reader::ReadError;
+use crate::store::ports::{
     BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
     Versioned,
 };
-use crate::reader::ReadError;
 use std::collections::BTreeSet;
 use std::future::Future;
 
@@ -53,7 +54,7 @@ pub struct IngestReport {
     /// Commit attempts (more than one under contention).
     pub attempts: usize,
     /// Calls and errors per API and minute this file added (duplicates removed).
-    pub counts: Vec<crate::ports::MinuteCount>,
+    pub counts: Vec<crate::store::ports::MinuteCount>,
 }
 
 /// Why an object could not be ingested; the delivery should be retried.

@@ -4,13 +4,13 @@
 //! A store may keep a stream's state as a *checkpoint* (every API's state at some commit)
 //! plus the *journal entries* committed since, instead of rewriting every touched API's state
 //! on every file. Loading restores the checkpoint and replays the entries through the same
-//! detector ([`crate::pipeline::Pipeline::restore`]); the pipeline is deterministic, so the
+//! detector ([`crate::ingest::pipeline::Pipeline::restore`]); the pipeline is deterministic, so the
 //! result is exactly the state the original commits produced. An entry holds the file's
 //! counts after de-duplication (calls, errors and attributions per API and minute) and its
 //! delivery minute: a few KB for a typical file, whatever the size of the APIs' models. The
 //! DynamoDB store writes entries and checkpoints this way (README, "DynamoDB data model").
 
-use crate::count::ApiKey;
+use crate::api::ApiKey;
 use crate::detect::{ApiState, StreamState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -79,24 +79,6 @@ pub struct Checkpoint {
     pub live: BTreeSet<ApiKey>,
     /// Every API's state.
     pub apis: Vec<(ApiKey, ApiState)>,
-}
-
-impl Checkpoint {
-    /// The state of `stream` that `commit` leaves: its stream state and every API of it the
-    /// commit carries (a commit carries every API its pipeline held).
-    pub fn of(commit: &crate::ports::Commit, stream: &crate::ports::StreamKey) -> Self {
-        let snap = commit.streams.get(stream);
-        Checkpoint {
-            state: snap.and_then(|s| s.state.clone()),
-            live: snap.map(|s| s.live.clone()).unwrap_or_default(),
-            apis: commit
-                .apis
-                .iter()
-                .filter(|(a, _)| a.account == stream.0 && a.region == stream.1)
-                .map(|(a, v)| (a.clone(), v.value.clone()))
-                .collect(),
-        }
-    }
 }
 
 /// Checkpoint a stream when this many journal entries (files) have been committed since the

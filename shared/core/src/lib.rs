@@ -4,21 +4,17 @@
 //! classification, the streaming CloudTrail reader, per-API-minute counting,
 //! the baseline model and detector, the risky-change rules, and the ports
 //! (traits) that the Lambda functions and the CLI implement with adapters.
+//!
+//! Grouped by concept: [`log`] (object keys, reader, counting), [`ingest`] (notifications,
+//! pipeline, de-duplication, the exactly-once flow), [`store`] (ports, journal, contract suite,
+//! in-memory fakes), [`detect`], [`rules`], [`remediate`], [`events`] and [`api`] (the key of
+//! one API).
 
-#[cfg(any(test, feature = "contract-tests"))]
-pub mod contract;
-pub mod count;
-pub mod dedup;
+pub mod api;
 pub mod detect;
 pub mod events;
 pub mod ingest;
-pub mod journal;
-pub mod key;
-#[cfg(any(test, feature = "testing"))]
-pub mod memory;
-pub mod notify;
-pub mod pipeline;
-pub mod ports;
-pub mod reader;
+pub mod log;
 pub mod remediate;
 pub mod rules;
+pub mod store;

@@ -2,11 +2,11 @@
 //! (feature `testing`; never compiled into the Lambdas). They honour the same contracts as the DynamoDB and EventBridge
 //! adapters, including conditional commits and injected delivery failures.
 
-use crate::count::ApiKey;
+use crate::api::ApiKey;
 use crate::detect::ApiState;
 use crate::events::Envelope;
-use crate::journal::{Checkpoint, JournalEntry};
-use crate::ports::{
+use crate::store::journal::{Checkpoint, JournalEntry};
+use crate::store::ports::{
     BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
     StreamSnapshot, Versioned,
 };
@@ -43,8 +43,8 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     /// A store that keeps states as the DynamoDB store does: a checkpoint of each stream every
-    /// [`CHECKPOINT_EVERY`](crate::journal::CHECKPOINT_EVERY) commits and the journal entries
-    /// since, which loads return for replay (see [`crate::journal`]).
+    /// [`CHECKPOINT_EVERY`](crate::store::journal::CHECKPOINT_EVERY) commits and the journal entries
+    /// since, which loads return for replay (see [`crate::store::journal`]).
     pub fn journaling() -> Self {
         MemoryStore {
             inner: Mutex::new(Inner {
@@ -115,19 +115,19 @@ fn commit_journaled(journals: &mut BTreeMap<StreamKey, Journal>, commit: &Commit
         let entry = commit.journal.get(k);
         let since = j.entries.len() as u64;
         // In memory nothing expires: only the number of entries counts.
-        let due = entry.is_none() || crate::journal::checkpoint_due(since, j.checkpoint.as_ref().map(|_| 0), 0);
+        let due = entry.is_none() || crate::store::journal::checkpoint_due(since, j.checkpoint.as_ref().map(|_| 0), 0);
         for (id, minute) in commit.new_ids.get(k).into_iter().flatten() {
             j.ids.entry(*minute).or_default().push(*id);
         }
         // As long as the pipeline remembers ids (a day behind the newest minute).
         if let (Some(&oldest), Some(&newest)) = (j.ids.keys().next(), j.ids.keys().next_back()) {
-            let horizon = newest - crate::dedup::DEFAULT_RETENTION_MINUTES;
+            let horizon = newest - crate::ingest::dedup::DEFAULT_RETENTION_MINUTES;
             if oldest < horizon {
                 j.ids = j.ids.split_off(&horizon);
             }
         }
         if due {
-            let checkpoint = Checkpoint::of(commit, k);
+            let checkpoint = commit.checkpoint(k);
             j.checkpoint = Some((s.version + 1, checkpoint));
             j.entries.clear();
         } else if let Some(e) = entry {
@@ -303,7 +303,7 @@ impl EventSink for MemorySink {
 /// An object's bytes and ETag.
 type StoredObject = (Vec<u8>, String);
 
-/// A [`LogSource`](crate::ports::LogSource) over objects held in memory.
+/// A [`LogSource`](crate::store::ports::LogSource) over objects held in memory.
 #[derive(Debug, Default)]
 pub struct MemorySource {
     objects: Mutex<BTreeMap<(String, String), StoredObject>>,
@@ -321,30 +321,29 @@ impl MemorySource {
     }
 }
 
-impl crate::ports::LogSource for MemorySource {
+impl crate::store::ports::LogSource for MemorySource {
     type Reader = std::io::Cursor<Vec<u8>>;
 
     async fn open(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<crate::ports::Opened<Self::Reader>, crate::ports::SourceError> {
+    ) -> Result<crate::store::ports::Opened<Self::Reader>, crate::store::ports::SourceError> {
         let objects = self
             .objects
             .lock()
-            .map_err(|_| crate::ports::SourceError::Unavailable {
+            .map_err(|_| crate::store::ports::SourceError::Unavailable {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
                 why: "in-memory source poisoned".to_owned(),
             })?;
-        let (bytes, etag) =
-            objects
-                .get(&(bucket.to_owned(), key.to_owned()))
-                .ok_or_else(|| crate::ports::SourceError::NotFound {
-                    bucket: bucket.to_owned(),
-                    key: key.to_owned(),
-                })?;
-        Ok(crate::ports::Opened {
+        let (bytes, etag) = objects.get(&(bucket.to_owned(), key.to_owned())).ok_or_else(|| {
+            crate::store::ports::SourceError::NotFound {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            }
+        })?;
+        Ok(crate::store::ports::Opened {
             size: Some(bytes.len() as u64),
             reader: std::io::Cursor::new(bytes.clone()),
             etag: Some(etag.clone()),
@@ -356,19 +355,19 @@ impl crate::ports::LogSource for MemorySource {
 mod tests {
     #[test]
     fn memory_store_passes_the_store_contract() {
-        pollster::block_on(crate::contract::run_all(super::MemoryStore::default));
+        pollster::block_on(crate::store::contract::run_all(super::MemoryStore::default));
     }
 
     #[test]
     fn journaling_memory_store_passes_the_store_contract() {
-        pollster::block_on(crate::contract::run_all(super::MemoryStore::journaling));
+        pollster::block_on(crate::store::contract::run_all(super::MemoryStore::journaling));
     }
 
     #[test]
     #[allow(clippy::unwrap_used)]
     fn a_journaling_load_returns_the_ids_of_the_files_minutes_only() {
-        use crate::contract::{commit, stream};
-        use crate::ports::BaselineStore;
+        use crate::store::contract::{commit, stream};
+        use crate::store::ports::BaselineStore;
         pollster::block_on(async {
             // Given two committed files: ids 7 and 8 in minute 100, id 9 in minute 101
             let store = super::MemoryStore::journaling();

@@ -6,34 +6,12 @@
 //! or twice in this one) exactly, without re-reading the file. A batch is merged whole or not
 //! at all, so a file rejected half-way never contributes.
 
-use crate::key::LogKey;
-use crate::reader::Record;
+use crate::api::ApiKey;
+use crate::log::object_key::LogKey;
+use crate::log::reader::Record;
 use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::hash::{Hash, Hasher};
-
-/// An API as trailsight tracks it: one account, region, service and operation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub struct ApiKey {
-    /// Account id (`recipientAccountId`, else `userIdentity.accountId`, else the key's account).
-    pub account: String,
-    /// Region (`awsRegion`, else the key's region).
-    pub region: String,
-    /// `eventSource`, e.g. `iam.amazonaws.com`.
-    pub event_source: String,
-    /// `eventName`, e.g. `ListUsers`.
-    pub event_name: String,
-}
-
-impl std::fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/{}",
-            self.account, self.region, self.event_source, self.event_name
-        )
-    }
-}
 
 /// Index of a string in a batch's string table.
 pub type StrId = u32;
@@ -292,9 +270,9 @@ pub fn count_log<R: std::io::Read>(
     file: &str,
     key: Option<&LogKey>,
     rules: bool,
-) -> Result<FileBatch, crate::reader::ReadError> {
+) -> Result<FileBatch, crate::log::reader::ReadError> {
     let mut counter = FileCounter::new(file, key, |s: &str, n: &str| rules && crate::rules::concerns(s, n));
-    let summary = crate::reader::read_log(input, |r| match r {
+    let summary = crate::log::reader::read_log(input, |r| match r {
         Ok(rec) => counter.add(&rec),
         Err(rej) => counter.reject(format!("record #{} at byte {}: {}", rej.index, rej.offset, rej.reason)),
     })?;
@@ -345,7 +323,7 @@ pub fn event_id_hash(id: &str) -> u64 {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::reader::read_log;
+    use crate::log::reader::read_log;
 
     const LOG: &str = r#"{"Records":[
       {"eventTime":"2024-01-02T03:04:05Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"00000000-0000-0000-0000-000000000001","userIdentity":{"arn":"arn:aws:iam::111122223333:user/a"},"userAgent":"cli"},

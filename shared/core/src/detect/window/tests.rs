@@ -2,7 +2,7 @@
 //! minutes that refer to their file against minutes that copy their values.
 
 use super::*;
-use crate::count::Slot;
+use crate::log::count::Slot;
 
 /// A file's strings and one minute's three lists of `(index, calls)` into them.
 struct Delta {
@@ -184,7 +184,7 @@ fn file_of(interned: &mut Vec<Arc<str>>, slots: &[TestSlot]) -> Arc<FileValues> 
             Slot {
                 api: 0,
                 minute: *minute,
-                tally: crate::count::MinuteTally {
+                tally: crate::log::count::MinuteTally {
                     calls: *calls,
                     errors: *errors,
                     by_error: e,

@@ -2,7 +2,7 @@
 //! ([`MinuteDelta`], [`FileValues`]), and a minute's attribution values as read
 //! ([`MinuteAttributions`], [`Values`]).
 
-use crate::count::Slot;
+use crate::log::count::Slot;
 use std::sync::Arc;
 
 /// New counts for one API and minute. Attribution values are `(index into strings, n)`,

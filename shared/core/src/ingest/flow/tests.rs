@@ -3,10 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
-use crate::count::count_log;
-use crate::key::{classify, Classified};
-use crate::memory::{MemorySink, MemoryStore};
-use crate::pipeline::Pipeline;
+use crate::ingest::pipeline::Pipeline;
+use crate::log::count::count_log;
+use crate::log::object_key::{classify, Classified};
+use crate::store::memory::{MemorySink, MemoryStore};
 use std::sync::Arc;
 
 fn key(name: &str) -> LogKey {
@@ -260,7 +260,7 @@ fn a_journaling_store_replays_its_entries_into_the_same_events_as_an_in_memory_r
 
 fn same_events_as_replay(store: &MemoryStore) {
     // Given the real dataset's files in delivery order
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/grycap");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/grycap");
     let mut files: Vec<(LogKey, std::path::PathBuf)> = walk(&root)
         .into_iter()
         .filter_map(|p| match classify(&p.to_string_lossy()) {
@@ -273,7 +273,7 @@ fn same_events_as_replay(store: &MemoryStore) {
     let mut pipeline = Pipeline::new(DetectorConfig::default());
     let mut replayed = vec![];
     let sink = MemorySink::default();
-    assert!(files.len() > 2 * crate::journal::CHECKPOINT_EVERY as usize);
+    assert!(files.len() > 2 * crate::store::journal::CHECKPOINT_EVERY as usize);
     for (k, p) in &files {
         let b = count_log(std::fs::File::open(p).unwrap(), &p.to_string_lossy(), Some(k), true).unwrap();
         replayed.extend(pipeline.apply(Some(k), b.clone()));

@@ -4,7 +4,7 @@
 use super::*;
 use proptest::prelude::*;
 
-const CASES: &str = include_str!("../../../tests/fixtures/risky/cases.json");
+const CASES: &str = include_str!("../../../../tests/fixtures/risky/cases.json");
 
 #[test]
 fn every_case_of_the_table_fires_exactly_the_expected_rules() {
@@ -269,7 +269,7 @@ fn resource_arns_use_the_records_partition() {
     }
 }
 
-const TEMPLATE: &str = include_str!("../../../template.yaml");
+const TEMPLATE: &str = include_str!("../../../../template.yaml");
 
 /// The eventName list of the template's `NativeApiCallRule`.
 fn native_rule_event_names() -> std::collections::BTreeSet<String> {

@@ -1,14 +1,14 @@
 //! Ports: the contracts between the pure core and the outside world.
 //!
 //! The ingest flow ([`crate::ingest`]) talks to state and event delivery only through these
-//! traits. Adapters implement them: in memory (`crate::memory`, feature `testing`, for tests and tools),
+//! traits. Adapters implement them: in memory (`crate::store::memory`, feature `testing`, for tests and tools),
 //! on an embedded database (the CLI's `--store`), and on DynamoDB and EventBridge (the
 //! Lambda functions). Every adapter must pass the same contract tests.
 
-use crate::count::ApiKey;
+use crate::api::ApiKey;
 use crate::detect::{ApiState, StreamState};
 use crate::events::Envelope;
-use crate::journal::JournalEntry;
+use crate::store::journal::JournalEntry;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -46,7 +46,7 @@ pub struct Snapshot {
     /// Per API; absent APIs are new.
     pub apis: BTreeMap<ApiKey, Versioned<ApiState>>,
     /// Per stream, the journal entries committed after the states above, oldest first: the
-    /// loader replays them ([`crate::pipeline::Pipeline::restore`]) to reach the stream's
+    /// loader replays them ([`crate::ingest::pipeline::Pipeline::restore`]) to reach the stream's
     /// current state. Empty for stores that write every state on every commit.
     pub journal: BTreeMap<StreamKey, Vec<JournalEntry>>,
 }
@@ -274,4 +274,22 @@ pub trait LogSource {
     type Reader: std::io::Read + Send + 'static;
     /// Opens `bucket`/`key` for reading.
     fn open(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Opened<Self::Reader>, SourceError>> + Send;
+}
+
+impl Commit {
+    /// The checkpoint of `stream` this commit leaves: its stream state and every API of it the
+    /// commit carries (a commit carries every API its pipeline held).
+    pub fn checkpoint(&self, stream: &StreamKey) -> crate::store::journal::Checkpoint {
+        let snap = self.streams.get(stream);
+        crate::store::journal::Checkpoint {
+            state: snap.and_then(|s| s.state.clone()),
+            live: snap.map(|s| s.live.clone()).unwrap_or_default(),
+            apis: self
+                .apis
+                .iter()
+                .filter(|(a, _)| a.account == stream.0 && a.region == stream.1)
+                .map(|(a, v)| (a.clone(), v.value.clone()))
+                .collect(),
+        }
+    }
 }

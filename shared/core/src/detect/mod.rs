@@ -29,7 +29,7 @@ pub use window::{
     HISTORY_MINUTES, MINUTE_ATTRIBUTION_CAP,
 };
 
-use crate::count::ApiKey;
+use crate::api::ApiKey;
 use crate::events::Envelope;
 use evaluate::Eval;
 use rustc_hash::FxHashMap;

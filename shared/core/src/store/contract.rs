@@ -2,10 +2,10 @@
 //! runs these same checks from its own tests (feature `contract-tests`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::count::ApiKey;
+use crate::api::ApiKey;
 use crate::detect::ApiState;
-use crate::journal::{JournalEntry, JournalSlot};
-use crate::ports::{BaselineStore, Commit, CommitOutcome, MinuteCount, ObjectStatus, StreamSnapshot, Versioned};
+use crate::store::journal::{JournalEntry, JournalSlot};
+use crate::store::ports::{BaselineStore, Commit, CommitOutcome, MinuteCount, ObjectStatus, StreamSnapshot, Versioned};
 
 /// An IAM API of [`stream`].
 pub fn api(name: &str) -> ApiKey {

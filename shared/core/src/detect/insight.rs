@@ -5,7 +5,7 @@
 //! `eventCategory: Insight`), plus a `trailsight` object that explains the verdict: expected
 //! and observed values, the tail probability and the reason in one sentence.
 
-use crate::count::ApiKey;
+use crate::api::ApiKey;
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_INSIGHT};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
