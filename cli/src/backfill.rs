@@ -107,8 +107,9 @@ pub fn run(args: &BackfillArgs) -> Result<ExitCode, BackfillError> {
         let t = &report.totals;
         eprintln!(
             "{}",
-            serde_json::json!({"files": t.files, "duplicates": t.duplicates, "skipped": t.skipped,
-                "records": t.records, "rejected_records": t.rejected, "events": t.events, "failed": t.failed})
+            serde_json::json!({"files": t.files, "duplicates": t.duplicate_deliveries, "skipped": t.skipped_objects,
+                "records": t.records + t.duplicates, "rejected_records": t.rejected_records, "events": t.events_sent,
+                "failed": t.failed_objects})
         );
         for (key, why) in &report.failed {
             eprintln!("trailsight backfill: {key}: {why}");

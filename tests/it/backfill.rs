@@ -73,5 +73,5 @@ async fn backfilled_files_count_once_and_later_notifications_are_duplicates() {
     let note = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": env.bucket}, "object": {"key": keys[1]}}}]});
     let mut totals = Totals::default();
     handle(&deps, &note, &mut totals).await.unwrap();
-    assert_eq!((totals.duplicates, totals.files), (1, 0));
+    assert_eq!((totals.duplicate_deliveries, totals.files), (1, 0));
 }

@@ -81,7 +81,7 @@ pub async fn handle<L: LogSource, S: BaselineStore, K: EventSink>(
             }
         };
         if let Err(e) = result {
-            totals.failed += 1;
+            totals.failed_objects += 1;
             if let Some(id) = group.message_id.clone() {
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
@@ -103,13 +103,13 @@ pub async fn handle<L: LogSource, S: BaselineStore, K: EventSink>(
     }
     if let Some(first) = first_error {
         return Err(HandlerError {
-            failed: usize::try_from(totals.failed).unwrap_or(usize::MAX),
+            failed: usize::try_from(totals.failed_objects).unwrap_or(usize::MAX),
             total: announced,
             first,
         });
     }
     Ok(
-        json!({"files": totals.files, "skipped": totals.skipped, "duplicates": totals.duplicates, "events": totals.events}),
+        json!({"files": totals.files, "skipped": totals.skipped_objects, "duplicates": totals.duplicate_deliveries, "events": totals.events_sent}),
     )
 }
 
@@ -125,13 +125,13 @@ pub async fn invoke<L: LogSource, S: BaselineStore, K: EventSink>(
     let mut m = Metrics::default();
     m.property("function", "ingest")
         .add("Files", totals.files as f64, "Count")
-        .add("Records", totals.records as f64, "Count")
-        .add("RejectedRecords", totals.rejected as f64, "Count")
-        .add("SkippedObjects", totals.skipped as f64, "Count")
-        .add("DuplicateDeliveries", totals.duplicates as f64, "Count")
+        .add("Records", (totals.records + totals.duplicates) as f64, "Count")
+        .add("RejectedRecords", totals.rejected_records as f64, "Count")
+        .add("SkippedObjects", totals.skipped_objects as f64, "Count")
+        .add("DuplicateDeliveries", totals.duplicate_deliveries as f64, "Count")
         .add("InsightsStarted", totals.insights_started as f64, "Count")
         .add("RiskyChanges", totals.risky_changes as f64, "Count")
-        .add("FailedObjects", totals.failed as f64, "Count")
+        .add("FailedObjects", totals.failed_objects as f64, "Count")
         .add("DynamoDBReadUnits", read_units, "Count")
         .add("DynamoDBWriteUnits", write_units, "Count")
         .add("Duration", started.elapsed().as_secs_f64() * 1000.0, "Milliseconds");

@@ -7,6 +7,7 @@
 use std::time::Instant;
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::ingest::notify::{NotifyError, ObjectRef};
+use trailsight_core::ingest::pipeline::Stats;
 use trailsight_core::ingest::{ingest, Disposition, IngestError};
 use trailsight_core::log::count::count_log;
 use trailsight_core::log::object_key::{classify, Classified};
@@ -69,28 +70,8 @@ pub enum ObjectError {
     },
 }
 
-/// Totals of one invocation or backfill, for the EMF metrics line and the backfill summary.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Totals {
-    /// Log files counted now.
-    pub files: u64,
-    /// Objects skipped (digests, Insights files, others).
-    pub skipped: u64,
-    /// Duplicate deliveries recognised.
-    pub duplicates: u64,
-    /// Records counted.
-    pub records: u64,
-    /// Records rejected.
-    pub rejected: u64,
-    /// Insight Start events.
-    pub insights_started: u64,
-    /// Risky-change events.
-    pub risky_changes: u64,
-    /// Events sent.
-    pub events: u64,
-    /// Objects that failed.
-    pub failed: u64,
-}
+/// The counters of one invocation or backfill: the run's [`Stats`].
+pub type Totals = Stats;
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,40 +80,16 @@ pub enum Outcome {
     Skipped,
     /// Processed before.
     Duplicate,
-    /// Counted now (or its pending events resent).
-    Done {
-        /// Records counted.
-        records: u64,
-        /// Records rejected.
-        rejected: u64,
-        /// Events sent.
-        events: u64,
-        /// Insight Starts among them.
-        starts: u64,
-        /// Risky changes among them.
-        risky: u64,
-    },
+    /// Counted now (or its pending events resent): the file's counters.
+    Done(Stats),
 }
 
-/// Adds one object's outcome to the totals.
-pub fn add(t: &mut Totals, o: &Outcome) {
+/// Adds one object's outcome to the run's counters.
+pub fn add(t: &mut Stats, o: &Outcome) {
     match o {
-        Outcome::Skipped => t.skipped += 1,
-        Outcome::Duplicate => t.duplicates += 1,
-        Outcome::Done {
-            records,
-            rejected,
-            events,
-            starts,
-            risky,
-        } => {
-            t.files += 1;
-            t.records += records;
-            t.rejected += rejected;
-            t.events += events;
-            t.insights_started += starts;
-            t.risky_changes += risky;
-        }
+        Outcome::Skipped => t.skipped_objects += 1,
+        Outcome::Duplicate => t.duplicate_deliveries += 1,
+        Outcome::Done(s) => t.add(s),
     }
 }
 
@@ -201,13 +158,10 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
     );
     Ok(match report.disposition {
         Disposition::Duplicate => Outcome::Duplicate,
-        Disposition::Resent | Disposition::Processed => Outcome::Done {
-            records,
-            rejected,
-            events: report.events as u64,
-            starts: report.stats.insights_started,
-            risky: report.stats.risky_changes,
-        },
+        Disposition::Resent | Disposition::Processed => Outcome::Done(Stats {
+            events_sent: report.events as u64,
+            ..report.stats.clone()
+        }),
     })
 }
 
@@ -234,7 +188,7 @@ pub async fn backfill<L: LogSource, S: BaselineStore, K: EventSink>(
             Ok(outcome) => add(&mut report.totals, &outcome),
             Err(e) => {
                 tracing::error!(key = %object.key, error = %e, "backfill of a file failed; continuing");
-                report.totals.failed += 1;
+                report.totals.failed_objects += 1;
                 report.failed.push((object.key.clone(), e.to_string()));
             }
         }

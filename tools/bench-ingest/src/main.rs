@@ -157,7 +157,7 @@ async fn in_memory(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error>
             .await
             .map_err(|e| Error::Setup(e.to_string()))?;
         run.handler_ms = ms(t.elapsed());
-        run.records = totals.records;
+        run.records = totals.records + totals.duplicates;
     }
     Ok(())
 }
@@ -213,7 +213,7 @@ async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Res
         run.wall_ms = ms(t.elapsed());
         run.cpu_ms = cpu.zip(process_cpu()).map(|(a, b)| ms(b.saturating_sub(a)));
         run.usage = deps.store.take_usage();
-        run.events = totals.events;
+        run.events = totals.events_sent;
         run.put_events_requests = deps.sink.take_requests();
     }
     Ok(init_ms)

@@ -92,7 +92,7 @@ fn duplicate_notification_does_not_double_count() {
     let (r, totals) = run(&d, &s3_event(&[KEY]));
     // Then it is recognised as a duplicate: nothing counted or sent again
     assert!(r.is_ok());
-    assert_eq!((totals.files, totals.duplicates), (0, 1));
+    assert_eq!((totals.files, totals.duplicate_deliveries), (0, 1));
     assert_eq!(d.sink.events().len(), 1);
 }
 
@@ -107,7 +107,7 @@ fn sqs_batch_reports_only_the_failed_message() {
     // Then only the failed message comes back for retry
     let body = r.unwrap();
     assert_eq!(body, json!({"batchItemFailures": [{"itemIdentifier": "m-missing"}]}));
-    assert_eq!((totals.files, totals.failed), (1, 1));
+    assert_eq!((totals.files, totals.failed_objects), (1, 1));
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn digest_and_foreign_objects_are_skipped_not_failed() {
     let (r, totals) = run(&d, &s3_event(&[digest, "reports/summary.csv"]));
     // Then both are skipped and the invocation succeeds
     assert!(r.is_ok());
-    assert_eq!((totals.skipped, totals.failed), (2, 0));
+    assert_eq!((totals.skipped_objects, totals.failed_objects), (2, 0));
 }
 
 #[test]

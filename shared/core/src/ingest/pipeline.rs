@@ -19,7 +19,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Counters for the run, printed as the replay's summary line.
+/// Counters of a run: the replay's summary line, and the ingest function's metrics and backfill
+/// summary (which also count deliveries: duplicates, events sent, failures).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Log files read and merged.
@@ -40,6 +41,12 @@ pub struct Stats {
     pub insights_ended: u64,
     /// Risky-change events emitted.
     pub risky_changes: u64,
+    /// Deliveries of an object already ingested (nothing read).
+    pub duplicate_deliveries: u64,
+    /// Events sent (new, or resent after a failed delivery).
+    pub events_sent: u64,
+    /// Objects whose ingest failed (retried later).
+    pub failed_objects: u64,
 }
 
 impl Stats {
@@ -54,6 +61,9 @@ impl Stats {
         self.insights_started += other.insights_started;
         self.insights_ended += other.insights_ended;
         self.risky_changes += other.risky_changes;
+        self.duplicate_deliveries += other.duplicate_deliveries;
+        self.events_sent += other.events_sent;
+        self.failed_objects += other.failed_objects;
     }
 }
 
