@@ -111,6 +111,44 @@ fn call_error<E: std::fmt::Display>(bucket: &str, action: &'static str, e: E) ->
     }
 }
 
+/// Fails when an entry of another tool (topic, queue or function) would overlap trailsight's
+/// queue entry under `our_prefix`. (The error is large, and built once, on a refusal.)
+#[allow(clippy::result_large_err)]
+fn refuse_overlap(
+    bucket: &str,
+    current: &aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput,
+    queues: &[QueueConfiguration],
+    our_prefix: &str,
+) -> Result<(), SetupError> {
+    let others = current
+        .topic_configurations()
+        .iter()
+        .map(|t| (t.id(), t.events(), t.filter()))
+        .chain(queues.iter().map(|q| (q.id(), q.events(), q.filter())))
+        .chain(
+            current
+                .lambda_function_configurations()
+                .iter()
+                .map(|l| (l.id(), l.events(), l.filter())),
+        );
+    for (id, events, filter) in others {
+        let (prefix, suffix) = filter_of(filter);
+        if events.iter().any(|e| events_overlap(e.as_str(), EVENT))
+            && filters_overlap(&prefix, &suffix, our_prefix, SUFFIX)
+        {
+            return Err(SetupError::Overlap {
+                bucket: bucket.to_owned(),
+                id: id.unwrap_or("(no id)").to_owned(),
+                events: events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","),
+                prefix,
+                suffix,
+                our_prefix: our_prefix.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Adds trailsight's delivery to `bucket`'s notifications, keeping every other entry.
 /// `key_prefix` is where the trail's log files are (`AWSLogs/`, or `PREFIX/AWSLogs/`).
 pub async fn setup(
@@ -154,32 +192,7 @@ pub async fn setup(
                 return Ok(Setup::AlreadyThere);
             }
             queues.retain(|q| q.id() != Some(ENTRY_ID));
-            let others = current
-                .topic_configurations()
-                .iter()
-                .map(|t| (t.id(), t.events(), t.filter()))
-                .chain(queues.iter().map(|q| (q.id(), q.events(), q.filter())))
-                .chain(
-                    current
-                        .lambda_function_configurations()
-                        .iter()
-                        .map(|l| (l.id(), l.events(), l.filter())),
-                );
-            for (id, events, filter) in others {
-                let (prefix, suffix) = filter_of(filter);
-                if events.iter().any(|e| events_overlap(e.as_str(), EVENT))
-                    && filters_overlap(&prefix, &suffix, &our_prefix, SUFFIX)
-                {
-                    return Err(SetupError::Overlap {
-                        bucket: bucket.to_owned(),
-                        id: id.unwrap_or("(no id)").to_owned(),
-                        events: events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","),
-                        prefix,
-                        suffix,
-                        our_prefix,
-                    });
-                }
-            }
+            refuse_overlap(bucket, &current, &queues, &our_prefix)?;
             let filter = NotificationConfigurationFilter::builder()
                 .key(
                     S3KeyFilter::builder()

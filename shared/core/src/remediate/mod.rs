@@ -401,6 +401,8 @@ fn from_error(finding: &Finding, e: AdminError, before: Value) -> Outcome {
     errored(finding, e, before, |what| format!("{what} does not exist any more"))
 }
 
+/// Decides one claimed finding: the checks that leave it alone (a later exempt change,
+/// exemptions), then its remediation.
 async fn decide<A: Admins, L: RemediationLedger + Sync>(
     admins: &A,
     ledger: &L,
@@ -409,6 +411,21 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
     finding: &Finding,
     now: i64,
 ) -> Outcome {
+    match left_alone(ledger, config, record, finding, now).await {
+        Some(outcome) => outcome,
+        None => dispatch(admins, config, record, finding).await,
+    }
+}
+
+/// The outcome of a finding remediation must leave alone: superseded by an exempt principal's
+/// later change, or exempt by principal or resource pattern; `None` to go on.
+async fn left_alone<L: RemediationLedger + Sync>(
+    ledger: &L,
+    config: &RemediationConfig,
+    record: &Value,
+    finding: &Finding,
+    now: i64,
+) -> Option<Outcome> {
     let change = SeenChange {
         time: event_time(record),
         event_id: record.get("eventID").and_then(Value::as_str).unwrap_or("").to_owned(),
@@ -423,7 +440,7 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
     let exempt = exempt_actor(record, &config.exempt_principals);
     match ledger.observe(&key, &change, exempt.is_some(), now).await {
         Ok(Some(newer)) => {
-            return outcome(
+            return Some(outcome(
                 finding,
                 Decision::Superseded,
                 Value::Null,
@@ -432,30 +449,35 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
                     "an exempt principal changed the same resource later, at {} (event {}): this call of {} is left as that change left it",
                     newer.time, newer.event_id, change.time
                 ),
-            )
+            ))
         }
         Ok(None) => {}
-        Err(e) => return from_error(finding, e, Value::Null),
+        Err(e) => return Some(from_error(finding, e, Value::Null)),
     }
     if let Some(arn) = exempt {
-        return outcome(
+        return Some(outcome(
             finding,
             Decision::Exempt,
             Value::Null,
             Value::Null,
             format!("changes by {arn} are exempt (exempt principals)"),
-        );
+        ));
     }
     let name = resource_name(&finding.resource);
-    if let Some(p) = config.exempt_resources.iter().find(|p| glob(p, &name)) {
-        return outcome(
+    config.exempt_resources.iter().find(|p| glob(p, &name)).map(|p| {
+        outcome(
             finding,
             Decision::Exempt,
             Value::Null,
             Value::Null,
             format!("{name} matches the exempt resource pattern {p:?}"),
-        );
-    }
+        )
+    })
+}
+
+/// Runs the remediation of the finding's rule on its resource (an exhaustive match: a new
+/// rule must say how it is remediated).
+async fn dispatch<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, finding: &Finding) -> Outcome {
     let request = record.get("requestParameters").unwrap_or(&Value::Null);
     let misfit = || {
         outcome(
