@@ -15,6 +15,7 @@ pub mod detect;
 pub mod events;
 pub mod ingest;
 pub mod log;
+pub mod policy;
 pub mod remediate;
 pub mod rules;
 pub mod store;

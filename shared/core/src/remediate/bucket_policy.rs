@@ -149,7 +149,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
         let ours = state
             .policy
             .as_deref()
-            .map(|t| serde_json::from_str(t).is_ok_and(|v: Value| s3_policy::is_public(&v)));
+            .map(|t| serde_json::from_str(t).is_ok_and(|v: Value| crate::policy::is_public(&v)));
         let theirs = admins.policy_status(&self.bucket).await?;
         Ok((theirs.unwrap_or(false) != ours.unwrap_or(false)).then(|| {
             format!(

@@ -50,14 +50,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 pub(super) fn resource_name(resource: &Resource) -> String {
-    match resource {
-        Resource::Bucket { name, .. } => name.clone(),
-        Resource::AccountPublicAccessBlock { account } => account.clone(),
-        Resource::SecurityGroup {
-            group_id, group_name, ..
-        } => group_id.clone().or_else(|| group_name.clone()).unwrap_or_default(),
-        Resource::Trail { name } => name.clone(),
-    }
+    resource.name()
 }
 
 /// Whether the tags exempt a resource: the exemption tag key with the value `true` (any case;

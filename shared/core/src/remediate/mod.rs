@@ -20,25 +20,34 @@
 
 mod bucket_acl;
 mod bucket_policy;
+mod db_instance;
+mod defences;
+mod dispatch;
 mod driver;
 mod exempt;
+mod function;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+mod network_acl;
 pub mod plan;
 pub mod ports;
 mod public_access_block;
+mod resource_policy;
 mod security_group;
+mod selection;
+mod sharing;
 mod trail;
 
 pub use exempt::{glob, principal_exempt, tag_exempt};
 use exempt::{resource_key, resource_name};
+pub use selection::RuleSelection;
 
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_REMEDIATION, DETAIL_TYPE_RISKY_CHANGE};
 use crate::rules::{self, Finding, Resource, RuleId};
 use driver::{decided as outcome, errored};
 use ports::{
-    AccountAdmin, AdminError, BucketAdmin, Claim, Pause, RemediationLedger, SecurityGroupAdmin, SeenChange, Targets,
-    TrailAdmin,
+    AccountAdmin, AdminError, BucketAdmin, Claim, DbInstanceAdmin, DefenceAdmin, FunctionAdmin, NetworkAclAdmin, Pause,
+    RemediationLedger, ResourcePolicyAdmin, SecurityGroupAdmin, SeenChange, SharingAdmin, Targets, TrailAdmin,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -78,6 +87,9 @@ pub struct RemediationConfig {
     pub member_role: Option<String>,
     /// The regions remediation may act in; empty for all.
     pub regions: Vec<String>,
+    /// The rules remediation may act on in enforce mode; the others are reported
+    /// `would-remediate`.
+    pub rules: RuleSelection,
 }
 
 impl Default for RemediationConfig {
@@ -92,6 +104,7 @@ impl Default for RemediationConfig {
             home_account: None,
             member_role: None,
             regions: vec![],
+            rules: RuleSelection::Default,
         }
     }
 }
@@ -251,8 +264,36 @@ impl Report {
 }
 
 /// Every admin port remediation needs.
-pub trait Admins: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Pause + Sync {}
-impl<T: BucketAdmin + AccountAdmin + SecurityGroupAdmin + TrailAdmin + Pause + Sync> Admins for T {}
+pub trait Admins:
+    BucketAdmin
+    + AccountAdmin
+    + SecurityGroupAdmin
+    + TrailAdmin
+    + ResourcePolicyAdmin
+    + FunctionAdmin
+    + SharingAdmin
+    + NetworkAclAdmin
+    + DbInstanceAdmin
+    + DefenceAdmin
+    + Pause
+    + Sync
+{
+}
+impl<T> Admins for T where
+    T: BucketAdmin
+        + AccountAdmin
+        + SecurityGroupAdmin
+        + TrailAdmin
+        + ResourcePolicyAdmin
+        + FunctionAdmin
+        + SharingAdmin
+        + NetworkAclAdmin
+        + DbInstanceAdmin
+        + DefenceAdmin
+        + Pause
+        + Sync
+{
+}
 
 /// Where a record's change may be remediated: `Ok(None)` with the function's credentials,
 /// `Ok(Some(role ARN))` through a member account's role, `Err(why)` when out of scope.
@@ -413,7 +454,7 @@ async fn decide<A: Admins, L: RemediationLedger + Sync>(
 ) -> Outcome {
     match left_alone(ledger, config, record, finding, now).await {
         Some(outcome) => outcome,
-        None => dispatch(admins, config, record, finding).await,
+        None => dispatch::dispatch(admins, config, record, finding).await,
     }
 }
 
@@ -473,81 +514,6 @@ async fn left_alone<L: RemediationLedger + Sync>(
             format!("{name} matches the exempt resource pattern {p:?}"),
         )
     })
-}
-
-/// Runs the remediation of the finding's rule on its resource (an exhaustive match: a new
-/// rule must say how it is remediated).
-async fn dispatch<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, finding: &Finding) -> Outcome {
-    let request = record.get("requestParameters").unwrap_or(&Value::Null);
-    let misfit = || {
-        outcome(
-            finding,
-            Decision::Failed,
-            Value::Null,
-            Value::Null,
-            format!(
-                "rule {} does not concern this resource: nothing done",
-                finding.rule.as_str()
-            ),
-        )
-    };
-    match finding.rule {
-        RuleId::S3BucketPolicyPublic => match &finding.resource {
-            Resource::Bucket { name, .. } => {
-                driver::run(
-                    admins,
-                    config,
-                    finding,
-                    &bucket_policy::BucketPolicy::new(name, request),
-                )
-                .await
-            }
-            _ => misfit(),
-        },
-        RuleId::S3BucketAclPublic => match &finding.resource {
-            Resource::Bucket {
-                name, key, version_id, ..
-            } => {
-                let acl = bucket_acl::BucketAcl::new(name, key.as_deref(), version_id.as_deref(), request);
-                driver::run(admins, config, finding, &acl).await
-            }
-            _ => misfit(),
-        },
-        RuleId::S3PublicAccessBlockRemoved => {
-            let level = match &finding.resource {
-                Resource::Bucket { name, .. } => public_access_block::Level::Bucket(name.clone()),
-                Resource::AccountPublicAccessBlock { account } => public_access_block::Level::Account(account.clone()),
-                _ => return misfit(),
-            };
-            let block = public_access_block::PublicAccessBlockOn::new(level, record);
-            driver::run(admins, config, finding, &block).await
-        }
-        RuleId::Ec2SecurityGroupOpenAdminPort => match &finding.resource {
-            Resource::SecurityGroup {
-                group_id, group_name, ..
-            } => {
-                let group = security_group::OpenedGroup::new(group_id.as_deref(), group_name.as_deref(), record);
-                driver::run(admins, config, finding, &group).await
-            }
-            _ => misfit(),
-        },
-        RuleId::CloudtrailLoggingStopped => match &finding.resource {
-            Resource::Trail { name } => {
-                driver::run(admins, config, finding, &trail::StoppedTrail::new(name, record)).await
-            }
-            _ => misfit(),
-        },
-        RuleId::TrailsightExemptionChanged => outcome(
-            finding,
-            Decision::NeedsReview,
-            Value::Null,
-            Value::Null,
-            format!(
-                "{}; trailsight never changes tags: review who granted or removed the exemption",
-                finding.reason
-            ),
-        ),
-    }
 }
 
 /// The `Trailsight Remediation` event for one outcome.

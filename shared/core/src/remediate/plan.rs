@@ -2,8 +2,9 @@
 //! plan only removes access (statements, grants, CIDRs) or turns protections on.
 
 use super::ports::{Acl, Permission, PublicAccessBlock};
+use crate::policy;
+use crate::rules::s3_acl;
 use crate::rules::security_group::OpenPermission;
-use crate::rules::{s3_acl, s3_policy};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -83,9 +84,9 @@ pub fn canonical(v: &Value) -> Value {
 
 /// The public statements of a call's policy, in canonical form: what the call introduced.
 pub fn introduced_statements(policy: &Value) -> Vec<Value> {
-    s3_policy::statements(policy)
+    policy::statements(policy)
         .into_iter()
-        .filter(|s| s3_policy::is_public_statement(s))
+        .filter(|s| policy::is_public_statement(s))
         .map(canonical)
         .collect()
 }
@@ -113,7 +114,7 @@ pub fn strip_public_statements(policy: &str, introduced: &[Value]) -> Result<Pol
         let mut kept = Vec::new();
         for st in list {
             let value: Value = serde_json::from_str(st.get()).map_err(|e| PolicyParseError(e.to_string()))?;
-            if !s3_policy::is_public_statement(&value) {
+            if !policy::is_public_statement(&value) {
                 kept.push(st.get().to_owned());
                 continue;
             }
@@ -122,7 +123,7 @@ pub fn strip_public_statements(policy: &str, introduced: &[Value]) -> Result<Pol
                 kept.push(st.get().to_owned());
                 continue;
             }
-            if let Some(narrowed) = s3_policy::without_star_principal(&value) {
+            if let Some(narrowed) = policy::without_star_principal(&value) {
                 kept.push(narrowed.to_string());
                 rewritten += 1;
             }
@@ -296,7 +297,7 @@ mod tests {
             v["Statement"][0]["Principal"],
             serde_json::json!({"AWS": ["arn:aws:iam::1:root"]})
         );
-        assert!(!s3_policy::is_public(&v));
+        assert!(!policy::is_public(&v));
     }
 
     #[test]

@@ -265,6 +265,232 @@ pub trait TrailAdmin {
     fn start_logging(&self, trail: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
 }
 
+/// Which kind of resource policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PolicyKind {
+    /// A KMS key's key policy (the id is a key id or ARN).
+    KmsKey,
+    /// An SQS queue's `Policy` attribute (the id is the queue URL).
+    Queue,
+    /// An SNS topic's `Policy` attribute (the id is the topic ARN).
+    Topic,
+    /// An ECR repository policy (the id is the repository name).
+    Repository,
+    /// A Secrets Manager secret's resource policy (the id is its name or ARN).
+    Secret,
+    /// An IAM role's trust policy (the id is the role name).
+    RoleTrust,
+}
+
+impl PolicyKind {
+    /// What the policy is called in reason sentences.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            PolicyKind::KmsKey => "key policy",
+            PolicyKind::Queue => "queue policy",
+            PolicyKind::Topic => "topic policy",
+            PolicyKind::Repository => "repository policy",
+            PolicyKind::Secret => "secret policy",
+            PolicyKind::RoleTrust => "role trust policy",
+        }
+    }
+
+    /// Whether the service lets the policy be removed altogether (KMS keys, SNS topics and
+    /// IAM roles always have one).
+    pub fn deletable(&self) -> bool {
+        matches!(self, PolicyKind::Queue | PolicyKind::Repository | PolicyKind::Secret)
+    }
+}
+
+/// A resource's policy and tags as they stand.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PolicyState {
+    /// The policy text, if the resource has one.
+    pub policy: Option<String>,
+    /// The resource's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Resource policies of KMS keys, SQS queues, SNS topics, ECR repositories, Secrets Manager
+/// secrets and IAM role trust (aws-sdk-kms, -sqs, -sns, -ecr, -secretsmanager, -iam).
+///
+/// Contract: `resource_policy` returns the live policy text (`None` when the resource has
+/// none) and tags; `NotFound` when the resource is gone. `put_resource_policy` replaces the
+/// policy (for KMS keys, never bypassing KMS's lockout safety check). `delete_resource_policy`
+/// removes it, only for kinds that are [`PolicyKind::deletable`] (SQS: the `Policy` attribute
+/// set empty).
+pub trait ResourcePolicyAdmin {
+    /// The live policy and tags.
+    fn resource_policy(
+        &self,
+        kind: PolicyKind,
+        id: &str,
+    ) -> impl Future<Output = Result<PolicyState, AdminError>> + Send;
+    /// Replaces the policy.
+    fn put_resource_policy(
+        &self,
+        kind: PolicyKind,
+        id: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// Removes the policy.
+    fn delete_resource_policy(&self, kind: PolicyKind, id: &str)
+        -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// Who may invoke a Lambda function, as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FunctionAccess {
+    /// The function's resource policy text, if any.
+    pub policy: Option<String>,
+    /// The AuthType of its function URL, if it has one (`NONE` or `AWS_IAM`).
+    pub url_auth: Option<String>,
+    /// The function's tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Lambda function permissions and URLs (aws-sdk-lambda).
+///
+/// Contract: `function_access` is `NotFound` when the function is gone; `remove_permission`
+/// removes one statement of its policy by id; `require_iam_auth` sets its URL's AuthType to
+/// `AWS_IAM`.
+pub trait FunctionAdmin {
+    /// The function's policy, URL auth and tags.
+    fn function_access(&self, function: &str) -> impl Future<Output = Result<FunctionAccess, AdminError>> + Send;
+    /// Removes one permission statement.
+    fn remove_permission(
+        &self,
+        function: &str,
+        statement_id: &str,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// Makes the function URL require IAM authentication.
+    fn require_iam_auth(&self, function: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// Which kind of shareable copy of data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SharedKind {
+    /// An EBS snapshot (createVolumePermission).
+    Snapshot,
+    /// An AMI (launchPermission).
+    Image,
+    /// An RDS DB snapshot (the `restore` attribute).
+    DbSnapshot,
+    /// An RDS DB cluster snapshot (the `restore` attribute).
+    DbClusterSnapshot,
+}
+
+/// Whom a snapshot or image is shared with, as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Sharing {
+    /// Shared with every AWS account (the group `all`).
+    pub public: bool,
+    /// The accounts it is shared with by id.
+    pub accounts: Vec<String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Sharing of EBS snapshots, AMIs and RDS snapshots (aws-sdk-ec2, aws-sdk-rds).
+///
+/// Contract: `sharing` is `NotFound` when the snapshot or image is gone; `unshare_public`
+/// removes the group `all` only, never an account's share.
+pub trait SharingAdmin {
+    /// Whom it is shared with.
+    fn sharing(&self, kind: SharedKind, id: &str) -> impl Future<Output = Result<Sharing, AdminError>> + Send;
+    /// Removes the group `all`.
+    fn unshare_public(&self, kind: SharedKind, id: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// One entry of a network ACL.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AclEntry {
+    /// Rule number.
+    pub rule_number: i64,
+    /// Egress (outbound) rather than ingress.
+    pub egress: bool,
+    /// `allow` or `deny`.
+    pub action: String,
+    /// Protocol number as text (`6`, `17`, `-1`).
+    pub protocol: String,
+    /// First port.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<i64>,
+    /// Last port.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<i64>,
+    /// The CIDR (IPv4 or IPv6).
+    pub cidr: String,
+}
+
+/// A network ACL as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NetworkAcl {
+    /// `acl-...`.
+    pub id: String,
+    /// Its entries.
+    pub entries: Vec<AclEntry>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Network ACLs (aws-sdk-ec2).
+///
+/// Contract: `network_acl` is `NotFound` when the ACL is gone; `delete_acl_entry` deletes the
+/// one entry with that rule number and direction.
+pub trait NetworkAclAdmin {
+    /// The ACL and its entries.
+    fn network_acl(&self, id: &str) -> impl Future<Output = Result<NetworkAcl, AdminError>> + Send;
+    /// Deletes one entry.
+    fn delete_acl_entry(
+        &self,
+        id: &str,
+        rule_number: i64,
+        egress: bool,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// A DB instance's exposure, as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DbInstance {
+    /// PubliclyAccessible.
+    pub publicly_accessible: bool,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// DB instances (aws-sdk-rds).
+///
+/// Contract: `db_instance` is `NotFound` when the instance is gone; `make_private` sets
+/// PubliclyAccessible false (applied immediately).
+pub trait DbInstanceAdmin {
+    /// The instance's exposure.
+    fn db_instance(&self, id: &str) -> impl Future<Output = Result<DbInstance, AdminError>> + Send;
+    /// Turns PubliclyAccessible off.
+    fn make_private(&self, id: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+}
+
+/// The detective services one call can switch off: GuardDuty, AWS Config and VPC flow logs
+/// (aws-sdk-guardduty, aws-sdk-config, aws-sdk-ec2).
+///
+/// Contract: `detector_enabled` and `recorder_recording` are `NotFound` when the detector or
+/// recorder is gone, as `delivery_channel` is for a deleted channel; `flow_logs` returns those
+/// of the ids that exist. `enable_detector` and `start_recorder` turn them back on.
+pub trait DefenceAdmin {
+    /// Whether the detector is enabled.
+    fn detector_enabled(&self, id: &str) -> impl Future<Output = Result<bool, AdminError>> + Send;
+    /// Enables the detector.
+    fn enable_detector(&self, id: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// Whether the recorder records.
+    fn recorder_recording(&self, name: &str) -> impl Future<Output = Result<bool, AdminError>> + Send;
+    /// Starts the recorder.
+    fn start_recorder(&self, name: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+    /// The delivery channel's S3 bucket, when it exists.
+    fn delivery_channel(&self, name: &str) -> impl Future<Output = Result<String, AdminError>> + Send;
+    /// The ids, of these, of flow logs that exist.
+    fn flow_logs(&self, ids: &[String]) -> impl Future<Output = Result<Vec<String>, AdminError>> + Send;
+}
+
 /// Waiting between reads, so a read-back after a change can tolerate eventual consistency.
 ///
 /// Contract: `pause` returns after about `duration` (an in-memory fake may return at once).

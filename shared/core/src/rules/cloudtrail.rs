@@ -17,6 +17,7 @@ pub const RULE: Rule = Rule {
         ("cloudtrail.amazonaws.com", "PutEventSelectors"),
     ],
     native_trigger: true,
+    revert_breaks_callers: false,
     check,
 };
 

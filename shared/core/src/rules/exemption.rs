@@ -19,6 +19,7 @@ pub const RULE: Rule = Rule {
         ("ec2.amazonaws.com", "DeleteTags"),
     ],
     native_trigger: false,
+    revert_breaks_callers: false,
     check,
 };
 

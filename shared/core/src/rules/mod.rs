@@ -8,11 +8,22 @@
 
 pub mod cidr;
 pub mod cloudtrail;
+pub mod defences;
+pub mod ecr;
 pub mod exemption;
+pub mod iam_trust;
+pub mod kms;
+pub mod lambda;
+pub mod network_acl;
 pub mod public_access_block;
+pub mod rds_instance;
 pub mod s3_acl;
 pub mod s3_policy;
+pub mod secrets;
 pub mod security_group;
+pub mod shared_resource;
+pub mod sns;
+pub mod sqs;
 
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_RISKY_CHANGE};
 use serde::{Deserialize, Serialize};
@@ -39,17 +50,77 @@ pub enum RuleId {
     /// `trailsight-exemption-changed`
     #[serde(rename = "trailsight-exemption-changed")]
     TrailsightExemptionChanged,
+    /// `kms-key-policy-public`
+    #[serde(rename = "kms-key-policy-public")]
+    KmsKeyPolicyPublic,
+    /// `sqs-queue-policy-public`
+    #[serde(rename = "sqs-queue-policy-public")]
+    SqsQueuePolicyPublic,
+    /// `sns-topic-policy-public`
+    #[serde(rename = "sns-topic-policy-public")]
+    SnsTopicPolicyPublic,
+    /// `ecr-repository-policy-public`
+    #[serde(rename = "ecr-repository-policy-public")]
+    EcrRepositoryPolicyPublic,
+    /// `secretsmanager-secret-policy-public`
+    #[serde(rename = "secretsmanager-secret-policy-public")]
+    SecretsmanagerSecretPolicyPublic,
+    /// `lambda-function-public`
+    #[serde(rename = "lambda-function-public")]
+    LambdaFunctionPublic,
+    /// `iam-role-trust-public`
+    #[serde(rename = "iam-role-trust-public")]
+    IamRoleTrustPublic,
+    /// `ebs-snapshot-public`
+    #[serde(rename = "ebs-snapshot-public")]
+    EbsSnapshotPublic,
+    /// `ami-public`
+    #[serde(rename = "ami-public")]
+    AmiPublic,
+    /// `rds-snapshot-public`
+    #[serde(rename = "rds-snapshot-public")]
+    RdsSnapshotPublic,
+    /// `rds-instance-public`
+    #[serde(rename = "rds-instance-public")]
+    RdsInstancePublic,
+    /// `ec2-network-acl-open-admin-port`
+    #[serde(rename = "ec2-network-acl-open-admin-port")]
+    Ec2NetworkAclOpenAdminPort,
+    /// `guardduty-disabled`
+    #[serde(rename = "guardduty-disabled")]
+    GuarddutyDisabled,
+    /// `config-recording-stopped`
+    #[serde(rename = "config-recording-stopped")]
+    ConfigRecordingStopped,
+    /// `vpc-flow-logs-deleted`
+    #[serde(rename = "vpc-flow-logs-deleted")]
+    VpcFlowLogsDeleted,
 }
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 6] = [
+    pub const ALL: [RuleId; 21] = [
         RuleId::S3BucketPolicyPublic,
         RuleId::S3BucketAclPublic,
         RuleId::S3PublicAccessBlockRemoved,
         RuleId::Ec2SecurityGroupOpenAdminPort,
         RuleId::CloudtrailLoggingStopped,
         RuleId::TrailsightExemptionChanged,
+        RuleId::KmsKeyPolicyPublic,
+        RuleId::SqsQueuePolicyPublic,
+        RuleId::SnsTopicPolicyPublic,
+        RuleId::EcrRepositoryPolicyPublic,
+        RuleId::SecretsmanagerSecretPolicyPublic,
+        RuleId::LambdaFunctionPublic,
+        RuleId::IamRoleTrustPublic,
+        RuleId::EbsSnapshotPublic,
+        RuleId::AmiPublic,
+        RuleId::RdsSnapshotPublic,
+        RuleId::RdsInstancePublic,
+        RuleId::Ec2NetworkAclOpenAdminPort,
+        RuleId::GuarddutyDisabled,
+        RuleId::ConfigRecordingStopped,
+        RuleId::VpcFlowLogsDeleted,
     ];
 
     /// The public id.
@@ -61,6 +132,21 @@ impl RuleId {
             RuleId::Ec2SecurityGroupOpenAdminPort => "ec2-security-group-open-admin-port",
             RuleId::CloudtrailLoggingStopped => "cloudtrail-logging-stopped",
             RuleId::TrailsightExemptionChanged => "trailsight-exemption-changed",
+            RuleId::KmsKeyPolicyPublic => "kms-key-policy-public",
+            RuleId::SqsQueuePolicyPublic => "sqs-queue-policy-public",
+            RuleId::SnsTopicPolicyPublic => "sns-topic-policy-public",
+            RuleId::EcrRepositoryPolicyPublic => "ecr-repository-policy-public",
+            RuleId::SecretsmanagerSecretPolicyPublic => "secretsmanager-secret-policy-public",
+            RuleId::LambdaFunctionPublic => "lambda-function-public",
+            RuleId::IamRoleTrustPublic => "iam-role-trust-public",
+            RuleId::EbsSnapshotPublic => "ebs-snapshot-public",
+            RuleId::AmiPublic => "ami-public",
+            RuleId::RdsSnapshotPublic => "rds-snapshot-public",
+            RuleId::RdsInstancePublic => "rds-instance-public",
+            RuleId::Ec2NetworkAclOpenAdminPort => "ec2-network-acl-open-admin-port",
+            RuleId::GuarddutyDisabled => "guardduty-disabled",
+            RuleId::ConfigRecordingStopped => "config-recording-stopped",
+            RuleId::VpcFlowLogsDeleted => "vpc-flow-logs-deleted",
         }
     }
 
@@ -118,6 +204,97 @@ pub enum Resource {
         /// Trail name or ARN.
         name: String,
     },
+    /// A KMS key (id or ARN).
+    KmsKey {
+        /// Key id or ARN.
+        id: String,
+    },
+    /// An SQS queue.
+    Queue {
+        /// Queue URL.
+        id: String,
+    },
+    /// An SNS topic.
+    Topic {
+        /// Topic ARN.
+        id: String,
+    },
+    /// An ECR repository.
+    Repository {
+        /// Repository name.
+        id: String,
+        /// The registry (account) id, when the call named it.
+        #[serde(rename = "registryId", skip_serializing_if = "Option::is_none", default)]
+        registry: Option<String>,
+    },
+    /// A Secrets Manager secret.
+    Secret {
+        /// Secret name or ARN, as the call gave it.
+        id: String,
+    },
+    /// A Lambda function.
+    Function {
+        /// Function name or ARN, as the call gave it.
+        id: String,
+    },
+    /// An IAM role.
+    Role {
+        /// Role name.
+        id: String,
+    },
+    /// An EBS snapshot.
+    Snapshot {
+        /// `snap-...`.
+        id: String,
+    },
+    /// An AMI.
+    Image {
+        /// `ami-...`.
+        id: String,
+    },
+    /// An RDS DB snapshot.
+    DbSnapshot {
+        /// Snapshot identifier.
+        id: String,
+    },
+    /// An RDS DB cluster snapshot.
+    DbClusterSnapshot {
+        /// Cluster snapshot identifier.
+        id: String,
+    },
+    /// An RDS DB instance.
+    DbInstance {
+        /// Instance identifier.
+        id: String,
+    },
+    /// A network ACL entry.
+    NetworkAclEntry {
+        /// `acl-...`.
+        id: String,
+        /// The entry's rule number.
+        #[serde(rename = "ruleNumber")]
+        rule_number: i64,
+    },
+    /// A GuardDuty detector.
+    Detector {
+        /// Detector id.
+        id: String,
+    },
+    /// An AWS Config configuration recorder.
+    ConfigRecorder {
+        /// Recorder name.
+        id: String,
+    },
+    /// An AWS Config delivery channel.
+    DeliveryChannel {
+        /// Channel name.
+        id: String,
+    },
+    /// VPC flow logs.
+    FlowLogs {
+        /// `fl-...` ids.
+        ids: Vec<String>,
+    },
 }
 
 impl Resource {
@@ -133,8 +310,80 @@ impl Resource {
             Resource::SecurityGroup { .. } => vec![],
             Resource::Trail { name } if name.starts_with("arn:") => vec![name.clone()],
             Resource::Trail { name } => vec![format!("arn:{partition}:cloudtrail:{region}:{account}:trail/{name}")],
+            Resource::KmsKey { id } | Resource::Topic { id } | Resource::Secret { id } | Resource::Function { id }
+                if id.starts_with("arn:") =>
+            {
+                vec![id.clone()]
+            }
+            Resource::KmsKey { id } if id.starts_with("alias/") => vec![],
+            Resource::KmsKey { id } => vec![format!("arn:{partition}:kms:{region}:{account}:key/{id}")],
+            Resource::Queue { id } => queue_arn(partition, region, account, id).into_iter().collect(),
+            Resource::Topic { .. } | Resource::Secret { .. } => vec![],
+            Resource::Repository { id, registry } => {
+                let owner = registry.as_deref().unwrap_or(account);
+                vec![format!("arn:{partition}:ecr:{region}:{owner}:repository/{id}")]
+            }
+            Resource::Function { id } => vec![format!("arn:{partition}:lambda:{region}:{account}:function:{id}")],
+            Resource::Role { id } => vec![format!("arn:{partition}:iam::{account}:role/{id}")],
+            Resource::Snapshot { id } => vec![format!("arn:{partition}:ec2:{region}::snapshot/{id}")],
+            Resource::Image { id } => vec![format!("arn:{partition}:ec2:{region}::image/{id}")],
+            Resource::DbSnapshot { id } => vec![format!("arn:{partition}:rds:{region}:{account}:snapshot:{id}")],
+            Resource::DbClusterSnapshot { id } => {
+                vec![format!("arn:{partition}:rds:{region}:{account}:cluster-snapshot:{id}")]
+            }
+            Resource::DbInstance { id } => vec![format!("arn:{partition}:rds:{region}:{account}:db:{id}")],
+            Resource::NetworkAclEntry { id, .. } => {
+                vec![format!("arn:{partition}:ec2:{region}:{account}:network-acl/{id}")]
+            }
+            Resource::Detector { id } => vec![format!("arn:{partition}:guardduty:{region}:{account}:detector/{id}")],
+            Resource::ConfigRecorder { .. } | Resource::DeliveryChannel { .. } => vec![],
+            Resource::FlowLogs { ids } => ids
+                .iter()
+                .map(|id| format!("arn:{partition}:ec2:{region}:{account}:vpc-flow-log/{id}"))
+                .collect(),
         }
     }
+
+    /// The resource's name or id, as exemption patterns match it.
+    pub fn name(&self) -> String {
+        match self {
+            Resource::Bucket { name, .. } | Resource::Trail { name } => name.clone(),
+            Resource::AccountPublicAccessBlock { account } => account.clone(),
+            Resource::SecurityGroup {
+                group_id, group_name, ..
+            } => group_id.clone().or_else(|| group_name.clone()).unwrap_or_default(),
+            Resource::KmsKey { id }
+            | Resource::Queue { id }
+            | Resource::Topic { id }
+            | Resource::Repository { id, .. }
+            | Resource::Secret { id }
+            | Resource::Function { id }
+            | Resource::Role { id }
+            | Resource::Snapshot { id }
+            | Resource::Image { id }
+            | Resource::DbSnapshot { id }
+            | Resource::DbClusterSnapshot { id }
+            | Resource::DbInstance { id }
+            | Resource::NetworkAclEntry { id, .. }
+            | Resource::Detector { id }
+            | Resource::ConfigRecorder { id }
+            | Resource::DeliveryChannel { id } => id.clone(),
+            Resource::FlowLogs { ids } => ids.join(","),
+        }
+    }
+}
+
+/// `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME` → `arn:PARTITION:sqs:REGION:ACCOUNT:NAME`.
+fn queue_arn(partition: &str, region: &str, account: &str, url: &str) -> Option<String> {
+    let mut parts = url.trim_end_matches('/').rsplit('/');
+    let name = parts.next().filter(|n| !n.is_empty())?;
+    let owner = parts
+        .next()
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+    Some(format!(
+        "arn:{partition}:sqs:{region}:{}:{name}",
+        owner.unwrap_or(account)
+    ))
 }
 
 /// The AWS partition a record comes from: from its region (`cn-` is `aws-cn`, `us-gov-` is
@@ -189,6 +438,9 @@ pub struct Rule {
     /// Whether the stack's native-event rule sends these calls to remediation (the template's
     /// `NativeApiCallRule` lists exactly these rules' event names; a test checks it).
     pub native_trigger: bool,
+    /// Whether reverting the change can break legitimate callers (a function URL's clients,
+    /// a database's outside clients): such rules are outside `REMEDIATE_RULES`' default.
+    pub revert_breaks_callers: bool,
     /// The findings of one successful call.
     pub check: fn(&Call<'_>) -> Vec<Finding>,
 }
@@ -211,13 +463,28 @@ impl Rule {
 }
 
 /// Every rule, in the order their findings are reported.
-pub const RULES: [Rule; 6] = [
+pub const RULES: [Rule; 21] = [
     s3_policy::RULE,
     s3_acl::RULE,
     public_access_block::RULE,
     security_group::RULE,
     cloudtrail::RULE,
     exemption::RULE,
+    kms::RULE,
+    sqs::RULE,
+    sns::RULE,
+    ecr::RULE,
+    secrets::RULE,
+    lambda::RULE,
+    iam_trust::RULE,
+    shared_resource::EBS_SNAPSHOT,
+    shared_resource::AMI,
+    shared_resource::RDS_SNAPSHOT,
+    rds_instance::RULE,
+    network_acl::RULE,
+    defences::GUARDDUTY,
+    defences::CONFIG,
+    defences::FLOW_LOGS,
 ];
 
 /// A successful call as a rule's check sees it.
@@ -253,6 +520,11 @@ impl Call<'_> {
     }
 }
 
+/// The table row of a rule.
+pub fn rule(id: RuleId) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
 /// Whether any rule looks at this call (the counter keeps such records whole, once per API).
 pub fn concerns(event_source: &str, event_name: &str) -> bool {
     RULES.iter().any(|r| r.concerns(event_source, event_name))
@@ -269,6 +541,19 @@ pub fn native_trigger_event_names() -> std::collections::BTreeSet<&'static str> 
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
+}
+
+/// The finding of a call that set a resource policy (`policy`: the request's field, a JSON
+/// string or object) when the policy evaluator ([`crate::policy`]) finds a public statement,
+/// quoting the first.
+fn public_policy(rule: &Rule, resource: Resource, policy: Option<&Value>, what: &str) -> Vec<Finding> {
+    let Some(doc) = crate::policy::document(policy) else {
+        return vec![];
+    };
+    crate::policy::first_public(&doc)
+        .map(|st| rule.finding(resource, format!("{what} grants anyone access: {}", quote(st))))
+        .into_iter()
+        .collect()
 }
 
 /// A value quoted for a reason line, cut at 400 bytes.

@@ -24,6 +24,7 @@ pub const RULE: Rule = Rule {
         ("s3-control.amazonaws.com", "DeleteAccountPublicAccessBlock"),
     ],
     native_trigger: true,
+    revert_breaks_callers: false,
     check,
 };
 

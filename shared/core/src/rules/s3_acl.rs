@@ -14,6 +14,7 @@ pub const RULE: Rule = Rule {
         ("s3.amazonaws.com", "CreateBucket"),
     ],
     native_trigger: true,
+    revert_breaks_callers: false,
     check,
 };
 

@@ -16,6 +16,7 @@ pub const RULE: Rule = Rule {
         ("ec2.amazonaws.com", "ModifySecurityGroupRules"),
     ],
     native_trigger: true,
+    revert_breaks_callers: false,
     check,
 };
 

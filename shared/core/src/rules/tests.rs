@@ -5,12 +5,20 @@ use super::*;
 use proptest::prelude::*;
 
 const CASES: &str = include_str!("../../../../tests/fixtures/risky/cases.json");
+const EXPOSURE: &str = include_str!("../../../../tests/fixtures/risky/exposure.json");
+
+/// Every case of the rule table: the first rules' and the exposure rules'.
+fn all_cases() -> Vec<Value> {
+    let mut cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
+    cases.extend(serde_json::from_str::<Vec<Value>>(EXPOSURE).unwrap());
+    cases
+}
 
 #[test]
 fn every_case_of_the_table_fires_exactly_the_expected_rules() {
     // Given the table of records that must fire and their look-alikes
-    let cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
-    assert!(cases.len() >= 40, "the table needs at least 40 cases");
+    let cases = all_cases();
+    assert!(cases.len() >= 180, "the table needs at least 180 cases");
     let mut failures = vec![];
     for c in &cases {
         // When each record is evaluated
@@ -39,8 +47,7 @@ fn every_case_of_the_table_fires_exactly_the_expected_rules() {
 }
 
 fn case(name: &str) -> Value {
-    let cases: Vec<Value> = serde_json::from_str(CASES).unwrap();
-    cases
+    all_cases()
         .into_iter()
         .find(|c| c["name"] == name)
         .map(|c| c["record"].clone())
@@ -288,6 +295,22 @@ fn native_rule_event_names() -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// The source list of the template's `NativeApiCallRule`.
+fn native_rule_sources() -> std::collections::BTreeSet<String> {
+    let after = TEMPLATE
+        .split_once("\n  NativeApiCallRule:\n")
+        .map(|(_, rest)| rest)
+        .expect("template.yaml has a NativeApiCallRule");
+    let line = after
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("source: ["))
+        .expect("NativeApiCallRule matches on a source list");
+    line.trim_end_matches(']')
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .collect()
+}
+
 #[test]
 fn the_templates_native_event_rule_lists_exactly_the_rule_tables_calls() {
     // Given the rule table and the stack's rule for AWS's native API-call events
@@ -295,6 +318,14 @@ fn the_templates_native_event_rule_lists_exactly_the_rule_tables_calls() {
         native_trigger_event_names().into_iter().map(str::to_owned).collect();
     // Then the template sends remediation exactly the calls of the rules it remediates
     assert_eq!(native_rule_event_names(), table);
+    // And from exactly their services (aws.SERVICE for SERVICE.amazonaws.com)
+    let sources: std::collections::BTreeSet<String> = RULES
+        .iter()
+        .filter(|r| r.native_trigger)
+        .flat_map(|r| r.events.iter())
+        .map(|(source, _)| format!("aws.{}", source.trim_end_matches(".amazonaws.com")))
+        .collect();
+    assert_eq!(native_rule_sources(), sources);
 }
 
 #[test]

@@ -354,4 +354,5 @@ fn glob_patterns_match_runs_of_characters() {
 }
 
 mod adversary;
+mod exposure;
 mod scope;

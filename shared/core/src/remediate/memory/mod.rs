@@ -9,6 +9,8 @@ use super::ports::{
     TrailStatus, CLAIM_LEASE_SECONDS,
 };
 use std::collections::{BTreeMap, BTreeSet};
+
+mod exposure;
 use std::sync::{Mutex, MutexGuard};
 
 /// A bucket's remediable state.
@@ -36,6 +38,7 @@ struct State {
     rules: BTreeMap<String, Vec<GroupRule>>,
     trails: BTreeMap<String, bool>,
     trail_configs: BTreeMap<String, TrailConfig>,
+    exposure: exposure::Exposure,
 }
 
 /// Every admin port in memory.
@@ -249,7 +252,7 @@ impl BucketAdmin for MemoryAdmins {
         self.read_bucket(bucket, |b| {
             b.policy.as_ref().map(|p| {
                 b.policy_public
-                    .unwrap_or_else(|| serde_json::from_str(p).is_ok_and(|v| crate::rules::s3_policy::is_public(&v)))
+                    .unwrap_or_else(|| serde_json::from_str(p).is_ok_and(|v| crate::policy::is_public(&v)))
             })
         })
     }

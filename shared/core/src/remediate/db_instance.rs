@@ -1,0 +1,59 @@
+//! `rds-instance-public`: turn PubliclyAccessible off. Clients outside the VPC lose access, so
+//! the rule is outside `REMEDIATE_RULES`'s default.
+
+use super::driver::{Plan, Remediation};
+use super::exempt::tag_exempt;
+use super::ports::{AdminError, DbInstance, DbInstanceAdmin, Pause};
+use super::{Decision, RemediationConfig};
+use serde_json::{json, Value};
+
+/// A DB instance made public.
+#[derive(Debug)]
+pub struct PublicDbInstance {
+    /// Its identifier.
+    pub id: String,
+}
+
+impl<A: DbInstanceAdmin + Pause + Sync> Remediation<A> for PublicDbInstance {
+    type State = DbInstance;
+    type Plan = ();
+
+    async fn read(&self, admins: &A) -> Result<DbInstance, AdminError> {
+        admins.db_instance(&self.id).await
+    }
+
+    fn view(&self, state: &DbInstance) -> Value {
+        json!({"publiclyAccessible": state.publicly_accessible})
+    }
+
+    async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &DbInstance) -> Result<Plan<()>, AdminError> {
+        if tag_exempt(&state.tags, &config.exempt_tag) {
+            let why = format!(
+                "DB instance {} carries the exemption tag {}=true",
+                self.id, config.exempt_tag
+            );
+            return Ok(Plan::Leave(Decision::Exempt, why));
+        }
+        if !state.publicly_accessible {
+            let why = format!("DB instance {} is no longer publicly accessible", self.id);
+            return Ok(Plan::Leave(Decision::AlreadyFixed, why));
+        }
+        Ok(Plan::Change {
+            plan: (),
+            intended: json!({"publiclyAccessible": false}),
+            what: format!("turn PubliclyAccessible off on DB instance {}", self.id),
+        })
+    }
+
+    async fn act(&self, admins: &A, _plan: &()) -> Result<(), AdminError> {
+        admins.make_private(&self.id).await
+    }
+
+    fn verified(&self, state: &DbInstance) -> bool {
+        !state.publicly_accessible
+    }
+
+    fn unverified(&self) -> String {
+        format!("DB instance {} is still publicly accessible after the change", self.id)
+    }
+}

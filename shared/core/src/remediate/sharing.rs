@@ -1,0 +1,62 @@
+//! `ebs-snapshot-public`, `ami-public`, `rds-snapshot-public`: remove the group `all` from
+//! the snapshot's or image's permissions, keeping every named account's share.
+
+use super::driver::{Plan, Remediation};
+use super::exempt::tag_exempt;
+use super::ports::{AdminError, Pause, SharedKind, Sharing, SharingAdmin};
+use super::{Decision, RemediationConfig};
+use serde_json::{json, Value};
+
+/// One snapshot or image shared with everyone.
+#[derive(Debug)]
+pub struct PublicShare {
+    /// Which kind.
+    pub kind: SharedKind,
+    /// Its id.
+    pub id: String,
+}
+
+impl<A: SharingAdmin + Pause + Sync> Remediation<A> for PublicShare {
+    type State = Sharing;
+    type Plan = ();
+
+    async fn read(&self, admins: &A) -> Result<Sharing, AdminError> {
+        admins.sharing(self.kind, &self.id).await
+    }
+
+    fn view(&self, state: &Sharing) -> Value {
+        json!({"public": state.public, "accounts": state.accounts})
+    }
+
+    async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &Sharing) -> Result<Plan<()>, AdminError> {
+        if tag_exempt(&state.tags, &config.exempt_tag) {
+            let why = format!("{} carries the exemption tag {}=true", self.id, config.exempt_tag);
+            return Ok(Plan::Leave(Decision::Exempt, why));
+        }
+        if !state.public {
+            let why = format!("{} is no longer shared with all accounts", self.id);
+            return Ok(Plan::Leave(Decision::AlreadyFixed, why));
+        }
+        Ok(Plan::Change {
+            plan: (),
+            intended: json!({"public": false, "accounts": state.accounts}),
+            what: format!("remove the group all from the permissions of {}", self.id),
+        })
+    }
+
+    async fn act(&self, admins: &A, _plan: &()) -> Result<(), AdminError> {
+        admins.unshare_public(self.kind, &self.id).await
+    }
+
+    fn verified(&self, state: &Sharing) -> bool {
+        !state.public
+    }
+
+    fn unverified(&self) -> String {
+        format!("{} is still shared with all accounts after the change", self.id)
+    }
+
+    fn kept(&self, _plan: &()) -> String {
+        "; shares with named accounts kept".into()
+    }
+}

@@ -1,0 +1,43 @@
+//! `rds-instance-public`: a DB instance created, restored or modified with PubliclyAccessible
+//! true (a public DNS name resolving to a public address).
+
+use super::{text, Call, Finding, Resource, Rule, RuleId, Severity};
+use serde_json::Value;
+
+/// `rds-instance-public`.
+pub const RULE: Rule = Rule {
+    id: RuleId::RdsInstancePublic,
+    severity: Severity::High,
+    events: &[
+        ("rds.amazonaws.com", "CreateDBInstance"),
+        ("rds.amazonaws.com", "ModifyDBInstance"),
+        ("rds.amazonaws.com", "CreateDBInstanceReadReplica"),
+        ("rds.amazonaws.com", "RestoreDBInstanceFromDBSnapshot"),
+        ("rds.amazonaws.com", "RestoreDBInstanceToPointInTime"),
+    ],
+    native_trigger: true,
+    revert_breaks_callers: true,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    let public = match call.request.get("publiclyAccessible") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    if !public {
+        return vec![];
+    }
+    let id = text(call.request, "dBInstanceIdentifier")
+        .or_else(|| text(call.request, "targetDBInstanceIdentifier"))
+        .unwrap_or("")
+        .to_owned();
+    vec![RULE.finding(
+        Resource::DbInstance { id },
+        format!(
+            "{} with PubliclyAccessible true: the instance gets a public address",
+            call.name
+        ),
+    )]
+}

@@ -1,0 +1,26 @@
+//! `secretsmanager-secret-policy-public`: a secret's resource policy (PutResourcePolicy) that
+//! lets anyone read or manage the secret.
+
+use super::{public_policy, text, Call, Finding, Resource, Rule, RuleId, Severity};
+
+/// `secretsmanager-secret-policy-public`.
+pub const RULE: Rule = Rule {
+    id: RuleId::SecretsmanagerSecretPolicyPublic,
+    severity: Severity::Critical,
+    events: &[("secretsmanager.amazonaws.com", "PutResourcePolicy")],
+    native_trigger: true,
+    revert_breaks_callers: false,
+    check,
+};
+
+fn check(call: &Call<'_>) -> Vec<Finding> {
+    let secret = Resource::Secret {
+        id: text(call.request, "secretId").unwrap_or("").to_owned(),
+    };
+    public_policy(&RULE, secret, policy(call.request), "secret policy")
+}
+
+/// The resource policy a request sets.
+pub fn policy(request: &serde_json::Value) -> Option<&serde_json::Value> {
+    request.get("resourcePolicy")
+}

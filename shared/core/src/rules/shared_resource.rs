@@ -1,0 +1,114 @@
+//! `ebs-snapshot-public`, `ami-public` and `rds-snapshot-public`: a snapshot or image shared
+//! with every AWS account (the group `all`), not with named accounts.
+
+use super::{text, Call, Finding, Resource, Rule, RuleId, Severity};
+use serde_json::Value;
+
+/// `ebs-snapshot-public`: ModifySnapshotAttribute adding createVolumePermission for `all`.
+pub const EBS_SNAPSHOT: Rule = Rule {
+    id: RuleId::EbsSnapshotPublic,
+    severity: Severity::Critical,
+    events: &[("ec2.amazonaws.com", "ModifySnapshotAttribute")],
+    native_trigger: true,
+    revert_breaks_callers: false,
+    check: check_snapshot,
+};
+
+/// `ami-public`: ModifyImageAttribute adding launchPermission for `all`.
+pub const AMI: Rule = Rule {
+    id: RuleId::AmiPublic,
+    severity: Severity::High,
+    events: &[("ec2.amazonaws.com", "ModifyImageAttribute")],
+    native_trigger: true,
+    revert_breaks_callers: false,
+    check: check_image,
+};
+
+/// `rds-snapshot-public`: Modify(DB|DBCluster)SnapshotAttribute adding `all` to `restore`.
+pub const RDS_SNAPSHOT: Rule = Rule {
+    id: RuleId::RdsSnapshotPublic,
+    severity: Severity::Critical,
+    events: &[
+        ("rds.amazonaws.com", "ModifyDBSnapshotAttribute"),
+        ("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute"),
+    ],
+    native_trigger: true,
+    revert_breaks_callers: false,
+    check: check_db_snapshot,
+};
+
+/// Whether an EC2 permission change adds the group `all`: `{"add": {"items": [{"group":
+/// "all"}]}}` (or `add` as a list), or the older flat form (`operationType: add` with
+/// `userGroups`/`groupNames` holding `all`).
+pub fn adds_group_all(request: &Value, attribute: &str) -> bool {
+    let nested = request
+        .get(attribute)
+        .and_then(|p| p.get("add"))
+        .is_some_and(|add| items(add).iter().any(|i| text(i, "group") == Some("all")));
+    let flat = text(request, "operationType").is_some_and(|o| o.eq_ignore_ascii_case("add"))
+        && ["userGroups", "groupNames", "userGroup", "groups"]
+            .iter()
+            .filter_map(|k| request.get(*k))
+            .any(|g| {
+                items(g)
+                    .iter()
+                    .any(|v| v.as_str() == Some("all") || text(v, "group") == Some("all"))
+            });
+    nested || flat
+}
+
+fn items(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => match o.get("items").or_else(|| o.get("item")) {
+            Some(Value::Array(a)) => a.iter().collect(),
+            Some(one) => vec![one],
+            None => vec![v],
+        },
+        Value::String(_) => vec![v],
+        _ => vec![],
+    }
+}
+
+fn check_snapshot(call: &Call<'_>) -> Vec<Finding> {
+    if !adds_group_all(call.request, "createVolumePermission") {
+        return vec![];
+    }
+    let id = text(call.request, "snapshotId").unwrap_or("").to_owned();
+    vec![EBS_SNAPSHOT.finding(
+        Resource::Snapshot { id },
+        "createVolumePermission added for group all: every AWS account can copy the snapshot's data".into(),
+    )]
+}
+
+fn check_image(call: &Call<'_>) -> Vec<Finding> {
+    if !adds_group_all(call.request, "launchPermission") {
+        return vec![];
+    }
+    let id = text(call.request, "imageId").unwrap_or("").to_owned();
+    vec![AMI.finding(
+        Resource::Image { id },
+        "launchPermission added for group all: every AWS account can launch the image".into(),
+    )]
+}
+
+fn check_db_snapshot(call: &Call<'_>) -> Vec<Finding> {
+    let req = call.request;
+    let restore = text(req, "attributeName").is_some_and(|a| a.eq_ignore_ascii_case("restore"));
+    let all = req
+        .get("valuesToAdd")
+        .is_some_and(|v| items(v).iter().any(|x| x.as_str() == Some("all")));
+    if !(restore && all) {
+        return vec![];
+    }
+    let resource = match text(req, "dBClusterSnapshotIdentifier") {
+        Some(id) => Resource::DbClusterSnapshot { id: id.to_owned() },
+        None => Resource::DbSnapshot {
+            id: text(req, "dBSnapshotIdentifier").unwrap_or("").to_owned(),
+        },
+    };
+    vec![RDS_SNAPSHOT.finding(
+        resource,
+        "restore attribute given the value all: every AWS account can restore the snapshot".into(),
+    )]
+}
