@@ -5,6 +5,8 @@
 
 mod adversary;
 mod backfill;
+mod deny;
+mod exposure;
 mod ingest;
 mod notifications;
 mod remediate;

@@ -4,16 +4,12 @@
 //! decision event read through an EventBridge rule's SQS target, and idempotency are checked.
 //! Then forged triggers, exemptions, dry-run, and AccessDenied injected around the real admin.
 
+use crate::deny::Denying;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use trailsight_aws::admin::{AwsAdmins, AwsTargets};
 use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_core::remediate::memory::MemoryLedger;
-use trailsight_core::remediate::ports::{
-    AccountAdmin, Acl, AdminError, BucketAdmin, GroupRule, Pause, Permission, PublicAccessBlock, Scoped, SecurityGroup,
-    SecurityGroupAdmin, Targets, TrailAdmin, TrailConfig, TrailStatus,
-};
 use trailsight_core::remediate::{Mode, RemediationConfig};
 use trailsight_it::{unique, Env};
 use trailsight_remediate::handler::{handle, HandlerError};
@@ -591,111 +587,12 @@ async fn a_deleted_bucket_is_reported_not_found() {
     assert_eq!(env.receive(1).await[0]["detail"]["decision"], "not-found");
 }
 
-/// The real admins, except that writing a bucket policy is denied, as IAM would.
-struct DenyPolicyWrites(AwsAdmins);
-
-impl BucketAdmin for DenyPolicyWrites {
-    async fn policy(&self, bucket: &str) -> Result<Option<String>, AdminError> {
-        self.0.policy(bucket).await
-    }
-    async fn put_policy(&self, _bucket: &str, _policy: &str) -> Result<(), AdminError> {
-        Err(AdminError::AccessDenied {
-            action: "s3:PutBucketPolicy".into(),
-            why: "AccessDenied: not authorized (injected)".into(),
-        })
-    }
-    async fn delete_policy(&self, bucket: &str) -> Result<(), AdminError> {
-        self.0.delete_policy(bucket).await
-    }
-    async fn policy_status(&self, bucket: &str) -> Result<Option<bool>, AdminError> {
-        self.0.policy_status(bucket).await
-    }
-    async fn acl(&self, bucket: &str, key: Option<&str>, version: Option<&str>) -> Result<Acl, AdminError> {
-        self.0.acl(bucket, key, version).await
-    }
-    async fn put_acl(
-        &self,
-        bucket: &str,
-        key: Option<&str>,
-        version: Option<&str>,
-        acl: &Acl,
-    ) -> Result<(), AdminError> {
-        self.0.put_acl(bucket, key, version, acl).await
-    }
-    async fn buckets(&self) -> Result<Vec<String>, AdminError> {
-        self.0.buckets().await
-    }
-    async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        self.0.public_access_block(bucket).await
-    }
-    async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        self.0.put_public_access_block(bucket, pab).await
-    }
-    async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
-        self.0.tags(bucket).await
-    }
-}
-
-impl AccountAdmin for DenyPolicyWrites {
-    async fn account_public_access_block(&self, account: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        self.0.account_public_access_block(account).await
-    }
-    async fn put_account_public_access_block(&self, account: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        self.0.put_account_public_access_block(account, pab).await
-    }
-}
-
-impl SecurityGroupAdmin for DenyPolicyWrites {
-    async fn group(&self, id: Option<&str>, name: Option<&str>) -> Result<SecurityGroup, AdminError> {
-        self.0.group(id, name).await
-    }
-    async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
-        self.0.revoke(group_id, permissions).await
-    }
-    async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {
-        self.0.rules(group_id).await
-    }
-    async fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AdminError> {
-        self.0.revoke_rules(group_id, rule_ids).await
-    }
-}
-
-impl Targets for DenyPolicyWrites {
-    type Admins = Self;
-    async fn admins<'a>(
-        &'a self,
-        _account: &'a str,
-        _region: &'a str,
-        _role_arn: Option<&'a str>,
-    ) -> Result<Scoped<'a, Self>, AdminError> {
-        Ok(Scoped::Borrowed(self))
-    }
-}
-
-impl Pause for DenyPolicyWrites {
-    async fn pause(&self, duration: std::time::Duration) {
-        self.0.pause(duration).await
-    }
-}
-
-impl TrailAdmin for DenyPolicyWrites {
-    async fn trail_config(&self, trail: &str) -> Result<TrailConfig, AdminError> {
-        self.0.trail_config(trail).await
-    }
-    async fn trail_status(&self, trail: &str) -> Result<TrailStatus, AdminError> {
-        self.0.trail_status(trail).await
-    }
-    async fn start_logging(&self, trail: &str) -> Result<(), AdminError> {
-        self.0.start_logging(trail).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_denied_is_reported_as_failed_and_fails_the_invocation() {
     // Given a public bucket and a function that may not write bucket policies
     let (env, admins, sink) = setup().await;
     let (bucket, policy, _) = public_policy_bucket(&env).await;
-    let denied = DenyPolicyWrites(AwsAdmins::from_config(&env.sdk, true));
+    let denied = Denying::new(AwsAdmins::from_config(&env.sdk, true), "s3:PutBucketPolicy");
     drop(admins);
     // When remediated
     let result = handle(

@@ -36,6 +36,17 @@ SPECIAL = {
     ("s3", "put_object_acl"): ["s3:PutObjectAcl", "s3:PutObjectVersionAcl"],
     # A transaction is authorised per item: the store's transactions only put items.
     ("dynamodb", "transact_write_items"): ["dynamodb:PutItem"],
+    # GetFunction returns a function's tags only to a caller that may also call ListTags.
+    ("lambda", "get_function"): ["lambda:GetFunction", "lambda:ListTags"],
+    # RDS spells "DB" in capitals.
+    ("rds", "describe_db_instances"): ["rds:DescribeDBInstances"],
+    ("rds", "modify_db_instance"): ["rds:ModifyDBInstance"],
+    ("rds", "describe_db_snapshots"): ["rds:DescribeDBSnapshots"],
+    ("rds", "describe_db_snapshot_attributes"): ["rds:DescribeDBSnapshotAttributes"],
+    ("rds", "modify_db_snapshot_attribute"): ["rds:ModifyDBSnapshotAttribute"],
+    ("rds", "describe_db_cluster_snapshots"): ["rds:DescribeDBClusterSnapshots"],
+    ("rds", "describe_db_cluster_snapshot_attributes"): ["rds:DescribeDBClusterSnapshotAttributes"],
+    ("rds", "modify_db_cluster_snapshot_attribute"): ["rds:ModifyDBClusterSnapshotAttribute"],
 }
 PREFIX = {
     "s3": "s3",
@@ -45,6 +56,16 @@ PREFIX = {
     "ec2": "ec2",
     "cloudtrail": "cloudtrail",
     "sts": "sts",
+    "kms": "kms",
+    "sqs": "sqs",
+    "sns": "sns",
+    "ecr": "ecr",
+    "secretsmanager": "secretsmanager",
+    "iam": "iam",
+    "lambda": "lambda",
+    "rds": "rds",
+    "guardduty": "guardduty",
+    "config": "config",
 }
 # Used by Lambda with the function's role, not by the code.
 LAMBDA_SERVICE = {
@@ -74,7 +95,8 @@ CONDITIONAL_GRANTS = {
         },
     },
 }
-CALL = re.compile(r"self\s*\.\s*(client|s3control|s3|ec2|cloudtrail|sts)\s*\.\s*([a-z][a-z0-9_]*)\s*\(\s*\)", re.S)
+CLIENTS = "|".join(sorted((k for k in PREFIX), key=len, reverse=True))
+CALL = re.compile(rf"self\s*\.\s*(client|{CLIENTS})\s*\.\s*([a-z][a-z0-9_]*)\s*\(\s*\)", re.S)
 
 
 def pascal(name):

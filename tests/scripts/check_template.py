@@ -24,8 +24,15 @@ MEMBER_ROLE = ROOT / "member-role.yaml"
 MANAGED_SNS_KEY = "alias/aws/sns"
 ACCOUNT = {"Ref": "AWS::AccountId"}
 NO_VALUE = {"Ref": "AWS::NoValue"}
-# The remediation statements member-role.yaml repeats; the rest serve the function itself.
-FUNCTION_ONLY_PREFIXES = ("events:", "sqs:", "dynamodb:", "sts:")
+# The statements that serve the function itself (its claims, decisions, failed invocations and
+# member roles); member-role.yaml repeats every other (remediation) statement. By Sid, not by
+# service: remediation also acts on SQS queues.
+FUNCTION_ONLY_SIDS = {"ClaimTriggers", "PublishDecisions", "FailedInvocations", "AssumeMemberRole"}
+# Remediation statements on regional services, which RemediationRegions scopes (S3 and IAM are
+# not regional).
+REGIONAL_PREFIXES = (
+    "ec2:", "cloudtrail:", "kms:", "sqs:", "sns:", "ecr:", "secretsmanager:", "lambda:", "rds:", "guardduty:", "config:",
+)
 
 
 def load(path):
@@ -233,6 +240,23 @@ def check_remediation_rules_check_account(t):
     assert triggering >= 2, "fewer rules trigger remediation than expected"
 
 
+# EventBridge's default quota on an event pattern's size, in characters.
+EVENT_PATTERN_MAX = 2048
+
+
+def check_event_pattern_sizes(t):
+    """Every rule's event pattern fits EventBridge's default size quota (2,048 characters, with
+    the account id in place of the AWS::AccountId reference), so a deployment does not fail on
+    a rule that watches one call too many."""
+    for name, rule in resources(t, "AWS::Events::Rule").items():
+        pattern = rule["Properties"].get("EventPattern")
+        if pattern is None:
+            continue
+        text = json.dumps(pattern).replace(json.dumps(ACCOUNT), json.dumps("123456789012"))
+        size = len(json.dumps(json.loads(text), separators=(",", ":")))
+        assert size <= EVENT_PATTERN_MAX, f"{name}'s event pattern has {size} characters (quota {EVENT_PATTERN_MAX})"
+
+
 def check_remediation_off(t):
     """With RemediationMode=off, nothing of remediation is created: every resource that names
     the remediation function, its role, its DLQ or its rules is conditional on RemediationOn."""
@@ -306,6 +330,8 @@ def check_function_settings(t):
     assert renv["REMEDIATION_REGIONS"] == {"Ref": "RemediationRegions"}, renv
     assert renv["MEMBER_ROLE_NAME"] == {"Ref": "MemberRoleName"}, renv
     assert renv["TABLE_NAME"] == {"Ref": "Table"}, renv
+    assert renv["REMEDIATE_RULES"] == {"Ref": "RemediateRules"}, renv
+    assert t["Parameters"]["RemediateRules"]["Default"] == "default", t["Parameters"]["RemediateRules"]
     assert t["Parameters"]["RemediationMode"]["AllowedValues"] == ["off", "dry-run", "enforce"]
     for props in (ingest, remediate):
         logging = props["LoggingConfig"]
@@ -319,7 +345,8 @@ def check_function_settings(t):
 
 
 def check_region_scope(t):
-    """With RemediationRegions set, remediation's EC2 and CloudTrail statements hold only in them."""
+    """With RemediationRegions set, remediation's statements on regional services (all but S3 and
+    IAM) hold only in them."""
     doc = t["Resources"]["RemediateFunction"]["Properties"]["Policies"][0]
     scoped = {
         "Fn::If": [
@@ -329,7 +356,9 @@ def check_region_scope(t):
         ]
     }
     for st in statements(doc):
-        if any(a.startswith(("ec2:", "cloudtrail:")) for a in as_list(st["Action"])):
+        if st["Sid"] in FUNCTION_ONLY_SIDS:
+            continue
+        if any(a.startswith(REGIONAL_PREFIXES) for a in as_list(st["Action"])):
             assert st.get("Condition") == scoped, f"{st.get('Sid')} is not scoped to RemediationRegions"
 
 
@@ -368,7 +397,7 @@ def check_member_role(t):
     ours = {
         st["Sid"]: st
         for st in statements(t["Resources"]["RemediateFunction"]["Properties"]["Policies"][0])
-        if not all(a.startswith(FUNCTION_ONLY_PREFIXES) for a in as_list(st["Action"]))
+        if st["Sid"] not in FUNCTION_ONLY_SIDS
     }
     assert sorted(theirs) == sorted(ours), f"member role statements {sorted(theirs)} != {sorted(ours)}"
     for sid, st in ours.items():
@@ -382,6 +411,7 @@ TESTS = [
     check_bus_policy,
     check_remediation_rules_check_account,
     check_remediation_off,
+    check_event_pattern_sizes,
     check_setup_output_keeps_notifications,
     check_eventbridge_delivery,
     check_self_monitoring,
@@ -419,6 +449,11 @@ def broken_rule_any_account(t):
     del t["Resources"]["NativeApiCallRule"]["Properties"]["EventPattern"]["account"]
 
 
+def broken_pattern_too_big(t):
+    names = t["Resources"]["NativeApiCallRule"]["Properties"]["EventPattern"]["detail"]["eventName"]
+    names.extend(f"SomeVeryLongEventNameNumber{i}" for i in range(60))
+
+
 def broken_findings_rule_any_account(t):
     del t["Resources"]["FindingsRiskyChangeRule"]["Properties"]["EventPattern"]["account"]
 
@@ -453,6 +488,20 @@ def broken_region_scope(t):
             del st["Condition"]
 
 
+def broken_region_scope_new_service(t):
+    for st in statements(t["Resources"]["RemediateFunction"]["Properties"]["Policies"][0]):
+        if st["Sid"] == "KeyPolicyRemediation":
+            del st["Condition"]
+
+
+def broken_member_role_queue(t):
+    """The function may fix queue policies, the member role may not (an SQS-only statement)."""
+    doc = t["Resources"]["RemediateFunction"]["Properties"]["Policies"][0]
+    doc["Statement"].append(
+        {"Sid": "ExtraQueueRemediation", "Effect": "Allow", "Action": ["sqs:SetQueueAttributes"], "Resource": "*"}
+    )
+
+
 def broken_member_role(t):
     for st in statements(t["Resources"]["RemediateFunction"]["Properties"]["Policies"][0]):
         if st["Sid"] == "BucketRemediation":
@@ -480,8 +529,11 @@ BROKEN = [
     (broken_queue_policy, check_eventbridge_delivery),
     (broken_silence_alarm, check_self_monitoring),
     (broken_remediation_off, check_remediation_off),
+    (broken_pattern_too_big, check_event_pattern_sizes),
     (broken_region_scope, check_region_scope),
+    (broken_region_scope_new_service, check_region_scope),
     (broken_member_role, check_member_role),
+    (broken_member_role_queue, check_member_role),
     (broken_reserved_concurrency, check_function_settings),
     (broken_untagged_queue, check_tags),
 ]

@@ -11,9 +11,10 @@
 //! | `ACCOUNT_ID` | this deployment's account: changes in other accounts are `out-of-scope` unless `MEMBER_ROLE_NAME` is set |
 //! | `MEMBER_ROLE_NAME` | the role assumed in a member account to remediate there (`member-role.yaml`) |
 //! | `REMEDIATION_REGIONS` | comma-separated regions remediation may act in (default: all) |
+//! | `REMEDIATE_RULES` | the rules enforce mode acts on: `default` (all but `lambda-function-public` and `rds-instance-public`, whose reverts can break callers), `all`, `none`, or comma-separated rule ids; the others are reported `would-remediate` |
 //! | `AWS_ENDPOINT_URL` | an emulator's endpoint (tests); S3 then uses path-style addressing |
 
-use trailsight_core::remediate::{Mode, RemediationConfig};
+use trailsight_core::remediate::{Mode, RemediationConfig, RuleSelection};
 
 /// A setting that is missing or malformed; the function refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +102,14 @@ impl Config {
                 why: format!("{bad:?}: expected a role name (with its path if any), not an ARN"),
             });
         }
+        let rules =
+            RuleSelection::parse(&nonempty("REMEDIATE_RULES").unwrap_or_default()).map_err(|why| ConfigError {
+                name: "REMEDIATE_RULES",
+                why,
+            })?;
         Ok(Config {
             remediation: RemediationConfig {
+                rules,
                 home_account,
                 member_role,
                 regions: list(nonempty("REMEDIATION_REGIONS")),
@@ -189,6 +196,32 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn remediate_rules_are_read_and_an_unknown_rule_stops_start_up() {
+        // Given a rule list naming one rule whose revert breaks callers
+        let c = Config::from_lookup(with_table(|k| {
+            (k == "REMEDIATE_RULES").then(|| "lambda-function-public,ami-public".to_owned())
+        }));
+        // Then exactly those rules are enforced
+        assert!(
+            matches!(c, Ok(ref c) if c.remediation.rules.enforces(trailsight_core::rules::RuleId::LambdaFunctionPublic)
+            && !c.remediation.rules.enforces(trailsight_core::rules::RuleId::S3BucketAclPublic))
+        );
+        // And a misspelt id is refused, naming the variable
+        let bad = Config::from_lookup(with_table(|k| (k == "REMEDIATE_RULES").then(|| "ami".to_owned())));
+        assert!(matches!(
+            bad,
+            Err(ConfigError {
+                name: "REMEDIATE_RULES",
+                ..
+            })
+        ));
+        // And unset means the default selection
+        assert!(
+            matches!(Config::from_lookup(with_table(|_| None)), Ok(ref c) if c.remediation.rules == RuleSelection::Default)
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   DynamoDB table;
 //! - [`eventbridge::EventBridgeSink`]: [`EventSink`](trailsight_core::store::ports::EventSink) with
 //!   batched PutEvents and retries of failed entries;
-//! - [`admin`]: the remediation admins on S3, S3 Control, EC2 and CloudTrail;
+//! - [`admin`]: the remediation admins (S3, S3 Control, EC2, CloudTrail, KMS, SQS, SNS, ECR,
+//!   Secrets Manager, IAM, Lambda, RDS, GuardDuty, AWS Config);
 //! - [`claims::DynamoLedger`]: remediation's claims and seen changes on the same table;
 //! - [`notifications`]: the trail bucket's notifications, merged (the CLI's setup command);
 //! - [`object`]: the per-object ingest step (the ingest function, the CLI's backfill, the

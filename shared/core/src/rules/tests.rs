@@ -295,19 +295,20 @@ fn native_rule_event_names() -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// The source list of the template's `NativeApiCallRule`.
+/// The source list of the template's `NativeApiCallRule` (a block list).
 fn native_rule_sources() -> std::collections::BTreeSet<String> {
     let after = TEMPLATE
         .split_once("\n  NativeApiCallRule:\n")
         .map(|(_, rest)| rest)
         .expect("template.yaml has a NativeApiCallRule");
-    let line = after
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("source: ["))
+    let list = after
+        .split_once("source:\n")
+        .map(|(_, rest)| rest)
         .expect("NativeApiCallRule matches on a source list");
-    line.trim_end_matches(']')
-        .split(',')
-        .map(|s| s.trim().to_owned())
+    list.lines()
+        .map(str::trim)
+        .map_while(|l| l.strip_prefix("- "))
+        .map(str::to_owned)
         .collect()
 }
 
@@ -318,12 +319,14 @@ fn the_templates_native_event_rule_lists_exactly_the_rule_tables_calls() {
         native_trigger_event_names().into_iter().map(str::to_owned).collect();
     // Then the template sends remediation exactly the calls of the rules it remediates
     assert_eq!(native_rule_event_names(), table);
-    // And from exactly their services (aws.SERVICE for SERVICE.amazonaws.com)
+    // And from exactly their services (aws.SERVICE for SERVICE.amazonaws.com; S3 Control's
+    // calls come from aws.s3)
     let sources: std::collections::BTreeSet<String> = RULES
         .iter()
         .filter(|r| r.native_trigger)
         .flat_map(|r| r.events.iter())
         .map(|(source, _)| format!("aws.{}", source.trim_end_matches(".amazonaws.com")))
+        .map(|s| if s == "aws.s3-control" { "aws.s3".to_owned() } else { s })
         .collect();
     assert_eq!(native_rule_sources(), sources);
 }

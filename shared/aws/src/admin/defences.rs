@@ -1,0 +1,141 @@
+//! [`DefenceAdmin`]: the detective services one call can switch off, read and turned back on.
+//!
+//! - GuardDuty detectors (aws-sdk-guardduty): GetDetector's `Status`, UpdateDetector with
+//!   `Enable`. GuardDuty answers `BadRequestException` ("the input detectorId is not owned by
+//!   the current account") for a detector that does not exist: both calls take nothing but the
+//!   detector id, so that answer means the detector is gone;
+//! - AWS Config (aws-sdk-config): DescribeConfigurationRecorderStatus's `recording`,
+//!   StartConfigurationRecorder, and DescribeDeliveryChannels' bucket;
+//! - VPC flow logs (aws-sdk-ec2): DescribeFlowLogs filtered on `flow-log-id`, which lists the
+//!   ids that exist and silently leaves out the others.
+
+use super::{admin_error, error_code, AwsAdmins};
+use aws_sdk_ec2::types::Filter;
+use aws_sdk_guardduty::types::DetectorStatus;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use trailsight_core::remediate::ports::{AdminError, DefenceAdmin};
+
+/// GuardDuty's answer for a detector id that is not (any more) the account's.
+fn detector_error<E, R>(action: &str, id: &str, e: SdkError<E, R>) -> AdminError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let what = format!("GuardDuty detector {id}");
+    if error_code(&e) == Some("BadRequestException") {
+        return AdminError::NotFound(what);
+    }
+    admin_error(action, &what, e)
+}
+
+impl DefenceAdmin for AwsAdmins {
+    async fn detector_enabled(&self, id: &str) -> Result<bool, AdminError> {
+        let out = self
+            .guardduty
+            .get_detector()
+            .detector_id(id)
+            .send()
+            .await
+            .map_err(|e| detector_error("guardduty:GetDetector", id, e))?;
+        Ok(out.status() == Some(&DetectorStatus::Enabled))
+    }
+
+    async fn enable_detector(&self, id: &str) -> Result<(), AdminError> {
+        self.guardduty
+            .update_detector()
+            .detector_id(id)
+            .enable(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| detector_error("guardduty:UpdateDetector", id, e))
+    }
+
+    async fn recorder_recording(&self, name: &str) -> Result<bool, AdminError> {
+        let what = format!("configuration recorder {name}");
+        let out = self
+            .config
+            .describe_configuration_recorder_status()
+            .configuration_recorder_names(name)
+            .send()
+            .await
+            .map_err(|e| admin_error("config:DescribeConfigurationRecorderStatus", &what, e))?;
+        let status = out
+            .configuration_recorders_status()
+            .iter()
+            .find(|s| s.name() == Some(name))
+            .or(out.configuration_recorders_status().first())
+            .ok_or(AdminError::NotFound(what))?;
+        Ok(status.recording())
+    }
+
+    async fn start_recorder(&self, name: &str) -> Result<(), AdminError> {
+        self.config
+            .start_configuration_recorder()
+            .configuration_recorder_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                admin_error(
+                    "config:StartConfigurationRecorder",
+                    &format!("configuration recorder {name}"),
+                    e,
+                )
+            })
+    }
+
+    async fn delivery_channel(&self, name: &str) -> Result<String, AdminError> {
+        let what = format!("delivery channel {name}");
+        let out = self
+            .config
+            .describe_delivery_channels()
+            .delivery_channel_names(name)
+            .send()
+            .await
+            .map_err(|e| admin_error("config:DescribeDeliveryChannels", &what, e))?;
+        let channel = out
+            .delivery_channels()
+            .iter()
+            .find(|c| c.name() == Some(name))
+            .or(out.delivery_channels().first())
+            .ok_or(AdminError::NotFound(what))?;
+        Ok(channel.s3_bucket_name().unwrap_or("").to_owned())
+    }
+
+    async fn flow_logs(&self, ids: &[String]) -> Result<Vec<String>, AdminError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let what = format!("flow logs {}", ids.join(", "));
+        let mut found = vec![];
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .ec2
+                .describe_flow_logs()
+                .filter(
+                    Filter::builder()
+                        .name("flow-log-id")
+                        .set_values(Some(ids.to_vec()))
+                        .build(),
+                )
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| admin_error("ec2:DescribeFlowLogs", &what, e))?;
+            found.extend(
+                out.flow_logs()
+                    .iter()
+                    .filter_map(|f| f.flow_log_id())
+                    .filter(|id| ids.iter().any(|i| i == id))
+                    .map(str::to_owned),
+            );
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(found),
+            }
+        }
+    }
+}

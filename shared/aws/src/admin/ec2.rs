@@ -1,0 +1,154 @@
+//! [`SecurityGroupAdmin`] (aws-sdk-ec2): security groups, their rules, and revoking world-open
+//! ingress.
+
+use super::{admin_error, AwsAdmins};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
+use trailsight_core::remediate::ports::{AdminError, GroupRule, Permission, SecurityGroup, SecurityGroupAdmin};
+
+fn permission_from(p: &IpPermission) -> Permission {
+    let port = |v: Option<i32>| v.map(i64::from);
+    Permission {
+        protocol: p.ip_protocol().unwrap_or("-1").to_owned(),
+        from: port(p.from_port()),
+        to: port(p.to_port()),
+        ipv4: p
+            .ip_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ip().map(str::to_owned))
+            .collect(),
+        ipv6: p
+            .ipv6_ranges()
+            .iter()
+            .filter_map(|r| r.cidr_ipv6().map(str::to_owned))
+            .collect(),
+        others: p
+            .user_id_group_pairs()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .chain(
+                p.prefix_list_ids()
+                    .iter()
+                    .filter_map(|l| l.prefix_list_id().map(str::to_owned)),
+            )
+            .collect(),
+    }
+}
+
+fn permission_to(p: &Permission) -> IpPermission {
+    let port = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
+    IpPermission::builder()
+        .ip_protocol(&p.protocol)
+        .set_from_port(port(p.from))
+        .set_to_port(port(p.to))
+        .set_ip_ranges(Some(
+            p.ipv4.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect(),
+        ))
+        .set_ipv6_ranges(Some(
+            p.ipv6
+                .iter()
+                .map(|c| Ipv6Range::builder().cidr_ipv6(c).build())
+                .collect(),
+        ))
+        .build()
+}
+
+impl SecurityGroupAdmin for AwsAdmins {
+    async fn group(&self, id: Option<&str>, name: Option<&str>) -> Result<SecurityGroup, AdminError> {
+        let what = format!("security group {}", id.or(name).unwrap_or("?"));
+        let req = self.ec2.describe_security_groups();
+        let req = match (id, name) {
+            (Some(id), _) => req.group_ids(id),
+            (None, Some(name)) => req.group_names(name),
+            (None, None) => return Err(AdminError::NotFound(what)),
+        };
+        let out = req
+            .send()
+            .await
+            .map_err(|e| admin_error("ec2:DescribeSecurityGroups", &what, e))?;
+        let g = out
+            .security_groups()
+            .first()
+            .ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        Ok(SecurityGroup {
+            id: g.group_id().unwrap_or("").to_owned(),
+            name: g.group_name().unwrap_or("").to_owned(),
+            tags: g
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or("").to_owned())))
+                .collect(),
+            ingress: g.ip_permissions().iter().map(permission_from).collect(),
+        })
+    }
+
+    async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {
+        let what = format!("security group {group_id}");
+        let mut rules = vec![];
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .ec2
+                .describe_security_group_rules()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("group-id")
+                        .values(group_id)
+                        .build(),
+                )
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| admin_error("ec2:DescribeSecurityGroupRules", &what, e))?;
+            rules.extend(out.security_group_rules().iter().map(group_rule_from));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(rules),
+            }
+        }
+    }
+
+    async fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AdminError> {
+        self.ec2
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_security_group_rule_ids(Some(rule_ids.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                admin_error(
+                    "ec2:RevokeSecurityGroupIngress",
+                    &format!("security group {group_id}"),
+                    e,
+                )
+            })
+    }
+
+    async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
+        self.ec2
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions.iter().map(permission_to).collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                admin_error(
+                    "ec2:RevokeSecurityGroupIngress",
+                    &format!("security group {group_id}"),
+                    e,
+                )
+            })
+    }
+}
+
+fn group_rule_from(r: &aws_sdk_ec2::types::SecurityGroupRule) -> GroupRule {
+    GroupRule {
+        id: r.security_group_rule_id().unwrap_or("").to_owned(),
+        egress: r.is_egress().unwrap_or(false),
+        protocol: r.ip_protocol().unwrap_or("-1").to_owned(),
+        from: r.from_port().map(i64::from),
+        to: r.to_port().map(i64::from),
+        cidr: r.cidr_ipv4().or(r.cidr_ipv6()).map(str::to_owned),
+    }
+}

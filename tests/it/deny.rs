@@ -1,0 +1,241 @@
+//! The real AWS admins with one write action denied, as IAM would deny it: every port is
+//! delegated to the real admin, and the write whose IAM action is the denied one fails with
+//! AccessDenied before reaching the service.
+
+use std::collections::BTreeMap;
+use trailsight_aws::admin::AwsAdmins;
+use trailsight_core::remediate::ports::{
+    AccountAdmin, Acl, AdminError, BucketAdmin, DbInstance, DbInstanceAdmin, DefenceAdmin, FunctionAccess,
+    FunctionAdmin, GroupRule, NetworkAcl, NetworkAclAdmin, Pause, Permission, PolicyKind, PolicyState,
+    PublicAccessBlock, ResourcePolicyAdmin, Scoped, SecurityGroup, SecurityGroupAdmin, SharedKind, Sharing,
+    SharingAdmin, Targets, TrailAdmin, TrailConfig, TrailStatus,
+};
+
+/// The real admins, with writes of `denied` (an IAM action) refused.
+pub struct Denying {
+    inner: AwsAdmins,
+    denied: &'static str,
+}
+
+impl Denying {
+    /// Real admins denying `action` (e.g. `s3:PutBucketPolicy`).
+    pub fn new(inner: AwsAdmins, action: &'static str) -> Self {
+        Denying { inner, denied: action }
+    }
+
+    fn check(&self, action: &str) -> Result<(), AdminError> {
+        if action == self.denied {
+            return Err(AdminError::AccessDenied {
+                action: action.into(),
+                why: "AccessDenied: not authorized (injected)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Targets for Denying {
+    type Admins = Self;
+    async fn admins<'a>(
+        &'a self,
+        _account: &'a str,
+        _region: &'a str,
+        _role_arn: Option<&'a str>,
+    ) -> Result<Scoped<'a, Self>, AdminError> {
+        Ok(Scoped::Borrowed(self))
+    }
+}
+
+impl Pause for Denying {
+    async fn pause(&self, duration: std::time::Duration) {
+        self.inner.pause(duration).await
+    }
+}
+
+impl BucketAdmin for Denying {
+    async fn policy(&self, bucket: &str) -> Result<Option<String>, AdminError> {
+        self.inner.policy(bucket).await
+    }
+    async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), AdminError> {
+        self.check("s3:PutBucketPolicy")?;
+        self.inner.put_policy(bucket, policy).await
+    }
+    async fn delete_policy(&self, bucket: &str) -> Result<(), AdminError> {
+        self.check("s3:DeleteBucketPolicy")?;
+        self.inner.delete_policy(bucket).await
+    }
+    async fn policy_status(&self, bucket: &str) -> Result<Option<bool>, AdminError> {
+        self.inner.policy_status(bucket).await
+    }
+    async fn acl(&self, bucket: &str, key: Option<&str>, version: Option<&str>) -> Result<Acl, AdminError> {
+        self.inner.acl(bucket, key, version).await
+    }
+    async fn put_acl(
+        &self,
+        bucket: &str,
+        key: Option<&str>,
+        version: Option<&str>,
+        acl: &Acl,
+    ) -> Result<(), AdminError> {
+        self.check(if key.is_some() {
+            "s3:PutObjectAcl"
+        } else {
+            "s3:PutBucketAcl"
+        })?;
+        self.inner.put_acl(bucket, key, version, acl).await
+    }
+    async fn buckets(&self) -> Result<Vec<String>, AdminError> {
+        self.inner.buckets().await
+    }
+    async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
+        self.inner.public_access_block(bucket).await
+    }
+    async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        self.check("s3:PutBucketPublicAccessBlock")?;
+        self.inner.put_public_access_block(bucket, pab).await
+    }
+    async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
+        self.inner.tags(bucket).await
+    }
+}
+
+impl AccountAdmin for Denying {
+    async fn account_public_access_block(&self, account: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
+        self.inner.account_public_access_block(account).await
+    }
+    async fn put_account_public_access_block(&self, account: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        self.check("s3:PutAccountPublicAccessBlock")?;
+        self.inner.put_account_public_access_block(account, pab).await
+    }
+}
+
+impl SecurityGroupAdmin for Denying {
+    async fn group(&self, id: Option<&str>, name: Option<&str>) -> Result<SecurityGroup, AdminError> {
+        self.inner.group(id, name).await
+    }
+    async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
+        self.check("ec2:RevokeSecurityGroupIngress")?;
+        self.inner.revoke(group_id, permissions).await
+    }
+    async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {
+        self.inner.rules(group_id).await
+    }
+    async fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AdminError> {
+        self.check("ec2:RevokeSecurityGroupIngress")?;
+        self.inner.revoke_rules(group_id, rule_ids).await
+    }
+}
+
+impl TrailAdmin for Denying {
+    async fn trail_config(&self, trail: &str) -> Result<TrailConfig, AdminError> {
+        self.inner.trail_config(trail).await
+    }
+    async fn trail_status(&self, trail: &str) -> Result<TrailStatus, AdminError> {
+        self.inner.trail_status(trail).await
+    }
+    async fn start_logging(&self, trail: &str) -> Result<(), AdminError> {
+        self.check("cloudtrail:StartLogging")?;
+        self.inner.start_logging(trail).await
+    }
+}
+
+fn policy_write(kind: PolicyKind) -> &'static str {
+    match kind {
+        PolicyKind::KmsKey => "kms:PutKeyPolicy",
+        PolicyKind::Queue => "sqs:SetQueueAttributes",
+        PolicyKind::Topic => "sns:SetTopicAttributes",
+        PolicyKind::Repository => "ecr:SetRepositoryPolicy",
+        PolicyKind::Secret => "secretsmanager:PutResourcePolicy",
+        PolicyKind::RoleTrust => "iam:UpdateAssumeRolePolicy",
+    }
+}
+
+impl ResourcePolicyAdmin for Denying {
+    async fn resource_policy(&self, kind: PolicyKind, id: &str) -> Result<PolicyState, AdminError> {
+        self.inner.resource_policy(kind, id).await
+    }
+    async fn put_resource_policy(&self, kind: PolicyKind, id: &str, policy: &str) -> Result<(), AdminError> {
+        self.check(policy_write(kind))?;
+        self.inner.put_resource_policy(kind, id, policy).await
+    }
+    async fn delete_resource_policy(&self, kind: PolicyKind, id: &str) -> Result<(), AdminError> {
+        self.check(match kind {
+            PolicyKind::Repository => "ecr:DeleteRepositoryPolicy",
+            PolicyKind::Secret => "secretsmanager:DeleteResourcePolicy",
+            other => policy_write(other),
+        })?;
+        self.inner.delete_resource_policy(kind, id).await
+    }
+}
+
+impl FunctionAdmin for Denying {
+    async fn function_access(&self, function: &str) -> Result<FunctionAccess, AdminError> {
+        self.inner.function_access(function).await
+    }
+    async fn remove_permission(&self, function: &str, statement_id: &str) -> Result<(), AdminError> {
+        self.check("lambda:RemovePermission")?;
+        self.inner.remove_permission(function, statement_id).await
+    }
+    async fn require_iam_auth(&self, function: &str) -> Result<(), AdminError> {
+        self.check("lambda:UpdateFunctionUrlConfig")?;
+        self.inner.require_iam_auth(function).await
+    }
+}
+
+impl SharingAdmin for Denying {
+    async fn sharing(&self, kind: SharedKind, id: &str) -> Result<Sharing, AdminError> {
+        self.inner.sharing(kind, id).await
+    }
+    async fn unshare_public(&self, kind: SharedKind, id: &str) -> Result<(), AdminError> {
+        self.check(match kind {
+            SharedKind::Snapshot => "ec2:ModifySnapshotAttribute",
+            SharedKind::Image => "ec2:ModifyImageAttribute",
+            SharedKind::DbSnapshot => "rds:ModifyDBSnapshotAttribute",
+            SharedKind::DbClusterSnapshot => "rds:ModifyDBClusterSnapshotAttribute",
+        })?;
+        self.inner.unshare_public(kind, id).await
+    }
+}
+
+impl NetworkAclAdmin for Denying {
+    async fn network_acl(&self, id: &str) -> Result<NetworkAcl, AdminError> {
+        self.inner.network_acl(id).await
+    }
+    async fn delete_acl_entry(&self, id: &str, rule_number: i64, egress: bool) -> Result<(), AdminError> {
+        self.check("ec2:DeleteNetworkAclEntry")?;
+        self.inner.delete_acl_entry(id, rule_number, egress).await
+    }
+}
+
+impl DbInstanceAdmin for Denying {
+    async fn db_instance(&self, id: &str) -> Result<DbInstance, AdminError> {
+        self.inner.db_instance(id).await
+    }
+    async fn make_private(&self, id: &str) -> Result<(), AdminError> {
+        self.check("rds:ModifyDBInstance")?;
+        self.inner.make_private(id).await
+    }
+}
+
+impl DefenceAdmin for Denying {
+    async fn detector_enabled(&self, id: &str) -> Result<bool, AdminError> {
+        self.inner.detector_enabled(id).await
+    }
+    async fn enable_detector(&self, id: &str) -> Result<(), AdminError> {
+        self.check("guardduty:UpdateDetector")?;
+        self.inner.enable_detector(id).await
+    }
+    async fn recorder_recording(&self, name: &str) -> Result<bool, AdminError> {
+        self.inner.recorder_recording(name).await
+    }
+    async fn start_recorder(&self, name: &str) -> Result<(), AdminError> {
+        self.check("config:StartConfigurationRecorder")?;
+        self.inner.start_recorder(name).await
+    }
+    async fn delivery_channel(&self, name: &str) -> Result<String, AdminError> {
+        self.inner.delivery_channel(name).await
+    }
+    async fn flow_logs(&self, ids: &[String]) -> Result<Vec<String>, AdminError> {
+        self.inner.flow_logs(ids).await
+    }
+}
