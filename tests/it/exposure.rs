@@ -389,6 +389,27 @@ async fn a_public_lambda_permission_waits_for_its_rule_then_only_it_is_removed()
         .map(|s| s["Sid"].clone())
         .collect();
     assert_eq!(sids, vec![json!("events")]);
+    // And a function URL made with AuthType NONE is made to require IAM
+    lambda
+        .create_function_url_config()
+        .function_name(&name)
+        .auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+    let url = call(
+        "lambda.amazonaws.com",
+        "CreateFunctionUrlConfig20211031",
+        json!({"functionName": name, "authType": "NONE"}),
+    );
+    decided(&env, &targets, &chosen, &url, "remediated").await;
+    let config = lambda
+        .get_function_url_config()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.auth_type().as_str(), "AWS_IAM");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

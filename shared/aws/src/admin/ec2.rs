@@ -115,13 +115,7 @@ impl SecurityGroupAdmin for AwsAdmins {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                admin_error(
-                    "ec2:RevokeSecurityGroupIngress",
-                    &format!("security group {group_id}"),
-                    e,
-                )
-            })
+            .map_err(|e| revoke_error(group_id, e))
     }
 
     async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
@@ -132,13 +126,7 @@ impl SecurityGroupAdmin for AwsAdmins {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                admin_error(
-                    "ec2:RevokeSecurityGroupIngress",
-                    &format!("security group {group_id}"),
-                    e,
-                )
-            })
+            .map_err(|e| revoke_error(group_id, e))
     }
 }
 
@@ -151,4 +139,19 @@ fn group_rule_from(r: &aws_sdk_ec2::types::SecurityGroupRule) -> GroupRule {
         to: r.to_port().map(i64::from),
         cidr: r.cidr_ipv4().or(r.cidr_ipv6()).map(str::to_owned),
     }
+}
+
+/// A failed RevokeSecurityGroupIngress on `group_id`.
+fn revoke_error<R: std::fmt::Debug>(
+    group_id: &str,
+    e: aws_sdk_ec2::error::SdkError<
+        aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressError,
+        R,
+    >,
+) -> AdminError {
+    admin_error(
+        "ec2:RevokeSecurityGroupIngress",
+        &format!("security group {group_id}"),
+        e,
+    )
 }

@@ -49,6 +49,23 @@ fn restore_sharing<'a>(values: impl IntoIterator<Item = &'a String>) -> (bool, V
     (public, accounts)
 }
 
+/// Sharing from EC2 permissions, as (group, account id) pairs: public when the group `all`
+/// is among them.
+fn ec2_sharing<'a>(
+    permissions: impl Iterator<Item = (Option<&'a PermissionGroup>, Option<&'a str>)>,
+    tags: std::collections::BTreeMap<String, String>,
+) -> Sharing {
+    let mut sharing = Sharing {
+        tags,
+        ..Sharing::default()
+    };
+    for (group, account) in permissions {
+        sharing.public |= group == Some(&PermissionGroup::All);
+        sharing.accounts.extend(account.map(str::to_owned));
+    }
+    sharing
+}
+
 impl AwsAdmins {
     async fn snapshot_sharing(&self, id: &str) -> Result<Sharing, AdminError> {
         let what = what(SharedKind::Snapshot, id);
@@ -72,15 +89,8 @@ impl AwsAdmins {
             .send()
             .await
             .map_err(|e| admin_error("ec2:DescribeSnapshotAttribute", &what, e))?;
-        let permissions = out.create_volume_permissions();
-        Ok(Sharing {
-            public: permissions.iter().any(|p| p.group() == Some(&PermissionGroup::All)),
-            accounts: permissions
-                .iter()
-                .filter_map(|p| p.user_id().map(str::to_owned))
-                .collect(),
-            tags,
-        })
+        let permissions = out.create_volume_permissions().iter();
+        Ok(ec2_sharing(permissions.map(|p| (p.group(), p.user_id())), tags))
     }
 
     async fn image_sharing(&self, id: &str) -> Result<Sharing, AdminError> {
@@ -105,15 +115,8 @@ impl AwsAdmins {
             .send()
             .await
             .map_err(|e| admin_error("ec2:DescribeImageAttribute", &what, e))?;
-        let permissions = out.launch_permissions();
-        Ok(Sharing {
-            public: permissions.iter().any(|p| p.group() == Some(&PermissionGroup::All)),
-            accounts: permissions
-                .iter()
-                .filter_map(|p| p.user_id().map(str::to_owned))
-                .collect(),
-            tags,
-        })
+        let permissions = out.launch_permissions().iter();
+        Ok(ec2_sharing(permissions.map(|p| (p.group(), p.user_id())), tags))
     }
 
     async fn db_snapshot_sharing(&self, id: &str) -> Result<Sharing, AdminError> {

@@ -263,37 +263,26 @@ impl Report {
     }
 }
 
-/// Every admin port remediation needs.
-pub trait Admins:
-    BucketAdmin
-    + AccountAdmin
-    + SecurityGroupAdmin
-    + TrailAdmin
-    + ResourcePolicyAdmin
-    + FunctionAdmin
-    + SharingAdmin
-    + NetworkAclAdmin
-    + DbInstanceAdmin
-    + DefenceAdmin
-    + Pause
-    + Sync
-{
+macro_rules! admin_ports {
+    ($($port:ident),+ $(,)?) => {
+        /// Every admin port remediation needs.
+        pub trait Admins: $($port +)+ Pause + Sync {}
+        impl<T: $($port +)+ Pause + Sync> Admins for T {}
+    };
 }
-impl<T> Admins for T where
-    T: BucketAdmin
-        + AccountAdmin
-        + SecurityGroupAdmin
-        + TrailAdmin
-        + ResourcePolicyAdmin
-        + FunctionAdmin
-        + SharingAdmin
-        + NetworkAclAdmin
-        + DbInstanceAdmin
-        + DefenceAdmin
-        + Pause
-        + Sync
-{
-}
+
+admin_ports!(
+    BucketAdmin,
+    AccountAdmin,
+    SecurityGroupAdmin,
+    TrailAdmin,
+    ResourcePolicyAdmin,
+    FunctionAdmin,
+    SharingAdmin,
+    NetworkAclAdmin,
+    DbInstanceAdmin,
+    DefenceAdmin,
+);
 
 /// Where a record's change may be remediated: `Ok(None)` with the function's credentials,
 /// `Ok(Some(role ARN))` through a member account's role, `Err(why)` when out of scope.
