@@ -8,7 +8,7 @@ BENCH_DIR ?= bench-out
 
 ## Replay the bundled sample logs and print what was found.
 sample:
-	$(CARGO) run --release -q -p trailsight-cli -- replay $(SAMPLES) --top 10
+	$(CARGO) run --release -q -p trailsight-cli -- replay $(SAMPLES) --top 10 --format table
 
 fmt:
 	$(CARGO) fmt --all
@@ -38,6 +38,7 @@ template: test-env
 	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint
 	.venv/bin/cfn-lint template.yaml member-role.yaml
 	.venv/bin/python tests/scripts/check_template.py
+	.venv/bin/python scripts/event_schemas.py --check
 	.venv/bin/python tests/scripts/check_iam.py --self-test
 
 ## Both functions built by `sam build`, the path users take (rust-cargolambda: cargo-lambda

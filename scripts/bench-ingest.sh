@@ -28,6 +28,6 @@ for label in ("typical", "busy"):
     c = r["handler_cpu_ms_on_moto"]
     print(f"{label:8} {r['records_per_file']:>8.0f} records/file  handler p50 {r['handler_ms']['p50']:.1f} ms p95 {r['handler_ms']['p95']:.1f} ms"
           f" (CPU with the real adapters: p50 {c['p50']:.1f} ms, max {c['max']:.1f} ms)"
-          f"  DynamoDB {p['dynamodb_requests']:.0f} req, {p['dynamodb_write_units']:.0f} WRU, {p['dynamodb_read_units']:.0f} RRU per file"
+          f"  DynamoDB {p['dynamodb_requests']:.0f} req ({p['ledger_reads']:.2f} ledger reads), {p['dynamodb_write_units']:.0f} WRU, {p['dynamodb_read_units']:.0f} RRU per file"
           f"  ${r['cost_usd_per_100k_events']:.5f} per 100k events  init {r['init_ms']:.1f} ms")
 PY

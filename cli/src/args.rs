@@ -176,6 +176,53 @@ pub struct ReplayArgs {
     /// `rules` (counting and risky-change rules, no detection) or `count` (counting only).
     #[arg(long, value_enum, default_value_t = StagesArg::All)]
     pub stages: StagesArg,
+
+    /// How events are printed: `auto` (a readable table on a terminal, JSON lines when piped
+    /// or written to a file), `table`, or `json` (one EventBridge event per line).
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+
+    /// Print only one kind of event: `insights`, `risky` (risky changes) or `remediation`.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub only: Option<OnlyArg>,
+
+    /// Print only risky changes of at least this severity (`medium`, `high`, `critical`);
+    /// insights carry no severity and are kept.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub min_severity: Option<SeverityArg>,
+}
+
+/// Values of `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// A table on a terminal, JSON lines otherwise.
+    Auto,
+    /// A readable table.
+    Table,
+    /// JSON lines.
+    Json,
+}
+
+/// Values of `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnlyArg {
+    /// `AWS Insight via CloudTrail` events.
+    Insights,
+    /// `Trailsight Risky Change` events.
+    Risky,
+    /// `Trailsight Remediation` events.
+    Remediation,
+}
+
+/// Values of `--min-severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum SeverityArg {
+    /// Medium and above.
+    Medium,
+    /// High and above.
+    High,
+    /// Critical only.
+    Critical,
 }
 
 /// Values of `--stages`.

@@ -1,10 +1,11 @@
 //! `trailsight replay`: read log files in parallel, merge them in delivery order through the
 //! pipeline, print events as JSON lines and a summary.
+use crate::args::FormatArg;
 use crate::args::ReplayArgs;
 use crate::engine::Engine;
-use crate::files::{find, FindError, LogFile};
+use crate::files::{find, FindError, Found, LogFile};
 use crate::order::for_each_in_order;
-use crate::output::{top_table, write_events, Summary};
+use crate::output::{top_table, Filter, Printer, Summary};
 use crate::store::RedbStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
@@ -86,37 +87,62 @@ impl Outcome {
     }
 }
 
-/// Runs a replay.
-pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
-    let started = Instant::now();
-    let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ReplayError::ConfigRead {
-                path: path.clone(),
-                source,
-            })?;
-            DetectorConfig::from_toml(&text).map_err(|source| ReplayError::Config {
-                path: path.clone(),
-                source,
-            })?
-        }
-        None => DetectorConfig::default(),
+/// The detection settings: the `--config` file's, else the defaults.
+fn detector_config(args: &ReplayArgs) -> Result<DetectorConfig, ReplayError> {
+    let Some(path) = &args.config else {
+        return Ok(DetectorConfig::default());
     };
-    let mut found = find(&args.paths)?;
+    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::ConfigRead {
+        path: path.clone(),
+        source,
+    })?;
+    DetectorConfig::from_toml(&text).map_err(|source| ReplayError::Config {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// Warns about named files that are not log files, and about finding no log file at all.
+fn warn_about_names(args: &ReplayArgs, found: &Found) {
     for (path, reason) in &found.named_not_logs {
         eprintln!(
             "trailsight: warning: {} is not a CloudTrail log file ({reason}); expected ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz",
             path.display()
         );
     }
-    let no_logs = found.logs.is_empty();
-    if no_logs {
+    if found.logs.is_empty() {
         let paths: Vec<String> = args.paths.iter().map(|p| p.display().to_string()).collect();
         eprintln!(
             "trailsight: warning: no CloudTrail log files in {}: nothing was replayed (log files are named ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json.gz)",
             paths.join(", ")
         );
     }
+}
+
+/// Where the events go (`--output FILE`, else stdout), buffered, and its name for errors.
+fn open_output(args: &ReplayArgs) -> Result<(String, Box<dyn Write + Send>), ReplayError> {
+    Ok(match &args.output {
+        Some(p) => {
+            let f = File::create(p).map_err(|source| ReplayError::Output {
+                target: p.display().to_string(),
+                source,
+            })?;
+            (p.display().to_string(), Box::new(BufWriter::with_capacity(1 << 16, f)))
+        }
+        None => (
+            "stdout".to_owned(),
+            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
+        ),
+    })
+}
+
+/// Runs a replay.
+pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
+    let started = Instant::now();
+    let config = detector_config(args)?;
+    let mut found = find(&args.paths)?;
+    warn_about_names(args, &found);
+    let no_logs = found.logs.is_empty();
     let stages = args.stages.stages();
     let store = match &args.store {
         Some(path) => Some(RedbStore::open(path)?),
@@ -129,19 +155,19 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         tracing::info!(path = %path.display(), %reason, "skipped");
     }
 
-    let (target, mut out): (String, Box<dyn Write + Send>) = match &args.output {
-        Some(p) => {
-            let f = File::create(p).map_err(|source| ReplayError::Output {
-                target: p.display().to_string(),
-                source,
-            })?;
-            (p.display().to_string(), Box::new(BufWriter::with_capacity(1 << 16, f)))
-        }
-        None => (
-            "stdout".to_owned(),
-            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
-        ),
+    let (target, mut out) = open_output(args)?;
+    let table = match args.format {
+        FormatArg::Table => true,
+        FormatArg::Json => false,
+        FormatArg::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
     };
+    let mut printer = Printer::new(
+        table,
+        Filter {
+            only: args.only,
+            min_severity: args.min_severity,
+        },
+    );
     let out_err = |source| ReplayError::Output {
         target: target.clone(),
         source,
@@ -180,7 +206,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
                             return false;
                         }
                     };
-                    if let Err(e) = write_events(&mut out, &events) {
+                    if let Err(e) = printer.write(&mut out, &events) {
                         failure = Some(out_err(e));
                         return false;
                     }

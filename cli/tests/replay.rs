@@ -10,17 +10,34 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Runs the binary; every JSON event line it prints must match its published schema.
 fn trailsight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trailsight"))
+    let out = Command::new(env!("CARGO_BIN_EXE_trailsight"))
         .args(args)
         .output()
-        .expect("run trailsight")
+        .expect("run trailsight");
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+    {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Err(why) = trailsight_core::schemas::check_json(&event) {
+            panic!("{why}");
+        }
+    }
+    out
 }
 
+/// The summary line, checked against its schema.
 fn summary(out: &Output) -> serde_json::Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("last stderr line is not the JSON summary ({e}): {stderr}"))
+    let summary: serde_json::Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last stderr line is not the JSON summary ({e}): {stderr}"));
+    if let Err(why) = trailsight_core::schemas::check_summary(&summary) {
+        panic!("{why}");
+    }
+    summary
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {
@@ -319,4 +336,70 @@ fn a_file_that_ends_an_insight_also_starts_the_next_one() {
     // Then its Start is detected with that file, not with the next one 19 hours later
     let detected = start["detail"]["trailsight"]["detectedAt"].as_str().unwrap();
     assert!(detected.starts_with("2018-05-02T19:"), "detected at {detected}");
+}
+
+#[test]
+fn the_table_format_prints_one_readable_line_per_event_and_json_stays_byte_identical() {
+    // Given the real dataset
+    let data = root().join("tests/fixtures/grycap");
+    let data = data.to_str().unwrap();
+    // When it is replayed piped (JSON), with --format json, and with --format table
+    let piped = trailsight(&["replay", data]);
+    let json = trailsight(&["replay", data, "--format", "json"]);
+    let table = trailsight(&["replay", data, "--format", "table"]);
+    // Then --format json is the piped output byte for byte
+    assert_eq!(piped.stdout, json.stdout);
+    // And the table has a header and one line per event, saying when, what, where and why
+    let events = String::from_utf8_lossy(&piped.stdout).lines().count();
+    let text = String::from_utf8_lossy(&table.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), events + 1, "{text}");
+    assert!(lines[0].starts_with("time") && lines[0].contains("why"), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("calls start") && l.contains("974349055189/")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("risky high") && l.contains("ec2-security-group-open-admin-port")),
+        "{text}"
+    );
+    // And the summary is the same line
+    let without_time = |out: &Output| {
+        let mut s = summary(out);
+        s["seconds"] = serde_json::Value::Null;
+        s
+    };
+    assert_eq!(without_time(&table), without_time(&piped));
+}
+
+#[test]
+fn only_and_min_severity_filter_the_printed_events() {
+    // Given the real dataset, which has insights and high risky changes
+    let data = root().join("tests/fixtures/grycap");
+    let data = data.to_str().unwrap();
+    // When only risky changes are printed, and then only critical ones
+    let risky = trailsight(&["replay", data, "--only", "risky"]);
+    let critical = trailsight(&["replay", data, "--min-severity", "critical", "--only", "risky"]);
+    // Then every printed event is a risky change, and none is below critical
+    let risky_lines: Vec<serde_json::Value> = String::from_utf8_lossy(&risky.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!risky_lines.is_empty());
+    assert!(risky_lines
+        .iter()
+        .all(|e| e["detail-type"] == "Trailsight Risky Change"));
+    assert!(String::from_utf8_lossy(&critical.stdout)
+        .lines()
+        .all(|l| l.contains("\"severity\":\"critical\"")));
+    // And the summary still counts everything found
+    assert_eq!(
+        summary(&risky)["risky_changes"].as_u64(),
+        Some(risky_lines.len() as u64)
+    );
+    assert!(summary(&risky)["insights_started"].as_u64().unwrap_or(0) > 0);
 }

@@ -166,7 +166,12 @@ impl Env {
                 .unwrap();
             let msgs = resp.messages();
             for m in msgs {
-                out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap());
+                let event: Value = serde_json::from_str(m.body().unwrap_or("null")).unwrap();
+                // Every event a subscriber receives matches its published schema.
+                if let Err(why) = trailsight_core::schemas::check_json(&event) {
+                    panic!("{why}");
+                }
+                out.push(event);
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)

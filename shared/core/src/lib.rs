@@ -7,8 +7,9 @@
 //!
 //! Grouped by concept: [`log`] (object keys, reader, counting), [`ingest`] (notifications,
 //! pipeline, de-duplication, the exactly-once flow), [`store`] (ports, journal, contract suite,
-//! in-memory fakes), [`detect`], [`rules`], [`remediate`], [`events`] and [`api`] (the key of
-//! one API).
+//! in-memory fakes), [`detect`], [`policy`] (is a resource policy public), [`rules`],
+//! [`remediate`], [`events`], [`schemas`] (the JSON Schemas of what is emitted) and [`api`]
+//! (the key of one API).
 
 pub mod api;
 pub mod detect;
@@ -18,4 +19,5 @@ pub mod log;
 pub mod policy;
 pub mod remediate;
 pub mod rules;
+pub mod schemas;
 pub mod store;

@@ -226,6 +226,7 @@ fn report(args: &Args, runs: &[FileRun], init_ms: f64) -> Value {
     let wru = sum(&|r| r.usage.modelled_write_units);
     let rru = sum(&|r| r.usage.modelled_read_units);
     let ddb_requests = sum(&|r| r.usage.requests as f64);
+    let ledger_reads = sum(&|r| r.usage.ledger_reads as f64);
     let events = sum(&|r| r.events as f64);
     let put_events = sum(&|r| r.put_events_requests as f64);
     let wall_ms = sum(&|r| r.wall_ms);
@@ -254,6 +255,7 @@ fn report(args: &Args, runs: &[FileRun], init_ms: f64) -> Value {
         "handler_cpu_ms_on_moto": {"p50": percentile(&cpu, 0.5), "p95": percentile(&cpu, 0.95), "max": percentile(&cpu, 1.0)},
         "per_file": {
             "dynamodb_requests": ddb_requests / n,
+            "ledger_reads": ledger_reads / n,
             "dynamodb_write_units": wru / n,
             "dynamodb_read_units": rru / n,
             "s3_requests": 1.0,

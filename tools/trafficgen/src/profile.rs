@@ -502,95 +502,98 @@ type AnomalyKind = (
     (i64, i64),
 );
 
+/// The anomalies planted in each account and region: kind, call, the insight it should raise,
+/// its rate (calls per minute, a range) and its length (minutes, a range).
+const ANOMALY_KINDS: [AnomalyKind; 10] = [
+    (
+        "recon-burst",
+        "s3.amazonaws.com",
+        "ListBuckets",
+        "ApiCallRateInsight",
+        (20.0, 120.0),
+        (2, 15),
+    ),
+    (
+        "recon-burst",
+        "s3.amazonaws.com",
+        "GetBucketAcl",
+        "ApiCallRateInsight",
+        (40.0, 200.0),
+        (2, 15),
+    ),
+    (
+        "recon-burst",
+        "iam.amazonaws.com",
+        "ListUsers",
+        "ApiCallRateInsight",
+        (20.0, 100.0),
+        (2, 10),
+    ),
+    (
+        "recon-burst",
+        "iam.amazonaws.com",
+        "ListAccessKeys",
+        "ApiCallRateInsight",
+        (20.0, 100.0),
+        (2, 10),
+    ),
+    (
+        "recon-burst",
+        "ec2.amazonaws.com",
+        "DescribeInstances",
+        "ApiCallRateInsight",
+        (60.0, 200.0),
+        (3, 15),
+    ),
+    (
+        "secret-harvest",
+        "secretsmanager.amazonaws.com",
+        "GetSecretValue",
+        "ApiCallRateInsight",
+        (30.0, 100.0),
+        (3, 10),
+    ),
+    (
+        "unusual-launch",
+        "ec2.amazonaws.com",
+        "RunInstances",
+        "ApiCallRateInsight",
+        (10.0, 40.0),
+        (3, 8),
+    ),
+    (
+        "unusual-key-creation",
+        "iam.amazonaws.com",
+        "CreateAccessKey",
+        "ApiCallRateInsight",
+        (10.0, 30.0),
+        (2, 5),
+    ),
+    (
+        "access-denied-storm",
+        "iam.amazonaws.com",
+        "GetRole",
+        "ApiErrorRateInsight",
+        (30.0, 60.0),
+        (10, 30),
+    ),
+    (
+        "sustained-night-rise",
+        "monitoring.amazonaws.com",
+        "PutMetricData",
+        "ApiCallRateInsight",
+        (20.0, 30.0),
+        (30, 31),
+    ),
+];
+
 /// Plans the anomalies of one account and region after the history period.
 pub fn plan(seed: u64, account: &str, region: &str, history_end: i64, end: i64) -> Vec<Anomaly> {
     let mut r = StdRng::seed_from_u64(seed ^ fxhash(account) ^ fxhash(region).rotate_left(7));
     let intruder = format!("arn:aws:iam::{account}:user/svc-legacy-backup");
-    let kinds: [AnomalyKind; 10] = [
-        (
-            "recon-burst",
-            "s3.amazonaws.com",
-            "ListBuckets",
-            "ApiCallRateInsight",
-            (20.0, 120.0),
-            (2, 15),
-        ),
-        (
-            "recon-burst",
-            "s3.amazonaws.com",
-            "GetBucketAcl",
-            "ApiCallRateInsight",
-            (40.0, 200.0),
-            (2, 15),
-        ),
-        (
-            "recon-burst",
-            "iam.amazonaws.com",
-            "ListUsers",
-            "ApiCallRateInsight",
-            (20.0, 100.0),
-            (2, 10),
-        ),
-        (
-            "recon-burst",
-            "iam.amazonaws.com",
-            "ListAccessKeys",
-            "ApiCallRateInsight",
-            (20.0, 100.0),
-            (2, 10),
-        ),
-        (
-            "recon-burst",
-            "ec2.amazonaws.com",
-            "DescribeInstances",
-            "ApiCallRateInsight",
-            (60.0, 200.0),
-            (3, 15),
-        ),
-        (
-            "secret-harvest",
-            "secretsmanager.amazonaws.com",
-            "GetSecretValue",
-            "ApiCallRateInsight",
-            (30.0, 100.0),
-            (3, 10),
-        ),
-        (
-            "unusual-launch",
-            "ec2.amazonaws.com",
-            "RunInstances",
-            "ApiCallRateInsight",
-            (10.0, 40.0),
-            (3, 8),
-        ),
-        (
-            "unusual-key-creation",
-            "iam.amazonaws.com",
-            "CreateAccessKey",
-            "ApiCallRateInsight",
-            (10.0, 30.0),
-            (2, 5),
-        ),
-        (
-            "access-denied-storm",
-            "iam.amazonaws.com",
-            "GetRole",
-            "ApiErrorRateInsight",
-            (30.0, 60.0),
-            (10, 30),
-        ),
-        (
-            "sustained-night-rise",
-            "monitoring.amazonaws.com",
-            "PutMetricData",
-            "ApiCallRateInsight",
-            (20.0, 30.0),
-            (30, 31),
-        ),
-    ];
     let days = ((end - history_end) / 1440).max(1);
     let mut out: Vec<Anomaly> = vec![];
-    for (i, (kind, source, name, insight, amount, len)) in kinds.iter().enumerate() {
+    for (i, (kind, source, name, insight, amount, len)) in ANOMALY_KINDS.iter().enumerate() {
         // Error storms and the night rise at their typical times; the rest anywhere.
         let len = r.gen_range(len.0..=len.1);
         let day = history_end.div_euclid(1440) + r.gen_range(0..days);

@@ -83,6 +83,8 @@ pub struct Usage {
     pub modelled_read_units: f64,
     /// Write units by the size model.
     pub modelled_write_units: f64,
+    /// Consistent reads of an object's ledger item (`GetItem`): one per new file.
+    pub ledger_reads: u64,
 }
 
 mod items;
@@ -164,6 +166,88 @@ impl DynamoStore {
             _ => true,
         }
     }
+
+    /// Writes the checkpoints that are due (chunked, under `attempt`), before the transaction
+    /// that points the heads at them; returns each stream's number of chunks.
+    async fn put_checkpoints<'c>(
+        &self,
+        commit: &'c Commit,
+        attempt: &str,
+        now: i64,
+    ) -> Result<BTreeMap<&'c StreamKey, usize>, StoreError> {
+        let mut checkpoints: BTreeMap<&StreamKey, usize> = BTreeMap::new();
+        for (k, snap) in &commit.streams {
+            if commit.journal.contains_key(k) && !self.checkpoint_due(k, snap.version) {
+                continue;
+            }
+            let checkpoint = commit.checkpoint(k);
+            let bytes = pack(&checkpoint)?;
+            let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+            let mut puts = Vec::with_capacity(parts.len());
+            for (i, part) in parts.iter().enumerate() {
+                let mut item = key(stream_pk(k), &checkpoint_sk(snap.version + 1, attempt, i));
+                item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
+                item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
+                puts.push(self.put_plain("PutItem (checkpoint)", item));
+            }
+            stream::iter(puts)
+                .buffer_unordered(CONCURRENCY)
+                .try_collect::<Vec<()>>()
+                .await?;
+            checkpoints.insert(k, parts.len().max(1));
+        }
+        Ok(checkpoints)
+    }
+
+    /// The commit transaction's items: the ledger entry first (its failed condition is how a
+    /// duplicate shows), the events, each stream's head and journal entry.
+    fn transaction_items(
+        &self,
+        commit: &Commit,
+        checkpoints: &BTreeMap<&StreamKey, usize>,
+        attempt: &str,
+        now: i64,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        // The ledger entry comes first: its failed condition is how a duplicate shows.
+        let mut ledger = key(object_pk(&commit.object), "LEDGER");
+        ledger.insert("expires".into(), n(now + LEDGER_TTL_SECS));
+        let events = if commit.events.is_empty() {
+            ledger.insert("status".into(), s("done"));
+            vec![]
+        } else {
+            let bytes = pack(&commit.events)?;
+            let parts: Vec<Vec<u8>> = bytes.chunks(CHUNK).map(<[u8]>::to_vec).collect();
+            ledger.insert("status".into(), s("pending"));
+            ledger.insert("lease".into(), n(self.lease_until()));
+            ledger.insert("eparts".into(), n(parts.len()));
+            parts
+        };
+        let mut items = vec![put_if(&self.table, ledger, Some("attribute_not_exists(pk)"))?];
+        for (i, part) in events.into_iter().enumerate() {
+            let mut item = key(object_pk(&commit.object), &events_sk(i));
+            item.insert("data".into(), AttributeValue::B(Blob::new(part)));
+            item.insert("expires".into(), n(now + EVENTS_TTL_SECS));
+            items.push(put_if(&self.table, item, None)?);
+        }
+        for (k, snap) in &commit.streams {
+            let seq = snap.version + 1;
+            let checkpoint = checkpoints.get(k).map(|parts| (attempt, *parts, now));
+            items.push(head_update(&self.table, k, snap.version, checkpoint)?);
+            if let Some(entry) = commit.journal.get(k) {
+                let bytes = pack(entry)?;
+                let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
+                for (i, part) in parts.iter().enumerate() {
+                    let mut item = key(stream_pk(k), &entry_sk(seq, i));
+                    item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
+                    item.insert("parts".into(), n(parts.len()));
+                    item.insert("object".into(), s(commit.object.clone()));
+                    item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
+                    items.push(put_if(&self.table, item, None)?);
+                }
+            }
+        }
+        Ok(items)
+    }
 }
 
 impl BaselineStore for DynamoStore {
@@ -230,67 +314,10 @@ impl BaselineStore for DynamoStore {
 
         // 2. Checkpoints that are due, under a fresh attempt id.
         let attempt = format!("{:016x}", rand::random::<u64>());
-        let mut checkpoints: BTreeMap<&StreamKey, usize> = BTreeMap::new();
-        for (k, snap) in &commit.streams {
-            if commit.journal.contains_key(k) && !self.checkpoint_due(k, snap.version) {
-                continue;
-            }
-            let checkpoint = commit.checkpoint(k);
-            let bytes = pack(&checkpoint)?;
-            let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-            let mut puts = Vec::with_capacity(parts.len());
-            for (i, part) in parts.iter().enumerate() {
-                let mut item = key(stream_pk(k), &checkpoint_sk(snap.version + 1, &attempt, i));
-                item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
-                item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
-                puts.push(self.put_plain("PutItem (checkpoint)", item));
-            }
-            stream::iter(puts)
-                .buffer_unordered(CONCURRENCY)
-                .try_collect::<Vec<()>>()
-                .await?;
-            checkpoints.insert(k, parts.len().max(1));
-        }
+        let checkpoints = self.put_checkpoints(commit, &attempt, now).await?;
 
         // 3. One transaction: ledger, events, heads, journal entries.
-        // The ledger entry comes first: its failed condition is how a duplicate shows.
-        let mut ledger = key(object_pk(&commit.object), "LEDGER");
-        ledger.insert("expires".into(), n(now + LEDGER_TTL_SECS));
-        let events = if commit.events.is_empty() {
-            ledger.insert("status".into(), s("done"));
-            vec![]
-        } else {
-            let bytes = pack(&commit.events)?;
-            let parts: Vec<Vec<u8>> = bytes.chunks(CHUNK).map(<[u8]>::to_vec).collect();
-            ledger.insert("status".into(), s("pending"));
-            ledger.insert("lease".into(), n(self.lease_until()));
-            ledger.insert("eparts".into(), n(parts.len()));
-            parts
-        };
-        let mut items = vec![put_if(&self.table, ledger, Some("attribute_not_exists(pk)"))?];
-        for (i, part) in events.into_iter().enumerate() {
-            let mut item = key(object_pk(&commit.object), &events_sk(i));
-            item.insert("data".into(), AttributeValue::B(Blob::new(part)));
-            item.insert("expires".into(), n(now + EVENTS_TTL_SECS));
-            items.push(put_if(&self.table, item, None)?);
-        }
-        for (k, snap) in &commit.streams {
-            let seq = snap.version + 1;
-            let checkpoint = checkpoints.get(k).map(|parts| (attempt.as_str(), *parts, now));
-            items.push(head_update(&self.table, k, snap.version, checkpoint)?);
-            if let Some(entry) = commit.journal.get(k) {
-                let bytes = pack(entry)?;
-                let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-                for (i, part) in parts.iter().enumerate() {
-                    let mut item = key(stream_pk(k), &entry_sk(seq, i));
-                    item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
-                    item.insert("parts".into(), n(parts.len()));
-                    item.insert("object".into(), s(commit.object.clone()));
-                    item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
-                    items.push(put_if(&self.table, item, None)?);
-                }
-            }
-        }
+        let items = self.transaction_items(commit, &checkpoints, &attempt, now)?;
         if items.len() > TRANSACTION_ITEMS {
             return Err(StoreError::Unavailable(format!(
                 "one file needs {} items in its commit transaction (DynamoDB allows {TRANSACTION_ITEMS}): it touches too many account/region streams or its counts are too large; split the file",

@@ -66,6 +66,9 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk_err("GetItem", e))?;
         self.meter(false, resp.consumed_capacity());
+        if let Ok(mut u) = self.usage.lock() {
+            u.ledger_reads += 1;
+        }
         match resp.item() {
             Some(item) => self.model_reads(std::slice::from_ref(item), 0),
             None => self.model_reads(&[], 1),

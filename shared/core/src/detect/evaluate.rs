@@ -307,38 +307,7 @@ impl Eval<'_> {
             // window that started it has been back in range for `end_after_minutes` complete
             // minutes, and its End is the minute after the last hot one.
             let len = a.verdict.window.max(1);
-            let (value, hot, normal) = match &a.kind {
-                InsightKind::CallRate => {
-                    let e1 = s.model.expected(m);
-                    let c = f64::from(count.calls);
-                    let hot =
-                        c > 0.0 && c > (self.t.min_ratio * e1).max(e1 + 3.0 * count_sd(e1, self.t.overdispersion));
-                    let o = s.window.sum_calls(m, len) as f64;
-                    let e = s.model.expected_sum(m, len);
-                    let idx = WINDOWS.iter().position(|w| *w == len).unwrap_or(0);
-                    let floor = f64::from(self.t.min_calls) * MIN_CALLS_SCALE[idx] / 2.0;
-                    let limit = (self.t.min_ratio * e)
-                        .max(e + 3.0 * count_sd(e, self.t.overdispersion))
-                        .max(floor);
-                    (c, hot, o <= limit)
-                }
-                InsightKind::ErrorRate(code) => {
-                    let p0 = s.model.error_fraction(code);
-                    let bar = (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio);
-                    let e1 = f64::from(
-                        attrs
-                            .by_error()
-                            .filter(|x| &**x.0 == code.as_str())
-                            .map(|x| x.1)
-                            .sum::<u32>(),
-                    );
-                    let hot = e1 > 0.0 && e1 / f64::from(count.calls).max(1.0) > bar;
-                    let (n, e) = s.window.sum_errors(m, len, code);
-                    let normal =
-                        (e as f64) < f64::from(self.t.min_errors) / 2.0 || e as f64 / (n as f64).max(1.0) <= bar;
-                    (e1, hot, normal)
-                }
-            };
+            let (value, hot, normal) = self.minute_verdict(&s.model, &s.window, &a.kind, len, m, count, &attrs);
             for (i, list) in [attrs.by_caller(), attrs.by_agent(), attrs.by_error()]
                 .into_iter()
                 .enumerate()
@@ -371,18 +340,7 @@ impl Eval<'_> {
                 ended.push((idx, end, forced));
             }
         }
-        for (idx, end, forced) in ended.into_iter().rev() {
-            let a = s.active.remove(idx);
-            events.push(self.end_event(&a, end, forced));
-            s.ended.retain(|e| e.0 != a.kind);
-            // After a forced end, the new level is learned for as long again before any new Start.
-            let quiet_until = if forced {
-                end + self.config.max_insight_minutes
-            } else {
-                end
-            };
-            s.ended.push((a.kind, quiet_until));
-        }
+        self.end_insights(&mut s.active, &mut s.ended, ended, events);
         let rate_active = s.active.iter().any(|a| a.kind == InsightKind::CallRate);
         let errors_active = s.active.iter().any(|a| a.kind != InsightKind::CallRate);
         let x = s.model.expectation(m);
@@ -402,6 +360,75 @@ impl Eval<'_> {
             !errors_active,
             Some(x),
         );
+    }
+
+    /// One minute's look at an insight in progress: the value the minute adds, whether the
+    /// minute alone is beyond the baseline ("hot"), and whether the window that started the
+    /// insight is back in range.
+    #[allow(clippy::too_many_arguments)]
+    fn minute_verdict(
+        &self,
+        model: &ApiModel,
+        window: &MinuteWindow,
+        kind: &InsightKind,
+        len: i64,
+        m: i64,
+        count: Count,
+        attrs: &MinuteAttributions<'_>,
+    ) -> (f64, bool, bool) {
+        match kind {
+            InsightKind::CallRate => {
+                let e1 = model.expected(m);
+                let c = f64::from(count.calls);
+                let hot = c > 0.0 && c > (self.t.min_ratio * e1).max(e1 + 3.0 * count_sd(e1, self.t.overdispersion));
+                let o = window.sum_calls(m, len) as f64;
+                let e = model.expected_sum(m, len);
+                let idx = WINDOWS.iter().position(|w| *w == len).unwrap_or(0);
+                let floor = f64::from(self.t.min_calls) * MIN_CALLS_SCALE[idx] / 2.0;
+                let limit = (self.t.min_ratio * e)
+                    .max(e + 3.0 * count_sd(e, self.t.overdispersion))
+                    .max(floor);
+                (c, hot, o <= limit)
+            }
+            InsightKind::ErrorRate(code) => {
+                let p0 = model.error_fraction(code);
+                let bar = (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio);
+                let e1 = f64::from(
+                    attrs
+                        .by_error()
+                        .filter(|x| &**x.0 == code.as_str())
+                        .map(|x| x.1)
+                        .sum::<u32>(),
+                );
+                let hot = e1 > 0.0 && e1 / f64::from(count.calls).max(1.0) > bar;
+                let (n, e) = window.sum_errors(m, len, code);
+                let normal = (e as f64) < f64::from(self.t.min_errors) / 2.0 || e as f64 / (n as f64).max(1.0) <= bar;
+                (e1, hot, normal)
+            }
+        }
+    }
+
+    /// Removes the insights that end at this minute (`ended`: index, End minute, forced),
+    /// emitting their End events and remembering when each kind may start again.
+    fn end_insights(
+        &self,
+        active: &mut Vec<ActiveInsight>,
+        ended_kinds: &mut Vec<(InsightKind, i64)>,
+        ended: Vec<(usize, i64, bool)>,
+        events: &mut Vec<Envelope>,
+    ) {
+        for (idx, end, forced) in ended.into_iter().rev() {
+            let a = active.remove(idx);
+            events.push(self.end_event(&a, end, forced));
+            ended_kinds.retain(|e| e.0 != a.kind);
+            // After a forced end, the new level is learned for as long again before any new Start.
+            let quiet_until = if forced {
+                end + self.config.max_insight_minutes
+            } else {
+                end
+            };
+            ended_kinds.push((a.kind, quiet_until));
+        }
     }
 
     fn end_event(&self, a: &ActiveInsight, end: i64, forced: bool) -> Envelope {

@@ -244,40 +244,34 @@ impl Pipeline {
         &self.detector
     }
 
-    /// Merges one whole file and returns the events it causes, in time order.
-    ///
-    /// `key` is the file's parsed key when it has one: its delivery time drives the detector's
-    /// notion of which minutes are complete.
-    pub fn apply(&mut self, key: Option<&LogKey>, mut batch: FileBatch) -> Vec<Envelope> {
-        if let Some(c) = self.changes.as_mut() {
-            *c = Changes::default();
+    /// Records what a file changes (its minute counts, APIs, streams and journal entries) for
+    /// the store's commit, when the pipeline keeps changes.
+    fn record_changes(&mut self, key: Option<&LogKey>, batch: &FileBatch) {
+        let Some(c) = self.changes.as_mut() else {
+            return;
+        };
+        for slot in batch.slots.iter().filter(|s| s.tally.calls > 0) {
+            let api = &batch.apis[slot.api as usize];
+            c.apis.insert(api.clone());
+            c.streams.insert((api.account.clone(), api.region.clone()));
+            c.counts.push(MinuteCount {
+                api: api.clone(),
+                minute: slot.minute,
+                calls: u64::from(slot.tally.calls),
+                errors: u64::from(slot.tally.errors),
+            });
         }
-        let (duplicates, mut fresh) = self.remove_duplicates(&mut batch);
-        if let Some(c) = self.changes.as_mut() {
-            for slot in batch.slots.iter().filter(|s| s.tally.calls > 0) {
-                let api = &batch.apis[slot.api as usize];
-                c.apis.insert(api.clone());
-                c.streams.insert((api.account.clone(), api.region.clone()));
-                c.counts.push(MinuteCount {
-                    api: api.clone(),
-                    minute: slot.minute,
-                    calls: u64::from(slot.tally.calls),
-                    errors: u64::from(slot.tally.errors),
-                });
-            }
-            if let Some(k) = key {
-                c.streams.insert((k.account.clone(), k.region.clone()));
-            }
-            c.journal = journal_entries(key, &batch);
+        if let Some(k) = key {
+            c.streams.insert((k.account.clone(), k.region.clone()));
         }
-        self.stats.files += 1;
-        self.stats.records += batch.records.saturating_sub(duplicates);
-        self.stats.duplicates += duplicates;
-        self.stats.rejected_records += batch.rejected;
+        c.journal = journal_entries(key, batch);
+    }
 
+    /// The risky-change events of a file's candidate records; a candidate counts once, as the
+    /// first copy whose id was new in this file (`fresh`).
+    fn risky_changes(&mut self, batch: &FileBatch, fresh: &mut FxHashSet<u64>) -> Vec<Envelope> {
         let mut events = Vec::new();
-        for c in batch.candidates.iter().filter(|_| self.stages.rules) {
-            // A candidate counts once: the first copy whose id was new in this file.
+        for c in &batch.candidates {
             if c.id != 0 && !fresh.remove(&c.id) {
                 continue;
             }
@@ -289,6 +283,29 @@ impl Pipeline {
                 self.stats.risky_changes += 1;
             }
         }
+        events
+    }
+
+    /// Merges one whole file and returns the events it causes, in time order.
+    ///
+    /// `key` is the file's parsed key when it has one: its delivery time drives the detector's
+    /// notion of which minutes are complete.
+    pub fn apply(&mut self, key: Option<&LogKey>, mut batch: FileBatch) -> Vec<Envelope> {
+        if let Some(c) = self.changes.as_mut() {
+            *c = Changes::default();
+        }
+        let (duplicates, mut fresh) = self.remove_duplicates(&mut batch);
+        self.record_changes(key, &batch);
+        self.stats.files += 1;
+        self.stats.records += batch.records.saturating_sub(duplicates);
+        self.stats.duplicates += duplicates;
+        self.stats.rejected_records += batch.rejected;
+
+        let mut events = if self.stages.rules {
+            self.risky_changes(&batch, &mut fresh)
+        } else {
+            Vec::new()
+        };
 
         // Accounts and regions of the file, gathered per API (few) rather than per slot (many).
         let mut streams: BTreeSet<(&str, &str)> = BTreeSet::new();

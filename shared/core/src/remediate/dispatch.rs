@@ -43,37 +43,7 @@ pub(super) async fn dispatch<A: Admins>(
 
 async fn run<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, finding: &Finding) -> Outcome {
     let request = record.get("requestParameters").unwrap_or(&Value::Null);
-    let name = record.get("eventName").and_then(Value::as_str).unwrap_or("");
-    let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("").to_owned();
-    let resource = &finding.resource;
-    let id = resource.name();
-    let misfit = || {
-        decided(
-            finding,
-            Decision::Failed,
-            Value::Null,
-            Value::Null,
-            format!(
-                "rule {} does not concern this resource: nothing done",
-                finding.rule.as_str()
-            ),
-        )
-    };
-    let policy = |kind: PolicyKind, field: Option<&Value>| {
-        let account = record
-            .get("recipientAccountId")
-            .or_else(|| record.pointer("/userIdentity/accountId"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let root = format!("arn:{}:iam::{account}:root", rules::partition(record));
-        ResourcePolicy::new(kind, &id, field, root)
-    };
-    let share = |kind: SharedKind| sharing::PublicShare { kind, id: id.clone() };
-    let defence = |defence: Defence| SwitchedOff {
-        defence,
-        region: region.clone(),
-    };
-    match (finding.rule, resource) {
+    match (finding.rule, &finding.resource) {
         (RuleId::S3BucketPolicyPublic, Resource::Bucket { name, .. }) => {
             let r = bucket_policy::BucketPolicy::new(name, request);
             driver::run(admins, config, finding, &r).await
@@ -119,6 +89,57 @@ async fn run<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, 
                 finding.reason
             ),
         ),
+        (
+            RuleId::KmsKeyPolicyPublic
+            | RuleId::SqsQueuePolicyPublic
+            | RuleId::SnsTopicPolicyPublic
+            | RuleId::EcrRepositoryPolicyPublic
+            | RuleId::SecretsmanagerSecretPolicyPublic
+            | RuleId::IamRoleTrustPublic
+            | RuleId::LambdaFunctionPublic
+            | RuleId::EbsSnapshotPublic
+            | RuleId::AmiPublic
+            | RuleId::RdsSnapshotPublic
+            | RuleId::RdsInstancePublic
+            | RuleId::Ec2NetworkAclOpenAdminPort
+            | RuleId::GuarddutyDisabled
+            | RuleId::ConfigRecordingStopped
+            | RuleId::VpcFlowLogsDeleted,
+            _,
+        ) => exposure(admins, config, record, finding).await,
+        (
+            RuleId::S3BucketPolicyPublic
+            | RuleId::S3BucketAclPublic
+            | RuleId::S3PublicAccessBlockRemoved
+            | RuleId::Ec2SecurityGroupOpenAdminPort
+            | RuleId::CloudtrailLoggingStopped,
+            _,
+        ) => misfit(finding),
+    }
+}
+
+/// The exposure rules' remediations (resource policies, Lambda, sharing, network ACLs, RDS,
+/// and the detective services).
+async fn exposure<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, finding: &Finding) -> Outcome {
+    let request = record.get("requestParameters").unwrap_or(&Value::Null);
+    let name = record.get("eventName").and_then(Value::as_str).unwrap_or("");
+    let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("").to_owned();
+    let id = finding.resource.name();
+    let policy = |kind: PolicyKind, field: Option<&Value>| {
+        let account = record
+            .get("recipientAccountId")
+            .or_else(|| record.pointer("/userIdentity/accountId"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let root = format!("arn:{}:iam::{account}:root", rules::partition(record));
+        ResourcePolicy::new(kind, &id, field, root)
+    };
+    let share = |kind: SharedKind| sharing::PublicShare { kind, id: id.clone() };
+    let defence = |defence: Defence| SwitchedOff {
+        defence,
+        region: region.clone(),
+    };
+    match (finding.rule, &finding.resource) {
         (RuleId::KmsKeyPolicyPublic, Resource::KmsKey { .. }) => {
             let r = policy(PolicyKind::KmsKey, kms::policy(request));
             driver::run(admins, config, finding, &r).await
@@ -190,28 +211,20 @@ async fn run<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, 
         (RuleId::VpcFlowLogsDeleted, Resource::FlowLogs { ids }) => {
             driver::run(admins, config, finding, &defence(Defence::FlowLogs(ids.clone()))).await
         }
-        (
-            RuleId::S3BucketPolicyPublic
-            | RuleId::S3BucketAclPublic
-            | RuleId::S3PublicAccessBlockRemoved
-            | RuleId::Ec2SecurityGroupOpenAdminPort
-            | RuleId::CloudtrailLoggingStopped
-            | RuleId::KmsKeyPolicyPublic
-            | RuleId::SqsQueuePolicyPublic
-            | RuleId::SnsTopicPolicyPublic
-            | RuleId::EcrRepositoryPolicyPublic
-            | RuleId::SecretsmanagerSecretPolicyPublic
-            | RuleId::IamRoleTrustPublic
-            | RuleId::LambdaFunctionPublic
-            | RuleId::EbsSnapshotPublic
-            | RuleId::AmiPublic
-            | RuleId::RdsSnapshotPublic
-            | RuleId::RdsInstancePublic
-            | RuleId::Ec2NetworkAclOpenAdminPort
-            | RuleId::GuarddutyDisabled
-            | RuleId::ConfigRecordingStopped
-            | RuleId::VpcFlowLogsDeleted,
-            _,
-        ) => misfit(),
+        _ => misfit(finding),
     }
+}
+
+/// A finding whose resource does not fit its rule (a malformed trigger): nothing is done.
+fn misfit(finding: &Finding) -> Outcome {
+    decided(
+        finding,
+        Decision::Failed,
+        Value::Null,
+        Value::Null,
+        format!(
+            "rule {} does not concern this resource: nothing done",
+            finding.rule.as_str()
+        ),
+    )
 }

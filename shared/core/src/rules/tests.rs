@@ -86,6 +86,23 @@ fn risky_change_event_carries_rule_resource_actor_reason_and_record() {
 }
 
 #[test]
+fn every_finding_of_the_table_makes_an_event_that_matches_its_schema() {
+    // Given every record of the table that fires
+    for c in all_cases() {
+        for finding in evaluate(&c["record"]) {
+            // When it becomes an event, then it matches the published schema
+            let e = risky_change_event(&c["record"], &finding);
+            assert!(
+                crate::schemas::check(&e).is_ok(),
+                "{}: {:?}",
+                c["name"],
+                crate::schemas::check(&e)
+            );
+        }
+    }
+}
+
+#[test]
 fn public_policy_reason_quotes_the_offending_statement() {
     let record = case("policy public statement after a deny");
     let f = evaluate(&record).remove(0);

@@ -274,6 +274,10 @@ impl EventSink for MemorySink {
         if events.is_empty() {
             return Ok(());
         }
+        // Every event a test produces must match its published schema.
+        if let Some(why) = events.iter().find_map(|e| crate::schemas::check(e).err()) {
+            return Err(SinkError::none_delivered(events.len(), why));
+        }
         let pending = self.fail_next.load(Ordering::SeqCst);
         if pending > 0 {
             self.fail_next.store(pending - 1, Ordering::SeqCst);

@@ -61,7 +61,11 @@ fn run(admins: &MemoryAdmins, config: &RemediationConfig, event: &Value) -> Repo
 }
 
 fn run_with(admins: &MemoryAdmins, ledger: &MemoryLedger, config: &RemediationConfig, event: &Value) -> Report {
-    pollster::block_on(remediate(admins, ledger, config, event, NOW)).unwrap()
+    let report = pollster::block_on(remediate(admins, ledger, config, event, NOW)).unwrap();
+    for e in &report.events {
+        crate::schemas::check(e).unwrap();
+    }
+    report
 }
 
 #[test]
