@@ -109,7 +109,7 @@ impl Printer {
             if !self.header {
                 writeln!(
                     out,
-                    "{:<17} {:<16} {:<26} {:<44} why",
+                    "{:<16} {:<16} {:<26} {:<44} why",
                     "time", "kind", "account/region", "API or resource"
                 )?;
                 self.header = true;
@@ -117,7 +117,7 @@ impl Printer {
             let row = Row::of(e);
             writeln!(
                 out,
-                "{:<17} {:<16} {:<26} {:<44} {}",
+                "{:<16} {:<16} {:<26} {:<44} {}",
                 row.time, row.kind, row.place, row.subject, row.why
             )?;
         }
@@ -142,23 +142,18 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
 impl Row {
     fn of(e: &Envelope) -> Row {
         let d = &e.detail;
-        let time = e
-            .time
-            .replacen('T', " ", 1)
-            .trim_end_matches(":00Z")
-            .trim_end_matches('Z')
-            .to_owned();
+        let time: String = e.time.replacen('T', " ", 1).chars().take(16).collect();
         let place = format!("{}/{}", e.account, e.region);
         let (kind, subject, why) = match e.detail_type.as_str() {
             trailsight_core::events::DETAIL_TYPE_RISKY_CHANGE => (
                 format!("risky {}", text(d, "/severity")),
-                format!("{} {}", text(d, "/rule"), resource_name(&d["resource"])),
-                text(d, "/reason").to_owned(),
+                resource_name(&d["resource"]),
+                format!("{}: {}", text(d, "/rule"), text(d, "/reason")),
             ),
             trailsight_core::events::DETAIL_TYPE_REMEDIATION => (
                 text(d, "/decision").to_owned(),
-                format!("{} {}", text(d, "/rule"), resource_name(&d["resource"])),
-                text(d, "/reason").to_owned(),
+                resource_name(&d["resource"]),
+                format!("{}: {}", text(d, "/rule"), text(d, "/reason")),
             ),
             _ => {
                 let state = text(d, "/insightDetails/state").to_ascii_lowercase();
@@ -186,10 +181,20 @@ impl Row {
             time,
             kind,
             place,
-            subject,
+            subject: clip(&subject, 44),
             why,
         }
     }
+}
+
+/// `s` cut to `width` characters, the cut marked with `…`.
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 fn number(v: Option<&Value>) -> String {
@@ -301,7 +306,8 @@ mod tests {
         assert!(
             lines[1].contains("calls start") && lines[1].contains("iam:ListUsers") && lines[1].contains("90 calls")
         );
-        assert!(lines[2].contains("risky critical") && lines[2].contains("kms-key-policy-public k-1"));
+        assert!(lines[2].contains("risky critical") && lines[2].contains(" k-1 "));
+        assert!(lines[2].contains("kms-key-policy-public: key policy grants anyone access"));
         assert!(lines[2].contains("111122223333/us-east-1"));
     }
 
