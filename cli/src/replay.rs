@@ -136,6 +136,21 @@ fn open_output(args: &ReplayArgs) -> Result<(String, Box<dyn Write + Send>), Rep
     })
 }
 
+/// How the events are printed: a table on a terminal (or with `--format table`), JSON lines
+/// otherwise, filtered by `--only` and `--min-severity`.
+fn printer(args: &ReplayArgs) -> Printer {
+    let table = match args.format {
+        FormatArg::Table => true,
+        FormatArg::Json => false,
+        FormatArg::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
+    };
+    let filter = Filter {
+        only: args.only,
+        min_severity: args.min_severity,
+    };
+    Printer::new(table, filter)
+}
+
 /// Runs a replay.
 pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
     let started = Instant::now();
@@ -156,18 +171,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
     }
 
     let (target, mut out) = open_output(args)?;
-    let table = match args.format {
-        FormatArg::Table => true,
-        FormatArg::Json => false,
-        FormatArg::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
-    };
-    let mut printer = Printer::new(
-        table,
-        Filter {
-            only: args.only,
-            min_severity: args.min_severity,
-        },
-    );
+    let mut printer = printer(args);
     let out_err = |source| ReplayError::Output {
         target: target.clone(),
         source,
