@@ -22,6 +22,10 @@ pub enum Command {
     #[cfg(feature = "aws")]
     #[command(after_help = BACKFILL_EXAMPLES)]
     Backfill(BackfillArgs),
+    /// Write an HTML report of events already emitted (JSON lines), with the charts an earlier
+    /// replay's --store recorded.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// Check a detector configuration file (DETECTOR_CONFIG) before deploying it.
     Config(ConfigArgs),
     /// Make the trail bucket notify trailsight, keeping its other notifications (build with
@@ -137,6 +141,8 @@ Examples:
       Replay a downloaded trail, write events to a file and show the 10 busiest APIs.
   trailsight replay new-logs/ --store ~/.trailsight/state.redb
       Continue the baselines of an earlier replay; files already processed are skipped.
+  trailsight replay ~/trail/AWSLogs --report report.html
+      Also write an HTML report with a chart of each insight against its baseline.
 
 Exit status: 0 when every file and record was read, 3 when some file or record was
 rejected or a file named on the command line is not a CloudTrail log file (the rest is still
@@ -190,6 +196,38 @@ pub struct ReplayArgs {
     /// insights carry no severity and are kept.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub min_severity: Option<SeverityArg>,
+
+    /// Also write an HTML report of the run to FILE: what was read, each insight with the chart
+    /// of its API against the baseline, and the risky changes (one self-contained file).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  trailsight replay logs/ --store state.redb --format json > events.jsonl
+  trailsight report events.jsonl --store state.redb -o report.html
+      Report events emitted earlier, with the charts the replays into state.redb recorded.
+  trailsight report delivered.jsonl -o report.html
+      Events an EventBridge target received (one per line); without --store, no charts.
+
+The report is one HTML file with no external resources: open it in a browser or attach it.";
+
+/// Options of `trailsight report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Events as JSON lines (`trailsight replay --format json`, or what a target received).
+    #[arg(value_name = "EVENTS.jsonl")]
+    pub events: PathBuf,
+
+    /// The embedded store of the replays that emitted them (`replay --store`): the charts of
+    /// the insights and what was read.
+    #[arg(long, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+
+    /// Where to write the report.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 /// Values of `--format`.

@@ -1,11 +1,12 @@
 //! Where a replay keeps its state: in memory for this run, or in the embedded store
 //! (`--store`), through the same ingest flow and ports as the Lambda.
 use crate::files::LogFile;
+use crate::report::Scope;
 use crate::store::{flush, RedbStore};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use trailsight_core::api::ApiKey;
-use trailsight_core::detect::DetectorConfig;
+use trailsight_core::detect::{Chart, DetectorConfig};
 use trailsight_core::events::Envelope;
 use trailsight_core::ingest::pipeline::{ApiTotals, Pipeline, Stages, Stats};
 use trailsight_core::ingest::{ingest, Disposition, IngestError};
@@ -143,6 +144,27 @@ impl Engine {
         match self {
             Engine::Memory(p) => p.totals().collect(),
             Engine::Stored { totals, .. } => totals.iter().collect(),
+        }
+    }
+
+    /// The charts recorded around insights (this run's, or every run's in the store), by
+    /// `sharedEventID`.
+    pub fn charts(&self) -> Result<BTreeMap<String, Chart>, StoreError> {
+        match self {
+            Engine::Memory(p) => Ok(p
+                .api_states()
+                .flat_map(|(_, s)| s.charts.iter().flat_map(|log| log.charts()))
+                .map(|c| (c.shared_event_id.clone(), c.clone()))
+                .collect()),
+            Engine::Stored { store, .. } => store.charts(),
+        }
+    }
+
+    /// Records what this run read in the store, for later reports.
+    pub fn record_scope(&self, scope: &Scope) -> Result<(), StoreError> {
+        match self {
+            Engine::Memory(_) => Ok(()),
+            Engine::Stored { store, .. } => store.add_scope(scope),
         }
     }
 

@@ -1,20 +1,7 @@
 //! `trailsight`: replay CloudTrail log folders through the same core as the Lambda functions.
 use clap::Parser;
 use std::process::ExitCode;
-
-mod args;
-#[cfg(feature = "aws")]
-mod backfill;
-mod config;
-mod engine;
-mod files;
-mod order;
-mod output;
-mod replay;
-mod run;
-#[cfg(feature = "aws")]
-mod setup;
-mod store;
+use trailsight_cli::{args, run};
 
 /// mimalloc: replay allocates many small, short-lived values per file (attribution lists,
 /// per-minute entries); glibc's allocator was about 5% of replay time.

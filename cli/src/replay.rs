@@ -6,6 +6,7 @@ use crate::engine::Engine;
 use crate::files::{find, FindError, Found, LogFile};
 use crate::order::for_each_in_order;
 use crate::output::{top_table, Filter, Printer, Summary};
+use crate::report::{Report, Scope};
 use crate::store::RedbStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
@@ -13,6 +14,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 use trailsight_core::detect::DetectorConfig;
+use trailsight_core::events::Envelope;
 use trailsight_core::log::count::{count_log, FileBatch};
 use trailsight_core::log::reader::ReadError;
 
@@ -44,6 +46,9 @@ pub enum ReplayError {
     /// A file could not be ingested into the store.
     #[error(transparent)]
     Ingest(#[from] trailsight_core::ingest::IngestError),
+    /// The report could not be written.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// Writing events failed.
     #[error("cannot write events to {target}: {source}")]
     Output {
@@ -58,7 +63,7 @@ impl ReplayError {
     /// Exit status: 2 for usage errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ReplayError::Output { .. } | ReplayError::Store(_) | ReplayError::Ingest(_) => 1,
+            ReplayError::Output { .. } | ReplayError::Store(_) | ReplayError::Ingest(_) | ReplayError::Report(_) => 1,
             _ => 2,
         }
     }
@@ -87,19 +92,24 @@ impl Outcome {
     }
 }
 
-/// The detection settings: the `--config` file's, else the defaults.
+/// The detection settings: the `--config` file's, else the defaults; charts are recorded for
+/// a report, and kept in the store for later ones.
 fn detector_config(args: &ReplayArgs) -> Result<DetectorConfig, ReplayError> {
-    let Some(path) = &args.config else {
-        return Ok(DetectorConfig::default());
+    let mut config = match &args.config {
+        None => DetectorConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ReplayError::ConfigRead {
+                path: path.clone(),
+                source,
+            })?;
+            DetectorConfig::from_toml(&text).map_err(|source| ReplayError::Config {
+                path: path.clone(),
+                source,
+            })?
+        }
     };
-    let text = std::fs::read_to_string(path).map_err(|source| ReplayError::ConfigRead {
-        path: path.clone(),
-        source,
-    })?;
-    DetectorConfig::from_toml(&text).map_err(|source| ReplayError::Config {
-        path: path.clone(),
-        source,
-    })
+    config.record_charts = args.report.is_some() || args.store.is_some();
+    Ok(config)
 }
 
 /// Warns about named files that are not log files, and about finding no log file at all.
@@ -185,6 +195,9 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let mut failure = None;
+    let mut scope = Scope::default();
+    // Every event, unfiltered, when a report is written.
+    let mut reported: Vec<Envelope> = vec![];
     for_each_in_order(
         &found.logs,
         threads,
@@ -203,6 +216,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
                             )
                         });
                     }
+                    let records = pipeline.stats().records;
                     let events = match pipeline.apply(file, batch) {
                         Ok(events) => events,
                         Err(e) => {
@@ -210,6 +224,10 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
                             return false;
                         }
                     };
+                    scope.add_file(&file.key, pipeline.stats().records - records);
+                    if args.report.is_some() {
+                        reported.extend_from_slice(&events);
+                    }
                     if let Err(e) = printer.write(&mut out, &events) {
                         failure = Some(out_err(e));
                         return false;
@@ -234,8 +252,13 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         return Err(e);
     }
     out.flush().map_err(out_err)?;
+    pipeline.record_scope(&scope)?;
     pipeline.finish()?;
     bar.finish_and_clear();
+    if let Some(path) = &args.report {
+        let report = Report::build(Some(scope), &reported, pipeline.charts()?);
+        crate::report::write(&report, path)?;
+    }
 
     let stats = pipeline.stats().clone();
     if let Some(n) = args.top {

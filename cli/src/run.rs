@@ -31,6 +31,13 @@ pub fn run(command: Command) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Report(a) => match crate::report::run(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trailsight: {e}");
+                ExitCode::from(1)
+            }
+        },
         Command::Config(a) => crate::config::run(&a),
         #[cfg(feature = "aws")]
         Command::SetupNotifications(a) => crate::setup::run_setup(&a),

@@ -2,14 +2,17 @@
 //! port on redb, so replays are incremental (baselines continue, processed files are skipped).
 //!
 //! Tables: `ledger` (object → sent flag and outbox), `streams` (account+region → state),
-//! `apis` (API → versioned state), `counts` ((API, minute) → calls, errors). Each file is one
-//! write transaction: the ledger check, version checks and all writes commit together or not.
+//! `apis` (API → versioned state, with the charts recorded around its insights), `counts`
+//! ((API, minute) → calls, errors), `meta` (what the replays read, for reports). Each file is
+//! one write transaction: the ledger check, version checks and all writes commit together or not.
 
+use crate::report::Scope;
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 use trailsight_core::api::ApiKey;
-use trailsight_core::detect::ApiState;
+use trailsight_core::detect::{ApiState, Chart};
 use trailsight_core::events::Envelope;
 use trailsight_core::store::ports::{
     BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot, Versioned,
@@ -19,6 +22,9 @@ const LEDGER: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger");
 const STREAMS: TableDefinition<&str, &[u8]> = TableDefinition::new("streams");
 const APIS: TableDefinition<&str, &[u8]> = TableDefinition::new("apis");
 const COUNTS: TableDefinition<(&str, i64), (u64, u64)> = TableDefinition::new("counts");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The `meta` key of the [`Scope`] read by every replay into the store.
+const SCOPE: &str = "scope";
 
 #[derive(Debug, Serialize, Deserialize)]
 struct LedgerEntry {
@@ -65,9 +71,50 @@ impl RedbStore {
             txn.open_table(STREAMS).map_err(unavailable)?;
             txn.open_table(APIS).map_err(unavailable)?;
             txn.open_table(COUNTS).map_err(unavailable)?;
+            txn.open_table(META).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;
         Ok(RedbStore { db })
+    }
+
+    /// What every replay into this store read, if any recorded it.
+    pub fn scope(&self) -> Result<Option<Scope>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(META).map_err(unavailable)?;
+        match table.get(SCOPE).map_err(unavailable)? {
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| corrupt(SCOPE, e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds what one replay read to the store's [`RedbStore::scope`].
+    pub fn add_scope(&self, run: &Scope) -> Result<(), StoreError> {
+        let mut scope = self.scope()?.unwrap_or_default();
+        scope.merge(run);
+        let bytes = serde_json::to_vec(&scope).map_err(|e| corrupt(SCOPE, e))?;
+        let txn = self.db.begin_write().map_err(unavailable)?;
+        {
+            let mut table = txn.open_table(META).map_err(unavailable)?;
+            table.insert(SCOPE, bytes.as_slice()).map_err(unavailable)?;
+        }
+        txn.commit().map_err(unavailable)
+    }
+
+    /// The charts recorded around insights, by `sharedEventID`.
+    pub fn charts(&self) -> Result<BTreeMap<String, Chart>, StoreError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(APIS).map_err(unavailable)?;
+        let mut out = BTreeMap::new();
+        for row in table.iter().map_err(unavailable)? {
+            let (k, v) = row.map_err(unavailable)?;
+            let state: Versioned<ApiState> = serde_json::from_slice(v.value()).map_err(|e| corrupt(k.value(), e))?;
+            for c in state.value.charts.iter().flat_map(|log| log.charts()) {
+                out.insert(c.shared_event_id.clone(), c.clone());
+            }
+        }
+        Ok(out)
     }
 }
 

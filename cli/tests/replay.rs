@@ -403,3 +403,104 @@ fn only_and_min_severity_filter_the_printed_events() {
     );
     assert!(summary(&risky)["insights_started"].as_u64().unwrap_or(0) > 0);
 }
+
+/// Counts of insight sections and of charts in a report.
+fn sections_and_charts(html: &str) -> (usize, usize) {
+    (
+        html.matches("<section class=\"insight\"").count(),
+        html.matches("<svg class=\"chart\"").count(),
+    )
+}
+
+#[test]
+fn replay_with_a_report_charts_every_insight_and_prints_the_same_events() {
+    // Given the real dataset
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.html");
+    let fixtures = root().join("tests/fixtures/grycap");
+    let fixtures = fixtures.to_str().unwrap();
+    // When it is replayed with and without --report
+    let plain = trailsight(&["replay", fixtures, "--format", "json"]);
+    let with = trailsight(&[
+        "replay",
+        fixtures,
+        "--format",
+        "json",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    // Then the events are byte-identical
+    assert_eq!(with.status.code(), Some(0), "{}", String::from_utf8_lossy(&with.stderr));
+    assert_eq!(plain.stdout, with.stdout);
+    // And the report has one section and one chart per insight, and says what was read
+    let html = std::fs::read_to_string(&report).unwrap();
+    let started = summary(&with)["insights_started"].as_u64().unwrap() as usize;
+    assert!(started > 0);
+    assert_eq!(sections_and_charts(&html), (started, started));
+    assert!(
+        html.contains("1068 log files, 17600 records"),
+        "the header names what was read"
+    );
+    assert!(html.contains("<strong>13</strong> risky changes"));
+}
+
+#[test]
+fn a_report_from_emitted_events_uses_the_charts_the_store_kept_across_replays() {
+    // Given two replays into one store (part of the dataset, then all of it), their events
+    // kept as JSON lines
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("state.redb");
+    let events = dir.path().join("events.jsonl");
+    let fixtures = root().join("tests/fixtures/grycap");
+    let part = fixtures.join("dynamodb");
+    let mut lines = vec![];
+    for path in [&part, &fixtures] {
+        let out = trailsight(&[
+            "replay",
+            path.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        lines.extend_from_slice(&out.stdout);
+    }
+    std::fs::write(&events, &lines).unwrap();
+    let started = String::from_utf8_lossy(&lines).matches("\"state\":\"Start\"").count();
+    // When a report is made from the events and the store
+    let report = dir.path().join("report.html");
+    let out = trailsight(&[
+        "report",
+        events.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    // Then every insight has its chart, and the header counts both replays' files
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(started > 0);
+    assert_eq!(sections_and_charts(&html), (started, started));
+    assert!(html.contains("1068 log files, 17600 records"), "scope of both replays");
+}
+
+#[test]
+fn a_report_of_a_file_that_is_not_events_fails_naming_the_line() {
+    // Given a file of log records, not events
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("records.jsonl");
+    std::fs::write(&bogus, format!("{}\n", record("e1"))).unwrap();
+    // When a report is asked of it
+    let out = trailsight(&[
+        "report",
+        bogus.to_str().unwrap(),
+        "-o",
+        dir.path().join("r.html").to_str().unwrap(),
+    ]);
+    // Then it fails with the file, the line and what was expected
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("records.jsonl:1: not a trailsight event"), "{err}");
+}

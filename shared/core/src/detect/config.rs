@@ -101,6 +101,10 @@ pub struct DetectorConfig {
     /// The remediation exemption tag key: setting or removing it on a bucket or security group
     /// is the risky change `trailsight-exemption-changed`.
     pub exempt_tag_key: String,
+    /// Record what the detector sees around each insight ([`ChartLog`](super::ChartLog)), for
+    /// the report. Set by the CLI, never read from TOML, off in the Lambdas.
+    #[serde(skip)]
+    pub record_charts: bool,
 }
 
 impl Default for DetectorConfig {
@@ -113,6 +117,7 @@ impl Default for DetectorConfig {
             end_after_minutes: 5,
             max_insight_minutes: 6 * 60,
             exempt_tag_key: crate::rules::DEFAULT_EXEMPT_TAG_KEY.to_owned(),
+            record_charts: false,
         }
     }
 }

@@ -219,6 +219,10 @@ impl Eval<'_> {
             detected_at: self.detected_at,
         };
         events.push(record.envelope());
+        if self.config.record_charts {
+            let id = shared_event_id(self.api, &kind, start);
+            s.charts.get_or_insert_default().open(id, kind.clone(), start, self.t);
+        }
         let settled_to = s.window.settled_before.max(start);
         let attributions = [0, 1, 2].map(|a| s.window.attributions(start, settled_to - 1, a));
         let observed = match &kind {
@@ -294,6 +298,7 @@ impl Eval<'_> {
             let expected = s.model.expected(m);
             let (model, window) = (&s.model, &s.window);
             s.recent.push(m, 0, expected, |g| (window.calls(g), model.expected(g)));
+            self.record(Parts::of(s), m, Count::default(), expected);
             s.model.idle(m);
             return;
         }
@@ -340,6 +345,13 @@ impl Eval<'_> {
                 ended.push((idx, end, forced));
             }
         }
+        if let Some(log) = s.charts.as_deref_mut() {
+            for (idx, end, _) in &ended {
+                if let Some(a) = s.active.get(*idx) {
+                    log.end(&a.kind, *end);
+                }
+            }
+        }
         self.end_insights(&mut s.active, &mut s.ended, ended, events);
         let rate_active = s.active.iter().any(|a| a.kind == InsightKind::CallRate);
         let errors_active = s.active.iter().any(|a| a.kind != InsightKind::CallRate);
@@ -347,6 +359,16 @@ impl Eval<'_> {
         let (model, window) = (&s.model, &s.window);
         s.recent
             .push(m, count.calls, x.expected, |g| (window.calls(g), model.expected(g)));
+        self.record(
+            Parts {
+                model: &s.model,
+                window: &s.window,
+                charts: &mut s.charts,
+            },
+            m,
+            count,
+            x.expected,
+        );
         let excess = s.recent.robust_excesses();
         let local = (s.recent.sums(11).0 - f64::from(count.calls)) / 10.0;
         s.model.learn(
@@ -360,6 +382,30 @@ impl Eval<'_> {
             !errors_active,
             Some(x),
         );
+    }
+
+    /// Records a complete minute for the charts, when recording (see [`ChartLog`]), with the
+    /// expectation and burst memory the minute was judged with.
+    fn record(&self, s: Parts<'_>, m: i64, count: Count, expected: f64) {
+        if !self.config.record_charts {
+            return;
+        }
+        let Parts { model, window, charts } = s;
+        let seen = Seen {
+            minute: m,
+            calls: count.calls,
+            errors: count.errors,
+            expected,
+            burst: model.burst(0, m),
+        };
+        let fill = |g: i64| Seen {
+            minute: g,
+            calls: window.calls(g),
+            errors: 0,
+            expected: model.expected(g),
+            burst: model.burst(0, g),
+        };
+        charts.get_or_insert_default().push(seen, self.t, fill);
     }
 
     /// One minute's look at an insight in progress: the value the minute adds, whether the
@@ -466,6 +512,24 @@ impl Eval<'_> {
             detected_at: self.detected_at,
         }
         .envelope()
+    }
+}
+
+/// The parts of an [`ApiState`] that recording a minute reads and writes, borrowed apart so
+/// the minute's attributions (borrowed from the window) stay usable.
+struct Parts<'s> {
+    model: &'s ApiModel,
+    window: &'s MinuteWindow,
+    charts: &'s mut Option<Box<ChartLog>>,
+}
+
+impl<'s> Parts<'s> {
+    fn of(s: &'s mut ApiState) -> Self {
+        Parts {
+            model: &s.model,
+            window: &s.window,
+            charts: &mut s.charts,
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! - **End** and **learning** only on complete minutes: a minute is complete once the newest
 //!   file of its account and region was delivered `settle_minutes` after it.
 
+mod chart;
 mod config;
 mod evaluate;
 mod insight;
@@ -19,6 +20,7 @@ mod strings;
 mod tail;
 mod window;
 
+pub use chart::{Band, Chart, ChartLog, ChartPoint, Seen, CHART_AFTER_MINUTES, CHART_BEFORE_MINUTES};
 pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, Expectation, WINDOWS};
@@ -87,6 +89,9 @@ pub struct ApiState {
     /// Calls and expectations of the newest complete minutes (rebuilt when missing).
     #[serde(skip)]
     pub recent: Recent,
+    /// What the detector saw around insights, when recording (see [`ChartLog`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charts: Option<Box<ChartLog>>,
 }
 
 impl ApiState {
@@ -98,6 +103,7 @@ impl ApiState {
             active: vec![],
             ended: vec![],
             recent: Recent::default(),
+            charts: None,
         }
     }
 

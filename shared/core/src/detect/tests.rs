@@ -317,3 +317,57 @@ fn insight_record_has_the_cloudtrail_insights_fields() {
     assert_eq!(attrs, vec!["userIdentityArn", "userAgent", "errorCode"]);
     assert_eq!(ctx["attributions"][2]["insight"][0]["value"], "null");
 }
+
+#[test]
+fn recording_charts_changes_no_event_and_charts_each_insight_as_judged() {
+    // Given the night burst of a week-old API, replayed once without and once with charts
+    let key = api("ListUsers");
+    let burst = MONDAY + 8 * DAY + 3 * 60;
+    let traffic = |m: i64| {
+        if (burst..burst + 15).contains(&m) {
+            (office(m) + 60, 0)
+        } else {
+            (office(m), 0)
+        }
+    };
+    let mut plain = Detector::new(DetectorConfig::default());
+    let without = run(&mut plain, &key, MONDAY, MONDAY + 9 * DAY, 0.03, traffic);
+    let mut recording = Detector::new(DetectorConfig {
+        record_charts: true,
+        ..DetectorConfig::default()
+    });
+    // When the second replay records charts
+    let with = run(&mut recording, &key, MONDAY, MONDAY + 9 * DAY, 0.03, traffic);
+    // Then the events are the same
+    assert_eq!(without, with);
+    // And the insight has one chart under its sharedEventID: three hours before, the burst,
+    // an hour after its End, every minute once
+    let log = recording.api(&key).and_then(|s| s.charts.as_deref()).unwrap();
+    let charts: Vec<&Chart> = log.charts().collect();
+    assert_eq!(charts.len(), 1);
+    let c = charts[0];
+    assert_eq!(
+        Some(c.shared_event_id.as_str()),
+        with[0].detail["sharedEventID"].as_str()
+    );
+    assert_eq!(c.start, burst);
+    assert_eq!(c.end, Some(burst + 15));
+    let first = c.points.first().unwrap().minute;
+    let last = c.points.last().unwrap().minute;
+    assert_eq!((first, last), (burst - 180, burst + 15 + CHART_AFTER_MINUTES - 1));
+    assert!(c.points.windows(2).all(|w| w[1].minute == w[0].minute + 1));
+    // And the chart shows the burst above the band and the hours before within it
+    let inside: Vec<&ChartPoint> = c
+        .points
+        .iter()
+        .filter(|p| (burst..burst + 15).contains(&p.minute))
+        .collect();
+    assert!(inside.iter().all(|p| f64::from(p.calls) >= p.band.high), "{inside:?}");
+    let before = c.points.iter().filter(|p| p.minute < burst);
+    assert!(before.clone().all(|p| f64::from(p.calls) < p.band.high));
+    assert!(before
+        .clone()
+        .all(|p| p.band.low <= p.band.expected && p.band.expected < p.band.high));
+    // And the state without recording carries no chart
+    assert!(plain.api(&key).unwrap().charts.is_none());
+}
