@@ -1,4 +1,4 @@
-# One Makefile for people and CI. `make test` is the whole test suite (README, .ci/run).
+# One Makefile for people and CI. `make test` is the whole test suite (docs/testing.md, .ci/run).
 SHELL := /bin/bash
 CARGO ?= cargo
 SAMPLES ?= tests/fixtures/grycap

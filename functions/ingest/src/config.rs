@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `TABLE_NAME` (required) | the DynamoDB table of baselines, counts and the ledger |
 //! | `EVENT_BUS_NAME` | the EventBridge bus for insights and risky changes (default `default`) |
-//! | `DETECTOR_CONFIG` | detector settings as TOML (README, "Detection"); defaults when unset |
+//! | `DETECTOR_CONFIG` | detector settings as TOML (docs/detection.md); defaults when unset |
 //! | `RISKY_CHANGES` | `true` (default) or `false`: whether to evaluate the risky-change rules |
 //! | `EXEMPT_TAG_KEY` | the remediation exemption tag key, watched by `trailsight-exemption-changed` (default `trailsight:exempt`) |
 //! | `AWS_ENDPOINT_URL` | an emulator's endpoint (tests); S3 then uses path-style addressing |

@@ -10,7 +10,8 @@
 //!    EventBridge PutEvents requests, the wall time per file, and the handler's CPU time (its
 //!    own work with the real adapters, without waiting for the network).
 //! 3. **Init**: configuration and client construction, as `main` does before serving.
-//! 4. **Cost** per 100,000 events from published us-east-1 on-demand prices (README).
+//! 4. **Cost** per 100,000 events from published us-east-1 on-demand prices (docs/ingest.md,
+//!    "Cost and speed").
 
 use clap::Parser;
 use serde_json::{json, Value};

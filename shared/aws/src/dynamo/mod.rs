@@ -3,14 +3,14 @@
 //! APIs it touched; a checkpoint of the whole account and region is written every twelfth
 //! file, and a load replays the entries since (see [`trailsight_core::store::journal`]).
 //!
-//! Items (README, "DynamoDB data model"):
+//! Items (docs/ingest.md, "DynamoDB data model"):
 //!
 //! | pk | sk | attributes |
 //! |---|---|---|
 //! | `S#{account}#{region}` | `HEAD` | `seq` (files committed: the version), `cp`/`cpa`/`cpn`/`cpt` (the checkpoint's sequence number, attempt id, parts, time) |
 //! | `S#…` | `J#{seq}#D{n}` | `data`: part `n` of journal entry `seq` (deflated JSON), `parts`, `object`, `expires` |
 //! | `S#…` | `J#{seq}#K{attempt}#{n}` | `data`: part `n` of the checkpoint taken at `seq` (every API's state, deflated JSON), `expires` |
-//! | `S#…` | `I#{minute}#{object}` | `ids`: the 64-bit eventIDs one object added in that minute (a binary set), `object`, `expires` |
+//! | `S#…` | `I#{first minute}#{object}#{n}` | `ids`: part `n` of the 64-bit eventIDs one object added from that minute on (binary; at most an hour of minutes and 40,000 ids), `object`, `expires` |
 //! | `O#{object}` | `LEDGER` | `status` (`pending` or `done`), `eparts`, `lease`, `delivered`, `expires` |
 //! | `O#{object}` | `E#{n}` | `data`: part `n` of the object's events (deflated JSON), `expires` |
 //!

@@ -126,7 +126,7 @@ impl Default for DetectorConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The TOML does not parse or has unknown keys.
-    #[error("detection config is invalid: {0}; see the README's 'Detection' section for the keys")]
+    #[error("detection config is invalid: {0}; see docs/detection.md for the keys")]
     Toml(#[from] toml::de::Error),
     /// A value is out of range.
     #[error("detection config: {0}")]

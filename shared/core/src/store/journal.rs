@@ -8,7 +8,7 @@
 //! result is exactly the state the original commits produced. An entry holds the file's
 //! counts after de-duplication (calls, errors and attributions per API and minute) and its
 //! delivery minute: a few KB for a typical file, whatever the size of the APIs' models. The
-//! DynamoDB store writes entries and checkpoints this way (README, "DynamoDB data model").
+//! DynamoDB store writes entries and checkpoints this way (docs/ingest.md, "DynamoDB data model").
 
 use crate::api::ApiKey;
 use crate::detect::{ApiState, StreamState};
