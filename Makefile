@@ -4,7 +4,7 @@ CARGO ?= cargo
 SAMPLES ?= tests/fixtures/grycap
 BENCH_DIR ?= bench-out
 
-.PHONY: sample fmt lint unit integration template lambda-build test bench bench-ingest eval build deploy test-env clean-bench
+.PHONY: sample fmt lint unit integration template lambda-build report-check test bench bench-ingest eval build deploy test-env clean-bench
 
 ## Replay the bundled sample logs and print what was found.
 sample:
@@ -47,8 +47,14 @@ lambda-build: test-env
 	PATH="$(CURDIR)/.venv/bin:$$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 sam build
 	.venv/bin/python tests/scripts/check_bootstrap.py .aws-sam/build/IngestFunction/bootstrap .aws-sam/build/RemediateFunction/bootstrap
 
-## Every test: lint, unit, template, integration, and the arm64 Lambda build (installs its own tools).
-test: test-env lint unit template integration lambda-build
+## The HTML report in headless Chromium: the sample's report and a 500-insight one open without
+## console errors, every insight charted, tables sorting and filtering; load times printed.
+report-check: test-env
+	bash scripts/report-check.sh $(BENCH_DIR)/report
+
+## Every test: lint, unit, template, integration, the report in a browser, and the arm64 Lambda
+## build (installs its own tools).
+test: test-env lint unit template integration report-check lambda-build
 
 ## Replay throughput against zcat, the cost of each stage (best of three, then detection as the
 ## median of back-to-back pairs, and instructions under callgrind), and peak RSS on one 50 MB file.

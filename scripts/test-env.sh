@@ -13,4 +13,17 @@ if [ -s "$REQS" ] && ! cmp -s "$REQS" .venv/.installed 2>/dev/null; then
   .venv/bin/pip install -q -r "$REQS"
   cp "$REQS" .venv/.installed
 fi
-echo "test-env: ready (.venv)"
+# Debian's chromium for the report's browser check (playwright drives it; no browser download).
+if ! command -v chromium >/dev/null; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+      echo "test-env: Debian's chromium is needed for the report check; run: sudo apt-get install chromium"
+      exit 1
+    fi
+  fi
+  echo "test-env: installing chromium (apt-get)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+echo "test-env: ready (.venv, chromium)"
