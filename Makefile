@@ -4,7 +4,7 @@ CARGO ?= cargo
 SAMPLES ?= tests/fixtures/grycap
 BENCH_DIR ?= bench-out
 
-.PHONY: sample fmt lint unit integration template lambda-build report-check test bench bench-ingest eval build deploy test-env clean-bench
+.PHONY: sample fmt lint unit integration template lambda-build report-check test bench bench-ingest bench-burst eval build deploy test-env clean-bench
 
 ## Replay the bundled sample logs and print what was found.
 sample:
@@ -64,6 +64,11 @@ bench:
 ## Ingest cost and speed: a simulated day through the handler against moto (cost per 100k events).
 bench-ingest: test-env
 	bash scripts/bench-ingest.sh $(BENCH_DIR)
+
+## Files of one stream delivered at once (2, 5, 10, 20; uncapped and reserved 1, 2, 5) against
+## moto: commits, conflicts, files that gave up, times.
+bench-burst: test-env
+	bash scripts/bench-burst.sh $(BENCH_DIR)
 
 ## Detection quality on labelled synthetic traffic (several seeds).
 eval:

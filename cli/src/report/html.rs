@@ -226,23 +226,31 @@ fn table(id: &str, title: &str, empty: &str, heads: &[&str], rows: Vec<Vec<Strin
     }
 }
 
-fn risky(r: &Report) -> Markup {
-    let rows = r
-        .risky
+/// One row per event: its time, the columns `middle` takes from its detail, its account/region
+/// and its reason.
+fn event_rows(events: &[Envelope], middle: impl Fn(&Value) -> Vec<String>) -> Vec<Vec<String>> {
+    events
         .iter()
-        .map(|e: &Envelope| {
+        .map(|e| {
             let d = &e.detail;
-            vec![
-                when(&e.time),
-                text(d, "/rule").to_owned(),
-                text(d, "/severity").to_owned(),
-                resource(&d["resource"]),
-                text(d, "/actor/arn").to_owned(),
-                format!("{}/{}", e.account, e.region),
-                text(d, "/reason").to_owned(),
-            ]
+            let mut row = vec![when(&e.time)];
+            row.extend(middle(d));
+            row.push(format!("{}/{}", e.account, e.region));
+            row.push(text(d, "/reason").to_owned());
+            row
         })
-        .collect();
+        .collect()
+}
+
+fn risky(r: &Report) -> Markup {
+    let rows = event_rows(&r.risky, |d| {
+        vec![
+            text(d, "/rule").to_owned(),
+            text(d, "/severity").to_owned(),
+            resource(&d["resource"]),
+            text(d, "/actor/arn").to_owned(),
+        ]
+    });
     table(
         "risky",
         "Risky changes",
@@ -261,22 +269,14 @@ fn risky(r: &Report) -> Markup {
 }
 
 fn remediation(r: &Report) -> Markup {
-    let rows = r
-        .remediation
-        .iter()
-        .map(|e: &Envelope| {
-            let d = &e.detail;
-            vec![
-                when(&e.time),
-                text(d, "/rule").to_owned(),
-                text(d, "/decision").to_owned(),
-                text(d, "/mode").to_owned(),
-                resource(&d["resource"]),
-                format!("{}/{}", e.account, e.region),
-                text(d, "/reason").to_owned(),
-            ]
-        })
-        .collect();
+    let rows = event_rows(&r.remediation, |d| {
+        vec![
+            text(d, "/rule").to_owned(),
+            text(d, "/decision").to_owned(),
+            text(d, "/mode").to_owned(),
+            resource(&d["resource"]),
+        ]
+    });
     table(
         "remediation",
         "Remediation decisions",

@@ -181,3 +181,61 @@ fn reading_events_skips_the_summary_and_names_the_line_that_is_not_an_event() {
     assert!(err.contains("bad.jsonl:2"), "{err}");
     assert!(err.contains("not a trailsight event"), "{err}");
 }
+
+#[test]
+fn each_risky_change_and_remediation_decision_is_one_row_with_its_columns() {
+    // Given a risky change and the remediation decision that reverted it
+    let decision = Envelope::new(
+        "d1",
+        DETAIL_TYPE_REMEDIATION,
+        "111122223333",
+        "2024-01-09T03:01:00Z",
+        "eu-west-1",
+        vec![],
+        json!({
+            "rule": "s3-bucket-public", "decision": "reverted", "mode": "enforce",
+            "resource": {"type": "Bucket", "name": "logs"},
+            "reason": "removed the statement granting anyone s3:GetObject"
+        }),
+    );
+    let events = vec![risky("aws-cli/2"), decision];
+    // When the report is rendered
+    let report = Report::build(None, &events, BTreeMap::new());
+    let html = render(&report);
+    // Then each table has one row holding, in order, its time, its columns, account/region and reason
+    assert_eq!((report.risky.len(), report.remediation.len()), (1, 1));
+    let row = |table: &str| {
+        let at = html.find(&format!("id=\"{table}-table\"")).unwrap();
+        let body = &html[at..];
+        let tbody = &body[body.find("<tbody>").unwrap()..body.find("</tbody>").unwrap()];
+        tbody
+            .split("<td>")
+            .skip(1)
+            .map(|c| c.split("</td>").next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let risky_row = row("risky");
+    assert_eq!(
+        risky_row[1..5],
+        [
+            "s3-bucket-public",
+            "critical",
+            "Bucket logs",
+            "arn:aws:iam::111122223333:user/mallory"
+        ]
+    );
+    assert_eq!(risky_row[5], "111122223333/us-east-1");
+    assert!(risky_row[6].starts_with("bucket policy grants anyone"));
+    let decision_row = row("remediation");
+    assert_eq!(
+        decision_row[1..5],
+        ["s3-bucket-public", "reverted", "enforce", "Bucket logs"]
+    );
+    assert_eq!(
+        decision_row[5..],
+        [
+            "111122223333/eu-west-1",
+            "removed the statement granting anyone s3:GetObject"
+        ]
+    );
+}

@@ -12,6 +12,10 @@
 //! 3. **Init**: configuration and client construction, as `main` does before serving.
 //! 4. **Cost** per 100,000 events from published us-east-1 on-demand prices (docs/ingest.md,
 //!    "Cost and speed").
+//! 5. **Concurrent deliveries** (`--concurrent 2,5,10,20`, see `concurrent`): N files of one
+//!    stream at once, per file the commits retried, the time, and whether it gave up.
+
+mod concurrent;
 
 use clap::Parser;
 use serde_json::{json, Value};
@@ -64,6 +68,12 @@ struct Args {
     /// Only time the handler with in-memory ports (no moto: no requests, units or cost).
     #[arg(long)]
     handler_only: bool,
+    /// Instead of the day: deliver the trail's first N files at once, for each N (e.g. 2,5,10,20).
+    #[arg(long, value_delimiter = ',')]
+    concurrent: Vec<usize>,
+    /// With --concurrent: at most this many deliveries run at once (reserved concurrency; 0: all).
+    #[arg(long, default_value_t = 0)]
+    reserved: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,7 +173,8 @@ async fn in_memory(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error>
     Ok(())
 }
 
-async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Result<f64, Error> {
+/// Clients for moto and a fresh bucket (holding `files`) and bus, with the clients' init time.
+async fn moto_setup(endpoint: &str, files: &[LogFile]) -> Result<(concurrent::Moto, f64), Error> {
     let init = Instant::now();
     let sdk = trailsight_aws::config::sdk_config(Some(endpoint)).await;
     let s3 = trailsight_aws::config::s3_client(&sdk, true);
@@ -171,13 +182,8 @@ async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Res
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     let init_ms = ms(init.elapsed());
     let suffix = std::process::id();
-    let (table, bucket, bus) = (
-        format!("bench-{suffix}"),
-        format!("bench-logs-{suffix}"),
-        format!("bench-bus-{suffix}"),
-    );
+    let (bucket, bus) = (format!("bench-logs-{suffix}"), format!("bench-bus-{suffix}"));
     let setup = |e: String| Error::Setup(format!("moto setup failed: {e}"));
-    create_table(&ddb, &table).await.map_err(|e| setup(e.to_string()))?;
     s3.create_bucket()
         .bucket(&bucket)
         .send()
@@ -198,6 +204,31 @@ async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Res
             .await
             .map_err(|e| setup(e.to_string()))?;
     }
+    Ok((
+        concurrent::Moto {
+            s3,
+            ddb,
+            events,
+            bucket,
+            bus,
+        },
+        init_ms,
+    ))
+}
+
+async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Result<f64, Error> {
+    let (moto, init_ms) = moto_setup(endpoint, files).await?;
+    let concurrent::Moto {
+        s3,
+        ddb,
+        events,
+        bucket,
+        bus,
+    } = moto;
+    let table = format!("bench-{}", std::process::id());
+    create_table(&ddb, &table)
+        .await
+        .map_err(|e| Error::Setup(format!("moto setup failed: {e}")))?;
     let deps = Deps {
         source: S3Source::new(s3),
         store: DynamoStore::new(ddb, &table),
@@ -316,6 +347,15 @@ fn run(args: &Args) -> Result<Value, Error> {
         .enable_all()
         .thread_keep_alive(Duration::from_secs(24 * 3600))
         .build()?;
+    if !args.concurrent.is_empty() {
+        let endpoint = endpoint.ok_or_else(|| Error::Setup("--concurrent needs moto (scripts/with-moto.sh)".into()))?;
+        let largest = args.concurrent.iter().max().copied().unwrap_or(0);
+        let files = files.get(..largest.min(files.len())).unwrap_or(&files);
+        return rt.block_on(async {
+            let (moto, _) = moto_setup(&endpoint, files).await?;
+            concurrent::measure(&moto, files, &args.concurrent, args.reserved).await
+        });
+    }
     let mut runs = vec![FileRun::default(); files.len()];
     rt.block_on(in_memory(&files, &mut runs))?;
     match endpoint.filter(|_| !args.handler_only) {
