@@ -234,6 +234,36 @@ async fn duplicate_concurrent_and_out_of_order_deliveries_count_exactly_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_files_of_one_stream_at_once_take_turns_and_none_gives_up() {
+    // Given twenty files of one account and region, landed at the same moment
+    let env = Env::new().await;
+    let d = std::sync::Arc::new(deps_with_lease(&env, DetectorConfig::default(), OVERLAP_LEASE));
+    let mut keys = Vec::new();
+    for i in 0..20u32 {
+        let k = key(&format!("20240102T00{:02}Z", i), &format!("burst{i:02}aaaaaaaaa"));
+        env.put_object(&k, file(i as usize * 10, 10, i % 5, None)).await;
+        keys.push(k);
+    }
+    // When each is delivered by its own invocation, all at once
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in &keys {
+        let (d, n) = (std::sync::Arc::clone(&d), s3_notification(&env.bucket, k));
+        tasks.spawn(async move { run(&d, &n).await.map(|_| ()).map_err(|e| e.to_string()) });
+    }
+    let mut failed = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done.unwrap() {
+            failed.push(e);
+        }
+    }
+    // Then no file gives up, every call counts once, and the files committed one after another
+    assert!(failed.is_empty(), "files failed: {failed:?}");
+    assert_eq!(calls(&d.store, &list_users()).await, (200, 29));
+    let usage = d.store.take_usage();
+    assert_eq!(usage.conflicts, 0, "files that took turns should not conflict");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_repeated_in_a_later_file_count_once() {
     // Given a second file that repeats ten records of the first (same eventIDs and minute)

@@ -4,7 +4,7 @@
 
 use trailsight_aws::dynamo::{create_table, DynamoStore};
 use trailsight_core::store::contract::{api, commit, stream};
-use trailsight_core::store::ports::{BaselineStore, CommitOutcome, ObjectStatus};
+use trailsight_core::store::ports::{BaselineStore, CommitOutcome, ObjectStatus, Turn};
 use trailsight_it::{sdk, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,4 +104,31 @@ async fn event_ids_of_a_commit_that_lost_its_race_do_not_hide_later_copies() {
     let snap = store.load(&[stream()], &[], &[100]).await.unwrap();
     // Then only the committed file's count: a later copy of record 9 is still counted
     assert_eq!(snap.streams[&stream()].seen, vec![(7, 100)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_turn_passes_to_the_next_file_only_once_its_holder_ends_it() {
+    // Given a store whose files wait up to two seconds for a turn, and file A holding the turn
+    let sdk = sdk().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = unique("turn");
+    create_table(&client, &table).await.unwrap();
+    let store = DynamoStore::new(client, table).with_turn_wait(std::time::Duration::from_secs(2));
+    let streams = [stream()];
+    assert_eq!(store.take_turn(&streams, "A").await.unwrap(), Turn::Granted);
+    // When file B asks while A holds it, then B waits out its budget without the turn
+    let asked = std::time::Instant::now();
+    assert_eq!(store.take_turn(&streams, "B").await.unwrap(), Turn::Waited);
+    assert!(asked.elapsed() >= std::time::Duration::from_secs(2));
+    // When A ends its turn while B waits, then B gets it, and A's late end leaves B's turn alone
+    let (b, ()) = tokio::join!(store.take_turn(&streams, "B"), async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        store.end_turn(&streams, "A").await.unwrap();
+    });
+    assert_eq!(b.unwrap(), Turn::Granted);
+    store.end_turn(&streams, "A").await.unwrap();
+    assert_eq!(store.take_turn(&streams, "C").await.unwrap(), Turn::Waited);
+    // And a store configured with no wait does not take turns at all
+    let off = store.clone().with_turn_wait(std::time::Duration::ZERO);
+    assert_eq!(off.take_turn(&streams, "D").await.unwrap(), Turn::Skipped);
 }

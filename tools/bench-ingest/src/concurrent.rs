@@ -3,7 +3,9 @@
 //! (one Lambda invocation each) with the real adapters against moto. Per file: the commits it
 //! attempted (a conflict with a concurrent commit reloads and tries again, up to
 //! `MAX_ATTEMPTS`), its wall time, and whether it gave up. `--reserved R` caps the invocations
-//! running at once, as the function's reserved concurrency does (0: uncapped).
+//! running at once, as the function's reserved concurrency does (0: uncapped). `--turn-wait S`
+//! sets how long a file waits for its stream's turn (the store's default; 0 turns turns off,
+//! so every file commits optimistically).
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,7 +20,7 @@ use trailsight_core::api::ApiKey;
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::ingest::notify::ObjectRef;
 use trailsight_core::store::ports::{
-    BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey,
+    BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, Turn,
 };
 
 use crate::{ms, percentile, Error, LogFile};
@@ -54,6 +56,12 @@ impl BaselineStore for Counting {
     async fn claim_send(&self, object: &str) -> Result<bool, StoreError> {
         self.inner.claim_send(object).await
     }
+    async fn take_turn(&self, streams: &[StreamKey], holder: &str) -> Result<Turn, StoreError> {
+        self.inner.take_turn(streams, holder).await
+    }
+    async fn end_turn(&self, streams: &[StreamKey], holder: &str) -> Result<(), StoreError> {
+        self.inner.end_turn(streams, holder).await
+    }
     async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
         self.inner.counts(api, from, to).await
     }
@@ -62,6 +70,8 @@ impl BaselineStore for Counting {
 /// One file's delivery among N at once.
 struct Delivery {
     commits: usize,
+    /// Reads of the stream's turn item (one when the turn was free at once).
+    turn_polls: u64,
     conflicts: usize,
     wall_ms: f64,
     error: Option<String>,
@@ -77,7 +87,13 @@ pub struct Moto {
 }
 
 /// Delivers `files` all at once to a fresh table, at most `reserved` at a time (0: all).
-async fn burst(moto: &Moto, files: &[LogFile], reserved: usize, table: &str) -> Result<Vec<Delivery>, Error> {
+async fn burst(
+    moto: &Moto,
+    files: &[LogFile],
+    reserved: usize,
+    turn_wait: std::time::Duration,
+    table: &str,
+) -> Result<Vec<Delivery>, Error> {
     create_table(&moto.ddb, table)
         .await
         .map_err(|e| Error::Setup(format!("moto setup failed: {e}")))?;
@@ -87,7 +103,7 @@ async fn burst(moto: &Moto, files: &[LogFile], reserved: usize, table: &str) -> 
         let deps = Deps {
             source: S3Source::new(moto.s3.clone()),
             store: Counting {
-                inner: DynamoStore::new(moto.ddb.clone(), table),
+                inner: DynamoStore::new(moto.ddb.clone(), table).with_turn_wait(turn_wait),
                 commits: AtomicUsize::new(0),
                 conflicts: AtomicUsize::new(0),
             },
@@ -107,6 +123,7 @@ async fn burst(moto: &Moto, files: &[LogFile], reserved: usize, table: &str) -> 
             let result = process(&deps, &object).await;
             Delivery {
                 commits: deps.store.commits.load(Ordering::Relaxed),
+                turn_polls: deps.store.inner.take_usage().turn_polls,
                 conflicts: deps.store.conflicts.load(Ordering::Relaxed),
                 wall_ms: ms(t.elapsed()),
                 error: result.err().map(|e| e.to_string()),
@@ -121,7 +138,13 @@ async fn burst(moto: &Moto, files: &[LogFile], reserved: usize, table: &str) -> 
 }
 
 /// Bursts of each size in `sizes`, each from the trail's start (the files are in moto already).
-pub async fn measure(moto: &Moto, files: &[LogFile], sizes: &[usize], reserved: usize) -> Result<Value, Error> {
+pub async fn measure(
+    moto: &Moto,
+    files: &[LogFile],
+    sizes: &[usize],
+    reserved: usize,
+    turn_wait: std::time::Duration,
+) -> Result<Value, Error> {
     let mut rows = vec![];
     for (i, &n) in sizes.iter().enumerate() {
         let burst_files = files
@@ -132,6 +155,7 @@ pub async fn measure(moto: &Moto, files: &[LogFile], sizes: &[usize], reserved: 
             moto,
             burst_files,
             reserved,
+            turn_wait,
             &format!("bench-burst-{}-{i}", std::process::id()),
         )
         .await?;
@@ -141,8 +165,10 @@ pub async fn measure(moto: &Moto, files: &[LogFile], sizes: &[usize], reserved: 
         let commits: usize = done.iter().map(|d| d.commits).sum();
         let conflicts: Vec<usize> = done.iter().map(|d| d.conflicts).collect();
         let gave_up: Vec<&String> = done.iter().filter_map(|d| d.error.as_ref()).collect();
+        let polls: u64 = done.iter().map(|d| d.turn_polls).sum();
+        let wait = turn_wait.as_secs_f64();
         eprintln!(
-            "bench-ingest: {n} files at once (reserved {reserved}): {commits} commits, {} conflicts (max {} for one file), {} gave up, p50 {:.0} ms, max {:.0} ms, all in {total_ms:.0} ms",
+            "bench-ingest: {n} files at once (reserved {reserved}, turn wait {wait} s): {commits} commits, {} conflicts (max {} for one file), {polls} turn polls, {} gave up, p50 {:.0} ms, max {:.0} ms, all in {total_ms:.0} ms",
             conflicts.iter().sum::<usize>(),
             conflicts.iter().max().copied().unwrap_or(0),
             gave_up.len(),
@@ -152,6 +178,8 @@ pub async fn measure(moto: &Moto, files: &[LogFile], sizes: &[usize], reserved: 
         rows.push(json!({
             "files": n,
             "reserved": reserved,
+            "turn_wait_s": wait,
+            "turn_polls": polls,
             "commits": commits,
             "conflicts_per_file": conflicts,
             "gave_up": gave_up.len(),

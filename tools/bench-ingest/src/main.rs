@@ -74,6 +74,10 @@ struct Args {
     /// With --concurrent: at most this many deliveries run at once (reserved concurrency; 0: all).
     #[arg(long, default_value_t = 0)]
     reserved: usize,
+    /// With --concurrent: seconds a file waits for its stream's turn (0: no turns, every file
+    /// commits optimistically).
+    #[arg(long, default_value_t = trailsight_aws::dynamo::DEFAULT_TURN_WAIT.as_secs_f64())]
+    turn_wait: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -353,7 +357,14 @@ fn run(args: &Args) -> Result<Value, Error> {
         let files = files.get(..largest.min(files.len())).unwrap_or(&files);
         return rt.block_on(async {
             let (moto, _) = moto_setup(&endpoint, files).await?;
-            concurrent::measure(&moto, files, &args.concurrent, args.reserved).await
+            concurrent::measure(
+                &moto,
+                files,
+                &args.concurrent,
+                args.reserved,
+                Duration::from_secs_f64(args.turn_wait.max(0.0)),
+            )
+            .await
         });
     }
     let mut runs = vec![FileRun::default(); files.len()];

@@ -8,6 +8,7 @@
 //! | pk | sk | attributes |
 //! |---|---|---|
 //! | `S#{account}#{region}` | `HEAD` | `seq` (files committed: the version), `cp`/`cpa`/`cpn`/`cpt` (the checkpoint's sequence number, attempt id, parts, time) |
+//! | `S#…` | `TURN` | `holder`, `until`: the advisory turn of files committing to the stream (see `turn`), `expires` |
 //! | `S#…` | `J#{seq}#D{n}` | `data`: part `n` of journal entry `seq` (deflated JSON), `parts`, `object`, `expires` |
 //! | `S#…` | `J#{seq}#K{attempt}#{n}` | `data`: part `n` of the checkpoint taken at `seq` (every API's state, deflated JSON), `expires` |
 //! | `S#…` | `I#{first minute}#{object}#{n}` | `ids`: part `n` of the 64-bit eventIDs one object added from that minute on (binary; at most an hour of minutes and 40,000 ids), `object`, `expires` |
@@ -40,7 +41,8 @@ use trailsight_core::api::ApiKey;
 use trailsight_core::events::Envelope;
 use trailsight_core::store::journal::{checkpoint_due, Checkpoint, JournalEntry};
 use trailsight_core::store::ports::{
-    BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot, Versioned,
+    BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, StreamSnapshot, Turn,
+    Versioned,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -85,11 +87,16 @@ pub struct Usage {
     pub modelled_write_units: f64,
     /// Consistent reads of an object's ledger item (`GetItem`): one per new file.
     pub ledger_reads: u64,
+    /// Reads of a stream's turn item while taking or waiting for a turn (one when free).
+    pub turn_polls: u64,
+    /// Commits refused because a stream changed since its load (the file reloads and retries).
+    pub conflicts: u64,
 }
 
 mod items;
 mod read;
 mod table;
+mod turn;
 mod usage;
 mod write;
 
@@ -97,6 +104,7 @@ pub use items::item_size;
 use items::*;
 use read::journal_entries;
 pub use table::create_table;
+pub use turn::{DEFAULT_TURN_WAIT, TURN_HOLD};
 use write::{backoff, txn_error};
 
 /// The DynamoDB store.
@@ -110,6 +118,8 @@ pub struct DynamoStore {
     lease: std::time::Duration,
     /// The heads the last loads saw, so a commit knows whether a checkpoint is due.
     heads: std::sync::Arc<std::sync::Mutex<HashMap<StreamKey, Head>>>,
+    /// How long a file waits for its stream's turn (see `turn`).
+    turn_wait: std::time::Duration,
 }
 
 /// What a load learned of a stream's head, for the commit that follows it.
@@ -130,7 +140,15 @@ impl DynamoStore {
             usage: std::sync::Arc::default(),
             lease: DEFAULT_LEASE,
             heads: std::sync::Arc::default(),
+            turn_wait: DEFAULT_TURN_WAIT,
         }
+    }
+
+    /// Changes how long a file waits for its stream's turn (default [`DEFAULT_TURN_WAIT`];
+    /// zero turns waiting off: files then commit optimistically, and conflict under bursts).
+    pub fn with_turn_wait(mut self, wait: std::time::Duration) -> Self {
+        self.turn_wait = wait;
+        self
     }
 
     /// Changes the send lease (default [`DEFAULT_LEASE`]; set it to the function's timeout).
@@ -343,6 +361,12 @@ impl BaselineStore for DynamoStore {
             Ok(out) => self.meter(true, out.consumed_capacity()),
             Err(e) => match txn_error(e)? {
                 CommitOutcome::Committed => {}
+                CommitOutcome::Conflict => {
+                    if let Ok(mut u) = self.usage.lock() {
+                        u.conflicts += 1;
+                    }
+                    return Ok(CommitOutcome::Conflict);
+                }
                 other => return Ok(other),
             },
         }
@@ -409,6 +433,20 @@ impl BaselineStore for DynamoStore {
             ]),
         )
         .await
+    }
+
+    async fn take_turn(&self, streams: &[StreamKey], holder: &str) -> Result<Turn, StoreError> {
+        if self.turn_wait.is_zero() {
+            return Ok(Turn::Skipped);
+        }
+        self.wait_turns(streams, holder).await
+    }
+
+    async fn end_turn(&self, streams: &[StreamKey], holder: &str) -> Result<(), StoreError> {
+        if self.turn_wait.is_zero() {
+            return Ok(());
+        }
+        self.end_turns(streams, holder).await
     }
 
     fn consumed(&self) -> (f64, f64) {

@@ -9,6 +9,8 @@
 //!    the live ones (open minutes, insights in progress); a journaling store returns a
 //!    checkpoint and the journal entries since, which the pipeline replays.
 //! 3. **Apply** it with the same [`Pipeline`] as the replay.
+//!    Files of one account and region delivered at once take turns for this and the next
+//!    step (an advisory lease, [`BaselineStore::take_turn`]), so they do not all conflict.
 //! 4. **Commit** atomically and conditionally: the ledger entry, states, counts and the outbox
 //!    in one write that fails if the object was committed meanwhile or any state changed
 //!    (a concurrent invocation): then reload and apply again.
@@ -22,7 +24,7 @@ use crate::log::count::FileBatch;
 use crate::log::object_key::LogKey;
 use crate::log::reader::ReadError;
 use crate::store::ports::{
-    BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
+    BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey, Turn,
     Versioned,
 };
 use std::collections::BTreeSet;
@@ -125,31 +127,91 @@ where
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // Files of one stream delivered together take turns (an advisory lease in stores shared
+    // by concurrent invocations): each loads after the previous one committed, instead of all
+    // loading the same head and all but one conflicting. The turn ends before the send.
+    if store.take_turn(&streams, object).await? == Turn::Waited {
+        tracing::warn!(
+            object,
+            "waited for the stream's turn past the store's budget; committing optimistically"
+        );
+    }
+    let committed = commit_loop(store, config, object, key, &batch, &streams, &minutes).await;
+    if let Err(e) = store.end_turn(&streams, object).await {
+        // The turn passes to the next file after its hold time anyway.
+        tracing::warn!(object, error = %e, "could not end the stream's turn");
+    }
+    match committed? {
+        Committed::New {
+            events,
+            stats,
+            attempts,
+            counts,
+        } => {
+            // A commit without events is done at once: nothing to send or mark.
+            if !events.is_empty() {
+                send(store, sink, object, &events).await?;
+            }
+            Ok(IngestReport {
+                disposition: Disposition::Processed,
+                stats,
+                events: events.len(),
+                attempts,
+                counts,
+            })
+        }
+        Committed::Before { attempts } => match settle_known(store, sink, object).await? {
+            Some(mut report) => {
+                report.attempts = attempts;
+                Ok(report)
+            }
+            None => Err(IngestError::Contention {
+                object: object.to_owned(),
+                attempts,
+            }),
+        },
+    }
+}
+
+/// How the commit loop ended.
+enum Committed {
+    /// This file's commit was written.
+    New {
+        events: Vec<crate::events::Envelope>,
+        stats: Stats,
+        attempts: usize,
+        counts: Vec<crate::store::ports::MinuteCount>,
+    },
+    /// Another invocation committed the same object meanwhile.
+    Before { attempts: usize },
+}
+
+/// Load, apply and commit until the commit is written, the object turns out committed, or
+/// [`MAX_ATTEMPTS`] conflicts.
+async fn commit_loop<S: BaselineStore>(
+    store: &S,
+    config: &DetectorConfig,
+    object: &str,
+    key: &LogKey,
+    batch: &FileBatch,
+    streams: &[StreamKey],
+    minutes: &[i64],
+) -> Result<Committed, IngestError> {
     for attempt in 1..=MAX_ATTEMPTS {
-        let snapshot = load_all(store, &streams, &batch.apis, &minutes).await?;
+        let snapshot = load_all(store, streams, &batch.apis, minutes).await?;
         let mut pipeline = Pipeline::restore(config.clone(), &snapshot);
         let events = pipeline.apply(Some(key), batch.clone());
         let commit = build_commit(object, &pipeline, &snapshot, &events);
         match store.commit(&commit).await? {
             CommitOutcome::Committed => {
-                // A commit without events is done at once: nothing to send or mark.
-                if !events.is_empty() {
-                    send(store, sink, object, &events).await?;
-                }
-                return Ok(IngestReport {
-                    disposition: Disposition::Processed,
+                return Ok(Committed::New {
+                    events,
                     stats: pipeline.stats().clone(),
-                    events: events.len(),
                     attempts: attempt,
                     counts: commit.counts,
-                });
+                })
             }
-            CommitOutcome::AlreadyCommitted => {
-                if let Some(mut report) = settle_known(store, sink, object).await? {
-                    report.attempts = attempt;
-                    return Ok(report);
-                }
-            }
+            CommitOutcome::AlreadyCommitted => return Ok(Committed::Before { attempts: attempt }),
             CommitOutcome::Conflict => {
                 tracing::info!(object, attempt, "state changed by a concurrent invocation; reloading");
             }

@@ -85,6 +85,17 @@ pub struct Commit {
     pub journal: BTreeMap<StreamKey, JournalEntry>,
 }
 
+/// How waiting for a turn to write some streams ended ([`BaselineStore::take_turn`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// The caller holds the turn of every stream it asked for.
+    Granted,
+    /// The wait budget ran out first: the caller goes ahead without the turn.
+    Waited,
+    /// This store is configured not to take turns: the caller commits optimistically.
+    Skipped,
+}
+
 /// How a commit went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
@@ -167,6 +178,25 @@ pub trait BaselineStore {
     fn claim_send(&self, object: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
         let _ = object;
         std::future::ready(Ok(true))
+    }
+    /// Waits for `holder`'s turn to write `streams`, so that files of one account and region
+    /// delivered at once commit one after another instead of conflicting and reloading.
+    ///
+    /// Contract: the turn is advisory, never needed for correctness (commits stay conditional
+    /// on the versions loaded); it returns `Granted` once `holder` holds every stream's turn
+    /// (taken in the given order, which callers keep sorted so no two holders wait on each
+    /// other), or `Waited` when the store's wait budget ran out first (the caller then commits
+    /// optimistically). A turn not ended by its holder passes to the next after a hold time
+    /// longer than any commit, so a crashed holder cannot stop a stream. Single-process stores
+    /// grant it at once.
+    fn take_turn(&self, streams: &[StreamKey], holder: &str) -> impl Future<Output = Result<Turn, StoreError>> + Send {
+        let _ = (streams, holder);
+        std::future::ready(Ok(Turn::Granted))
+    }
+    /// Ends `holder`'s turn on `streams` (a turn another holder has since taken is left alone).
+    fn end_turn(&self, streams: &[StreamKey], holder: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (streams, holder);
+        std::future::ready(Ok(()))
     }
     /// Read and write capacity units consumed since the last call (for metrics; stores that
     /// do not meter return zeros).
