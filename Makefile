@@ -41,11 +41,11 @@ template: test-env
 	.venv/bin/python scripts/event_schemas.py --check
 	.venv/bin/python tests/scripts/check_iam.py --self-test
 
-## Both functions built by `sam build`, the path users take (rust-cargolambda: cargo-lambda
+## The three functions built by `sam build`, the path users take (rust-cargolambda: cargo-lambda
 ## with zig, arm64, provided.al2023), then checked to be arm64 Lambda bootstraps.
 lambda-build: test-env
 	PATH="$(CURDIR)/.venv/bin:$$PATH" AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 sam build
-	.venv/bin/python tests/scripts/check_bootstrap.py .aws-sam/build/IngestFunction/bootstrap .aws-sam/build/RemediateFunction/bootstrap
+	.venv/bin/python tests/scripts/check_bootstrap.py .aws-sam/build/IngestFunction/bootstrap .aws-sam/build/RemediateFunction/bootstrap .aws-sam/build/BackfillFunction/bootstrap
 
 ## The HTML report in headless Chromium: the sample's report and a 500-insight one open without
 ## console errors, every insight charted, tables sorting and filtering; load times printed.
@@ -74,9 +74,9 @@ bench-burst: test-env
 eval:
 	bash scripts/eval.sh $(BENCH_DIR)/eval
 
-## Release builds: the CLI and tools for this machine, and both Lambda functions for arm64.
+## Release builds: the CLI and tools for this machine, and the Lambda functions for arm64.
 build: lambda-build
-	$(CARGO) build --release --workspace --exclude trailsight-ingest --exclude trailsight-remediate
+	$(CARGO) build --release --workspace --exclude trailsight-ingest --exclude trailsight-remediate --exclude trailsight-backfill
 
 ## Build with SAM (cargo-lambda, arm64) and deploy; the first time, `sam deploy --guided`.
 deploy: test-env

@@ -5,6 +5,7 @@
 
 mod adversary;
 mod backfill;
+mod backfill_worker;
 mod deny;
 mod exposure;
 mod ingest;

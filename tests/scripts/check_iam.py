@@ -20,10 +20,14 @@ import sys
 from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-FUNCTIONS = {"IngestFunction": "functions/ingest", "RemediateFunction": "functions/remediate"}
+FUNCTIONS = {
+    "IngestFunction": "functions/ingest",
+    "RemediateFunction": "functions/remediate",
+    "BackfillFunction": "functions/backfill",
+}
 # The client each module calls through `self.client`.
-MODULE_CLIENT = {"claims": "dynamodb", "dynamo": "dynamodb", "eventbridge": "events", "s3": "s3"}
-MODULES = r"(admin|claims|dynamo|eventbridge|s3)"
+MODULE_CLIENT = {"archive": "s3", "claims": "dynamodb", "dynamo": "dynamodb", "eventbridge": "events", "s3": "s3"}
+MODULES = r"(admin|archive|claims|dynamo|eventbridge|s3)"
 # Operations whose IAM action is not `service:PascalCaseName`.
 SPECIAL = {
     ("s3", "get_public_access_block"): ["s3:GetBucketPublicAccessBlock"],
@@ -31,6 +35,8 @@ SPECIAL = {
     ("s3control", "get_public_access_block"): ["s3:GetAccountPublicAccessBlock"],
     ("s3control", "put_public_access_block"): ["s3:PutAccountPublicAccessBlock"],
     ("s3", "list_buckets"): ["s3:ListAllMyBuckets"],
+    # Listing a bucket's keys is authorised as ListBucket.
+    ("s3", "list_objects_v2"): ["s3:ListBucket"],
     # An object's ACL may be read and written for one version (PutObjectAcl with versionId).
     ("s3", "get_object_acl"): ["s3:GetObjectAcl", "s3:GetObjectVersionAcl"],
     ("s3", "put_object_acl"): ["s3:PutObjectAcl", "s3:PutObjectVersionAcl"],
@@ -80,6 +86,14 @@ LAMBDA_SERVICE = {
 CONDITIONAL_GRANTS = {
     "IngestFunction": {
         # SSE-KMS log files: S3 decrypts them with the trail's key on the function's behalf.
+        "kms:Decrypt": {
+            "if": "TrailLogsEncrypted",
+            "Resource": {"Ref": "TrailKmsKeyArn"},
+            "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}},
+        },
+    },
+    "BackfillFunction": {
+        # The same SSE-KMS log files, read by the backfill worker.
         "kms:Decrypt": {
             "if": "TrailLogsEncrypted",
             "Resource": {"Ref": "TrailKmsKeyArn"},

@@ -404,6 +404,70 @@ def check_member_role(t):
         assert theirs[sid] == st, f"member role statement {sid} differs: {theirs[sid]} != {st}"
 
 
+# ---------------------------------------------------------------- the backfill's contract
+FIXTURES = ROOT / "tests" / "fixtures" / "backfill"
+WORKER = ROOT / "functions" / "backfill" / "src" / "handler.rs"
+
+
+def fixture_keys(name):
+    return set(json.loads((FIXTURES / name).read_text()))
+
+
+def check_backfill_contract(t):
+    """The state machine sends the worker the inputs the worker's tests take
+    (tests/fixtures/backfill), reads back the fields it returns, loops on its `done`, retries
+    only errors the worker names, and may start its own map children."""
+    machine = t["Resources"]["BackfillStateMachine"]
+    assert machine.get("Condition") == "BackfillOn", "the backfill is not optional"
+    states = machine["Properties"]["Definition"]["States"]
+    payload = states["ListStreams"]["Parameters"]["Payload"]
+    assert {k.removesuffix(".$") for k in payload} == fixture_keys("list-streams-input.json"), payload
+    selected = states["ListStreams"]["ResultSelector"]
+    assert {v.removeprefix("$.Payload.") for v in selected.values()} == fixture_keys("list-streams-output.json"), selected
+    target = states["ListStreams"]["ResultPath"].removeprefix("$.")
+    reader = states["Streams"]["ItemReader"]
+    assert reader["ReaderConfig"]["InputType"] == "JSON", reader
+    assert reader["Parameters"] == {"Bucket.$": f"$.{target}.manifest_bucket", "Key.$": f"$.{target}.manifest_key"}, reader
+    assert "ItemSelector" not in states["Streams"], "map items must reach the worker as the manifest holds them"
+    processor = states["Streams"]["ItemProcessor"]
+    assert processor["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, processor
+    assert "MaxConcurrencyPath" in states["Streams"] or "MaxConcurrency" in states["Streams"], "unbounded map"
+    step = processor["States"]["BackfillStream"]
+    assert step["Parameters"]["Payload.$"] == "$" and step["OutputPath"] == "$.Payload", step
+    assert fixture_keys("stream-output.json") == fixture_keys("stream-item.json"), "a call's output must be its next input"
+    choice = processor["States"][step["Next"]]
+    (loop,) = choice["Choices"]
+    assert loop["Variable"].removeprefix("$.") in fixture_keys("stream-output.json"), loop
+    assert loop["BooleanEquals"] is True and choice["Default"] == "BackfillStream", choice
+    worker = WORKER.read_text()
+    for state in (states["ListStreams"], step):
+        for retry in state["Retry"]:
+            for error in retry["ErrorEquals"]:
+                if not error.startswith(("Lambda.", "States.")):
+                    assert f'"{error}"' in worker, f"retries {error}, which the worker never returns"
+    name = machine["Properties"]["Name"]
+    children = [
+        st for policy in machine["Properties"]["Policies"] if "Statement" in policy
+        for st in policy["Statement"] if "states:StartExecution" in as_list(st["Action"])
+    ]
+    assert children and all(name["Fn::Sub"].replace("${AWS::StackName}", "") in st["Resource"]["Fn::Sub"] for st in children), children
+
+
+def broken_backfill_payload(t):
+    payload = t["Resources"]["BackfillStateMachine"]["Properties"]["Definition"]["States"]["ListStreams"]["Parameters"]["Payload"]
+    payload["bucket_name"] = payload.pop("bucket")
+
+
+def broken_backfill_loop(t):
+    states = t["Resources"]["BackfillStateMachine"]["Properties"]["Definition"]["States"]
+    states["Streams"]["ItemProcessor"]["States"]["StreamDone"]["Choices"][0]["Variable"] = "$.finished"
+
+
+def broken_backfill_retry(t):
+    states = t["Resources"]["BackfillStateMachine"]["Properties"]["Definition"]["States"]
+    states["Streams"]["ItemProcessor"]["States"]["BackfillStream"]["Retry"][0]["ErrorEquals"].append("StoreDown")
+
+
 TESTS = [
     check_alarm_topics_usable,
     check_topic_key_policy,
@@ -420,6 +484,7 @@ TESTS = [
     check_tags,
     check_partition,
     check_member_role,
+    check_backfill_contract,
 ]
 
 
@@ -536,6 +601,9 @@ BROKEN = [
     (broken_member_role_queue, check_member_role),
     (broken_reserved_concurrency, check_function_settings),
     (broken_untagged_queue, check_tags),
+    (broken_backfill_payload, check_backfill_contract),
+    (broken_backfill_loop, check_backfill_contract),
+    (broken_backfill_retry, check_backfill_contract),
 ]
 
 

@@ -15,6 +15,7 @@
 //! Clients are built once per process from [`config::sdk_config`] and passed in: no globals.
 
 pub mod admin;
+pub mod archive;
 pub mod claims;
 pub mod config;
 pub mod dynamo;

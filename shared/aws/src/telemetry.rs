@@ -26,6 +26,8 @@ pub fn init_json_logs() {
 pub struct Metrics {
     values: Vec<(&'static str, f64, &'static str)>,
     properties: Map<String, Value>,
+    /// Properties that are also dimensions, beside `function`.
+    dimensions: Vec<&'static str>,
 }
 
 impl Metrics {
@@ -41,6 +43,14 @@ impl Metrics {
         self
     }
 
+    /// Adds a property that is also a dimension: the metrics are then published both per
+    /// `function` and per `function` and this property (e.g. per backfilled stream).
+    pub fn dimension(&mut self, name: &'static str, value: impl Into<Value>) -> &mut Self {
+        self.property(name, value);
+        self.dimensions.push(name);
+        self
+    }
+
     /// The EMF document.
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
         let mut doc = self.properties.clone();
@@ -50,6 +60,10 @@ impl Metrics {
         } else {
             vec![]
         };
+        let mut dimension_sets = vec![dims.clone()];
+        if !self.dimensions.is_empty() {
+            dimension_sets.push(dims.iter().chain(&self.dimensions).copied().collect());
+        }
         let defs: Vec<Value> = self
             .values
             .iter()
@@ -59,7 +73,7 @@ impl Metrics {
             "_aws".into(),
             json!({
                 "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{"Namespace": "trailsight", "Dimensions": [dims], "Metrics": defs}],
+                "CloudWatchMetrics": [{"Namespace": "trailsight", "Dimensions": dimension_sets, "Metrics": defs}],
             }),
         );
         for (name, value, _) in &self.values {
@@ -99,5 +113,21 @@ mod tests {
             m.to_emf(0)["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["function"]])
         );
+    }
+
+    #[test]
+    fn a_dimension_publishes_the_metrics_per_function_and_per_that_dimension() {
+        // Given backfill metrics of one stream
+        let mut m = Metrics::default();
+        m.add("FilesBackfilled", 3.0, "Count")
+            .property("function", "backfill")
+            .dimension("stream", "111122223333/us-east-1");
+        // When rendered, then both aggregations are declared and the stream is a value
+        let doc = m.to_emf(0);
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["function"], ["function", "stream"]])
+        );
+        assert_eq!(doc["stream"], "111122223333/us-east-1");
     }
 }

@@ -3,6 +3,7 @@
 //! ([`pipeline`], [`dedup`]), and the exactly-once flow over a store ([`flow`], whose entry
 //! point [`ingest`] is re-exported here).
 
+pub mod archive;
 pub mod dedup;
 pub mod flow;
 pub mod notify;

@@ -355,6 +355,54 @@ impl crate::store::ports::LogSource for MemorySource {
     }
 }
 
+impl crate::store::ports::LogArchive for MemorySource {
+    async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::store::ports::SourceError> {
+        let objects = self.objects.lock().map_err(|_| poisoned(bucket, prefix))?;
+        let folders: std::collections::BTreeSet<String> = objects
+            .keys()
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+            .filter_map(|(_, k)| {
+                let rest = k.get(prefix.len()..)?;
+                rest.find('/').map(|i| format!("{prefix}{}", &rest[..=i]))
+            })
+            .collect();
+        Ok(folders.into_iter().collect())
+    }
+
+    async fn page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<crate::ingest::notify::ObjectRef>, crate::store::ports::SourceError> {
+        let objects = self.objects.lock().map_err(|_| poisoned(bucket, prefix))?;
+        Ok(objects
+            .iter()
+            .filter(|((b, k), _)| b == bucket && k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
+            .take(max)
+            .map(|((b, k), (_, etag))| crate::ingest::notify::ObjectRef {
+                bucket: b.clone(),
+                key: k.clone(),
+                etag: Some(etag.clone()),
+            })
+            .collect())
+    }
+
+    async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), crate::store::ports::SourceError> {
+        self.put(bucket, key, bytes);
+        Ok(())
+    }
+}
+
+fn poisoned(bucket: &str, key: &str) -> crate::store::ports::SourceError {
+    crate::store::ports::SourceError::Unavailable {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        why: "in-memory source poisoned".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

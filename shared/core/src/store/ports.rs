@@ -306,6 +306,30 @@ pub trait LogSource {
     fn open(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Opened<Self::Reader>, SourceError>> + Send;
 }
 
+/// A trail's archive of log files, listed and written to by the backfill (S3 in AWS, memory
+/// in tests).
+///
+/// Contract: `folders` returns the immediate sub-folders of `prefix` (keys up to and including
+/// the next `/` after it, each once, sorted); `page` returns at most `max` objects under
+/// `prefix` whose keys sort after `start_after`, in key order (within one account and region's
+/// folder that is delivery order), with their ETags, and fewer than `max` only at the end;
+/// `write` stores `bytes` at `bucket`/`key`, replacing what was there. Errors as for
+/// [`LogSource`].
+pub trait LogArchive {
+    /// The sub-folders of `prefix`.
+    fn folders(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<String>, SourceError>> + Send;
+    /// The next objects under `prefix` after `start_after`.
+    fn page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<crate::ingest::notify::ObjectRef>, SourceError>> + Send;
+    /// Writes an object (the backfill's manifest of streams).
+    fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), SourceError>> + Send;
+}
+
 impl Commit {
     /// The checkpoint of `stream` this commit leaves: its stream state and every API of it the
     /// commit carries (a commit carries every API its pipeline held).
