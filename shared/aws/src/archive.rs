@@ -45,7 +45,11 @@ impl LogArchive for S3Archive {
             .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| unavailable(bucket, prefix, e))?;
-            folders.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
+            folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
         }
         folders.sort();
         folders.dedup();
@@ -62,7 +66,10 @@ impl LogArchive for S3Archive {
         let mut out: Vec<ObjectRef> = Vec::new();
         // ListObjectsV2 returns at most 1,000 keys per request.
         while out.len() < max {
-            let after = out.last().map(|o| o.key.clone()).or_else(|| start_after.map(str::to_owned));
+            let after = out
+                .last()
+                .map(|o| o.key.clone())
+                .or_else(|| start_after.map(str::to_owned));
             let page = self
                 .client
                 .list_objects_v2()
