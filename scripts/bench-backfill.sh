@@ -14,11 +14,6 @@ OPT=(--config 'profile.dev.package.trailsight-core.opt-level=3' --config 'profil
 cargo build -q -p trailsight-trafficgen
 cargo build -q "${OPT[@]}" -p trailsight-backfill --example bench_backfill
 BIN=${CARGO_TARGET_DIR:-target}/debug
-trail="$OUT/ingest-trail-typical"
-if [ ! -f "$trail/.done" ]; then
-  rm -rf "$trail"
-  "$BIN/trafficgen" generate --out "$trail" --seed 11 --days 1 --no-anomalies >/dev/null
-  touch "$trail/.done"
-fi
+trail=$(bash scripts/typical-trail.sh "$OUT" "$BIN/trafficgen")
 bash scripts/with-moto.sh "$BIN/examples/bench_backfill" "$trail" 100 2>/dev/null | tail -1 > "$OUT/backfill.json"
 cat "$OUT/backfill.json"

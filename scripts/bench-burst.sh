@@ -12,12 +12,7 @@ mkdir -p "$OUT"
 # test build instead of a release build of the AWS SDK).
 cargo build -q -p trailsight-trafficgen -p trailsight-bench-ingest
 BIN=${CARGO_TARGET_DIR:-target}/debug
-trail="$OUT/ingest-trail-typical"
-if [ ! -f "$trail/.done" ]; then
-  rm -rf "$trail"
-  "$BIN/trafficgen" generate --out "$trail" --seed 11 --days 1 --no-anomalies >/dev/null
-  touch "$trail/.done"
-fi
+trail=$(bash scripts/typical-trail.sh "$OUT" "$BIN/trafficgen")
 # Without turns (every file commits optimistically) uncapped and reserved 1, 2, 5; then with
 # the stream's turn (the default) uncapped.
 for reserved in 0 1 2 5; do

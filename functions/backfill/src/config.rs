@@ -30,19 +30,7 @@ impl Config {
             "MANIFEST_BUCKET",
             "the bucket the backfill writes its list of streams to (the SAM template sets it)",
         ))?;
-        let send_events = match nonempty("SEND_EVENTS")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError::Malformed {
-                    name: "SEND_EVENTS",
-                    why: format!("{other:?}: expected true or false"),
-                })
-            }
-        };
+        let send_events = trailsight_ingest::config::flag("SEND_EVENTS", nonempty("SEND_EVENTS"), false)?;
         Ok(Config {
             ingest,
             manifest_bucket,

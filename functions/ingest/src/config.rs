@@ -57,20 +57,7 @@ impl Config {
                 why: e.to_string(),
             })?,
         };
-        let rules = match nonempty("RISKY_CHANGES")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                return Err(ConfigError::Malformed {
-                    name: "RISKY_CHANGES",
-                    why: format!("{other:?}: expected true or false"),
-                })
-            }
-        };
+        let rules = flag("RISKY_CHANGES", nonempty("RISKY_CHANGES"), true)?;
         if let Some(key) = nonempty("EXEMPT_TAG_KEY") {
             detector.exempt_tag_key = key.trim().to_owned();
         }
@@ -95,6 +82,19 @@ impl Config {
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// A `true`/`false` variable (any case, surrounding blanks ignored); `default` when unset.
+pub fn flag(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ConfigError::Malformed {
+            name,
+            why: format!("{other:?}: expected true or false"),
+        }),
     }
 }
 
