@@ -62,7 +62,13 @@ where
         records += p.records;
         calls += p.calls;
     }
-    Ok([files as f64, records as f64, calls as f64, t.elapsed().as_secs_f64(), cpu_seconds() - cpu])
+    Ok([
+        files as f64,
+        records as f64,
+        calls as f64,
+        t.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu,
+    ])
 }
 
 fn summary(name: &str, r: [f64; 5]) -> serde_json::Value {
@@ -96,13 +102,19 @@ async fn main() -> Result<(), Error> {
     let in_memory = summary("memory", run(&memory, &memory.source, bucket, per_call).await?);
     eprintln!("bench_backfill: {in_memory}");
     // Real adapters on moto.
-    let endpoint = std::env::var("TRAILSIGHT_MOTO_ENDPOINT").map_err(|_| "TRAILSIGHT_MOTO_ENDPOINT is not set: run under scripts/with-moto.sh")?;
+    let endpoint = std::env::var("TRAILSIGHT_MOTO_ENDPOINT")
+        .map_err(|_| "TRAILSIGHT_MOTO_ENDPOINT is not set: run under scripts/with-moto.sh")?;
     let sdk = trailsight_aws::config::sdk_config(Some(&endpoint)).await;
     let s3 = trailsight_aws::config::s3_client(&sdk, true);
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     s3.create_bucket().bucket(bucket).send().await?;
     for (key, path) in &files {
-        s3.put_object().bucket(bucket).key(key).body(std::fs::read(path)?.into()).send().await?;
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(std::fs::read(path)?.into())
+            .send()
+            .await?;
     }
     create_table(&ddb, "bench-backfill").await?;
     let aws = Deps {
@@ -114,6 +126,9 @@ async fn main() -> Result<(), Error> {
     };
     let on_moto = summary("moto", run(&aws, &S3Archive::new(s3), bucket, per_call).await?);
     eprintln!("bench_backfill: {on_moto}");
-    println!("{}", serde_json::json!({"per_call": per_call, "runs": [in_memory, on_moto]}));
+    println!(
+        "{}",
+        serde_json::json!({"per_call": per_call, "runs": [in_memory, on_moto]})
+    );
     Ok(())
 }
