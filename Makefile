@@ -4,7 +4,7 @@ CARGO ?= cargo
 SAMPLES ?= tests/fixtures/grycap
 BENCH_DIR ?= bench-out
 
-.PHONY: sample fmt lint unit integration template lambda-build report-check test bench bench-ingest bench-burst bench-backfill eval build deploy test-env clean-bench
+.PHONY: sample fmt lint unit integration template lambda-build report-check test bench bench-ingest bench-burst bench-org bench-backfill eval build deploy test-env clean-bench
 
 ## Replay the bundled sample logs and print what was found.
 sample:
@@ -69,6 +69,11 @@ bench-ingest: test-env
 ## moto: commits, conflicts, files that gave up, times.
 bench-burst: test-env
 	bash scripts/bench-burst.sh $(BENCH_DIR)
+
+## An organization trail's hour (1,000 accounts x 4 regions) through the handler with in-memory
+## ports, concurrently: files/s per instance, units per partition key per second, cost.
+bench-org:
+	bash scripts/bench-org.sh $(BENCH_DIR)
 
 ## The backfill worker's files per second on a simulated day (in memory and against moto).
 bench-backfill: test-env

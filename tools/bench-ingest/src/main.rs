@@ -12,7 +12,10 @@
 //! 3. **Init**: configuration and client construction, as `main` does before serving.
 //! 4. **Cost** per 100,000 events from published us-east-1 on-demand prices (docs/ingest.md,
 //!    "Cost and speed").
-//! 5. **Concurrent deliveries** (`--concurrent 2,5,10,20`, see `concurrent`): N files of one
+//! 5. **The size model** (`trailsight_aws::dynamo::TableModel`, which `bench-org` prices an
+//!    organization with) on the same files in memory: its write and read units per file,
+//!    beside the real store's on moto, so the model is checked against the store each run.
+//! 6. **Concurrent deliveries** (`--concurrent 2,5,10,20`, see `concurrent`): N files of one
 //!    stream at once, per file the commits retried, the time, and whether it gave up.
 
 mod concurrent;
@@ -24,28 +27,13 @@ use std::time::{Duration, Instant};
 use trailsight_aws::dynamo::{create_table, DynamoStore, Usage};
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_aws::s3::S3Source;
+use trailsight_bench_ingest::cost::{Consumption, Cost};
+use trailsight_bench_ingest::meter::{Metered, Table};
+pub(crate) use trailsight_bench_ingest::{ms, percentile, process_cpu};
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::log::object_key::{classify, Classified};
 use trailsight_core::store::memory::{MemorySink, MemorySource, MemoryStore};
 use trailsight_ingest::handler::{handle, Deps, Totals};
-
-/// On-demand prices, us-east-1 (USD).
-mod price {
-    /// DynamoDB, per write request unit.
-    pub const WRITE_UNIT: f64 = 0.625 / 1e6;
-    /// DynamoDB, per read request unit.
-    pub const READ_UNIT: f64 = 0.125 / 1e6;
-    /// Lambda arm64, per GB-second.
-    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
-    /// Lambda, per request.
-    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
-    /// S3 GET, per request.
-    pub const S3_GET: f64 = 0.0004 / 1e3;
-    /// EventBridge custom events, per event (64 KB chunk).
-    pub const EVENT: f64 = 1.0 / 1e6;
-    /// SQS standard, per request (S3's send, Lambda's receive and delete, batched by 10).
-    pub const SQS_REQUEST: f64 = 0.40 / 1e6;
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -115,30 +103,6 @@ fn notification(bucket: &str, key: &str) -> Value {
         "s3": {"bucket": {"name": bucket}, "object": {"key": key.replace(' ', "+")}}}]})
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-/// CPU time of this process's live threads, from `/proc/self/task/*/schedstat` (nanoseconds
-/// on the CPU), or None where those files do not exist (not Linux). The runtime keeps its
-/// threads alive for the whole run, so no thread's time leaves the sum between two readings.
-fn process_cpu() -> Option<Duration> {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(Duration::from_nanos(ns))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 #[derive(Debug, Default, Clone)]
 struct FileRun {
     records: u64,
@@ -150,6 +114,8 @@ struct FileRun {
     usage: Usage,
     events: u64,
     put_events_requests: u64,
+    /// Write and read units of the file by the size model (in memory).
+    model_units: (f64, f64),
 }
 
 async fn in_memory(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error> {
@@ -173,6 +139,30 @@ async fn in_memory(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error>
             .map_err(|e| Error::Setup(e.to_string()))?;
         run.handler_ms = ms(t.elapsed());
         run.records = totals.records + totals.duplicates;
+    }
+    Ok(())
+}
+
+/// The files again through the handler with the in-memory store metered by the size model
+/// (not timed): each file's modelled write and read units.
+async fn size_model(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error> {
+    let table = std::sync::Arc::new(Table::new());
+    table.set_metering(true);
+    for (f, run) in files.iter().zip(runs.iter_mut()) {
+        let source = MemorySource::default();
+        source.put("bench", &f.key, f.bytes.clone());
+        let deps = Deps {
+            source,
+            store: Metered::new(std::sync::Arc::clone(&table), 0),
+            sink: MemorySink::default(),
+            detector: DetectorConfig::default(),
+            rules: true,
+        };
+        handle(&deps, &notification("bench", &f.key), &mut Totals::default())
+            .await
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        let consumed = deps.store.consumed();
+        run.model_units = (consumed.write_units(), consumed.read_units());
     }
     Ok(())
 }
@@ -266,24 +256,16 @@ fn report(args: &Args, runs: &[FileRun], init_ms: f64) -> Value {
     let events = sum(&|r| r.events as f64);
     let put_events = sum(&|r| r.put_events_requests as f64);
     let wall_ms = sum(&|r| r.wall_ms);
-    let gb = f64::from(args.memory_mb) / 1024.0;
-    let cost = json!({
-        "dynamodb_writes": wru * price::WRITE_UNIT,
-        "dynamodb_reads": rru * price::READ_UNIT,
-        "lambda_duration": wall_ms / 1000.0 * gb * price::LAMBDA_GB_SECOND,
-        "lambda_requests": n * price::LAMBDA_REQUEST,
-        "s3_get": n * price::S3_GET,
-        "sqs": n * 1.2 * price::SQS_REQUEST,
-        "eventbridge": events * price::EVENT,
+    // Lambda duration is charged at moto's wall time per file (pessimistic).
+    let cost = Cost::of(&Consumption {
+        files: n,
+        write_units: wru,
+        read_units: rru,
+        lambda_seconds: wall_ms / 1000.0,
+        memory_mb: args.memory_mb,
+        events,
     });
-    let total: f64 = cost
-        .as_object()
-        .map_or(0.0, |o| o.values().filter_map(Value::as_f64).sum());
-    let per_100k = if records == 0 {
-        0.0
-    } else {
-        total / records as f64 * 100_000.0
-    };
+    let (total, per_100k) = (cost.total(), cost.per_100k_events(records));
     let mut cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_ms).collect();
     cpu.sort_by(f64::total_cmp);
     let mut summary = handler_report(args, runs);
@@ -299,9 +281,14 @@ fn report(args: &Args, runs: &[FileRun], init_ms: f64) -> Value {
             "events": events / n,
             "wall_ms_on_moto": wall_ms / n,
         },
+        // The size model bench-org uses, on the same files in memory.
+        "size_model_per_file": {
+            "dynamodb_write_units": sum(&|r| r.model_units.0) / n,
+            "dynamodb_read_units": sum(&|r| r.model_units.1) / n,
+        },
         "init_ms": init_ms,
         "memory_mb": args.memory_mb,
-        "cost_usd": cost,
+        "cost_usd": cost.to_json(),
         "cost_usd_total": total,
         "cost_usd_per_100k_events": per_100k,
     });
@@ -372,6 +359,7 @@ fn run(args: &Args) -> Result<Value, Error> {
     match endpoint.filter(|_| !args.handler_only) {
         Some(endpoint) => {
             let init_ms = rt.block_on(on_moto(&endpoint, &files, &mut runs))?;
+            rt.block_on(size_model(&files, &mut runs))?;
             Ok(report(args, &runs, init_ms))
         }
         None => Ok(handler_report(args, &runs)),

@@ -321,45 +321,86 @@ pub fn generate(s: &Settings, totals: &Totals) -> std::io::Result<Vec<Anomaly>> 
         .collect();
     jobs.par_iter().try_for_each(|(i, k)| {
         let (account, region, anomalies, risky) = &streams[*i];
-        let mut recs: Vec<Rec> = vec![];
-        for back in 0..=3 {
-            let fk = k - back;
-            if fk < first {
-                continue;
-            }
-            for m in fk * 5..fk * 5 + 5 {
-                for r in minute_records(s, account, region, m, anomalies, risky) {
-                    let home = fk + r.delay;
-                    if home == *k || (r.duplicate && home + 1 == *k && back >= 1) {
-                        recs.push(r);
-                    }
-                }
-            }
-        }
-        recs.sort_by_key(|r| (r.minute, r.second));
-        let mut buf = Vec::with_capacity(recs.len() * 900 + 16);
-        buf.extend_from_slice(b"{\"Records\":[");
-        for (n, r) in recs.iter().enumerate() {
-            if n > 0 {
-                buf.push(b',');
-            }
-            write_record(&mut buf, account, region, r);
-        }
-        buf.extend_from_slice(b"]}");
+        let (bytes, records) = file_bytes(s, account, region, anomalies, risky, *k)?;
         let path = file_path(&s.out, s.seed, account, region, *k);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(buf.len() / 8), flate2::Compression::new(5));
-        gz.write_all(&buf)?;
-        let bytes = gz.finish()?;
         std::fs::write(&path, &bytes)?;
         totals.files.fetch_add(1, Ordering::Relaxed);
-        totals.records.fetch_add(recs.len() as u64, Ordering::Relaxed);
+        totals.records.fetch_add(records, Ordering::Relaxed);
         totals.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok::<(), std::io::Error>(())
     })?;
     Ok(labels)
+}
+
+/// File `k` of one stream (minutes `[5k, 5k+5)` and the records delivered late into it), gzip
+/// compressed, and its number of records.
+fn file_bytes(
+    s: &Settings,
+    account: &str,
+    region: &str,
+    anomalies: &[Anomaly],
+    risky: &[i64],
+    k: i64,
+) -> std::io::Result<(Vec<u8>, u64)> {
+    let first = s.start.div_euclid(5);
+    let mut recs: Vec<Rec> = vec![];
+    for back in 0..=3 {
+        let fk = k - back;
+        if fk < first {
+            continue;
+        }
+        for m in fk * 5..fk * 5 + 5 {
+            for r in minute_records(s, account, region, m, anomalies, risky) {
+                let home = fk + r.delay;
+                if home == k || (r.duplicate && home + 1 == k && back >= 1) {
+                    recs.push(r);
+                }
+            }
+        }
+    }
+    recs.sort_by_key(|r| (r.minute, r.second));
+    let mut buf = Vec::with_capacity(recs.len() * 900 + 16);
+    buf.extend_from_slice(b"{\"Records\":[");
+    for (n, r) in recs.iter().enumerate() {
+        if n > 0 {
+            buf.push(b',');
+        }
+        write_record(&mut buf, account, region, r);
+    }
+    buf.extend_from_slice(b"]}");
+    let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(buf.len() / 8), flate2::Compression::new(5));
+    gz.write_all(&buf)?;
+    Ok((gz.finish()?, recs.len() as u64))
+}
+
+/// One log file generated in memory.
+#[derive(Debug, Clone)]
+pub struct LogFile {
+    /// Its key in the trail bucket (`AWSLogs/ACCOUNT/CloudTrail/REGION/...json.gz`).
+    pub key: String,
+    /// Its gzip-compressed bytes.
+    pub bytes: Vec<u8>,
+    /// Its records (0: a period without events, for which CloudTrail delivers no file).
+    pub records: u64,
+}
+
+/// File `k` of one account and region, benign traffic only (no anomalies or risky calls), in
+/// memory: what [`generate`] writes for it with `anomalies` off. `s.out` is ignored; `s.start`
+/// is the first minute of the trail (records delivered late from before it are left out).
+pub fn benign_file(s: &Settings, account: &str, region: &str, k: i64) -> std::io::Result<LogFile> {
+    let (bytes, records) = file_bytes(s, account, region, &[], &[], k)?;
+    let key = file_path(Path::new(""), s.seed, account, region, k)
+        .to_string_lossy()
+        .replace('\\', "/");
+    Ok(LogFile { key, bytes, records })
+}
+
+/// The id of the `i`th account of a generated organization (12 digits).
+pub fn account_id(i: u32) -> String {
+    format!("{:012}", 111_122_223_333u64 + u64::from(i) * 1_000_001)
 }
 
 /// Writes one big log file of about `mb` MB compressed, streaming.

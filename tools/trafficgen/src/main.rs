@@ -6,9 +6,7 @@
 //! Evaluation run: `trafficgen generate --out DIR --seed 7 --days 10 --labels DIR/labels.json`, then
 //! `trafficgen score --labels DIR/labels.json --events events.jsonl`.
 
-mod gen;
-mod profile;
-mod score;
+use trailsight_trafficgen::{gen, score};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -137,9 +135,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 seed,
                 start: start_minute,
                 days,
-                accounts: (0..accounts)
-                    .map(|i| format!("{:012}", 111_122_223_333u64 + u64::from(i) * 1_000_001))
-                    .collect(),
+                accounts: (0..accounts).map(gen::account_id).collect(),
                 regions,
                 rate_scale,
                 history_days,

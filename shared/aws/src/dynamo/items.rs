@@ -121,6 +121,41 @@ pub(super) fn head_update(
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
+/// The head item as a commit leaves it, for its size: its key, `seq`, and the checkpoint
+/// `(attempt, parts, time)` the update names, if any (the attributes [`head_update`] sets).
+pub(super) fn head_item(stream: &StreamKey, seq: u64, checkpoint: Option<(&str, usize, i64)>) -> Item {
+    let mut item = key(stream_pk(stream), "HEAD");
+    item.insert("seq".into(), n(seq));
+    if let Some((attempt, parts, at)) = checkpoint {
+        item.insert("cp".into(), n(seq));
+        item.insert("cpa".into(), s(attempt));
+        item.insert("cpn".into(), n(parts));
+        item.insert("cpt".into(), n(at));
+    }
+    item
+}
+
+/// The turn item `holder` puts to take `stream`'s turn until `until` (milliseconds).
+pub(super) fn turn_item(stream: &StreamKey, holder: &str, until: i64, expires: i64) -> Item {
+    let mut item = key(stream_pk(stream), "TURN");
+    item.insert("holder".into(), s(holder));
+    item.insert("until".into(), n(until));
+    item.insert("expires".into(), n(expires));
+    item
+}
+
+/// Write units DynamoDB charges for writing an item of `size` bytes: 1 per KB started, times
+/// `factor` (2 in a transaction).
+pub(super) fn write_units(size: usize, factor: f64) -> f64 {
+    factor * (size as f64 / 1024.0).ceil().max(1.0)
+}
+
+/// Read units of a strongly consistent read of `size` bytes (one item, or one page of a
+/// Query): 1 per 4 KB started, and 1 for a read that finds nothing.
+pub(super) fn read_units(size: usize) -> f64 {
+    (size as f64 / 4096.0).ceil().max(1.0)
+}
+
 /// Minutes one eventID item spans at most, from its first minute: a load for minute `m`
 /// reads the items that start within this many minutes before it.
 pub(super) const IDS_SPAN: i64 = 60;

@@ -22,6 +22,10 @@
 //! the head (only at the loaded `seq`, which it increments, naming a new checkpoint if one was
 //! written) and the journal entry. Nothing is left to roll forward: a crash before the
 //! transaction wrote nothing that counts, a crash after it lost nothing.
+//!
+//! A commit's items are built once, before any request (`plan`), for the store to send and
+//! for the size model to price ([`TableModel`], [`modelled_commit_writes`]: items and units per
+//! partition key without DynamoDB, for `bench-org`).
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -94,6 +98,8 @@ pub struct Usage {
 }
 
 mod items;
+mod model;
+mod plan;
 mod read;
 mod table;
 mod turn;
@@ -102,7 +108,9 @@ mod write;
 
 pub use items::item_size;
 use items::*;
-use read::journal_entries;
+pub use model::{modelled_commit_writes, Consumed, PartitionUnits, TableModel};
+use plan::plan_commit;
+use read::{ids_range, journal_entries, journal_range, minute_runs};
 pub use table::create_table;
 pub use turn::{DEFAULT_TURN_WAIT, TURN_HOLD};
 use write::{backoff, txn_error};
@@ -176,95 +184,29 @@ impl DynamoStore {
     /// load saw that version, by [`checkpoint_due`]; otherwise (no load) always.
     fn checkpoint_due(&self, stream: &StreamKey, version: u64) -> bool {
         let head = self.heads.lock().ok().and_then(|h| h.get(stream).cloned());
-        match head {
-            Some(h) if h.seq == version => match h.checkpoint {
-                Some((cp, at, _)) => checkpoint_due(version.saturating_sub(cp), Some(at), now_secs()),
-                None => true,
-            },
-            _ => true,
-        }
+        checkpoint_due_after(head.as_ref(), version, now_secs())
     }
 
-    /// Writes the checkpoints that are due (chunked, under `attempt`), before the transaction
-    /// that points the heads at them; returns each stream's number of chunks.
-    async fn put_checkpoints<'c>(
-        &self,
-        commit: &'c Commit,
-        attempt: &str,
-        now: i64,
-    ) -> Result<BTreeMap<&'c StreamKey, usize>, StoreError> {
-        let mut checkpoints: BTreeMap<&StreamKey, usize> = BTreeMap::new();
-        for (k, snap) in &commit.streams {
-            if commit.journal.contains_key(k) && !self.checkpoint_due(k, snap.version) {
-                continue;
-            }
-            let checkpoint = commit.checkpoint(k);
-            let bytes = pack(&checkpoint)?;
-            let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-            let mut puts = Vec::with_capacity(parts.len());
-            for (i, part) in parts.iter().enumerate() {
-                let mut item = key(stream_pk(k), &checkpoint_sk(snap.version + 1, attempt, i));
-                item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
-                item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
-                puts.push(self.put_plain("PutItem (checkpoint)", item));
-            }
-            stream::iter(puts)
-                .buffer_unordered(CONCURRENCY)
-                .try_collect::<Vec<()>>()
-                .await?;
-            checkpoints.insert(k, parts.len().max(1));
-        }
-        Ok(checkpoints)
+    /// Puts `items` unconditionally, [`CONCURRENCY`] requests at a time.
+    async fn put_items(&self, what: &str, items: Vec<Item>) -> Result<(), StoreError> {
+        stream::iter(items.into_iter().map(|item| self.put_plain(what, item)))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
+}
 
-    /// The commit transaction's items: the ledger entry first (its failed condition is how a
-    /// duplicate shows), the events, each stream's head and journal entry.
-    fn transaction_items(
-        &self,
-        commit: &Commit,
-        checkpoints: &BTreeMap<&StreamKey, usize>,
-        attempt: &str,
-        now: i64,
-    ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        // The ledger entry comes first: its failed condition is how a duplicate shows.
-        let mut ledger = key(object_pk(&commit.object), "LEDGER");
-        ledger.insert("expires".into(), n(now + LEDGER_TTL_SECS));
-        let events = if commit.events.is_empty() {
-            ledger.insert("status".into(), s("done"));
-            vec![]
-        } else {
-            let bytes = pack(&commit.events)?;
-            let parts: Vec<Vec<u8>> = bytes.chunks(CHUNK).map(<[u8]>::to_vec).collect();
-            ledger.insert("status".into(), s("pending"));
-            ledger.insert("lease".into(), n(self.lease_until()));
-            ledger.insert("eparts".into(), n(parts.len()));
-            parts
-        };
-        let mut items = vec![put_if(&self.table, ledger, Some("attribute_not_exists(pk)"))?];
-        for (i, part) in events.into_iter().enumerate() {
-            let mut item = key(object_pk(&commit.object), &events_sk(i));
-            item.insert("data".into(), AttributeValue::B(Blob::new(part)));
-            item.insert("expires".into(), n(now + EVENTS_TTL_SECS));
-            items.push(put_if(&self.table, item, None)?);
-        }
-        for (k, snap) in &commit.streams {
-            let seq = snap.version + 1;
-            let checkpoint = checkpoints.get(k).map(|parts| (attempt, *parts, now));
-            items.push(head_update(&self.table, k, snap.version, checkpoint)?);
-            if let Some(entry) = commit.journal.get(k) {
-                let bytes = pack(entry)?;
-                let parts: Vec<&[u8]> = bytes.chunks(CHUNK).collect();
-                for (i, part) in parts.iter().enumerate() {
-                    let mut item = key(stream_pk(k), &entry_sk(seq, i));
-                    item.insert("data".into(), AttributeValue::B(Blob::new(part.to_vec())));
-                    item.insert("parts".into(), n(parts.len()));
-                    item.insert("object".into(), s(commit.object.clone()));
-                    item.insert("expires".into(), n(now + JOURNAL_TTL_SECS));
-                    items.push(put_if(&self.table, item, None)?);
-                }
-            }
-        }
-        Ok(items)
+/// Whether the commit moving a stream from `version` writes a checkpoint, given the head
+/// the last load saw (if any): by [`checkpoint_due`] when that head is at `version`;
+/// otherwise (no load, or the head moved since) always.
+fn checkpoint_due_after(head: Option<&Head>, version: u64, now: i64) -> bool {
+    match head {
+        Some(h) if h.seq == version => match &h.checkpoint {
+            Some((cp, at, _)) => checkpoint_due(version.saturating_sub(*cp), Some(*at), now),
+            None => true,
+        },
+        _ => true,
     }
 }
 
@@ -325,30 +267,32 @@ impl BaselineStore for DynamoStore {
 
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         let now = now_secs();
-        let object_digest = digest(&commit.object);
-        // 1. The eventIDs (ignored by loads until the ledger entry exists).
-        self.put_all_ids(&commit.object, &object_digest, &commit.new_ids, now + IDS_TTL_SECS)
-            .await?;
-
-        // 2. Checkpoints that are due, under a fresh attempt id.
         let attempt = format!("{:016x}", rand::random::<u64>());
-        let checkpoints = self.put_checkpoints(commit, &attempt, now).await?;
-
-        // 3. One transaction: ledger, events, heads, journal entries.
-        let items = self.transaction_items(commit, &checkpoints, &attempt, now)?;
-        if items.len() > TRANSACTION_ITEMS {
+        let plan = plan_commit(
+            commit,
+            |k, version| self.checkpoint_due(k, version),
+            &attempt,
+            now,
+            self.lease_until(),
+        )?;
+        if plan.transaction.len() > TRANSACTION_ITEMS {
             return Err(StoreError::Unavailable(format!(
                 "one file needs {} items in its commit transaction (DynamoDB allows {TRANSACTION_ITEMS}): it touches too many account/region streams or its counts are too large; split the file",
-                items.len()
+                plan.transaction.len()
             )));
         }
-        for item in &items {
-            match (item.put(), item.update()) {
-                (Some(put), _) => self.model_write(put.item(), 2.0),
-                // The head: a few numbers and short strings, under 1 KB.
-                (_, Some(_)) => self.model_write(&Item::new(), 2.0),
-                _ => {}
-            }
+        // 1. The eventIDs (ignored by loads until the ledger entry exists).
+        self.put_items("PutItem (event ids)", plan.ids).await?;
+        // 2. Checkpoints that are due, under a fresh attempt id.
+        let checkpoints: BTreeSet<&StreamKey> = plan.checkpoints.keys().copied().collect();
+        for (_, parts) in plan.checkpoints {
+            self.put_items("PutItem (checkpoint)", parts).await?;
+        }
+        // 3. One transaction: ledger, events, heads, journal entries.
+        let mut items = Vec::with_capacity(plan.transaction.len());
+        for write in &plan.transaction {
+            self.model_write(&write.item(), 2.0);
+            items.push(write.request(&self.table)?);
         }
         match self
             .client
@@ -372,9 +316,9 @@ impl BaselineStore for DynamoStore {
         }
         for (k, snap) in &commit.streams {
             let previous = self.heads.lock().ok().and_then(|h| h.get(k).cloned());
-            let checkpoint = match checkpoints.get(k) {
-                Some(_) => Some((snap.version + 1, now, attempt.clone())),
-                None => previous.filter(|h| h.seq == snap.version).and_then(|h| h.checkpoint),
+            let checkpoint = match checkpoints.contains(k) {
+                true => Some((snap.version + 1, now, attempt.clone())),
+                false => previous.filter(|h| h.seq == snap.version).and_then(|h| h.checkpoint),
             };
             self.remember_head(
                 k,

@@ -112,15 +112,13 @@ impl DynamoStore {
             return Ok((Checkpoint::default(), vec![], BTreeSet::new()));
         }
         let from = head.checkpoint.as_ref().map_or(1, |(cp, _, _)| *cp);
+        let (first, last) = journal_range(head.seq, head.checkpoint.as_ref().map(|(cp, _, _)| *cp));
         let items = self
             .query_all(
                 "Query (journal)",
                 stream_pk(stream),
                 "sk BETWEEN :a AND :b",
-                &[
-                    (":a", journal_prefix(from)),
-                    (":b", format!("{}~", journal_prefix(head.seq))),
-                ],
+                &[(":a", first), (":b", last)],
             )
             .await?;
         let what = stream_pk(stream);
@@ -186,7 +184,7 @@ impl DynamoStore {
             self.meter(false, resp.consumed_capacity());
             if let Ok(mut u) = self.usage.lock() {
                 let bytes: usize = resp.items().iter().map(item_size).sum();
-                u.modelled_read_units += (bytes as f64 / 4096.0).ceil().max(1.0);
+                u.modelled_read_units += read_units(bytes);
             }
             items.extend(resp.items().iter().cloned());
             match resp.last_evaluated_key() {
@@ -201,15 +199,13 @@ impl DynamoStore {
     /// `from` up to `to` (so every item holding a minute of `from..=to`): `(minute, the object
     /// that wrote them, ids)`. One paginated Query.
     pub(super) async fn range_ids(&self, stream: &StreamKey, from: i64, to: i64) -> Result<Vec<MinuteIds>, StoreError> {
+        let (first, last) = ids_range(from, to);
         let items = self
             .query_all(
                 "Query (event ids)",
                 stream_pk(stream),
                 "sk BETWEEN :a AND :b",
-                &[
-                    (":a", ids_prefix(from - (IDS_SPAN - 1))),
-                    (":b", format!("{}~", ids_prefix(to))),
-                ],
+                &[(":a", first), (":b", last)],
             )
             .await?;
         let what = stream_pk(stream);
@@ -248,13 +244,7 @@ impl DynamoStore {
         known: &BTreeSet<String>,
     ) -> Result<BTreeMap<StreamKey, Vec<(u64, i64)>>, StoreError> {
         let wanted: BTreeSet<i64> = minutes.iter().copied().collect();
-        let mut runs: Vec<(i64, i64)> = Vec::new();
-        for &m in &wanted {
-            match runs.last_mut() {
-                Some((_, to)) if m - *to <= 30 => *to = m,
-                _ => runs.push((m, m)),
-            }
-        }
+        let runs = minute_runs(&wanted);
         let mut queries = Vec::with_capacity(streams.len() * runs.len());
         let mut owners = Vec::with_capacity(streams.len() * runs.len());
         for st in streams {
@@ -323,6 +313,33 @@ impl DynamoStore {
         }
         Ok(out)
     }
+}
+
+/// A file's minutes as runs of minutes less than half an hour apart (usually one): one
+/// eventID Query per run.
+pub(super) fn minute_runs(wanted: &BTreeSet<i64>) -> Vec<(i64, i64)> {
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for &m in wanted {
+        match runs.last_mut() {
+            Some((_, to)) if m - *to <= 30 => *to = m,
+            _ => runs.push((m, m)),
+        }
+    }
+    runs
+}
+
+/// The sort keys a load's journal Query reads for a stream whose head is at `seq` with a
+/// checkpoint at `checkpoint` (if any): from the checkpoint's sequence number (or the first)
+/// to the head's, inclusive.
+pub(super) fn journal_range(seq: u64, checkpoint: Option<u64>) -> (String, String) {
+    let from = checkpoint.unwrap_or(1);
+    (journal_prefix(from), format!("{}~", journal_prefix(seq)))
+}
+
+/// The sort keys an eventID Query reads for the minutes `from..=to`: every item that starts
+/// up to [`IDS_SPAN`] minutes before `from` (so may hold one of them) and no later than `to`.
+pub(super) fn ids_range(from: i64, to: i64) -> (String, String) {
+    (ids_prefix(from - (IDS_SPAN - 1)), format!("{}~", ids_prefix(to)))
 }
 
 /// The journal entries with sequence numbers in `(after, upto]` among `items` (a Query's

@@ -127,3 +127,157 @@ fn a_malformed_event_id_item_is_refused() {
     blob.extend_from_slice(&7u64.to_be_bytes());
     assert_eq!(unpack_ids(0, &blob), None);
 }
+
+/// Unix time of the model tests' commits (2026-01-01).
+const NOW: i64 = 1_767_225_600;
+
+fn stream() -> StreamKey {
+    ("111122223333".into(), "us-east-1".into())
+}
+
+/// A file's commit to `stream()` from `version`: `ids` new eventIDs spread over `minutes`
+/// minutes from minute 1000, and a journal entry of one API over those minutes.
+fn file_commit(object: &str, version: u64, ids: u64, minutes: i64) -> Commit {
+    use trailsight_core::store::journal::JournalSlot;
+    let k = stream();
+    let entry = JournalEntry {
+        delivered: Some(1000 + minutes),
+        apis: vec![("ec2.amazonaws.com".into(), "DescribeInstances".into())],
+        strings: vec![],
+        slots: (0..minutes)
+            .map(|m| JournalSlot {
+                api: 0,
+                minute: 1000 + m,
+                calls: 100,
+                errors: 1,
+                ..JournalSlot::default()
+            })
+            .collect(),
+    };
+    Commit {
+        object: object.into(),
+        streams: BTreeMap::from([(
+            k.clone(),
+            trailsight_core::store::ports::StreamSnapshot {
+                version,
+                ..Default::default()
+            },
+        )]),
+        new_ids: BTreeMap::from([(
+            k.clone(),
+            (0..ids).map(|i| (i * 7919 + 1, 1000 + (i as i64 % minutes))).collect(),
+        )]),
+        journal: BTreeMap::from([(k, entry)]),
+        ..Commit::default()
+    }
+}
+
+/// DynamoDB's size of a number attribute value.
+fn number_size(v: i64) -> usize {
+    v.to_string().len().div_ceil(2) + 1
+}
+
+fn units(size: usize, factor: f64) -> f64 {
+    factor * (size as f64 / 1024.0).ceil()
+}
+
+#[test]
+fn a_modelled_commit_writes_its_event_ids_head_journal_entry_and_ledger_at_their_item_sizes() {
+    // Given a file's commit with 500 new eventIDs over 5 minutes and a journal entry, no events
+    let object = "s3://trail/AWSLogs/111122223333/CloudTrail/us-east-1/f.json.gz#etag";
+    let commit = file_commit(object, 3, 500, 5);
+    // When its writes are modelled, no checkpoint being due
+    let writes = modelled_commit_writes(&commit, |_| false, NOW).unwrap();
+    // Then the stream's partition holds the eventID item (a plain put), the head and the
+    // journal entry (transactional: twice the units), sized as DynamoDB counts them
+    let pk = "S#111122223333#us-east-1";
+    let key_size = 2 + pk.len() + 2;
+    let ids_item = key_size + 2 + 12 + 1 + 32 + 1 + 3 // sk: I#{minute}#{digest}#{part}
+        + 3 + 500 * 8 + 5 * 6 // ids: 8 bytes per id, 6 per minute
+        + 6 + object.len() + 7 + number_size(NOW + IDS_TTL_SECS);
+    let head_item = key_size + "HEAD".len() + 3 + number_size(4);
+    let entry_item = key_size
+        + "J#000000000004#D000".len()
+        + 4
+        + pack(&commit.journal[&stream()]).unwrap().len()
+        + 5
+        + number_size(1)
+        + 6
+        + object.len()
+        + 7
+        + number_size(NOW + JOURNAL_TTL_SECS);
+    let stream_writes = writes.iter().find(|w| w.pk == pk).unwrap();
+    assert_eq!(stream_writes.items, 3);
+    assert_eq!(
+        stream_writes.write_units,
+        units(ids_item, 1.0) + units(head_item, 2.0) + units(entry_item, 2.0)
+    );
+    assert_eq!(
+        units(ids_item, 1.0),
+        5.0,
+        "4,000 bytes of ids and the key: 5 KB started"
+    );
+    // And the object's partition holds its ledger entry only (under 1 KB, transactional)
+    let ledger = writes.iter().find(|w| w.pk == format!("O#{object}")).unwrap();
+    assert_eq!((ledger.items, ledger.write_units), (1, 2.0));
+    assert_eq!(writes.len(), 2);
+}
+
+#[test]
+fn a_due_checkpoint_adds_its_parts_to_the_streams_partition() {
+    // Given the same commit, modelled without and with a checkpoint due
+    let commit = file_commit("o", 11, 100, 5);
+    let without = modelled_commit_writes(&commit, |_| false, NOW).unwrap();
+    let with = modelled_commit_writes(&commit, |_| true, NOW).unwrap();
+    // Then the checkpoint adds one item to the stream's partition, a plain put at its size
+    let checkpoint = pack(&commit.checkpoint(&stream())).unwrap();
+    let part = 2
+        + 24
+        + 2
+        + "J#000000000012#K0000000000000000#000".len()
+        + 4
+        + checkpoint.len()
+        + 7
+        + number_size(NOW + JOURNAL_TTL_SECS);
+    assert_eq!(with[0].items, without[0].items + 1);
+    // (the head also names the checkpoint, still under 1 KB)
+    assert_eq!(with[0].write_units, without[0].write_units + units(part, 1.0));
+}
+
+#[test]
+fn the_table_model_checkpoints_every_twelfth_commit_and_loads_read_what_the_store_would() {
+    // Given a stream's files committed one after another, all with events in minutes 1000-1004
+    let mut table = TableModel::new();
+    let pk = "S#111122223333#us-east-1";
+    let mut items_written = vec![];
+    for seq in 0..13u64 {
+        let consumed = table
+            .commit(&file_commit(&format!("o{seq}"), seq, 600, 5), NOW)
+            .unwrap();
+        items_written.push(consumed.partitions.iter().find(|p| p.pk == pk).unwrap().items);
+    }
+    // Then the first commit and the thirteenth write a checkpoint (4 items), the others not (3)
+    let mut expected = vec![3u32; 13];
+    expected[0] = 4;
+    expected[12] = 4;
+    assert_eq!(items_written, expected);
+    // When the next file of those minutes loads
+    let load = table.load(&[stream()], &[1000, 1001, 1002, 1003, 1004]);
+    // Then it reads the head, one Query of the checkpoint and the entry since, one eventID
+    // Query, and the ledger items of the twelve objects whose entries it did not load
+    assert_eq!(load.round_trips, 4);
+    let reads: Vec<(&str, f64)> = load.partitions.iter().map(|p| (p.pk.as_str(), p.read_units)).collect();
+    assert_eq!(reads.len(), 13);
+    assert!(reads[1..]
+        .iter()
+        .all(|(pk, units)| pk.starts_with("O#o") && *units == 1.0));
+    // (13 eventID items of 4.8 KB each: 16 units; the checkpoint and one entry: 1)
+    assert_eq!(reads[0], (pk, 1.0 + 1.0 + 16.0));
+    // And a ledger read finds the committed object's item (1 unit), a new one's nothing (1)
+    assert_eq!(table.status("o3").read_units(), 1.0);
+    assert_eq!(table.status("new").read_units(), 1.0);
+    // And a free turn costs one read, one put and one delete
+    let turn = table.take_turn(&[stream()], "o13", NOW);
+    assert_eq!((turn.read_units(), turn.write_units()), (1.0, 1.0));
+    assert_eq!(table.end_turn(&[stream()]).write_units(), 1.0);
+}

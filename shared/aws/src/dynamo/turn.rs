@@ -20,6 +20,8 @@ pub const TURN_HOLD: Duration = Duration::from_secs(20);
 /// How long a file waits for its turn before committing optimistically (the template's
 /// function timeout is 60 seconds).
 pub const DEFAULT_TURN_WAIT: Duration = Duration::from_secs(30);
+/// A turn item is deleted after its commit; one left by a crashed holder expires after a day.
+pub(super) const TURN_TTL_SECS: i64 = 86_400;
 /// First and largest poll interval while waiting.
 const POLL_FIRST: Duration = Duration::from_millis(15);
 const POLL_MAX: Duration = Duration::from_millis(250);
@@ -83,10 +85,7 @@ impl DynamoStore {
     async fn try_take_turn(&self, stream: &StreamKey, holder: &str) -> Result<bool, StoreError> {
         let hold = i64::try_from(TURN_HOLD.as_millis()).unwrap_or(i64::MAX);
         let now = now_millis();
-        let mut item = key(stream_pk(stream), "TURN");
-        item.insert("holder".into(), s(holder));
-        item.insert("until".into(), n(now.saturating_add(hold)));
-        item.insert("expires".into(), n(now_secs() + 86_400));
+        let item = turn_item(stream, holder, now.saturating_add(hold), now_secs() + TURN_TTL_SECS);
         self.model_write(&item, 1.0);
         let result = self
             .client

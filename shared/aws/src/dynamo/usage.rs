@@ -21,7 +21,7 @@ impl DynamoStore {
     /// transaction).
     pub(super) fn model_write(&self, item: &Item, factor: f64) {
         if let Ok(mut u) = self.usage.lock() {
-            u.modelled_write_units += factor * (item_size(item) as f64 / 1024.0).ceil().max(1.0);
+            u.modelled_write_units += write_units(item_size(item), factor);
         }
     }
 
@@ -29,10 +29,7 @@ impl DynamoStore {
     /// that finds nothing still costs 1).
     pub(super) fn model_reads(&self, items: &[Item], missing: usize) {
         if let Ok(mut u) = self.usage.lock() {
-            let found: f64 = items
-                .iter()
-                .map(|i| (item_size(i) as f64 / 4096.0).ceil().max(1.0))
-                .sum();
+            let found: f64 = items.iter().map(|i| read_units(item_size(i))).sum();
             u.modelled_read_units += found + missing as f64;
         }
     }

@@ -1,6 +1,6 @@
-//! Writes besides the commit transaction: plain puts (eventID items, checkpoint parts),
-//! conditional updates of the ledger, and how a cancelled transaction is read (duplicate,
-//! conflict or failure).
+//! Writes besides the commit transaction: plain puts (eventID items, checkpoint parts; the
+//! items themselves are built in `plan`), conditional updates of the ledger, and how a
+//! cancelled transaction is read (duplicate, conflict or failure).
 
 use super::*;
 
@@ -56,33 +56,6 @@ impl DynamoStore {
             Err(e) if is_conditional_failure(&e) => Ok(false),
             Err(e) => Err(sdk_err(what, e)),
         }
-    }
-
-    /// Puts a commit's new eventIDs: per stream, one item per hour-long run of minutes
-    /// (usually one per file; see [`pack_ids`]), 16 requests at a time. A retry writes the
-    /// same items.
-    pub(super) async fn put_all_ids(
-        &self,
-        object: &str,
-        object_digest: &str,
-        new_ids: &BTreeMap<StreamKey, Vec<(u64, i64)>>,
-        expires: i64,
-    ) -> Result<(), StoreError> {
-        let mut writes = Vec::new();
-        for (stream, ids) in new_ids {
-            for (part, (first, blob)) in pack_ids(ids).into_iter().enumerate() {
-                let mut item = key(stream_pk(stream), &ids_sk(first, object_digest, part));
-                item.insert("ids".into(), AttributeValue::B(Blob::new(blob)));
-                item.insert("object".into(), s(object));
-                item.insert("expires".into(), n(expires));
-                writes.push(self.put_plain("PutItem (event ids)", item));
-            }
-        }
-        stream::iter(writes)
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<()>>()
-            .await?;
-        Ok(())
     }
 }
 
