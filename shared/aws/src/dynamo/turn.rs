@@ -1,4 +1,4 @@
-//! Turns: an advisory per-stream lease, so files of one account and region delivered at once
+//! Turns: an advisory per-stream lease, so files of one account and region that collide
 //! commit one after another ([`BaselineStore::take_turn`]) instead of all loading the same head
 //! and all but one conflicting, reloading and retrying.
 //!

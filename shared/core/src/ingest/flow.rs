@@ -9,8 +9,9 @@
 //!    the live ones (open minutes, insights in progress); a journaling store returns a
 //!    checkpoint and the journal entries since, which the pipeline replays.
 //! 3. **Apply** it with the same [`Pipeline`] as the replay.
-//!    Files of one account and region delivered at once take turns for this and the next
-//!    step (an advisory lease, [`BaselineStore::take_turn`]), so they do not all conflict.
+//!    A file that finds its account and region busy (its first commit conflicted) takes the
+//!    stream's turn for its next attempts (an advisory lease, [`BaselineStore::take_turn`]),
+//!    so files delivered at once do not all conflict again.
 //! 4. **Commit** atomically and conditionally: the ledger entry, states, counts and the outbox
 //!    in one write that fails if the object was committed meanwhile or any state changed
 //!    (a concurrent invocation): then reload and apply again.
@@ -127,20 +128,30 @@ where
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    // Files of one stream delivered together take turns (an advisory lease in stores shared
-    // by concurrent invocations): each loads after the previous one committed, instead of all
-    // loading the same head and all but one conflicting. The turn ends before the send.
-    if store.take_turn(&streams, object).await? == Turn::Waited {
-        tracing::warn!(
-            object,
-            "waited for the stream's turn past the store's budget; committing optimistically"
-        );
-    }
-    let committed = commit_loop(store, config, object, key, &batch, &streams, &minutes).await;
-    if let Err(e) = store.end_turn(&streams, object).await {
-        // The turn passes to the next file after its hold time anyway.
-        tracing::warn!(object, error = %e, "could not end the stream's turn");
-    }
+    // A file first commits optimistically: alone on its stream (nearly always) it costs
+    // nothing more. If another file of the stream committed meanwhile, the stream is busy
+    // (files delivered together): it then takes the stream's turn (an advisory lease in stores
+    // shared by concurrent invocations), so the files that remain load one after another
+    // instead of all reloading the same head and conflicting again. The turn ends before the
+    // send.
+    let tried = commit_loop(store, config, object, key, &batch, &streams, &minutes, 1..=1).await;
+    let committed = match tried {
+        Err(IngestError::Contention { .. }) => {
+            if store.take_turn(&streams, object).await? == Turn::Waited {
+                tracing::warn!(
+                    object,
+                    "waited for the stream's turn past the store's budget; committing optimistically"
+                );
+            }
+            let retried = commit_loop(store, config, object, key, &batch, &streams, &minutes, 2..=MAX_ATTEMPTS).await;
+            if let Err(e) = store.end_turn(&streams, object).await {
+                // The turn passes to the next file after its hold time anyway.
+                tracing::warn!(object, error = %e, "could not end the stream's turn");
+            }
+            retried
+        }
+        other => other,
+    };
     match committed? {
         Committed::New {
             events,
@@ -187,7 +198,8 @@ enum Committed {
 }
 
 /// Load, apply and commit until the commit is written, the object turns out committed, or
-/// [`MAX_ATTEMPTS`] conflicts.
+/// every attempt in `attempts` conflicted.
+#[allow(clippy::too_many_arguments)]
 async fn commit_loop<S: BaselineStore>(
     store: &S,
     config: &DetectorConfig,
@@ -196,8 +208,10 @@ async fn commit_loop<S: BaselineStore>(
     batch: &FileBatch,
     streams: &[StreamKey],
     minutes: &[i64],
+    attempts: std::ops::RangeInclusive<usize>,
 ) -> Result<Committed, IngestError> {
-    for attempt in 1..=MAX_ATTEMPTS {
+    let last = *attempts.end();
+    for attempt in attempts {
         let snapshot = load_all(store, streams, &batch.apis, minutes).await?;
         let mut pipeline = Pipeline::restore(config.clone(), &snapshot);
         let events = pipeline.apply(Some(key), batch.clone());
@@ -219,7 +233,7 @@ async fn commit_loop<S: BaselineStore>(
     }
     Err(IngestError::Contention {
         object: object.to_owned(),
-        attempts: MAX_ATTEMPTS,
+        attempts: last,
     })
 }
 
