@@ -119,6 +119,15 @@ impl Budget {
         }
     }
 
+    /// Until `deadline_ms` (milliseconds since the epoch: the Lambda context's deadline).
+    pub fn until_epoch_ms(deadline_ms: u64) -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let left = u64::try_from(u128::from(deadline_ms).saturating_sub(now_ms)).unwrap_or(0);
+        Self::until(Instant::now() + Duration::from_millis(left))
+    }
+
     /// At most `n` files per call (tests and tools).
     pub fn files(n: usize) -> Self {
         Budget {

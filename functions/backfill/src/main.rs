@@ -4,7 +4,6 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use trailsight_aws::config::sdk_config;
 use trailsight_aws::{archive::S3Archive, dynamo::DynamoStore, eventbridge::EventBridgeSink, s3::S3Source};
 use trailsight_backfill::{config::Config, handler};
@@ -15,37 +14,21 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = sdk_config(config.ingest.endpoint_url.as_deref()).await;
     let path_style = config.ingest.endpoint_url.is_some();
+    let bus = config
+        .send_events
+        .then(|| EventBridgeSink::from_config(&sdk, &config.ingest.bus));
     let deps = handler::Deps {
         source: S3Source::from_config(&sdk, path_style),
         store: DynamoStore::from_config(&sdk, &config.ingest.table),
-        sink: handler::MaybeSink(
-            config
-                .send_events
-                .then(|| EventBridgeSink::from_config(&sdk, &config.ingest.bus)),
-        ),
+        sink: handler::MaybeSink(bus),
         detector: config.ingest.detector,
         rules: config.ingest.rules,
     };
-    let (deps, archive, manifests) = (
-        &deps,
-        &S3Archive::from_config(&sdk, path_style),
-        &config.manifest_bucket,
-    );
+    let (deps, archive) = (&deps, &S3Archive::from_config(&sdk, path_style));
+    let manifests = &config.manifest_bucket;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let left = Duration::from_millis(
-            u64::try_from(u128::from(event.context.deadline).saturating_sub(now_ms)).unwrap_or(0),
-        );
-        handler::invoke(
-            deps,
-            archive,
-            manifests,
-            event.payload,
-            handler::Budget::until(Instant::now() + left),
-        )
-        .await
+        let budget = handler::Budget::until_epoch_ms(event.context.deadline);
+        handler::invoke(deps, archive, manifests, event.payload, budget).await
     }))
     .await
 }

@@ -220,3 +220,19 @@ async fn the_shapes_the_state_machine_sends_and_reads_are_the_workers() {
     let err = invoke(&d, &d.source, "m", serde_json::json!({"x": 1}), Budget::files(1)).await;
     assert!(err.unwrap_err().to_string().contains("list_streams"));
 }
+
+#[test]
+fn a_deadline_in_the_past_or_near_allows_no_file_and_a_far_one_allows_files() {
+    // Given budgets from Lambda deadlines (milliseconds since the epoch)
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Then a deadline already passed, or closer than the reserve, allows nothing
+    assert!(!Budget::until_epoch_ms(now_ms - 1_000).allows(0, Duration::ZERO));
+    assert!(!Budget::until_epoch_ms(now_ms + 5_000).allows(0, Duration::ZERO));
+    // And fifteen minutes allow files until twice the slowest file no longer fits
+    let budget = Budget::until_epoch_ms(now_ms + 900_000);
+    assert!(budget.allows(100, Duration::from_secs(1)));
+    assert!(!budget.allows(100, Duration::from_secs(500)));
+}
