@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::events::Envelope;
+use trailsight_core::ingest::pipeline::Stats;
 use trailsight_core::log::count::{count_log, FileBatch};
 use trailsight_core::log::reader::ReadError;
 
@@ -179,98 +180,129 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
     for (path, reason) in &found.skipped {
         tracing::info!(path = %path.display(), %reason, "skipped");
     }
-
-    let (target, mut out) = open_output(args)?;
-    let mut printer = printer(args);
-    let out_err = |source| ReplayError::Output {
-        target: target.clone(),
-        source,
+    let (target, out) = open_output(args)?;
+    let mut replay = Replay {
+        pipeline,
+        printer: printer(args),
+        out,
+        target,
+        scope: Scope::default(),
+        reported: args.report.as_ref().map(|_| vec![]),
+        bar: progress(found.logs.iter().map(|f| f.size).sum()),
+        total_files: found.logs.len(),
     };
-
-    let total_bytes: u64 = found.logs.iter().map(|f| f.size).sum();
-    let total_files = found.logs.len();
-    let bar = progress(total_bytes);
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
     let mut failure = None;
-    let mut scope = Scope::default();
-    // Every event, unfiltered, when a report is written.
-    let mut reported: Vec<Envelope> = vec![];
     for_each_in_order(
         &found.logs,
         threads,
         |f| read_file(f, stages.rules),
-        |file, batch| {
-            bar.inc(file.size);
-            match batch {
-                Ok(batch) => {
-                    if batch.rejected > 0 {
-                        bar.suspend(|| {
-                            eprintln!(
-                                "trailsight: {}: {} record(s) rejected, the rest counted; first: {}",
-                                file.path.display(),
-                                batch.rejected,
-                                batch.rejection_reasons.join("; ")
-                            )
-                        });
-                    }
-                    let records = pipeline.stats().records;
-                    let events = match pipeline.apply(file, batch) {
-                        Ok(events) => events,
-                        Err(e) => {
-                            failure = Some(ReplayError::Ingest(e));
-                            return false;
-                        }
-                    };
-                    scope.add_file(&file.key, pipeline.stats().records - records);
-                    if args.report.is_some() {
-                        reported.extend_from_slice(&events);
-                    }
-                    if let Err(e) = printer.write(&mut out, &events) {
-                        failure = Some(out_err(e));
-                        return false;
-                    }
-                }
-                Err(e) => {
-                    pipeline.stats_mut().rejected_files += 1;
-                    bar.suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
-                }
+        |file, batch| match replay.take(file, batch) {
+            Ok(()) => true,
+            Err(e) => {
+                failure = Some(e);
+                false
             }
-            let s = pipeline.stats();
-            bar.set_message(format!(
-                "{}/{} files, {} records",
-                s.files + s.rejected_files,
-                total_files,
-                s.records
-            ));
-            true
         },
     );
     if let Some(e) = failure {
         return Err(e);
     }
-    out.flush().map_err(out_err)?;
-    pipeline.record_scope(&scope)?;
-    pipeline.finish()?;
-    bar.finish_and_clear();
-    if let Some(path) = &args.report {
-        let report = Report::build(Some(scope), &reported, pipeline.charts()?);
-        crate::report::write(&report, path)?;
-    }
-
-    let stats = pipeline.stats().clone();
-    if let Some(n) = args.top {
-        let totals = pipeline.totals();
-        eprint!("{}", top_table(&totals, n));
-    }
-    let summary = Summary::new(&stats, pipeline.already_processed(), started.elapsed().as_secs_f64());
-    eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    let stats = replay.finish(args, started)?;
     Ok(Outcome {
         rejected_any: stats.rejected_files > 0 || stats.rejected_records > 0 || !found.named_not_logs.is_empty(),
         no_logs,
     })
+}
+
+/// A replay under way: the engine, where its events go, and what a report will need.
+struct Replay {
+    pipeline: Engine,
+    printer: Printer,
+    out: Box<dyn Write + Send>,
+    /// Where the events go, for errors.
+    target: String,
+    scope: Scope,
+    /// Every event, unfiltered, when a report is written.
+    reported: Option<Vec<Envelope>>,
+    bar: ProgressBar,
+    total_files: usize,
+}
+
+impl Replay {
+    /// Takes the next file in delivery order: its counts through the engine and its events
+    /// out, or, when it could not be read, its rejection.
+    fn take(&mut self, file: &LogFile, batch: Result<FileBatch, ReadError>) -> Result<(), ReplayError> {
+        self.bar.inc(file.size);
+        match batch {
+            Ok(batch) => {
+                if batch.rejected > 0 {
+                    self.bar.suspend(|| {
+                        eprintln!(
+                            "trailsight: {}: {} record(s) rejected, the rest counted; first: {}",
+                            file.path.display(),
+                            batch.rejected,
+                            batch.rejection_reasons.join("; ")
+                        )
+                    });
+                }
+                let records = self.pipeline.stats().records;
+                let events = self.pipeline.apply(file, batch)?;
+                self.scope.add_file(&file.key, self.pipeline.stats().records - records);
+                if let Some(reported) = &mut self.reported {
+                    reported.extend_from_slice(&events);
+                }
+                self.printer
+                    .write(&mut self.out, &events)
+                    .map_err(|source| output_error(&self.target, source))?;
+            }
+            Err(e) => {
+                self.pipeline.stats_mut().rejected_files += 1;
+                self.bar
+                    .suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
+            }
+        }
+        let s = self.pipeline.stats();
+        let message = format!(
+            "{}/{} files, {} records",
+            s.files + s.rejected_files,
+            self.total_files,
+            s.records
+        );
+        self.bar.set_message(message);
+        Ok(())
+    }
+
+    /// Flushes the events, keeps the scope and state, writes the report, prints the top
+    /// table and the summary line; returns the run's statistics.
+    fn finish(mut self, args: &ReplayArgs, started: Instant) -> Result<Stats, ReplayError> {
+        self.out.flush().map_err(|source| output_error(&self.target, source))?;
+        self.pipeline.record_scope(&self.scope)?;
+        self.pipeline.finish()?;
+        self.bar.finish_and_clear();
+        if let (Some(path), Some(reported)) = (&args.report, &self.reported) {
+            let report = Report::build(Some(self.scope), reported, self.pipeline.charts()?);
+            crate::report::write(&report, path)?;
+        }
+        let stats = self.pipeline.stats().clone();
+        if let Some(n) = args.top {
+            eprint!("{}", top_table(&self.pipeline.totals(), n));
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let summary = Summary::new(&stats, self.pipeline.already_processed(), seconds);
+        eprintln!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        Ok(stats)
+    }
+}
+
+fn output_error(target: &str, source: std::io::Error) -> ReplayError {
+    ReplayError::Output {
+        target: target.to_owned(),
+        source,
+    }
 }
 
 fn read_file(f: &LogFile, rules: bool) -> Result<FileBatch, ReadError> {

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use trailsight_aws::admin::AwsAdmins;
 use trailsight_core::remediate::ports::{
-    AccountAdmin, Acl, AdminError, BucketAdmin, DbInstance, DbInstanceAdmin, DefenceAdmin, FunctionAccess,
-    FunctionAdmin, GroupRule, NetworkAcl, NetworkAclAdmin, Pause, Permission, PolicyKind, PolicyState,
+    AccountAdmin, Acl, AclOf, AdminError, BucketAdmin, DbInstance, DbInstanceAdmin, DefenceAdmin, FunctionAccess,
+    FunctionAdmin, GroupRule, NetworkAcl, NetworkAclAdmin, Pause, Permission, Place, PolicyKind, PolicyState,
     PublicAccessBlock, ResourcePolicyAdmin, Scoped, SecurityGroup, SecurityGroupAdmin, SharedKind, Sharing,
     SharingAdmin, Targets, TrailAdmin, TrailConfig, TrailStatus,
 };
@@ -36,12 +36,7 @@ impl Denying {
 
 impl Targets for Denying {
     type Admins = Self;
-    async fn admins<'a>(
-        &'a self,
-        _account: &'a str,
-        _region: &'a str,
-        _role_arn: Option<&'a str>,
-    ) -> Result<Scoped<'a, Self>, AdminError> {
+    async fn admins<'a>(&'a self, _place: Place<'a>) -> Result<Scoped<'a, Self>, AdminError> {
         Ok(Scoped::Borrowed(self))
     }
 }
@@ -67,22 +62,16 @@ impl BucketAdmin for Denying {
     async fn policy_status(&self, bucket: &str) -> Result<Option<bool>, AdminError> {
         self.inner.policy_status(bucket).await
     }
-    async fn acl(&self, bucket: &str, key: Option<&str>, version: Option<&str>) -> Result<Acl, AdminError> {
-        self.inner.acl(bucket, key, version).await
+    async fn acl(&self, of: AclOf<'_>) -> Result<Acl, AdminError> {
+        self.inner.acl(of).await
     }
-    async fn put_acl(
-        &self,
-        bucket: &str,
-        key: Option<&str>,
-        version: Option<&str>,
-        acl: &Acl,
-    ) -> Result<(), AdminError> {
-        self.check(if key.is_some() {
+    async fn put_acl(&self, of: AclOf<'_>, acl: &Acl) -> Result<(), AdminError> {
+        self.check(if of.key.is_some() {
             "s3:PutObjectAcl"
         } else {
             "s3:PutBucketAcl"
         })?;
-        self.inner.put_acl(bucket, key, version, acl).await
+        self.inner.put_acl(of, acl).await
     }
     async fn buckets(&self) -> Result<Vec<String>, AdminError> {
         self.inner.buckets().await

@@ -5,12 +5,24 @@ use maud::{html, Markup};
 use std::fmt::Write;
 use trailsight_core::detect::{minute_time, Chart, ChartPoint, InsightKind};
 
-const WIDTH: f64 = 760.0;
-const HEIGHT: f64 = 220.0;
-const LEFT: f64 = 52.0;
-const RIGHT: f64 = 12.0;
-const TOP: f64 = 10.0;
-const BOTTOM: f64 = 30.0;
+/// The chart's size, and the margins around the plot area (for the axes' labels), in pixels.
+struct Frame {
+    width: f64,
+    height: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+}
+
+const FRAME: Frame = Frame {
+    width: 760.0,
+    height: 220.0,
+    left: 52.0,
+    right: 12.0,
+    top: 10.0,
+    bottom: 30.0,
+};
 
 /// Maps minutes and counts to the plot area.
 struct Scale {
@@ -38,12 +50,12 @@ impl Scale {
     }
 
     fn x(&self, minute: f64) -> f64 {
-        LEFT + (minute - self.first as f64) / self.minutes * (WIDTH - LEFT - RIGHT)
+        FRAME.left + (minute - self.first as f64) / self.minutes * (FRAME.width - FRAME.left - FRAME.right)
     }
 
     fn y(&self, v: f64) -> f64 {
         let v = v.clamp(0.0, self.top);
-        HEIGHT - BOTTOM - v / self.top * (HEIGHT - TOP - BOTTOM)
+        FRAME.height - FRAME.bottom - v / self.top * (FRAME.height - FRAME.top - FRAME.bottom)
     }
 
     /// SVG points of a series, each value at the middle of its minute.
@@ -93,7 +105,7 @@ pub fn svg(chart: &Chart) -> Markup {
         minute_time(points[0].minute),
         minute_time(last)
     );
-    let plot_bottom = HEIGHT - BOTTOM;
+    let plot_bottom = FRAME.height - FRAME.bottom;
     let ticks = [0.0, s.top / 2.0, s.top / 1.08];
     // Times under the first minute, the Start, the End and the last minute, leaving out any
     // too close to the one before to be read.
@@ -107,18 +119,18 @@ pub fn svg(chart: &Chart) -> Markup {
         }
     }
     html! {
-        svg.chart viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" aria-label=(label)
+        svg.chart viewBox={ "0 0 " (FRAME.width) " " (FRAME.height) } role="img" aria-label=(label)
             data-points=(points.len()) {
-            rect.insight x=(format!("{:.1}", s.x(chart.start as f64))) y=(TOP)
+            rect.insight x=(format!("{:.1}", s.x(chart.start as f64))) y=(FRAME.top)
                 width=(format!("{:.1}", (s.x(shade_to as f64) - s.x(chart.start as f64)).max(3.0)))
-                height=(plot_bottom - TOP) {}
+                height=(plot_bottom - FRAME.top) {}
             polygon.band points=(band) {}
             @for t in ticks {
-                line.grid x1=(LEFT) x2=(WIDTH - RIGHT) y1=(format!("{:.1}", s.y(t))) y2=(format!("{:.1}", s.y(t))) {}
-                text.ylabel x=(LEFT - 4.0) y=(format!("{:.1}", s.y(t) + 4.0)) { (tick(t)) }
+                line.grid x1=(FRAME.left) x2=(FRAME.width - FRAME.right) y1=(format!("{:.1}", s.y(t))) y2=(format!("{:.1}", s.y(t))) {}
+                text.ylabel x=(FRAME.left - 4.0) y=(format!("{:.1}", s.y(t) + 4.0)) { (tick(t)) }
             }
             @for m in &x_ticks {
-                text.xlabel x=(format!("{:.1}", s.x(*m as f64))) y=(HEIGHT - 10.0) { (hhmm(*m)) }
+                text.xlabel x=(format!("{:.1}", s.x(*m as f64))) y=(FRAME.height - 10.0) { (hhmm(*m)) }
             }
             polyline.expected points=(s.line(points, |p| p.band.expected)) {}
             polyline.calls points=(s.line(points, |p| f64::from(p.calls))) {}

@@ -17,7 +17,7 @@ use trailsight_aws::object::{process, ObjectError, Outcome};
 use trailsight_aws::telemetry::Metrics;
 use trailsight_core::events::Envelope;
 use trailsight_core::ingest::archive::{start_after_day, streams};
-use trailsight_core::store::ports::{BaselineStore, EventSink, LogArchive, LogSource, SinkError, SourceError};
+use trailsight_core::store::ports::{BaselineStore, EventSink, Listing, LogArchive, LogSource, SinkError, SourceError};
 
 pub use trailsight_aws::object::Deps;
 
@@ -259,9 +259,13 @@ where
     let (mut handled, mut slowest) = (0usize, Duration::ZERO);
     p.calls += 1;
     'listing: loop {
-        let page = archive
-            .page(&p.bucket, &p.prefix, p.start_after.as_deref(), PAGE)
-            .await?;
+        let listing = Listing {
+            bucket: &p.bucket,
+            prefix: &p.prefix,
+            start_after: p.start_after.as_deref(),
+            max: PAGE,
+        };
+        let page = archive.page(listing).await?;
         if page.is_empty() {
             p.done = true;
             break;

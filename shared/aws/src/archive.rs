@@ -4,7 +4,7 @@
 
 use aws_sdk_s3::primitives::ByteStream;
 use trailsight_core::ingest::notify::ObjectRef;
-use trailsight_core::store::ports::{LogArchive, SourceError};
+use trailsight_core::store::ports::{Listing, LogArchive, SourceError};
 
 /// Lists and writes objects in S3.
 #[derive(Debug, Clone)]
@@ -56,27 +56,22 @@ impl LogArchive for S3Archive {
         Ok(folders)
     }
 
-    async fn page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        start_after: Option<&str>,
-        max: usize,
-    ) -> Result<Vec<ObjectRef>, SourceError> {
+    async fn page(&self, listing: Listing<'_>) -> Result<Vec<ObjectRef>, SourceError> {
+        let (bucket, prefix) = (listing.bucket, listing.prefix);
         let mut out: Vec<ObjectRef> = Vec::new();
         // ListObjectsV2 returns at most 1,000 keys per request.
-        while out.len() < max {
+        while out.len() < listing.max {
             let after = out
                 .last()
                 .map(|o| o.key.clone())
-                .or_else(|| start_after.map(str::to_owned));
+                .or_else(|| listing.start_after.map(str::to_owned));
             let page = self
                 .client
                 .list_objects_v2()
                 .bucket(bucket)
                 .prefix(prefix)
                 .set_start_after(after)
-                .max_keys(i32::try_from((max - out.len()).min(1000)).unwrap_or(1000))
+                .max_keys(i32::try_from((listing.max - out.len()).min(1000)).unwrap_or(1000))
                 .send()
                 .await
                 .map_err(|e| unavailable(bucket, prefix, e))?;

@@ -9,7 +9,7 @@
 //! - VPC flow logs (aws-sdk-ec2): DescribeFlowLogs filtered on `flow-log-id`, which lists the
 //!   ids that exist and silently leaves out the others.
 
-use super::{admin_error, error_code, AwsAdmins};
+use super::{admin_error, error_code, sent, AwsAdmins};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_guardduty::types::DetectorStatus;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -54,13 +54,15 @@ impl DefenceAdmin for AwsAdmins {
 
     async fn recorder_recording(&self, name: &str) -> Result<bool, AdminError> {
         let what = format!("configuration recorder {name}");
-        let out = self
-            .config
-            .describe_configuration_recorder_status()
-            .configuration_recorder_names(name)
-            .send()
-            .await
-            .map_err(|e| admin_error("config:DescribeConfigurationRecorderStatus", &what, e))?;
+        let out = sent(
+            "config:DescribeConfigurationRecorderStatus",
+            &what,
+            self.config
+                .describe_configuration_recorder_status()
+                .configuration_recorder_names(name)
+                .send(),
+        )
+        .await?;
         let status = out
             .configuration_recorders_status()
             .iter()
@@ -88,13 +90,15 @@ impl DefenceAdmin for AwsAdmins {
 
     async fn delivery_channel(&self, name: &str) -> Result<String, AdminError> {
         let what = format!("delivery channel {name}");
-        let out = self
-            .config
-            .describe_delivery_channels()
-            .delivery_channel_names(name)
-            .send()
-            .await
-            .map_err(|e| admin_error("config:DescribeDeliveryChannels", &what, e))?;
+        let out = sent(
+            "config:DescribeDeliveryChannels",
+            &what,
+            self.config
+                .describe_delivery_channels()
+                .delivery_channel_names(name)
+                .send(),
+        )
+        .await?;
         let channel = out
             .delivery_channels()
             .iter()

@@ -8,7 +8,7 @@
 //! missing function and for a function without a policy or URL; after GetFunction succeeded it
 //! means the latter.
 
-use super::{admin_error, error_code, AwsAdmins};
+use super::{admin_error, error_code, sent, AwsAdmins};
 use aws_sdk_lambda::types::FunctionUrlAuthType;
 use trailsight_core::remediate::ports::{AdminError, FunctionAccess, FunctionAdmin};
 
@@ -17,13 +17,12 @@ const NOT_FOUND: &str = "ResourceNotFoundException";
 impl FunctionAdmin for AwsAdmins {
     async fn function_access(&self, function: &str) -> Result<FunctionAccess, AdminError> {
         let what = format!("function {function}");
-        let out = self
-            .lambda
-            .get_function()
-            .function_name(function)
-            .send()
-            .await
-            .map_err(|e| admin_error("lambda:GetFunction", &what, e))?;
+        let out = sent(
+            "lambda:GetFunction",
+            &what,
+            self.lambda.get_function().function_name(function).send(),
+        )
+        .await?;
         if let Some(e) = out.tags_error() {
             return Err(AdminError::AccessDenied {
                 action: "lambda:ListTags".into(),

@@ -32,7 +32,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use trailsight_core::remediate::ports::{AdminError, Pause, Scoped, Targets};
+use trailsight_core::remediate::ports::{AdminError, Pause, Place, Scoped, Targets};
 
 /// Every remediation admin, each with its own client.
 #[derive(Debug, Clone)]
@@ -122,12 +122,8 @@ impl AwsTargets {
 impl Targets for AwsTargets {
     type Admins = AwsAdmins;
 
-    async fn admins<'a>(
-        &'a self,
-        _account: &'a str,
-        region: &'a str,
-        role_arn: Option<&'a str>,
-    ) -> Result<Scoped<'a, AwsAdmins>, AdminError> {
+    async fn admins<'a>(&'a self, place: Place<'a>) -> Result<Scoped<'a, AwsAdmins>, AdminError> {
+        let Place { region, role_arn, .. } = place;
         let key = (region.to_owned(), role_arn.map(str::to_owned));
         if let Some(a) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(Scoped::Shared(a));
@@ -222,6 +218,32 @@ where
             format!("{code}: {message}")
         },
     }
+}
+
+/// Awaits an SDK call (its `send()`), mapping its error as [`admin_error`] does.
+async fn sent<T, E, R>(
+    action: &str,
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, AdminError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    call.await.map_err(|e| admin_error(action, what, e))
+}
+
+/// Awaits an SDK call whose output is not needed, as [`sent`] does.
+async fn done<T, E, R>(
+    action: &str,
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<(), AdminError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    sent(action, what, call).await.map(|_| ())
 }
 
 /// Tags from (key, value) pairs, skipping pairs without a key.

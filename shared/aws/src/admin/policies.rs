@@ -12,7 +12,7 @@
 //! - IAM role trust policies (aws-sdk-iam): GetRole's `AssumeRolePolicyDocument`, which IAM
 //!   returns URL-encoded, and its tags; UpdateAssumeRolePolicy.
 
-use super::{admin_error, error_code, tag_map, AwsAdmins};
+use super::{admin_error, done, error_code, sent, tag_map, AwsAdmins};
 use aws_sdk_sqs::types::QueueAttributeName;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -57,25 +57,29 @@ fn decode_iam_document(doc: &str) -> Result<String, AdminError> {
 impl AwsAdmins {
     async fn kms_policy(&self, key: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::KmsKey, key);
-        let out = self
-            .kms
-            .get_key_policy()
-            .key_id(key)
-            .policy_name(KMS_POLICY_NAME)
-            .send()
-            .await
-            .map_err(|e| admin_error("kms:GetKeyPolicy", &what, e))?;
+        let out = sent(
+            "kms:GetKeyPolicy",
+            &what,
+            self.kms
+                .get_key_policy()
+                .key_id(key)
+                .policy_name(KMS_POLICY_NAME)
+                .send(),
+        )
+        .await?;
         let mut tags = BTreeMap::new();
         let mut marker: Option<String> = None;
         loop {
-            let page = self
-                .kms
-                .list_resource_tags()
-                .key_id(key)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| admin_error("kms:ListResourceTags", &what, e))?;
+            let page = sent(
+                "kms:ListResourceTags",
+                &what,
+                self.kms
+                    .list_resource_tags()
+                    .key_id(key)
+                    .set_marker(marker.take())
+                    .send(),
+            )
+            .await?;
             tags.extend(
                 page.tags()
                     .iter()
@@ -94,22 +98,23 @@ impl AwsAdmins {
 
     async fn queue_policy(&self, url: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Queue, url);
-        let out = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::Policy)
-            .send()
-            .await
-            .map_err(|e| admin_error("sqs:GetQueueAttributes", &what, e))?;
+        let out = sent(
+            "sqs:GetQueueAttributes",
+            &what,
+            self.sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::Policy)
+                .send(),
+        )
+        .await?;
         let policy = out.attributes().and_then(|a| a.get(&QueueAttributeName::Policy));
-        let tags = self
-            .sqs
-            .list_queue_tags()
-            .queue_url(url)
-            .send()
-            .await
-            .map_err(|e| admin_error("sqs:ListQueueTags", &what, e))?;
+        let tags = sent(
+            "sqs:ListQueueTags",
+            &what,
+            self.sqs.list_queue_tags().queue_url(url).send(),
+        )
+        .await?;
         Ok(PolicyState {
             policy: non_empty(policy.map(String::as_str)),
             tags: tags
@@ -121,21 +126,19 @@ impl AwsAdmins {
 
     async fn topic_policy(&self, arn: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Topic, arn);
-        let out = self
-            .sns
-            .get_topic_attributes()
-            .topic_arn(arn)
-            .send()
-            .await
-            .map_err(|e| admin_error("sns:GetTopicAttributes", &what, e))?;
+        let out = sent(
+            "sns:GetTopicAttributes",
+            &what,
+            self.sns.get_topic_attributes().topic_arn(arn).send(),
+        )
+        .await?;
         let policy = out.attributes().and_then(|a| a.get("Policy"));
-        let tags = self
-            .sns
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| admin_error("sns:ListTagsForResource", &what, e))?;
+        let tags = sent(
+            "sns:ListTagsForResource",
+            &what,
+            self.sns.list_tags_for_resource().resource_arn(arn).send(),
+        )
+        .await?;
         Ok(PolicyState {
             policy: non_empty(policy.map(String::as_str)),
             tags: tags
@@ -146,15 +149,25 @@ impl AwsAdmins {
         })
     }
 
+    /// Sets a queue's `Policy` attribute (empty: no policy).
+    async fn set_queue_policy(&self, url: &str, policy: &str, what: &str) -> Result<(), AdminError> {
+        let call = self.sqs.set_queue_attributes().queue_url(url);
+        done(
+            "sqs:SetQueueAttributes",
+            what,
+            call.attributes(QueueAttributeName::Policy, policy).send(),
+        )
+        .await
+    }
+
     async fn repository_policy(&self, name: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Repository, name);
-        let repos = self
-            .ecr
-            .describe_repositories()
-            .repository_names(name)
-            .send()
-            .await
-            .map_err(|e| admin_error("ecr:DescribeRepositories", &what, e))?;
+        let repos = sent(
+            "ecr:DescribeRepositories",
+            &what,
+            self.ecr.describe_repositories().repository_names(name).send(),
+        )
+        .await?;
         let arn = repos
             .repositories()
             .first()
@@ -166,13 +179,12 @@ impl AwsAdmins {
             Err(e) if error_code(&e) == Some("RepositoryPolicyNotFoundException") => None,
             Err(e) => return Err(admin_error("ecr:GetRepositoryPolicy", &what, e)),
         };
-        let tags = self
-            .ecr
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| admin_error("ecr:ListTagsForResource", &what, e))?;
+        let tags = sent(
+            "ecr:ListTagsForResource",
+            &what,
+            self.ecr.list_tags_for_resource().resource_arn(arn).send(),
+        )
+        .await?;
         Ok(PolicyState {
             policy,
             tags: tags
@@ -185,20 +197,18 @@ impl AwsAdmins {
 
     async fn secret_policy(&self, id: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Secret, id);
-        let secret = self
-            .secretsmanager
-            .describe_secret()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| admin_error("secretsmanager:DescribeSecret", &what, e))?;
-        let out = self
-            .secretsmanager
-            .get_resource_policy()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| admin_error("secretsmanager:GetResourcePolicy", &what, e))?;
+        let secret = sent(
+            "secretsmanager:DescribeSecret",
+            &what,
+            self.secretsmanager.describe_secret().secret_id(id).send(),
+        )
+        .await?;
+        let out = sent(
+            "secretsmanager:GetResourcePolicy",
+            &what,
+            self.secretsmanager.get_resource_policy().secret_id(id).send(),
+        )
+        .await?;
         Ok(PolicyState {
             policy: non_empty(out.resource_policy()),
             tags: tag_map(secret.tags().iter().map(|t| (t.key(), t.value()))),
@@ -207,13 +217,7 @@ impl AwsAdmins {
 
     async fn role_trust(&self, role: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::RoleTrust, role);
-        let out = self
-            .iam
-            .get_role()
-            .role_name(role)
-            .send()
-            .await
-            .map_err(|e| admin_error("iam:GetRole", &what, e))?;
+        let out = sent("iam:GetRole", &what, self.iam.get_role().role_name(role).send()).await?;
         let r = out.role().ok_or_else(|| AdminError::NotFound(what.clone()))?;
         let policy = match r.assume_role_policy_document() {
             Some(doc) => non_empty(Some(&decode_iam_document(doc)?)),
@@ -247,63 +251,70 @@ impl ResourcePolicyAdmin for AwsAdmins {
         match kind {
             // BypassPolicyLockoutSafetyCheck is left unset (false): KMS refuses a policy that
             // would lock the caller out of the key.
-            PolicyKind::KmsKey => self
-                .kms
-                .put_key_policy()
-                .key_id(id)
-                .policy_name(KMS_POLICY_NAME)
-                .policy(policy)
-                .send()
+            PolicyKind::KmsKey => {
+                done(
+                    "kms:PutKeyPolicy",
+                    &what,
+                    self.kms
+                        .put_key_policy()
+                        .key_id(id)
+                        .policy_name(KMS_POLICY_NAME)
+                        .policy(policy)
+                        .send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("kms:PutKeyPolicy", &what, e)),
-            PolicyKind::Queue => self
-                .sqs
-                .set_queue_attributes()
-                .queue_url(id)
-                .attributes(QueueAttributeName::Policy, policy)
-                .send()
+            }
+            PolicyKind::Queue => self.set_queue_policy(id, policy, &what).await,
+            PolicyKind::Topic => {
+                done(
+                    "sns:SetTopicAttributes",
+                    &what,
+                    self.sns
+                        .set_topic_attributes()
+                        .topic_arn(id)
+                        .attribute_name("Policy")
+                        .attribute_value(policy)
+                        .send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("sqs:SetQueueAttributes", &what, e)),
-            PolicyKind::Topic => self
-                .sns
-                .set_topic_attributes()
-                .topic_arn(id)
-                .attribute_name("Policy")
-                .attribute_value(policy)
-                .send()
+            }
+            PolicyKind::Repository => {
+                done(
+                    "ecr:SetRepositoryPolicy",
+                    &what,
+                    self.ecr
+                        .set_repository_policy()
+                        .repository_name(id)
+                        .policy_text(policy)
+                        .send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("sns:SetTopicAttributes", &what, e)),
-            PolicyKind::Repository => self
-                .ecr
-                .set_repository_policy()
-                .repository_name(id)
-                .policy_text(policy)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| admin_error("ecr:SetRepositoryPolicy", &what, e)),
+            }
             // BlockPublicPolicy stays unset: remediation only ever removes public statements.
-            PolicyKind::Secret => self
-                .secretsmanager
-                .put_resource_policy()
-                .secret_id(id)
-                .resource_policy(policy)
-                .send()
+            PolicyKind::Secret => {
+                done(
+                    "secretsmanager:PutResourcePolicy",
+                    &what,
+                    self.secretsmanager
+                        .put_resource_policy()
+                        .secret_id(id)
+                        .resource_policy(policy)
+                        .send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("secretsmanager:PutResourcePolicy", &what, e)),
-            PolicyKind::RoleTrust => self
-                .iam
-                .update_assume_role_policy()
-                .role_name(id)
-                .policy_document(policy)
-                .send()
+            }
+            PolicyKind::RoleTrust => {
+                done(
+                    "iam:UpdateAssumeRolePolicy",
+                    &what,
+                    self.iam
+                        .update_assume_role_policy()
+                        .role_name(id)
+                        .policy_document(policy)
+                        .send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("iam:UpdateAssumeRolePolicy", &what, e)),
+            }
         }
     }
 
@@ -311,29 +322,21 @@ impl ResourcePolicyAdmin for AwsAdmins {
         let what = what(kind, id);
         match kind {
             // An empty Policy attribute removes the queue's policy.
-            PolicyKind::Queue => self
-                .sqs
-                .set_queue_attributes()
-                .queue_url(id)
-                .attributes(QueueAttributeName::Policy, "")
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| admin_error("sqs:SetQueueAttributes", &what, e)),
+            PolicyKind::Queue => self.set_queue_policy(id, "", &what).await,
             // No policy left to delete is what was asked (as Secrets Manager and SQS answer).
             PolicyKind::Repository => match self.ecr.delete_repository_policy().repository_name(id).send().await {
                 Ok(_) => Ok(()),
                 Err(e) if error_code(&e) == Some("RepositoryPolicyNotFoundException") => Ok(()),
                 Err(e) => Err(admin_error("ecr:DeleteRepositoryPolicy", &what, e)),
             },
-            PolicyKind::Secret => self
-                .secretsmanager
-                .delete_resource_policy()
-                .secret_id(id)
-                .send()
+            PolicyKind::Secret => {
+                done(
+                    "secretsmanager:DeleteResourcePolicy",
+                    &what,
+                    self.secretsmanager.delete_resource_policy().secret_id(id).send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("secretsmanager:DeleteResourcePolicy", &what, e)),
+            }
             PolicyKind::KmsKey | PolicyKind::Topic | PolicyKind::RoleTrust => Err(AdminError::Failed {
                 action: format!("delete the {}", kind.noun()),
                 why: format!(

@@ -1,19 +1,18 @@
 //! [`DbInstanceAdmin`] (aws-sdk-rds): whether a DB instance is publicly accessible, with its
 //! tags (DescribeDBInstances), and making it private (ModifyDBInstance, applied immediately).
 
-use super::{admin_error, tag_map, AwsAdmins};
+use super::{admin_error, sent, tag_map, AwsAdmins};
 use trailsight_core::remediate::ports::{AdminError, DbInstance, DbInstanceAdmin};
 
 impl DbInstanceAdmin for AwsAdmins {
     async fn db_instance(&self, id: &str) -> Result<DbInstance, AdminError> {
         let what = format!("DB instance {id}");
-        let out = self
-            .rds
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .map_err(|e| admin_error("rds:DescribeDBInstances", &what, e))?;
+        let out = sent(
+            "rds:DescribeDBInstances",
+            &what,
+            self.rds.describe_db_instances().db_instance_identifier(id).send(),
+        )
+        .await?;
         let db = out
             .db_instances()
             .first()

@@ -1,13 +1,13 @@
 //! [`BucketAdmin`] (aws-sdk-s3) and [`AccountAdmin`] (aws-sdk-s3control): bucket policies,
 //! ACLs, Block Public Access (bucket and account) and bucket tags.
 
-use super::{admin_error, error_code, AwsAdmins};
+use super::{admin_error, done, error_code, sent, AwsAdmins};
 use aws_sdk_s3::types::{
     AccessControlPolicy, Grant as S3Grant, Grantee, Owner, Permission as S3Permission, PublicAccessBlockConfiguration,
     Type as GranteeType,
 };
 use std::collections::BTreeMap;
-use trailsight_core::remediate::ports::{AccountAdmin, Acl, AdminError, BucketAdmin, Grant, PublicAccessBlock};
+use trailsight_core::remediate::ports::{AccountAdmin, Acl, AclOf, AdminError, BucketAdmin, Grant, PublicAccessBlock};
 
 fn pab_from(c: Option<&PublicAccessBlockConfiguration>) -> Option<PublicAccessBlock> {
     c.map(|c| PublicAccessBlock {
@@ -122,13 +122,12 @@ impl BucketAdmin for AwsAdmins {
         let mut names = vec![];
         let mut token: Option<String> = None;
         loop {
-            let out = self
-                .s3
-                .list_buckets()
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| admin_error("s3:ListAllMyBuckets", "the account's buckets", e))?;
+            let out = sent(
+                "s3:ListAllMyBuckets",
+                "the account's buckets",
+                self.s3.list_buckets().set_continuation_token(token.take()).send(),
+            )
+            .await?;
             names.extend(out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
             match out.continuation_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_owned()),
@@ -137,62 +136,65 @@ impl BucketAdmin for AwsAdmins {
         }
     }
 
-    async fn acl(&self, bucket: &str, key: Option<&str>, version: Option<&str>) -> Result<Acl, AdminError> {
+    async fn acl(&self, of: AclOf<'_>) -> Result<Acl, AdminError> {
+        let AclOf { bucket, key, version } = of;
         match key {
             None => {
-                let out = self
-                    .s3
-                    .get_bucket_acl()
-                    .bucket(bucket)
-                    .send()
-                    .await
-                    .map_err(|e| admin_error("s3:GetBucketAcl", &format!("bucket {bucket}"), e))?;
+                let out = sent(
+                    "s3:GetBucketAcl",
+                    &format!("bucket {bucket}"),
+                    self.s3.get_bucket_acl().bucket(bucket).send(),
+                )
+                .await?;
                 Ok(acl_from(out.owner(), out.grants()))
             }
             Some(k) => {
-                let out = self
-                    .s3
-                    .get_object_acl()
-                    .bucket(bucket)
-                    .key(k)
-                    .set_version_id(version.map(str::to_owned))
-                    .send()
-                    .await
-                    .map_err(|e| admin_error("s3:GetObjectAcl", &format!("object {bucket}/{k}"), e))?;
+                let out = sent(
+                    "s3:GetObjectAcl",
+                    &format!("object {bucket}/{k}"),
+                    self.s3
+                        .get_object_acl()
+                        .bucket(bucket)
+                        .key(k)
+                        .set_version_id(version.map(str::to_owned))
+                        .send(),
+                )
+                .await?;
                 Ok(acl_from(out.owner(), out.grants()))
             }
         }
     }
 
-    async fn put_acl(
-        &self,
-        bucket: &str,
-        key: Option<&str>,
-        version: Option<&str>,
-        acl: &Acl,
-    ) -> Result<(), AdminError> {
+    async fn put_acl(&self, of: AclOf<'_>, acl: &Acl) -> Result<(), AdminError> {
+        let AclOf { bucket, key, version } = of;
         let policy = acl_to(acl)?;
         match key {
-            None => self
-                .s3
-                .put_bucket_acl()
-                .bucket(bucket)
-                .access_control_policy(policy)
-                .send()
+            None => {
+                done(
+                    "s3:PutBucketAcl",
+                    &format!("bucket {bucket}"),
+                    self.s3
+                        .put_bucket_acl()
+                        .bucket(bucket)
+                        .access_control_policy(policy)
+                        .send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("s3:PutBucketAcl", &format!("bucket {bucket}"), e)),
-            Some(k) => self
-                .s3
-                .put_object_acl()
-                .bucket(bucket)
-                .key(k)
-                .set_version_id(version.map(str::to_owned))
-                .access_control_policy(policy)
-                .send()
+            }
+            Some(k) => {
+                done(
+                    "s3:PutObjectAcl",
+                    &format!("object {bucket}/{k}"),
+                    self.s3
+                        .put_object_acl()
+                        .bucket(bucket)
+                        .key(k)
+                        .set_version_id(version.map(str::to_owned))
+                        .access_control_policy(policy)
+                        .send(),
+                )
                 .await
-                .map(|_| ())
-                .map_err(|e| admin_error("s3:PutObjectAcl", &format!("object {bucket}/{k}"), e)),
+            }
         }
     }
 

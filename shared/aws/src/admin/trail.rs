@@ -1,27 +1,25 @@
 //! [`TrailAdmin`] (aws-sdk-cloudtrail): what a trail records, whether it logs, and restarting
 //! it.
 
-use super::{admin_error, AwsAdmins};
+use super::{admin_error, sent, AwsAdmins};
 use trailsight_core::remediate::ports::{AdminError, TrailAdmin, TrailConfig, TrailStatus};
 
 impl TrailAdmin for AwsAdmins {
     async fn trail_config(&self, trail: &str) -> Result<TrailConfig, AdminError> {
         let what = format!("trail {trail}");
-        let out = self
-            .cloudtrail
-            .get_trail()
-            .name(trail)
-            .send()
-            .await
-            .map_err(|e| admin_error("cloudtrail:GetTrail", &what, e))?;
+        let out = sent(
+            "cloudtrail:GetTrail",
+            &what,
+            self.cloudtrail.get_trail().name(trail).send(),
+        )
+        .await?;
         let t = out.trail().ok_or_else(|| AdminError::NotFound(what.clone()))?;
-        let selectors = self
-            .cloudtrail
-            .get_event_selectors()
-            .trail_name(trail)
-            .send()
-            .await
-            .map_err(|e| admin_error("cloudtrail:GetEventSelectors", &what, e))?;
+        let selectors = sent(
+            "cloudtrail:GetEventSelectors",
+            &what,
+            self.cloudtrail.get_event_selectors().trail_name(trail).send(),
+        )
+        .await?;
         let selectors = if selectors.advanced_event_selectors().is_empty() {
             let basic: Vec<serde_json::Value> = selectors
                 .event_selectors()
@@ -58,13 +56,12 @@ impl TrailAdmin for AwsAdmins {
     }
 
     async fn trail_status(&self, trail: &str) -> Result<TrailStatus, AdminError> {
-        let out = self
-            .cloudtrail
-            .get_trail_status()
-            .name(trail)
-            .send()
-            .await
-            .map_err(|e| admin_error("cloudtrail:GetTrailStatus", &format!("trail {trail}"), e))?;
+        let out = sent(
+            "cloudtrail:GetTrailStatus",
+            &format!("trail {trail}"),
+            self.cloudtrail.get_trail_status().name(trail).send(),
+        )
+        .await?;
         Ok(TrailStatus {
             is_logging: out.is_logging().unwrap_or(false),
         })

@@ -86,17 +86,12 @@ impl DynamoStore {
         let hold = i64::try_from(TURN_HOLD.as_millis()).unwrap_or(i64::MAX);
         let now = now_millis();
         let item = turn_item(stream, holder, now.saturating_add(hold), now_secs() + TURN_TTL_SECS);
-        self.model_write(&item, 1.0);
         let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
+            .put(item)
             .condition_expression("attribute_not_exists(pk) OR #u < :now OR holder = :me")
             .expression_attribute_names("#u", "until")
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":me", s(holder))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {

@@ -8,18 +8,20 @@ impl DynamoStore {
     /// Puts `item` unconditionally (eventID items and checkpoint parts: a retry writes the
     /// same content, or under a new attempt id), metered. `what` names the request in errors.
     pub(super) async fn put_plain(&self, what: &str, item: Item) -> Result<(), StoreError> {
+        let out = self.put(item).send().await.map_err(|e| sdk_err(what, e))?;
+        self.meter(true, out.consumed_capacity());
+        Ok(())
+    }
+
+    /// A PutItem of `item` into the table, modelled (one write of its size) and returning its
+    /// consumed capacity for [`DynamoStore::meter`]; the caller adds any condition and sends it.
+    pub(super) fn put(&self, item: Item) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
         self.model_write(&item, 1.0);
-        let out = self
-            .client
+        self.client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| sdk_err(what, e))?;
-        self.meter(true, out.consumed_capacity());
-        Ok(())
     }
 
     /// Updates the item at `key` if `condition` holds, metered (and charged on the item's new

@@ -11,6 +11,7 @@
 //! of the file is read; a bad file (corrupt gzip, truncated or invalid JSON, no `Records`
 //! array) is a [`ReadError`] with the byte offset and what to do.
 
+use scan::Field;
 use std::borrow::Cow;
 use std::io::{self, Read};
 
@@ -133,33 +134,37 @@ pub struct Record<'a> {
 }
 
 impl<'a> Record<'a> {
-    fn from_fields(raw: scan::Fields<'a>, text: &'a [u8]) -> Result<Self, String> {
-        let event_time = raw.event_time.ok_or("missing eventTime")?;
-        let event_source = raw.event_source.ok_or("missing eventSource")?;
-        let event_name = raw.event_name.ok_or("missing eventName")?;
+    fn from_fields(mut raw: scan::Fields<'a>, text: &'a [u8]) -> Result<Self, String> {
+        let event_time = raw.take(Field::EventTime).ok_or("missing eventTime")?;
+        let event_source = raw.take(Field::EventSource).ok_or("missing eventSource")?;
+        let event_name = raw.take(Field::EventName).ok_or("missing eventName")?;
         if event_source.is_empty() || event_name.is_empty() {
             return Err("empty eventSource or eventName".to_owned());
         }
         let minute = parse_event_minute(&event_time)
             .ok_or_else(|| format!("unparseable eventTime {:?}", truncate(&event_time, 40)))?;
-        let account = raw.recipient_account_id.or(raw.identity_account);
-        let caller = raw.arn.or_else(|| raw.invoked_by.clone()).or(raw.principal_id);
+        let account = raw.take(Field::RecipientAccountId).or(raw.take(Field::IdentityAccount));
+        let invoked_by = raw.take(Field::InvokedBy);
+        let caller = raw
+            .take(Field::Arn)
+            .or_else(|| invoked_by.clone())
+            .or(raw.take(Field::PrincipalId));
         Ok(Record {
             event_time,
             minute,
             event_source,
             event_name,
-            aws_region: raw.aws_region,
+            aws_region: raw.take(Field::AwsRegion),
             account,
-            error_code: raw.error_code.filter(|c| !c.is_empty()),
-            event_id: raw.event_id,
+            error_code: raw.take(Field::ErrorCode).filter(|c| !c.is_empty()),
+            event_id: raw.take(Field::EventId),
             read_only: raw.read_only,
-            event_type: raw.event_type,
-            identity_type: raw.identity_type,
+            event_type: raw.take(Field::EventType),
+            identity_type: raw.take(Field::IdentityType),
             caller,
-            invoked_by: raw.invoked_by,
-            user_agent: raw.user_agent,
-            source_ip: raw.source_ip,
+            invoked_by,
+            user_agent: raw.take(Field::UserAgent),
+            source_ip: raw.take(Field::SourceIp),
             raw: text,
         })
     }

@@ -4,7 +4,7 @@
 use super::driver::{Plan, Remediation};
 use super::exempt::tag_exempt;
 use super::plan;
-use super::ports::{Acl, AdminError, BucketAdmin, Pause};
+use super::ports::{Acl, AclOf, AdminError, BucketAdmin, Pause};
 use super::{Decision, RemediationConfig};
 use crate::rules::s3_acl;
 use serde_json::{json, Value};
@@ -27,6 +27,14 @@ impl BucketAcl {
             key: key.map(str::to_owned),
             version: version.map(str::to_owned),
             introduced: s3_acl::public_grants(request),
+        }
+    }
+
+    fn of(&self) -> AclOf<'_> {
+        AclOf {
+            bucket: &self.bucket,
+            key: self.key.as_deref(),
+            version: self.version.as_deref(),
         }
     }
 
@@ -53,9 +61,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketAcl {
     async fn read(&self, admins: &A) -> Result<State, AdminError> {
         Ok(State {
             tags: admins.tags(&self.bucket).await?,
-            acl: admins
-                .acl(&self.bucket, self.key.as_deref(), self.version.as_deref())
-                .await?,
+            acl: admins.acl(self.of()).await?,
         })
     }
 
@@ -92,9 +98,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketAcl {
     }
 
     async fn act(&self, admins: &A, fixed: &Acl) -> Result<(), AdminError> {
-        admins
-            .put_acl(&self.bucket, self.key.as_deref(), self.version.as_deref(), fixed)
-            .await
+        admins.put_acl(self.of(), fixed).await
     }
 
     fn verified(&self, state: &State) -> bool {

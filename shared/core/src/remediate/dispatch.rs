@@ -41,45 +41,40 @@ pub(super) async fn dispatch<A: Admins>(
     run(admins, config, record, finding).await
 }
 
+/// The remediation a finding calls for, built from its resource and the call.
+enum Chosen {
+    BucketPolicy(bucket_policy::BucketPolicy),
+    BucketAcl(bucket_acl::BucketAcl),
+    PublicAccessBlock(public_access_block::PublicAccessBlockOn),
+    Group(security_group::OpenedGroup),
+    Trail(trail::StoppedTrail),
+    Policy(ResourcePolicy),
+    Function(PublicFunction),
+    Share(sharing::PublicShare),
+    DbInstance(db_instance::PublicDbInstance),
+    AclEntry(OpenAclEntry),
+    Defence(SwitchedOff),
+    /// A change trailsight never reverts: decided `needs-review`.
+    Review,
+}
+
 async fn run<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, finding: &Finding) -> Outcome {
-    let request = record.get("requestParameters").unwrap_or(&Value::Null);
-    match (finding.rule, &finding.resource) {
-        (RuleId::S3BucketPolicyPublic, Resource::Bucket { name, .. }) => {
-            let r = bucket_policy::BucketPolicy::new(name, request);
-            driver::run(admins, config, finding, &r).await
-        }
-        (
-            RuleId::S3BucketAclPublic,
-            Resource::Bucket {
-                name, key, version_id, ..
-            },
-        ) => {
-            let r = bucket_acl::BucketAcl::new(name, key.as_deref(), version_id.as_deref(), request);
-            driver::run(admins, config, finding, &r).await
-        }
-        (RuleId::S3PublicAccessBlockRemoved, Resource::Bucket { name, .. }) => {
-            let level = public_access_block::Level::Bucket(name.clone());
-            let r = public_access_block::PublicAccessBlockOn::new(level, record);
-            driver::run(admins, config, finding, &r).await
-        }
-        (RuleId::S3PublicAccessBlockRemoved, Resource::AccountPublicAccessBlock { account }) => {
-            let level = public_access_block::Level::Account(account.clone());
-            let r = public_access_block::PublicAccessBlockOn::new(level, record);
-            driver::run(admins, config, finding, &r).await
-        }
-        (
-            RuleId::Ec2SecurityGroupOpenAdminPort,
-            Resource::SecurityGroup {
-                group_id, group_name, ..
-            },
-        ) => {
-            let r = security_group::OpenedGroup::new(group_id.as_deref(), group_name.as_deref(), record);
-            driver::run(admins, config, finding, &r).await
-        }
-        (RuleId::CloudtrailLoggingStopped, Resource::Trail { name }) => {
-            driver::run(admins, config, finding, &trail::StoppedTrail::new(name, record)).await
-        }
-        (RuleId::TrailsightExemptionChanged, _) => decided(
+    let Some(chosen) = choose(&Call::new(record), finding) else {
+        return misfit(finding);
+    };
+    match chosen {
+        Chosen::BucketPolicy(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::BucketAcl(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::PublicAccessBlock(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::Group(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::Trail(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::Policy(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::Function(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::Share(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::DbInstance(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::AclEntry(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::Defence(r) => driver::run(admins, config, finding, &r).await,
+        Chosen::Review => decided(
             finding,
             Decision::NeedsReview,
             Value::Null,
@@ -89,129 +84,190 @@ async fn run<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, 
                 finding.reason
             ),
         ),
-        (
-            RuleId::KmsKeyPolicyPublic
-            | RuleId::SqsQueuePolicyPublic
-            | RuleId::SnsTopicPolicyPublic
-            | RuleId::EcrRepositoryPolicyPublic
-            | RuleId::SecretsmanagerSecretPolicyPublic
-            | RuleId::IamRoleTrustPublic
-            | RuleId::LambdaFunctionPublic
-            | RuleId::EbsSnapshotPublic
-            | RuleId::AmiPublic
-            | RuleId::RdsSnapshotPublic
-            | RuleId::RdsInstancePublic
-            | RuleId::Ec2NetworkAclOpenAdminPort
-            | RuleId::GuarddutyDisabled
-            | RuleId::ConfigRecordingStopped
-            | RuleId::VpcFlowLogsDeleted,
-            _,
-        ) => exposure(admins, config, record, finding).await,
-        (
-            RuleId::S3BucketPolicyPublic
-            | RuleId::S3BucketAclPublic
-            | RuleId::S3PublicAccessBlockRemoved
-            | RuleId::Ec2SecurityGroupOpenAdminPort
-            | RuleId::CloudtrailLoggingStopped,
-            _,
-        ) => misfit(finding),
     }
 }
 
-/// The exposure rules' remediations (resource policies, Lambda, sharing, network ACLs, RDS,
-/// and the detective services).
-async fn exposure<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, finding: &Finding) -> Outcome {
-    let request = record.get("requestParameters").unwrap_or(&Value::Null);
-    let name = record.get("eventName").and_then(Value::as_str).unwrap_or("");
-    let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("").to_owned();
-    let id = finding.resource.name();
-    let policy = |kind: PolicyKind, field: Option<&Value>| {
-        let account = record
-            .get("recipientAccountId")
-            .or_else(|| record.pointer("/userIdentity/accountId"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let root = format!("arn:{}:iam::{account}:root", rules::partition(record));
-        ResourcePolicy::new(kind, &id, field, root)
-    };
-    let share = |kind: SharedKind| sharing::PublicShare { kind, id: id.clone() };
-    let defence = |defence: Defence| SwitchedOff {
-        defence,
-        region: region.clone(),
-    };
-    match (finding.rule, &finding.resource) {
-        (RuleId::KmsKeyPolicyPublic, Resource::KmsKey { .. }) => {
-            let r = policy(PolicyKind::KmsKey, kms::policy(request));
-            driver::run(admins, config, finding, &r).await
+/// One arm per rule id (no catch-all: a new rule must say how it is remediated); `None` when
+/// the finding's resource does not fit its rule.
+fn choose(call: &Call, finding: &Finding) -> Option<Chosen> {
+    let resource = &finding.resource;
+    let request = call.request;
+    let id = resource.name();
+    Some(match finding.rule {
+        RuleId::S3BucketPolicyPublic => {
+            let Resource::Bucket { name, .. } = resource else {
+                return None;
+            };
+            Chosen::BucketPolicy(bucket_policy::BucketPolicy::new(name, request))
         }
-        (RuleId::SqsQueuePolicyPublic, Resource::Queue { .. }) => {
-            let r = policy(PolicyKind::Queue, sqs::policy(request));
-            driver::run(admins, config, finding, &r).await
+        RuleId::S3BucketAclPublic => {
+            let Resource::Bucket {
+                name, key, version_id, ..
+            } = resource
+            else {
+                return None;
+            };
+            Chosen::BucketAcl(bucket_acl::BucketAcl::new(
+                name,
+                key.as_deref(),
+                version_id.as_deref(),
+                request,
+            ))
         }
-        (RuleId::SnsTopicPolicyPublic, Resource::Topic { .. }) => {
-            let mut r = policy(PolicyKind::Topic, sns::policy(name, request));
-            if name == "AddPermission" {
-                let label = request.get("label").and_then(Value::as_str).unwrap_or("");
-                r.introduced = Introduced::Sid(label.to_owned());
-            }
-            driver::run(admins, config, finding, &r).await
+        RuleId::S3PublicAccessBlockRemoved => {
+            let level = match resource {
+                Resource::Bucket { name, .. } => public_access_block::Level::Bucket(name.clone()),
+                Resource::AccountPublicAccessBlock { account } => public_access_block::Level::Account(account.clone()),
+                _ => return None,
+            };
+            Chosen::PublicAccessBlock(public_access_block::PublicAccessBlockOn::new(level, call.record))
         }
-        (RuleId::EcrRepositoryPolicyPublic, Resource::Repository { .. }) => {
-            let r = policy(PolicyKind::Repository, ecr::policy(request));
-            driver::run(admins, config, finding, &r).await
+        RuleId::Ec2SecurityGroupOpenAdminPort => {
+            let Resource::SecurityGroup {
+                group_id, group_name, ..
+            } = resource
+            else {
+                return None;
+            };
+            Chosen::Group(security_group::OpenedGroup::new(
+                group_id.as_deref(),
+                group_name.as_deref(),
+                call.record,
+            ))
         }
-        (RuleId::SecretsmanagerSecretPolicyPublic, Resource::Secret { .. }) => {
-            let r = policy(PolicyKind::Secret, secrets::policy(request));
-            driver::run(admins, config, finding, &r).await
+        RuleId::CloudtrailLoggingStopped => {
+            let Resource::Trail { name } = resource else {
+                return None;
+            };
+            Chosen::Trail(trail::StoppedTrail::new(name, call.record))
         }
-        (RuleId::IamRoleTrustPublic, Resource::Role { .. }) => {
-            let r = policy(PolicyKind::RoleTrust, iam_trust::policy(request));
-            driver::run(admins, config, finding, &r).await
-        }
-        (RuleId::LambdaFunctionPublic, Resource::Function { id }) => {
+        RuleId::TrailsightExemptionChanged => Chosen::Review,
+        RuleId::KmsKeyPolicyPublic => call.resource_policy(resource, PolicyKind::KmsKey)?,
+        RuleId::SqsQueuePolicyPublic => call.resource_policy(resource, PolicyKind::Queue)?,
+        RuleId::SnsTopicPolicyPublic => call.resource_policy(resource, PolicyKind::Topic)?,
+        RuleId::EcrRepositoryPolicyPublic => call.resource_policy(resource, PolicyKind::Repository)?,
+        RuleId::SecretsmanagerSecretPolicyPublic => call.resource_policy(resource, PolicyKind::Secret)?,
+        RuleId::IamRoleTrustPublic => call.resource_policy(resource, PolicyKind::RoleTrust)?,
+        RuleId::LambdaFunctionPublic => {
+            let Resource::Function { id } = resource else {
+                return None;
+            };
             let opening = match request.get("statementId").and_then(Value::as_str) {
-                Some(sid) if name.starts_with("AddPermission") => Opening::Permission(sid.to_owned()),
+                Some(sid) if call.name.starts_with("AddPermission") => Opening::Permission(sid.to_owned()),
                 _ => Opening::Url,
             };
-            let r = PublicFunction {
+            Chosen::Function(PublicFunction {
                 function: id.clone(),
                 opening,
+            })
+        }
+        RuleId::EbsSnapshotPublic => {
+            let Resource::Snapshot { .. } = resource else {
+                return None;
             };
-            driver::run(admins, config, finding, &r).await
+            Chosen::Share(sharing::PublicShare {
+                kind: SharedKind::Snapshot,
+                id,
+            })
         }
-        (RuleId::EbsSnapshotPublic, Resource::Snapshot { .. }) => {
-            driver::run(admins, config, finding, &share(SharedKind::Snapshot)).await
+        RuleId::AmiPublic => {
+            let Resource::Image { .. } = resource else { return None };
+            Chosen::Share(sharing::PublicShare {
+                kind: SharedKind::Image,
+                id,
+            })
         }
-        (RuleId::AmiPublic, Resource::Image { .. }) => {
-            driver::run(admins, config, finding, &share(SharedKind::Image)).await
+        RuleId::RdsSnapshotPublic => {
+            let kind = match resource {
+                Resource::DbSnapshot { .. } => SharedKind::DbSnapshot,
+                Resource::DbClusterSnapshot { .. } => SharedKind::DbClusterSnapshot,
+                _ => return None,
+            };
+            Chosen::Share(sharing::PublicShare { kind, id })
         }
-        (RuleId::RdsSnapshotPublic, Resource::DbSnapshot { .. }) => {
-            driver::run(admins, config, finding, &share(SharedKind::DbSnapshot)).await
+        RuleId::RdsInstancePublic => {
+            let Resource::DbInstance { id } = resource else {
+                return None;
+            };
+            Chosen::DbInstance(db_instance::PublicDbInstance { id: id.clone() })
         }
-        (RuleId::RdsSnapshotPublic, Resource::DbClusterSnapshot { .. }) => {
-            driver::run(admins, config, finding, &share(SharedKind::DbClusterSnapshot)).await
+        RuleId::Ec2NetworkAclOpenAdminPort => {
+            let Resource::NetworkAclEntry { id, rule_number } = resource else {
+                return None;
+            };
+            Chosen::AclEntry(OpenAclEntry::new(id, *rule_number, request))
         }
-        (RuleId::RdsInstancePublic, Resource::DbInstance { id }) => {
-            let r = db_instance::PublicDbInstance { id: id.clone() };
-            driver::run(admins, config, finding, &r).await
+        RuleId::GuarddutyDisabled => {
+            let Resource::Detector { id } = resource else {
+                return None;
+            };
+            call.defence(Defence::Detector(id.clone()))
         }
-        (RuleId::Ec2NetworkAclOpenAdminPort, Resource::NetworkAclEntry { id, rule_number }) => {
-            let r = OpenAclEntry::new(id, *rule_number, request);
-            driver::run(admins, config, finding, &r).await
+        RuleId::ConfigRecordingStopped => match resource {
+            Resource::ConfigRecorder { id } => call.defence(Defence::Recorder(id.clone())),
+            Resource::DeliveryChannel { id } => call.defence(Defence::DeliveryChannel(id.clone())),
+            _ => return None,
+        },
+        RuleId::VpcFlowLogsDeleted => {
+            let Resource::FlowLogs { ids } = resource else {
+                return None;
+            };
+            call.defence(Defence::FlowLogs(ids.clone()))
         }
-        (RuleId::GuarddutyDisabled, Resource::Detector { id }) => {
-            driver::run(admins, config, finding, &defence(Defence::Detector(id.clone()))).await
+    })
+}
+
+/// What the remediations read from the triggering call.
+struct Call<'a> {
+    record: &'a Value,
+    request: &'a Value,
+    name: &'a str,
+}
+
+impl<'a> Call<'a> {
+    fn new(record: &'a Value) -> Self {
+        Call {
+            record,
+            request: record.get("requestParameters").unwrap_or(&Value::Null),
+            name: record.get("eventName").and_then(Value::as_str).unwrap_or(""),
         }
-        (RuleId::ConfigRecordingStopped, Resource::ConfigRecorder { id }) => {
-            driver::run(admins, config, finding, &defence(Defence::Recorder(id.clone()))).await
+    }
+
+    /// The remediation of a resource policy of `kind` on `resource` (`None` when the resource
+    /// is not of that kind), with the account's root, which a key policy must keep granting.
+    fn resource_policy(&self, resource: &Resource, kind: PolicyKind) -> Option<Chosen> {
+        let request = self.request;
+        let field = match (kind, resource) {
+            (PolicyKind::KmsKey, Resource::KmsKey { .. }) => kms::policy(request),
+            (PolicyKind::Queue, Resource::Queue { .. }) => sqs::policy(request),
+            (PolicyKind::Topic, Resource::Topic { .. }) => sns::policy(self.name, request),
+            (PolicyKind::Repository, Resource::Repository { .. }) => ecr::policy(request),
+            (PolicyKind::Secret, Resource::Secret { .. }) => secrets::policy(request),
+            (PolicyKind::RoleTrust, Resource::Role { .. }) => iam_trust::policy(request),
+            _ => return None,
+        };
+        let account = self
+            .record
+            .get("recipientAccountId")
+            .or_else(|| self.record.pointer("/userIdentity/accountId"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let root = format!("arn:{}:iam::{account}:root", rules::partition(self.record));
+        let mut r = ResourcePolicy::new(kind, &resource.name(), field, root);
+        if kind == PolicyKind::Topic && self.name == "AddPermission" {
+            let label = request.get("label").and_then(Value::as_str).unwrap_or("");
+            r.introduced = Introduced::Sid(label.to_owned());
         }
-        (RuleId::ConfigRecordingStopped, Resource::DeliveryChannel { id }) => {
-            driver::run(admins, config, finding, &defence(Defence::DeliveryChannel(id.clone()))).await
-        }
-        (RuleId::VpcFlowLogsDeleted, Resource::FlowLogs { ids }) => {
-            driver::run(admins, config, finding, &defence(Defence::FlowLogs(ids.clone()))).await
-        }
-        _ => misfit(finding),
+        Some(Chosen::Policy(r))
+    }
+
+    /// A detective service switched back on in the call's region.
+    fn defence(&self, defence: Defence) -> Chosen {
+        let region = self.record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
+        Chosen::Defence(SwitchedOff {
+            defence,
+            region: region.to_owned(),
+        })
     }
 }
 

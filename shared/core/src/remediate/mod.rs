@@ -47,7 +47,7 @@ use crate::rules::{self, Finding, Resource, RuleId};
 use driver::{decided as outcome, errored};
 use ports::{
     AccountAdmin, AdminError, BucketAdmin, Claim, DbInstanceAdmin, DefenceAdmin, FunctionAdmin, NetworkAclAdmin, Pause,
-    RemediationLedger, ResourcePolicyAdmin, SecurityGroupAdmin, SeenChange, SharingAdmin, Targets, TrailAdmin,
+    Place, RemediationLedger, ResourcePolicyAdmin, SecurityGroupAdmin, SeenChange, SharingAdmin, Targets, TrailAdmin,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -360,7 +360,12 @@ pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
                 Err(why) => outcome(finding, Decision::OutOfScope, Value::Null, Value::Null, why.clone()),
                 Ok(role) => {
                     if admins.is_none() {
-                        admins = Some(targets.admins(record_account(record), region, role.as_deref()).await);
+                        let place = Place {
+                            account: record_account(record),
+                            region,
+                            role_arn: role.as_deref(),
+                        };
+                        admins = Some(targets.admins(place).await);
                     }
                     match &admins {
                         Some(Ok(a)) => decide(&**a, ledger, config, record, finding, now).await,

@@ -167,6 +167,18 @@ pub struct TrailStatus {
     pub is_logging: bool,
 }
 
+/// Which ACL: a bucket's, or one object's when `key` is given (one version's when `version`
+/// is given too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AclOf<'a> {
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The object's key.
+    pub key: Option<&'a str>,
+    /// The object's version.
+    pub version: Option<&'a str>,
+}
+
 /// Bucket-level reads and the changes remediation may make (aws-sdk-s3).
 ///
 /// Contract: reads return the live state; `NotFound` when the bucket (or object) is gone,
@@ -182,22 +194,10 @@ pub trait BucketAdmin {
     /// S3's own verdict on the bucket policy (GetBucketPolicyStatus): `Some(true)` when S3
     /// calls it public, `None` when the bucket has no policy.
     fn policy_status(&self, bucket: &str) -> impl Future<Output = Result<Option<bool>, AdminError>> + Send;
-    /// The ACL of the bucket, or of one object when `key` is given (of one version of it
-    /// when `version` is given too).
-    fn acl(
-        &self,
-        bucket: &str,
-        key: Option<&str>,
-        version: Option<&str>,
-    ) -> impl Future<Output = Result<Acl, AdminError>> + Send;
+    /// The ACL `of` names.
+    fn acl(&self, of: AclOf<'_>) -> impl Future<Output = Result<Acl, AdminError>> + Send;
     /// Replaces that ACL.
-    fn put_acl(
-        &self,
-        bucket: &str,
-        key: Option<&str>,
-        version: Option<&str>,
-        acl: &Acl,
-    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    fn put_acl(&self, of: AclOf<'_>, acl: &Acl) -> impl Future<Output = Result<(), AdminError>> + Send;
     /// The names of the account's buckets.
     fn buckets(&self) -> impl Future<Output = Result<Vec<String>, AdminError>> + Send;
     /// The bucket's public access block, if any.
@@ -574,18 +574,27 @@ impl<A> std::ops::Deref for Scoped<'_, A> {
 
 /// Where remediation acts: the admins for the account and region a change happened in.
 ///
-/// Contract: returns admins whose calls go to `region` of `account`, with the function's own
-/// credentials when `role_arn` is `None`, else with that role's (assumed on first use); the
+/// Contract: returns admins whose calls go to the place's region of its account, with the
+/// function's own credentials when its `role_arn` is `None`, else with that role's (assumed on first use); the
 /// same scope asked again reuses its clients. Fails with `AccessDenied` when the role cannot
 /// be assumed. Which accounts and regions are in scope is decided before, by the caller.
 pub trait Targets: Sync {
     /// The admins of one scope.
     type Admins: super::Admins;
-    /// The admins for `region` of `account`.
+    /// The admins for the place.
     fn admins<'a>(
         &'a self,
-        account: &'a str,
-        region: &'a str,
-        role_arn: Option<&'a str>,
+        place: Place<'a>,
     ) -> impl Future<Output = Result<Scoped<'a, Self::Admins>, AdminError>> + Send + 'a;
+}
+
+/// Where a change happened, and so where its remediation acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place<'a> {
+    /// The account.
+    pub account: &'a str,
+    /// The region.
+    pub region: &'a str,
+    /// The role to act as there (`None`: the function's own credentials).
+    pub role_arn: Option<&'a str>,
 }

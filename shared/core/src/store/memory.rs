@@ -5,10 +5,11 @@
 use crate::api::ApiKey;
 use crate::detect::ApiState;
 use crate::events::Envelope;
+use crate::ingest::notify::ObjectRef;
 use crate::store::journal::{Checkpoint, JournalEntry};
 use crate::store::ports::{
-    BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
-    StreamSnapshot, Versioned,
+    BaselineStore, Commit, CommitOutcome, EventSink, Listing, ObjectStatus, SinkError, Snapshot, SourceError,
+    StoreError, StreamKey, StreamSnapshot, Versioned,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -328,25 +329,18 @@ impl MemorySource {
 impl crate::store::ports::LogSource for MemorySource {
     type Reader = std::io::Cursor<Vec<u8>>;
 
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<crate::store::ports::Opened<Self::Reader>, crate::store::ports::SourceError> {
-        let objects = self
-            .objects
-            .lock()
-            .map_err(|_| crate::store::ports::SourceError::Unavailable {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                why: "in-memory source poisoned".to_owned(),
-            })?;
-        let (bytes, etag) = objects.get(&(bucket.to_owned(), key.to_owned())).ok_or_else(|| {
-            crate::store::ports::SourceError::NotFound {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-            }
+    async fn open(&self, bucket: &str, key: &str) -> Result<crate::store::ports::Opened<Self::Reader>, SourceError> {
+        let objects = self.objects.lock().map_err(|_| SourceError::Unavailable {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            why: "in-memory source poisoned".to_owned(),
         })?;
+        let (bytes, etag) = objects
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .ok_or_else(|| SourceError::NotFound {
+                bucket: bucket.to_owned(),
+                key: key.to_owned(),
+            })?;
         Ok(crate::store::ports::Opened {
             size: Some(bytes.len() as u64),
             reader: std::io::Cursor::new(bytes.clone()),
@@ -356,7 +350,7 @@ impl crate::store::ports::LogSource for MemorySource {
 }
 
 impl crate::store::ports::LogArchive for MemorySource {
-    async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::store::ports::SourceError> {
+    async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError> {
         let objects = self.objects.lock().map_err(|_| poisoned(bucket, prefix))?;
         let folders: std::collections::BTreeSet<String> = objects
             .keys()
@@ -369,19 +363,16 @@ impl crate::store::ports::LogArchive for MemorySource {
         Ok(folders.into_iter().collect())
     }
 
-    async fn page(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        start_after: Option<&str>,
-        max: usize,
-    ) -> Result<Vec<crate::ingest::notify::ObjectRef>, crate::store::ports::SourceError> {
+    async fn page(&self, listing: Listing<'_>) -> Result<Vec<ObjectRef>, SourceError> {
+        let (bucket, prefix) = (listing.bucket, listing.prefix);
         let objects = self.objects.lock().map_err(|_| poisoned(bucket, prefix))?;
         Ok(objects
             .iter()
-            .filter(|((b, k), _)| b == bucket && k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
-            .take(max)
-            .map(|((b, k), (_, etag))| crate::ingest::notify::ObjectRef {
+            .filter(|((b, k), _)| {
+                b == bucket && k.starts_with(prefix) && listing.start_after.is_none_or(|s| k.as_str() > s)
+            })
+            .take(listing.max)
+            .map(|((b, k), (_, etag))| ObjectRef {
                 bucket: b.clone(),
                 key: k.clone(),
                 etag: Some(etag.clone()),
@@ -389,14 +380,14 @@ impl crate::store::ports::LogArchive for MemorySource {
             .collect())
     }
 
-    async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), crate::store::ports::SourceError> {
+    async fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<(), SourceError> {
         self.put(bucket, key, bytes);
         Ok(())
     }
 }
 
-fn poisoned(bucket: &str, key: &str) -> crate::store::ports::SourceError {
-    crate::store::ports::SourceError::Unavailable {
+fn poisoned(bucket: &str, key: &str) -> SourceError {
+    SourceError::Unavailable {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
         why: "in-memory source poisoned".to_owned(),

@@ -306,25 +306,37 @@ pub trait LogSource {
     fn open(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Opened<Self::Reader>, SourceError>> + Send;
 }
 
+/// One page of a bucket's listing: at most `max` objects under `prefix` whose keys sort after
+/// `start_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listing<'a> {
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The prefix the keys start with.
+    pub prefix: &'a str,
+    /// The key the page starts after (`None`: from the first).
+    pub start_after: Option<&'a str>,
+    /// Objects at most.
+    pub max: usize,
+}
+
 /// A trail's archive of log files, listed and written to by the backfill (S3 in AWS, memory
 /// in tests).
 ///
 /// Contract: `folders` returns the immediate sub-folders of `prefix` (keys up to and including
 /// the next `/` after it, each once, sorted); `page` returns at most `max` objects under
 /// `prefix` whose keys sort after `start_after`, in key order (within one account and region's
-/// folder that is delivery order), with their ETags, and fewer than `max` only at the end;
+/// folder that is delivery order), with their ETags, and fewer than `max` only at the end
+/// (the fields of its [`Listing`]);
 /// `write` stores `bytes` at `bucket`/`key`, replacing what was there. Errors as for
 /// [`LogSource`].
 pub trait LogArchive {
     /// The sub-folders of `prefix`.
     fn folders(&self, bucket: &str, prefix: &str) -> impl Future<Output = Result<Vec<String>, SourceError>> + Send;
-    /// The next objects under `prefix` after `start_after`.
+    /// The next objects of the listing.
     fn page(
         &self,
-        bucket: &str,
-        prefix: &str,
-        start_after: Option<&str>,
-        max: usize,
+        listing: Listing<'_>,
     ) -> impl Future<Output = Result<Vec<crate::ingest::notify::ObjectRef>, SourceError>> + Send;
     /// Writes an object (the backfill's manifest of streams).
     fn write(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), SourceError>> + Send;

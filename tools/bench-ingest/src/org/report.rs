@@ -136,23 +136,68 @@ impl Sums {
     }
 }
 
-/// The report (JSON).
-pub fn report(args: &Args, streams: &[Stream], rounds: &[Round], table: &Table) -> Value {
-    let cells = table.take_cells();
-    let mut all = Sums::default();
-    let mut classes = vec![Sums::default(); CLASSES.len()];
-    let mut round_units: Vec<(f64, f64)> = Vec::new();
+/// The sums of a run: over all files, per traffic class, and each round's units.
+struct Totals {
+    all: Sums,
+    /// Per class of [`CLASSES`].
+    classes: Vec<Sums>,
+    /// (write, read) units per round.
+    round_units: Vec<(f64, f64)>,
+}
+
+fn totals(streams: &[Stream], rounds: &[Round]) -> Totals {
+    let mut t = Totals {
+        all: Sums::default(),
+        classes: vec![Sums::default(); CLASSES.len()],
+        round_units: Vec::new(),
+    };
     for r in rounds {
         let mut s = Sums::default();
         for f in &r.files {
-            all.add(f);
+            t.all.add(f);
             s.add(f);
             if let Some(st) = streams.get(f.stream) {
-                classes[st.class].add(f);
+                t.classes[st.class].add(f);
             }
         }
-        round_units.push((s.write_units, s.read_units));
+        t.round_units.push((s.write_units, s.read_units));
     }
+    t
+}
+
+/// One row per traffic class: its accounts, files and records, and per file its units and
+/// round trips.
+fn class_rows(args: &Args, streams: &[Stream], classes: &[Sums]) -> Vec<Value> {
+    CLASSES
+        .iter()
+        .zip(classes)
+        .enumerate()
+        .map(|(i, (c, s))| {
+            let ddb = s.write_units * price::WRITE_UNIT + s.read_units * price::READ_UNIT;
+            json!({
+                "class": c.name,
+                "accounts": streams.iter().filter(|st| st.class == i).count() / args.regions.len().max(1),
+                "rate_scale": c.rate_scale,
+                "files": s.files,
+                "records": s.records,
+                "records_per_file": s.per_file(s.records as f64),
+                "write_units_per_file": s.per_file(s.write_units),
+                "read_units_per_file": s.per_file(s.read_units),
+                "round_trips_per_file": s.per_file(s.round_trips),
+                "dynamodb_usd_per_100k_events": if s.records > 0 { ddb / s.records as f64 * 1e5 } else { 0.0 },
+            })
+        })
+        .collect()
+}
+
+/// The report (JSON).
+pub fn report(args: &Args, streams: &[Stream], rounds: &[Round], table: &Table) -> Value {
+    let cells = table.take_cells();
+    let Totals {
+        all,
+        classes,
+        round_units,
+    } = totals(streams, rounds);
     let cpu_s: f64 = rounds.iter().map(|r| r.cpu_s).sum();
     let model_s: f64 = rounds.iter().map(|r| r.model_s).sum();
     let handler_s = (cpu_s - model_s).max(0.0);
@@ -178,26 +223,7 @@ pub fn report(args: &Args, streams: &[Stream], rounds: &[Round], table: &Table) 
     });
     let max_round = |f: fn(&(f64, f64)) -> f64| round_units.iter().map(f).fold(0.0, f64::max);
     let (max_w, max_r) = (max_round(|u| u.0), max_round(|u| u.1));
-    let class_rows: Vec<Value> = CLASSES
-        .iter()
-        .zip(&classes)
-        .enumerate()
-        .map(|(i, (c, s))| {
-            let ddb = s.write_units * price::WRITE_UNIT + s.read_units * price::READ_UNIT;
-            json!({
-                "class": c.name,
-                "accounts": streams.iter().filter(|st| st.class == i).count() / args.regions.len().max(1),
-                "rate_scale": c.rate_scale,
-                "files": s.files,
-                "records": s.records,
-                "records_per_file": s.per_file(s.records as f64),
-                "write_units_per_file": s.per_file(s.write_units),
-                "read_units_per_file": s.per_file(s.read_units),
-                "round_trips_per_file": s.per_file(s.round_trips),
-                "dynamodb_usd_per_100k_events": if s.records > 0 { ddb / s.records as f64 * 1e5 } else { 0.0 },
-            })
-        })
-        .collect();
+    let class_rows = class_rows(args, streams, &classes);
     let contention = table.contention();
     json!({
         "settings": {

@@ -29,14 +29,6 @@ use top::{bump, NULL};
 /// The windows (minutes) over which counts are tested.
 pub const WINDOWS: [i64; 5] = [1, 5, 15, 30, 60];
 const HOURS_PER_WEEK: usize = 168;
-const ALPHA_WEEK: f32 = 0.5;
-const ALPHA_DAY: f32 = 0.3;
-const MOH_DECAY_PER_HOUR: f32 = 0.85;
-const MOD_DECAY_PER_DAY: f32 = 0.8;
-const MAX_DAY_SPIKES: usize = 48;
-const BURST_HALF_LIFE_MINUTES: f64 = 10080.0;
-const BASELINE_TAU_MINUTES: f64 = 10080.0;
-const TOP_K: usize = 8;
 
 /// The learned baseline of one API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -458,6 +450,11 @@ pub struct Expectation {
     pub expected: f64,
 }
 
+/// Half-life of the largest recent excesses ([`ApiModel`]'s `burst`): a week.
+const BURST_HALF_LIFE_MINUTES: f64 = 10080.0;
+/// Time constant of the decayed baseline sums: a week.
+const BASELINE_TAU_MINUTES: f64 = 10080.0;
+
 /// Sum over the `dt` newest minutes of exp(-age / tau): the decayed count of minutes.
 fn minutes_decayed(dt: i64) -> f64 {
     let q = (-1.0 / BASELINE_TAU_MINUTES).exp();
@@ -471,6 +468,15 @@ fn decay(dt: i64, half_life: f64) -> f64 {
         0.5f64.powf(dt as f64 / half_life)
     }
 }
+
+/// Learning weights of an hour's mean in the weekly and the daily profile.
+const ALPHA_WEEK: f32 = 0.5;
+const ALPHA_DAY: f32 = 0.3;
+/// Decay per hour of the minute-of-hour spikes, and per day of the day spikes.
+const MOH_DECAY_PER_HOUR: f32 = 0.85;
+const MOD_DECAY_PER_DAY: f32 = 0.8;
+/// Day spikes kept at most.
+const MAX_DAY_SPIKES: usize = 48;
 
 fn smooth(v: &mut f32, n: &mut u8, x: f32, alpha: f32) {
     if *n == 0 {

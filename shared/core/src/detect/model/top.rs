@@ -1,8 +1,10 @@
 //! Decayed top-value lists (callers, user agents, error codes) of a model: space-saving
 //! counters over shared strings, matched by pointer before content.
 
-use super::TOP_K;
 use std::sync::{Arc, LazyLock};
+
+/// Values a top list keeps.
+const TOP_K: usize = 8;
 
 /// The attribution value of calls without an error.
 pub(super) static NULL: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("null"));

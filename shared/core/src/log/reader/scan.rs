@@ -6,25 +6,46 @@
 use super::block::Blocks;
 use std::borrow::Cow;
 
+/// A wanted string field of a record, in [`FIELD_NAMES`] order.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    EventTime,
+    EventSource,
+    EventName,
+    AwsRegion,
+    RecipientAccountId,
+    ErrorCode,
+    EventId,
+    EventType,
+    UserAgent,
+    SourceIp,
+    IdentityType,
+    Arn,
+    IdentityAccount,
+    InvokedBy,
+    PrincipalId,
+}
+
 /// The fields of one record as found (not yet checked for presence).
 #[derive(Debug, Default)]
 pub struct Fields<'a> {
-    pub event_time: Option<Cow<'a, str>>,
-    pub event_source: Option<Cow<'a, str>>,
-    pub event_name: Option<Cow<'a, str>>,
-    pub aws_region: Option<Cow<'a, str>>,
-    pub recipient_account_id: Option<Cow<'a, str>>,
-    pub error_code: Option<Cow<'a, str>>,
-    pub event_id: Option<Cow<'a, str>>,
+    /// The string fields, by [`Field`] (`None`: absent or `null`).
+    strings: [Option<Cow<'a, str>>; FIELDS],
+    /// `readOnly`, when present.
     pub read_only: Option<bool>,
-    pub event_type: Option<Cow<'a, str>>,
-    pub user_agent: Option<Cow<'a, str>>,
-    pub source_ip: Option<Cow<'a, str>>,
-    pub identity_type: Option<Cow<'a, str>>,
-    pub arn: Option<Cow<'a, str>>,
-    pub identity_account: Option<Cow<'a, str>>,
-    pub invoked_by: Option<Cow<'a, str>>,
-    pub principal_id: Option<Cow<'a, str>>,
+}
+
+impl<'a> Fields<'a> {
+    /// Takes the string field `f` out.
+    pub fn take(&mut self, f: Field) -> Option<Cow<'a, str>> {
+        self.strings[f as usize].take()
+    }
+
+    /// The string field `f`.
+    #[cfg(test)]
+    pub fn get(&self, f: Field) -> Option<&str> {
+        self.strings[f as usize].as_deref()
+    }
 }
 
 /// Why a record could not be scanned.
@@ -306,29 +327,29 @@ enum TopKey {
 #[inline(always)]
 fn top_key(key: &[u8]) -> TopKey {
     let field = match key.len() {
-        7 if key == b"eventID" => 6,
+        7 if key == b"eventID" => Field::EventId as usize,
         8 if key == b"readOnly" => return TopKey::ReadOnly,
         9 => {
             if key == b"eventTime" {
-                0
+                Field::EventTime as usize
             } else if key == b"eventName" {
-                2
+                Field::EventName as usize
             } else if key == b"awsRegion" {
-                3
+                Field::AwsRegion as usize
             } else if key == b"errorCode" {
-                5
+                Field::ErrorCode as usize
             } else if key == b"eventType" {
-                7
+                Field::EventType as usize
             } else if key == b"userAgent" {
-                8
+                Field::UserAgent as usize
             } else {
                 return TopKey::Other;
             }
         }
-        11 if key == b"eventSource" => 1,
+        11 if key == b"eventSource" => Field::EventSource as usize,
         12 if key == b"userIdentity" => return TopKey::UserIdentity,
-        15 if key == b"sourceIPAddress" => 9,
-        18 if key == b"recipientAccountId" => 4,
+        15 if key == b"sourceIPAddress" => Field::SourceIp as usize,
+        18 if key == b"recipientAccountId" => Field::RecipientAccountId as usize,
         _ => return TopKey::Other,
     };
     TopKey::Field(field)
@@ -338,11 +359,11 @@ fn top_key(key: &[u8]) -> TopKey {
 #[inline(always)]
 fn identity_key(key: &[u8]) -> Option<usize> {
     match key.len() {
-        3 if key == b"arn" => Some(11),
-        4 if key == b"type" => Some(10),
-        9 if key == b"accountId" => Some(12),
-        9 if key == b"invokedBy" => Some(13),
-        11 if key == b"principalId" => Some(14),
+        3 if key == b"arn" => Some(Field::Arn as usize),
+        4 if key == b"type" => Some(Field::IdentityType as usize),
+        9 if key == b"accountId" => Some(Field::IdentityAccount as usize),
+        9 if key == b"invokedBy" => Some(Field::InvokedBy as usize),
+        11 if key == b"principalId" => Some(Field::PrincipalId as usize),
         _ => None,
     }
 }
@@ -383,25 +404,13 @@ pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
     }
     let len = c.i;
     let valid = simdutf8::basic::from_utf8(&s[..len]).ok();
-    let t = |f: usize| text(s, valid, spans[f], f);
-    let fields = Fields {
-        event_time: t(0)?,
-        event_source: t(1)?,
-        event_name: t(2)?,
-        aws_region: t(3)?,
-        recipient_account_id: t(4)?,
-        error_code: t(5)?,
-        event_id: t(6)?,
+    let mut fields = Fields {
         read_only,
-        event_type: t(7)?,
-        user_agent: t(8)?,
-        source_ip: t(9)?,
-        identity_type: t(10)?,
-        arn: t(11)?,
-        identity_account: t(12)?,
-        invoked_by: t(13)?,
-        principal_id: t(14)?,
+        ..Fields::default()
     };
+    for (f, slot) in fields.strings.iter_mut().enumerate() {
+        *slot = text(s, valid, spans[f], f)?;
+    }
     Ok((fields, len))
 }
 
@@ -414,10 +423,10 @@ mod tests {
     fn wanted_fields_are_decoded_and_others_skipped() {
         let text = br#"{"a":{"b":[1,"}"]},"eventName":"X\"y","userIdentity":{"arn":"arn:1","sessionContext":{"x":1}},"readOnly":"true","eventSource":null} tail"#;
         let (f, n) = record(text).unwrap();
-        assert_eq!(f.event_name.as_deref(), Some("X\"y"));
-        assert_eq!(f.arn.as_deref(), Some("arn:1"));
+        assert_eq!(f.get(Field::EventName), Some("X\"y"));
+        assert_eq!(f.get(Field::Arn), Some("arn:1"));
         assert_eq!(f.read_only, Some(true));
-        assert!(f.event_source.is_none());
+        assert!(f.get(Field::EventSource).is_none());
         assert_eq!(&text[n..], b" tail");
     }
 
@@ -467,13 +476,13 @@ mod tests {
                 // When the record is scanned
                 let (f, n) = record(text.as_bytes()).unwrap();
                 // Then the value was skipped up to its delimiter, and what follows is read
-                assert_eq!((f.event_name.as_deref(), n), (Some("X"), text.len()), "{text}");
+                assert_eq!((f.get(Field::EventName), n), (Some("X"), text.len()), "{text}");
             }
         }
         let (f, _) = record(br#"{"a":nullx,"b":true ,"c":1}"#).unwrap();
-        assert!(f.event_name.is_none());
+        assert!(f.get(Field::EventName).is_none());
         let (f, n) = record(br#"{"a":null,"eventName":"X"} tail"#).unwrap();
-        assert_eq!((f.event_name.as_deref(), n), (Some("X"), 26));
+        assert_eq!((f.get(Field::EventName), n), (Some("X"), 26));
         // And a literal cut before its delimiter is incomplete
         for text in [&br#"{"a":null"#[..], br#"{"a":nul"#, br#"{"a":false"#] {
             assert_eq!(record(text).err(), Some(ScanError::Incomplete), "{text:?}");
@@ -489,7 +498,14 @@ mod tests {
         let (a, n) = record(compact).unwrap();
         let (b, m) = record(&spaced[1..]).unwrap();
         // Then they give the same fields, each up to its closing brace
-        assert_eq!((a.event_name, a.arn, a.read_only), (b.event_name, b.arn, b.read_only));
+        let fields = |f: &Fields<'_>| {
+            (
+                f.get(Field::EventName).map(str::to_owned),
+                f.get(Field::Arn).map(str::to_owned),
+                f.read_only,
+            )
+        };
+        assert_eq!(fields(&a), fields(&b));
         assert_eq!((n, m), (compact.len(), spaced.len() - 1));
     }
 }

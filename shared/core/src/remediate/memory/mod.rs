@@ -4,7 +4,7 @@
 //! seen-changes ledger.
 
 use super::ports::{
-    AccountAdmin, Acl, AdminError, BucketAdmin, Claim, GroupRule, Pause, Permission, PublicAccessBlock,
+    AccountAdmin, Acl, AclOf, AdminError, BucketAdmin, Claim, GroupRule, Pause, Permission, Place, PublicAccessBlock,
     RemediationLedger, Scoped, SecurityGroup, SecurityGroupAdmin, SeenChange, Targets, TrailAdmin, TrailConfig,
     TrailStatus, CLAIM_LEASE_SECONDS,
 };
@@ -256,20 +256,16 @@ impl BucketAdmin for MemoryAdmins {
             })
         })
     }
-    async fn acl(&self, bucket: &str, key: Option<&str>, version: Option<&str>) -> Result<Acl, AdminError> {
+    async fn acl(&self, of: AclOf<'_>) -> Result<Acl, AdminError> {
+        let AclOf { bucket, key, version } = of;
         let acl = self.read_bucket(bucket, |b| match key {
             None => Some(b.acl.clone()),
             Some(k) => b.object_acls.get(&object_slot(k, version)).cloned(),
         })?;
         acl.ok_or_else(|| AdminError::NotFound(format!("object {bucket}/{}", key.unwrap_or(""))))
     }
-    async fn put_acl(
-        &self,
-        bucket: &str,
-        key: Option<&str>,
-        version: Option<&str>,
-        acl: &Acl,
-    ) -> Result<(), AdminError> {
+    async fn put_acl(&self, of: AclOf<'_>, acl: &Acl) -> Result<(), AdminError> {
+        let AclOf { bucket, key, version } = of;
         self.write(match (key, version) {
             (None, _) => "s3:PutBucketAcl",
             (Some(_), None) => "s3:PutObjectAcl",
@@ -403,14 +399,13 @@ impl TrailAdmin for MemoryAdmins {
 
 impl Targets for MemoryAdmins {
     type Admins = MemoryAdmins;
-    async fn admins<'a>(
-        &'a self,
-        account: &'a str,
-        region: &'a str,
-        role_arn: Option<&'a str>,
-    ) -> Result<Scoped<'a, MemoryAdmins>, AdminError> {
+    async fn admins<'a>(&'a self, place: Place<'a>) -> Result<Scoped<'a, MemoryAdmins>, AdminError> {
         if let Ok(mut s) = self.scopes.lock() {
-            s.push((account.to_owned(), region.to_owned(), role_arn.map(str::to_owned)));
+            s.push((
+                place.account.to_owned(),
+                place.region.to_owned(),
+                place.role_arn.map(str::to_owned),
+            ));
         }
         Ok(Scoped::Borrowed(self))
     }
