@@ -591,3 +591,39 @@ fn a_later_change_by_anyone_else_does_not_spare_an_earlier_one() {
     assert_eq!(ssh.outcomes[0].decision, Decision::Remediated, "{:?}", ssh.outcomes);
     assert!(admins.group_rules("sg-1").is_empty());
 }
+
+#[test]
+fn a_finding_whose_resource_does_not_fit_its_rule_is_failed_and_nothing_is_touched() {
+    // Given, for every rule that remediates, a finding on a kind of resource its remediation
+    // never takes (flow logs, or a trail for the flow-logs rule), in enforce mode
+    let admins = MemoryAdmins::default();
+    let config = RemediationConfig {
+        mode: Mode::Enforce,
+        rules: RuleSelection::All,
+        ..RemediationConfig::default()
+    };
+    let record = json!({"eventName": "X", "awsRegion": "us-east-1", "requestParameters": {}});
+    for rule in rules::RULES
+        .iter()
+        .filter(|r| r.id != RuleId::TrailsightExemptionChanged)
+    {
+        let resource = match rule.id {
+            RuleId::VpcFlowLogsDeleted => Resource::Trail { name: "t".into() },
+            _ => Resource::FlowLogs {
+                ids: vec!["fl-1".into()],
+            },
+        };
+        let finding = rule.finding(resource, "forged".into());
+        // When it is dispatched
+        let outcome = pollster::block_on(super::super::dispatch::dispatch(&admins, &config, &record, &finding));
+        // Then the decision is failed, saying the rule does not concern the resource
+        assert_eq!(outcome.decision, Decision::Failed, "{}", rule.id.as_str());
+        assert!(
+            outcome.reason.contains("does not concern this resource"),
+            "{}",
+            outcome.reason
+        );
+    }
+    // And nothing was written
+    assert!(admins.writes().is_empty(), "{:?}", admins.writes());
+}
