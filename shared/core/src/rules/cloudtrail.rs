@@ -3,23 +3,17 @@
 //! management events or only read events, a trail made single-region, global service events
 //! turned off, or its logs sent to another bucket.
 
-use super::{Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `cloudtrail-logging-stopped`: a trail stopped, deleted, or made to record less.
-pub const RULE: Rule = Rule {
-    id: RuleId::CloudtrailLoggingStopped,
-    severity: Severity::High,
-    events: &[
-        ("cloudtrail.amazonaws.com", "StopLogging"),
-        ("cloudtrail.amazonaws.com", "DeleteTrail"),
-        ("cloudtrail.amazonaws.com", "UpdateTrail"),
-        ("cloudtrail.amazonaws.com", "PutEventSelectors"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::CloudtrailLoggingStopped, Severity::High, EVENTS, check);
+const EVENTS: Events = &[
+    ("cloudtrail.amazonaws.com", "StopLogging"),
+    ("cloudtrail.amazonaws.com", "DeleteTrail"),
+    ("cloudtrail.amazonaws.com", "UpdateTrail"),
+    ("cloudtrail.amazonaws.com", "PutEventSelectors"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;

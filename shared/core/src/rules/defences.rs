@@ -3,45 +3,42 @@
 //! DeleteConfigurationRecorder, DeleteDeliveryChannel) and `vpc-flow-logs-deleted`
 //! (DeleteFlowLogs).
 
-use super::{text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `guardduty-disabled`.
-pub const GUARDDUTY: Rule = Rule {
-    id: RuleId::GuarddutyDisabled,
-    severity: Severity::Critical,
-    events: &[
-        ("guardduty.amazonaws.com", "DeleteDetector"),
-        ("guardduty.amazonaws.com", "UpdateDetector"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check: check_guardduty,
-};
+pub const GUARDDUTY: Rule = Rule::new(
+    RuleId::GuarddutyDisabled,
+    Severity::Critical,
+    GUARDDUTY_EVENTS,
+    check_guardduty,
+);
+const GUARDDUTY_EVENTS: Events = &[
+    ("guardduty.amazonaws.com", "DeleteDetector"),
+    ("guardduty.amazonaws.com", "UpdateDetector"),
+];
 
 /// `config-recording-stopped`.
-pub const CONFIG: Rule = Rule {
-    id: RuleId::ConfigRecordingStopped,
-    severity: Severity::High,
-    events: &[
-        ("config.amazonaws.com", "StopConfigurationRecorder"),
-        ("config.amazonaws.com", "DeleteConfigurationRecorder"),
-        ("config.amazonaws.com", "DeleteDeliveryChannel"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check: check_config,
-};
+pub const CONFIG: Rule = Rule::new(
+    RuleId::ConfigRecordingStopped,
+    Severity::High,
+    CONFIG_EVENTS,
+    check_config,
+);
+const CONFIG_EVENTS: Events = &[
+    ("config.amazonaws.com", "StopConfigurationRecorder"),
+    ("config.amazonaws.com", "DeleteConfigurationRecorder"),
+    ("config.amazonaws.com", "DeleteDeliveryChannel"),
+];
 
 /// `vpc-flow-logs-deleted`.
-pub const FLOW_LOGS: Rule = Rule {
-    id: RuleId::VpcFlowLogsDeleted,
-    severity: Severity::Medium,
-    events: &[("ec2.amazonaws.com", "DeleteFlowLogs")],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check: check_flow_logs,
-};
+pub const FLOW_LOGS: Rule = Rule::new(
+    RuleId::VpcFlowLogsDeleted,
+    Severity::Medium,
+    FLOW_LOGS_EVENTS,
+    check_flow_logs,
+);
+const FLOW_LOGS_EVENTS: Events = &[("ec2.amazonaws.com", "DeleteFlowLogs")];
 
 fn check_guardduty(call: &Call<'_>) -> Vec<Finding> {
     let detector = Resource::Detector {

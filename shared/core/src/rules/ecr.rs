@@ -1,17 +1,11 @@
 //! `ecr-repository-policy-public`: a repository policy (SetRepositoryPolicy) that lets anyone
 //! pull, push or manage images.
 
-use super::{public_policy, text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 
 /// `ecr-repository-policy-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::EcrRepositoryPolicyPublic,
-    severity: Severity::High,
-    events: &[("ecr.amazonaws.com", "SetRepositoryPolicy")],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::EcrRepositoryPolicyPublic, Severity::High, EVENTS, check);
+const EVENTS: Events = &[("ecr.amazonaws.com", "SetRepositoryPolicy")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let repository = Resource::Repository {

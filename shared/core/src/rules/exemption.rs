@@ -4,24 +4,18 @@
 //! An exemption switches remediation off for that resource, so granting one is itself an
 //! event someone should see.
 
-use super::{Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `trailsight-exemption-changed`: the exemption tag set or removed. Remediation only reports
 /// it for review, so AWS's native events of these (frequent) calls are not sent to it.
-pub const RULE: Rule = Rule {
-    id: RuleId::TrailsightExemptionChanged,
-    severity: Severity::Medium,
-    events: &[
-        ("s3.amazonaws.com", "PutBucketTagging"),
-        ("s3.amazonaws.com", "DeleteBucketTagging"),
-        ("ec2.amazonaws.com", "CreateTags"),
-        ("ec2.amazonaws.com", "DeleteTags"),
-    ],
-    native_trigger: false,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::TrailsightExemptionChanged, Severity::Medium, EVENTS, check).not_native();
+const EVENTS: Events = &[
+    ("s3.amazonaws.com", "PutBucketTagging"),
+    ("s3.amazonaws.com", "DeleteBucketTagging"),
+    ("ec2.amazonaws.com", "CreateTags"),
+    ("ec2.amazonaws.com", "DeleteTags"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     changes(call.name, call.request, &call.settings.exempt_tag_key)

@@ -1,20 +1,14 @@
 //! `iam-role-trust-public`: a role whose trust policy (CreateRole, UpdateAssumeRolePolicy)
 //! lets any AWS principal assume it.
 
-use super::{public_policy, text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 
 /// `iam-role-trust-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::IamRoleTrustPublic,
-    severity: Severity::Critical,
-    events: &[
-        ("iam.amazonaws.com", "CreateRole"),
-        ("iam.amazonaws.com", "UpdateAssumeRolePolicy"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::IamRoleTrustPublic, Severity::Critical, EVENTS, check);
+const EVENTS: Events = &[
+    ("iam.amazonaws.com", "CreateRole"),
+    ("iam.amazonaws.com", "UpdateAssumeRolePolicy"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let role = Resource::Role {

@@ -1,20 +1,14 @@
 //! `kms-key-policy-public`: a KMS key policy (PutKeyPolicy, or CreateKey with a policy) that
 //! lets anyone use or manage the key.
 
-use super::{public_policy, text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 
 /// `kms-key-policy-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::KmsKeyPolicyPublic,
-    severity: Severity::Critical,
-    events: &[
-        ("kms.amazonaws.com", "PutKeyPolicy"),
-        ("kms.amazonaws.com", "CreateKey"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::KmsKeyPolicyPublic, Severity::Critical, EVENTS, check);
+const EVENTS: Events = &[
+    ("kms.amazonaws.com", "PutKeyPolicy"),
+    ("kms.amazonaws.com", "CreateKey"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let id = match call.name {

@@ -3,23 +3,17 @@
 //! AuthType `NONE` (CreateFunctionUrlConfig, UpdateFunctionUrlConfig). CloudTrail names
 //! Lambda's calls with their API version (`AddPermission20150331v2`).
 
-use super::{text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `lambda-function-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::LambdaFunctionPublic,
-    severity: Severity::High,
-    events: &[
-        ("lambda.amazonaws.com", "AddPermission20150331"),
-        ("lambda.amazonaws.com", "AddPermission20150331v2"),
-        ("lambda.amazonaws.com", "CreateFunctionUrlConfig20211031"),
-        ("lambda.amazonaws.com", "UpdateFunctionUrlConfig20211031"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: true,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::LambdaFunctionPublic, Severity::High, EVENTS, check).breaking_callers();
+const EVENTS: Events = &[
+    ("lambda.amazonaws.com", "AddPermission20150331"),
+    ("lambda.amazonaws.com", "AddPermission20150331v2"),
+    ("lambda.amazonaws.com", "CreateFunctionUrlConfig20211031"),
+    ("lambda.amazonaws.com", "UpdateFunctionUrlConfig20211031"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;

@@ -434,7 +434,7 @@ pub struct Rule {
     /// The severity of its findings, unless the check says otherwise.
     pub severity: Severity,
     /// The (eventSource, eventName) pairs it looks at.
-    pub events: &'static [(&'static str, &'static str)],
+    pub events: Events,
     /// Whether the stack's native-event rule sends these calls to remediation (the template's
     /// `NativeApiCallRule` lists exactly these rules' event names; a test checks it).
     pub native_trigger: bool,
@@ -445,7 +445,40 @@ pub struct Rule {
     pub check: fn(&Call<'_>) -> Vec<Finding>,
 }
 
+/// The (eventSource, eventName) pairs a rule looks at.
+pub type Events = &'static [(&'static str, &'static str)];
+
 impl Rule {
+    /// A rule whose calls the native-event rule also sends to remediation, and whose revert
+    /// cannot break a legitimate caller.
+    pub const fn new(id: RuleId, severity: Severity, events: Events, check: fn(&Call<'_>) -> Vec<Finding>) -> Rule {
+        Rule {
+            id,
+            severity,
+            events,
+            native_trigger: true,
+            revert_breaks_callers: false,
+            check,
+        }
+    }
+
+    /// The same rule, but one whose calls reach remediation only as trailsight's risky-change
+    /// events.
+    pub const fn not_native(self) -> Rule {
+        Rule {
+            native_trigger: false,
+            ..self
+        }
+    }
+
+    /// The same rule, but one whose revert can break legitimate callers.
+    pub const fn breaking_callers(self) -> Rule {
+        Rule {
+            revert_breaks_callers: true,
+            ..self
+        }
+    }
+
     /// Whether the rule looks at this call.
     pub fn concerns(&self, event_source: &str, event_name: &str) -> bool {
         self.events.iter().any(|(s, n)| *n == event_name && *s == event_source)

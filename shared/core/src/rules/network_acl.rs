@@ -5,21 +5,15 @@
 //! fire: a stateless ACL needs it for the return traffic of outbound connections.
 
 use super::security_group::{covers_admin_port, ADMIN_PORTS};
-use super::{cidr, text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{cidr, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `ec2-network-acl-open-admin-port`.
-pub const RULE: Rule = Rule {
-    id: RuleId::Ec2NetworkAclOpenAdminPort,
-    severity: Severity::High,
-    events: &[
-        ("ec2.amazonaws.com", "CreateNetworkAclEntry"),
-        ("ec2.amazonaws.com", "ReplaceNetworkAclEntry"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::Ec2NetworkAclOpenAdminPort, Severity::High, EVENTS, check);
+const EVENTS: Events = &[
+    ("ec2.amazonaws.com", "CreateNetworkAclEntry"),
+    ("ec2.amazonaws.com", "ReplaceNetworkAclEntry"),
+];
 
 fn number(v: Option<&Value>) -> Option<i64> {
     match v? {

@@ -3,30 +3,24 @@
 //! settings on never fires, and neither does a setting the configuration leaves out: the
 //! rule reports, and remediation turns back on, exactly the settings the call turned off.
 
-use super::{quote, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{quote, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `s3-public-access-block-removed`: a public access block deleted or a setting turned off, at
 /// bucket or account level.
-pub const RULE: Rule = Rule {
-    id: RuleId::S3PublicAccessBlockRemoved,
-    severity: Severity::High,
-    events: &[
-        ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock"),
-        ("s3.amazonaws.com", "PutBucketPublicAccessBlock"),
-        ("s3.amazonaws.com", "PutPublicAccessBlock"),
-        ("s3.amazonaws.com", "DeletePublicAccessBlock"),
-        ("s3.amazonaws.com", "PutAccountPublicAccessBlock"),
-        ("s3.amazonaws.com", "DeleteAccountPublicAccessBlock"),
-        ("s3-control.amazonaws.com", "PutPublicAccessBlock"),
-        ("s3-control.amazonaws.com", "DeletePublicAccessBlock"),
-        ("s3-control.amazonaws.com", "PutAccountPublicAccessBlock"),
-        ("s3-control.amazonaws.com", "DeleteAccountPublicAccessBlock"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::S3PublicAccessBlockRemoved, Severity::High, EVENTS, check);
+const EVENTS: Events = &[
+    ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock"),
+    ("s3.amazonaws.com", "PutBucketPublicAccessBlock"),
+    ("s3.amazonaws.com", "PutPublicAccessBlock"),
+    ("s3.amazonaws.com", "DeletePublicAccessBlock"),
+    ("s3.amazonaws.com", "PutAccountPublicAccessBlock"),
+    ("s3.amazonaws.com", "DeleteAccountPublicAccessBlock"),
+    ("s3-control.amazonaws.com", "PutPublicAccessBlock"),
+    ("s3-control.amazonaws.com", "DeletePublicAccessBlock"),
+    ("s3-control.amazonaws.com", "PutAccountPublicAccessBlock"),
+    ("s3-control.amazonaws.com", "DeleteAccountPublicAccessBlock"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let account = || Resource::AccountPublicAccessBlock {

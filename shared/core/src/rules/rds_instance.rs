@@ -1,24 +1,18 @@
 //! `rds-instance-public`: a DB instance created, restored or modified with PubliclyAccessible
 //! true (a public DNS name resolving to a public address).
 
-use super::{text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `rds-instance-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::RdsInstancePublic,
-    severity: Severity::High,
-    events: &[
-        ("rds.amazonaws.com", "CreateDBInstance"),
-        ("rds.amazonaws.com", "ModifyDBInstance"),
-        ("rds.amazonaws.com", "CreateDBInstanceReadReplica"),
-        ("rds.amazonaws.com", "RestoreDBInstanceFromDBSnapshot"),
-        ("rds.amazonaws.com", "RestoreDBInstanceToPointInTime"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: true,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::RdsInstancePublic, Severity::High, EVENTS, check).breaking_callers();
+const EVENTS: Events = &[
+    ("rds.amazonaws.com", "CreateDBInstance"),
+    ("rds.amazonaws.com", "ModifyDBInstance"),
+    ("rds.amazonaws.com", "CreateDBInstanceReadReplica"),
+    ("rds.amazonaws.com", "RestoreDBInstanceFromDBSnapshot"),
+    ("rds.amazonaws.com", "RestoreDBInstanceToPointInTime"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let public = match call.request.get("publiclyAccessible") {

@@ -1,22 +1,16 @@
 //! Is an ACL public? Any grant to the `AllUsers` or `AuthenticatedUsers` groups, or a canned
 //! ACL `public-read`, `public-read-write` or `authenticated-read` (S3's definition).
 
-use super::{Call, Finding, Rule, RuleId, Severity};
+use super::{Call, Events, Finding, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `s3-bucket-acl-public`: an ACL (bucket, object or object version) granting the public groups.
-pub const RULE: Rule = Rule {
-    id: RuleId::S3BucketAclPublic,
-    severity: Severity::High,
-    events: &[
-        ("s3.amazonaws.com", "PutBucketAcl"),
-        ("s3.amazonaws.com", "PutObjectAcl"),
-        ("s3.amazonaws.com", "CreateBucket"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::S3BucketAclPublic, Severity::High, EVENTS, check);
+const EVENTS: Events = &[
+    ("s3.amazonaws.com", "PutBucketAcl"),
+    ("s3.amazonaws.com", "PutObjectAcl"),
+    ("s3.amazonaws.com", "CreateBucket"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     public_part(call.request)

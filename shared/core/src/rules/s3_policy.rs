@@ -1,20 +1,14 @@
 //! `s3-bucket-policy-public`: PutBucketPolicy with a statement that grants anyone access, as
 //! the policy evaluator ([`crate::policy`]) defines it.
 
-use super::{quote, Call, Finding, Rule, RuleId, Severity};
+use super::{quote, Call, Events, Finding, Rule, RuleId, Severity};
 use crate::policy;
 use serde_json::Value;
 use std::borrow::Cow;
 
 /// `s3-bucket-policy-public`: PutBucketPolicy with a public statement.
-pub const RULE: Rule = Rule {
-    id: RuleId::S3BucketPolicyPublic,
-    severity: Severity::Critical,
-    events: &[("s3.amazonaws.com", "PutBucketPolicy")],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::S3BucketPolicyPublic, Severity::Critical, EVENTS, check);
+const EVENTS: Events = &[("s3.amazonaws.com", "PutBucketPolicy")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let Some(policy) = policy_document(call.request) else {

@@ -1,17 +1,16 @@
 //! `secretsmanager-secret-policy-public`: a secret's resource policy (PutResourcePolicy) that
 //! lets anyone read or manage the secret.
 
-use super::{public_policy, text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 
 /// `secretsmanager-secret-policy-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::SecretsmanagerSecretPolicyPublic,
-    severity: Severity::Critical,
-    events: &[("secretsmanager.amazonaws.com", "PutResourcePolicy")],
-    native_trigger: true,
-    revert_breaks_callers: false,
+pub const RULE: Rule = Rule::new(
+    RuleId::SecretsmanagerSecretPolicyPublic,
+    Severity::Critical,
+    EVENTS,
     check,
-};
+);
+const EVENTS: Events = &[("secretsmanager.amazonaws.com", "PutResourcePolicy")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let secret = Resource::Secret {

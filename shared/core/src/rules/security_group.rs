@@ -4,21 +4,15 @@
 //! one call that together cover the IPv4 or IPv6 internet ([`super::cidr`]). Ingress only:
 //! the created rules a call reports as egress never count.
 
-use super::{cidr, quote, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{cidr, quote, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `ec2-security-group-open-admin-port`: an admin or database port opened to the internet.
-pub const RULE: Rule = Rule {
-    id: RuleId::Ec2SecurityGroupOpenAdminPort,
-    severity: Severity::High,
-    events: &[
-        ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
-        ("ec2.amazonaws.com", "ModifySecurityGroupRules"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::Ec2SecurityGroupOpenAdminPort, Severity::High, EVENTS, check);
+const EVENTS: Events = &[
+    ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
+    ("ec2.amazonaws.com", "ModifySecurityGroupRules"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let (record, req) = (call.record, call.request);

@@ -1,41 +1,33 @@
 //! `ebs-snapshot-public`, `ami-public` and `rds-snapshot-public`: a snapshot or image shared
 //! with every AWS account (the group `all`), not with named accounts.
 
-use super::{text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `ebs-snapshot-public`: ModifySnapshotAttribute adding createVolumePermission for `all`.
-pub const EBS_SNAPSHOT: Rule = Rule {
-    id: RuleId::EbsSnapshotPublic,
-    severity: Severity::Critical,
-    events: &[("ec2.amazonaws.com", "ModifySnapshotAttribute")],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check: check_snapshot,
-};
+pub const EBS_SNAPSHOT: Rule = Rule::new(
+    RuleId::EbsSnapshotPublic,
+    Severity::Critical,
+    EBS_SNAPSHOT_EVENTS,
+    check_snapshot,
+);
+const EBS_SNAPSHOT_EVENTS: Events = &[("ec2.amazonaws.com", "ModifySnapshotAttribute")];
 
 /// `ami-public`: ModifyImageAttribute adding launchPermission for `all`.
-pub const AMI: Rule = Rule {
-    id: RuleId::AmiPublic,
-    severity: Severity::High,
-    events: &[("ec2.amazonaws.com", "ModifyImageAttribute")],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check: check_image,
-};
+pub const AMI: Rule = Rule::new(RuleId::AmiPublic, Severity::High, AMI_EVENTS, check_image);
+const AMI_EVENTS: Events = &[("ec2.amazonaws.com", "ModifyImageAttribute")];
 
 /// `rds-snapshot-public`: Modify(DB|DBCluster)SnapshotAttribute adding `all` to `restore`.
-pub const RDS_SNAPSHOT: Rule = Rule {
-    id: RuleId::RdsSnapshotPublic,
-    severity: Severity::Critical,
-    events: &[
-        ("rds.amazonaws.com", "ModifyDBSnapshotAttribute"),
-        ("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check: check_db_snapshot,
-};
+pub const RDS_SNAPSHOT: Rule = Rule::new(
+    RuleId::RdsSnapshotPublic,
+    Severity::Critical,
+    RDS_SNAPSHOT_EVENTS,
+    check_db_snapshot,
+);
+const RDS_SNAPSHOT_EVENTS: Events = &[
+    ("rds.amazonaws.com", "ModifyDBSnapshotAttribute"),
+    ("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute"),
+];
 
 /// Whether an EC2 permission change adds the group `all`: `{"add": {"items": [{"group":
 /// "all"}]}}` (or `add` as a list), or the older flat form (`operationType: add` with

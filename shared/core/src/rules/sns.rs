@@ -2,22 +2,16 @@
 //! one) that lets anyone publish, subscribe or manage the topic, or AddPermission granting an
 //! action to every account (`*`).
 
-use super::{public_policy, quote, text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{public_policy, quote, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `sns-topic-policy-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::SnsTopicPolicyPublic,
-    severity: Severity::High,
-    events: &[
-        ("sns.amazonaws.com", "SetTopicAttributes"),
-        ("sns.amazonaws.com", "CreateTopic"),
-        ("sns.amazonaws.com", "AddPermission"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::SnsTopicPolicyPublic, Severity::High, EVENTS, check);
+const EVENTS: Events = &[
+    ("sns.amazonaws.com", "SetTopicAttributes"),
+    ("sns.amazonaws.com", "CreateTopic"),
+    ("sns.amazonaws.com", "AddPermission"),
+];
 
 /// The topic policy a SetTopicAttributes or CreateTopic request sets.
 pub fn policy<'a>(name: &str, request: &'a Value) -> Option<&'a Value> {

@@ -1,20 +1,14 @@
 //! `sqs-queue-policy-public`: a queue policy (SetQueueAttributes, or CreateQueue with a
 //! `Policy` attribute) that lets anyone send, receive or manage messages.
 
-use super::{public_policy, text, Call, Finding, Resource, Rule, RuleId, Severity};
+use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 
 /// `sqs-queue-policy-public`.
-pub const RULE: Rule = Rule {
-    id: RuleId::SqsQueuePolicyPublic,
-    severity: Severity::High,
-    events: &[
-        ("sqs.amazonaws.com", "SetQueueAttributes"),
-        ("sqs.amazonaws.com", "CreateQueue"),
-    ],
-    native_trigger: true,
-    revert_breaks_callers: false,
-    check,
-};
+pub const RULE: Rule = Rule::new(RuleId::SqsQueuePolicyPublic, Severity::High, EVENTS, check);
+const EVENTS: Events = &[
+    ("sqs.amazonaws.com", "SetQueueAttributes"),
+    ("sqs.amazonaws.com", "CreateQueue"),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let url = text(call.request, "queueUrl")
