@@ -42,6 +42,22 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// The version of the stream snapshot or API state stored as `id` in `table` (0 when there
+/// is none).
+fn stored_version(table: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Result<u64, StoreError> {
+    /// The version field every stored snapshot and state has.
+    #[derive(Deserialize)]
+    struct Stored {
+        version: u64,
+    }
+    match table.get(id).map_err(unavailable)? {
+        Some(v) => Ok(serde_json::from_slice::<Stored>(v.value())
+            .map_err(|e| corrupt(id, e))?
+            .version),
+        None => Ok(0),
+    }
+}
+
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         what: what.to_owned(),
@@ -168,29 +184,13 @@ impl BaselineStore for RedbStore {
             let mut apis = txn.open_table(APIS).map_err(unavailable)?;
             for (k, s) in &commit.streams {
                 let id = stream_id(k);
-                let current = match streams.get(id.as_str()).map_err(unavailable)? {
-                    Some(v) => {
-                        serde_json::from_slice::<StreamSnapshot>(v.value())
-                            .map_err(|e| corrupt(&id, e))?
-                            .version
-                    }
-                    None => 0,
-                };
-                if current != s.version {
+                if stored_version(&streams, &id)? != s.version {
                     return Ok(CommitOutcome::Conflict);
                 }
             }
             for (k, v) in &commit.apis {
                 let id = api_id(k);
-                let current = match apis.get(id.as_str()).map_err(unavailable)? {
-                    Some(x) => {
-                        serde_json::from_slice::<Versioned<serde_json::Value>>(x.value())
-                            .map_err(|e| corrupt(&id, e))?
-                            .version
-                    }
-                    None => 0,
-                };
-                if current != v.version {
+                if stored_version(&apis, &id)? != v.version {
                     return Ok(CommitOutcome::Conflict);
                 }
             }

@@ -112,13 +112,11 @@ impl DynamoStore {
             return Ok((Checkpoint::default(), vec![], BTreeSet::new()));
         }
         let from = head.checkpoint.as_ref().map_or(1, |(cp, _, _)| *cp);
-        let (first, last) = journal_range(head.seq, head.checkpoint.as_ref().map(|(cp, _, _)| *cp));
         let items = self
-            .query_all(
+            .query_stream(
                 "Query (journal)",
-                stream_pk(stream),
-                "sk BETWEEN :a AND :b",
-                &[(":a", first), (":b", last)],
+                stream,
+                journal_range(head.seq, head.checkpoint.as_ref().map(|(cp, _, _)| *cp)),
             )
             .await?;
         let what = stream_pk(stream);
@@ -154,6 +152,19 @@ impl DynamoStore {
             .map(str::to_owned)
             .collect();
         Ok((checkpoint, entries.into_iter().map(|(_, e)| e).collect(), committed))
+    }
+
+    /// Every item of `stream` whose sort key lies between `first` and `last` (both included), as
+    /// [`DynamoStore::query_all`].
+    async fn query_stream(
+        &self,
+        what: &'static str,
+        stream: &StreamKey,
+        (first, last): (String, String),
+    ) -> Result<Vec<Item>, StoreError> {
+        let values = [(":a", first), (":b", last)];
+        self.query_all(what, stream_pk(stream), "sk BETWEEN :a AND :b", &values)
+            .await
     }
 
     /// Every item of partition `pk` whose sort key matches `sk_condition` (a consistent,
@@ -199,14 +210,8 @@ impl DynamoStore {
     /// `from` up to `to` (so every item holding a minute of `from..=to`): `(minute, the object
     /// that wrote them, ids)`. One paginated Query.
     pub(super) async fn range_ids(&self, stream: &StreamKey, from: i64, to: i64) -> Result<Vec<MinuteIds>, StoreError> {
-        let (first, last) = ids_range(from, to);
         let items = self
-            .query_all(
-                "Query (event ids)",
-                stream_pk(stream),
-                "sk BETWEEN :a AND :b",
-                &[(":a", first), (":b", last)],
-            )
+            .query_stream("Query (event ids)", stream, ids_range(from, to))
             .await?;
         let what = stream_pk(stream);
         let mut out = Vec::new();
