@@ -54,21 +54,30 @@ impl DynamoStore {
         Ok(out)
     }
 
+    /// The object's ledger item, when it was committed (a consistent read, counted in
+    /// `ledger_reads`).
     pub(super) async fn ledger(&self, object: &str) -> Result<Option<Item>, StoreError> {
+        let item = self.get_consistent("GetItem", key(object_pk(object), "LEDGER")).await?;
+        if let Ok(mut u) = self.usage.lock() {
+            u.ledger_reads += 1;
+        }
+        Ok(item)
+    }
+
+    /// The item at `key`, read consistently, metered and modelled. `what` names the request
+    /// in errors.
+    pub(super) async fn get_consistent(&self, what: &str, key: Item) -> Result<Option<Item>, StoreError> {
         let resp = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(object_pk(object), "LEDGER")))
+            .set_key(Some(key))
             .consistent_read(true)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map_err(|e| sdk_err("GetItem", e))?;
+            .map_err(|e| sdk_err(what, e))?;
         self.meter(false, resp.consumed_capacity());
-        if let Ok(mut u) = self.usage.lock() {
-            u.ledger_reads += 1;
-        }
         match resp.item() {
             Some(item) => self.model_reads(std::slice::from_ref(item), 0),
             None => self.model_reads(&[], 1),

@@ -57,27 +57,15 @@ impl DynamoStore {
 
     /// Whether the stream's turn is free (absent, expired or already `holder`'s).
     async fn turn_free(&self, stream: &StreamKey, holder: &str) -> Result<bool, StoreError> {
-        let resp = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(stream_pk(stream), "TURN")))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| sdk_err("GetItem (turn)", e))?;
-        self.meter(false, resp.consumed_capacity());
-        self.model_reads(
-            resp.item().map(std::slice::from_ref).unwrap_or(&[]),
-            usize::from(resp.item().is_none()),
-        );
+        let item = self
+            .get_consistent("GetItem (turn)", key(stream_pk(stream), "TURN"))
+            .await?;
         if let Ok(mut u) = self.usage.lock() {
             u.turn_polls += 1;
         }
-        Ok(match resp.item() {
+        Ok(match item {
             None => true,
-            Some(item) => get_s(item, "holder") == Some(holder) || get_n(item, "until").unwrap_or(0) < now_millis(),
+            Some(item) => get_s(&item, "holder") == Some(holder) || get_n(&item, "until").unwrap_or(0) < now_millis(),
         })
     }
 
