@@ -91,56 +91,12 @@ async fn run<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, 
 /// the finding's resource does not fit its rule.
 fn choose(call: &Call, finding: &Finding) -> Option<Chosen> {
     let resource = &finding.resource;
-    let request = call.request;
-    let id = resource.name();
     Some(match finding.rule {
-        RuleId::S3BucketPolicyPublic => {
-            let Resource::Bucket { name, .. } = resource else {
-                return None;
-            };
-            Chosen::BucketPolicy(bucket_policy::BucketPolicy::new(name, request))
-        }
-        RuleId::S3BucketAclPublic => {
-            let Resource::Bucket {
-                name, key, version_id, ..
-            } = resource
-            else {
-                return None;
-            };
-            Chosen::BucketAcl(bucket_acl::BucketAcl::new(
-                name,
-                key.as_deref(),
-                version_id.as_deref(),
-                request,
-            ))
-        }
-        RuleId::S3PublicAccessBlockRemoved => {
-            let level = match resource {
-                Resource::Bucket { name, .. } => public_access_block::Level::Bucket(name.clone()),
-                Resource::AccountPublicAccessBlock { account } => public_access_block::Level::Account(account.clone()),
-                _ => return None,
-            };
-            Chosen::PublicAccessBlock(public_access_block::PublicAccessBlockOn::new(level, call.record))
-        }
-        RuleId::Ec2SecurityGroupOpenAdminPort => {
-            let Resource::SecurityGroup {
-                group_id, group_name, ..
-            } = resource
-            else {
-                return None;
-            };
-            Chosen::Group(security_group::OpenedGroup::new(
-                group_id.as_deref(),
-                group_name.as_deref(),
-                call.record,
-            ))
-        }
-        RuleId::CloudtrailLoggingStopped => {
-            let Resource::Trail { name } = resource else {
-                return None;
-            };
-            Chosen::Trail(trail::StoppedTrail::new(name, call.record))
-        }
+        RuleId::S3BucketPolicyPublic => call.bucket_policy(resource)?,
+        RuleId::S3BucketAclPublic => call.bucket_acl(resource)?,
+        RuleId::S3PublicAccessBlockRemoved => call.public_access_block(resource)?,
+        RuleId::Ec2SecurityGroupOpenAdminPort => call.security_group(resource)?,
+        RuleId::CloudtrailLoggingStopped => call.trail(resource)?,
         RuleId::TrailsightExemptionChanged => Chosen::Review,
         RuleId::KmsKeyPolicyPublic => call.resource_policy(resource, PolicyKind::KmsKey)?,
         RuleId::SqsQueuePolicyPublic => call.resource_policy(resource, PolicyKind::Queue)?,
@@ -148,73 +104,50 @@ fn choose(call: &Call, finding: &Finding) -> Option<Chosen> {
         RuleId::EcrRepositoryPolicyPublic => call.resource_policy(resource, PolicyKind::Repository)?,
         RuleId::SecretsmanagerSecretPolicyPublic => call.resource_policy(resource, PolicyKind::Secret)?,
         RuleId::IamRoleTrustPublic => call.resource_policy(resource, PolicyKind::RoleTrust)?,
-        RuleId::LambdaFunctionPublic => {
-            let Resource::Function { id } = resource else {
-                return None;
-            };
-            let opening = match request.get("statementId").and_then(Value::as_str) {
-                Some(sid) if call.name.starts_with("AddPermission") => Opening::Permission(sid.to_owned()),
-                _ => Opening::Url,
-            };
-            Chosen::Function(PublicFunction {
-                function: id.clone(),
-                opening,
-            })
-        }
-        RuleId::EbsSnapshotPublic => {
-            let Resource::Snapshot { .. } = resource else {
-                return None;
-            };
-            Chosen::Share(sharing::PublicShare {
-                kind: SharedKind::Snapshot,
-                id,
-            })
-        }
-        RuleId::AmiPublic => {
-            let Resource::Image { .. } = resource else { return None };
-            Chosen::Share(sharing::PublicShare {
-                kind: SharedKind::Image,
-                id,
-            })
-        }
-        RuleId::RdsSnapshotPublic => {
-            let kind = match resource {
-                Resource::DbSnapshot { .. } => SharedKind::DbSnapshot,
-                Resource::DbClusterSnapshot { .. } => SharedKind::DbClusterSnapshot,
-                _ => return None,
-            };
-            Chosen::Share(sharing::PublicShare { kind, id })
-        }
-        RuleId::RdsInstancePublic => {
-            let Resource::DbInstance { id } = resource else {
-                return None;
-            };
-            Chosen::DbInstance(db_instance::PublicDbInstance { id: id.clone() })
-        }
-        RuleId::Ec2NetworkAclOpenAdminPort => {
-            let Resource::NetworkAclEntry { id, rule_number } = resource else {
-                return None;
-            };
-            Chosen::AclEntry(OpenAclEntry::new(id, *rule_number, request))
-        }
-        RuleId::GuarddutyDisabled => {
-            let Resource::Detector { id } = resource else {
-                return None;
-            };
-            call.defence(Defence::Detector(id.clone()))
-        }
+        RuleId::LambdaFunctionPublic => call.function(resource)?,
+        RuleId::EbsSnapshotPublic => share(resource, |r| {
+            matches!(r, Resource::Snapshot { .. }).then_some(SharedKind::Snapshot)
+        })?,
+        RuleId::AmiPublic => share(resource, |r| {
+            matches!(r, Resource::Image { .. }).then_some(SharedKind::Image)
+        })?,
+        RuleId::RdsSnapshotPublic => share(resource, |r| match r {
+            Resource::DbSnapshot { .. } => Some(SharedKind::DbSnapshot),
+            Resource::DbClusterSnapshot { .. } => Some(SharedKind::DbClusterSnapshot),
+            _ => None,
+        })?,
+        RuleId::RdsInstancePublic => match resource {
+            Resource::DbInstance { id } => Chosen::DbInstance(db_instance::PublicDbInstance { id: id.clone() }),
+            _ => return None,
+        },
+        RuleId::Ec2NetworkAclOpenAdminPort => match resource {
+            Resource::NetworkAclEntry { id, rule_number } => {
+                Chosen::AclEntry(OpenAclEntry::new(id, *rule_number, call.request))
+            }
+            _ => return None,
+        },
+        RuleId::GuarddutyDisabled => match resource {
+            Resource::Detector { id } => call.defence(Defence::Detector(id.clone())),
+            _ => return None,
+        },
         RuleId::ConfigRecordingStopped => match resource {
             Resource::ConfigRecorder { id } => call.defence(Defence::Recorder(id.clone())),
             Resource::DeliveryChannel { id } => call.defence(Defence::DeliveryChannel(id.clone())),
             _ => return None,
         },
-        RuleId::VpcFlowLogsDeleted => {
-            let Resource::FlowLogs { ids } = resource else {
-                return None;
-            };
-            call.defence(Defence::FlowLogs(ids.clone()))
-        }
+        RuleId::VpcFlowLogsDeleted => match resource {
+            Resource::FlowLogs { ids } => call.defence(Defence::FlowLogs(ids.clone())),
+            _ => return None,
+        },
     })
+}
+
+/// Withdrawing the public share of `resource`, of the kind `kind` finds it to be.
+fn share(resource: &Resource, kind: impl FnOnce(&Resource) -> Option<SharedKind>) -> Option<Chosen> {
+    Some(Chosen::Share(sharing::PublicShare {
+        kind: kind(resource)?,
+        id: resource.name(),
+    }))
 }
 
 /// What the remediations read from the triggering call.
@@ -231,6 +164,75 @@ impl<'a> Call<'a> {
             request: record.get("requestParameters").unwrap_or(&Value::Null),
             name: record.get("eventName").and_then(Value::as_str).unwrap_or(""),
         }
+    }
+
+    /// Removing the public statements the call added to a bucket's policy.
+    fn bucket_policy(&self, resource: &Resource) -> Option<Chosen> {
+        let Resource::Bucket { name, .. } = resource else {
+            return None;
+        };
+        Some(Chosen::BucketPolicy(bucket_policy::BucketPolicy::new(
+            name,
+            self.request,
+        )))
+    }
+
+    /// Removing the public grants the call made on a bucket, object or object version.
+    fn bucket_acl(&self, resource: &Resource) -> Option<Chosen> {
+        let Resource::Bucket {
+            name, key, version_id, ..
+        } = resource
+        else {
+            return None;
+        };
+        let acl = bucket_acl::BucketAcl::new(name, key.as_deref(), version_id.as_deref(), self.request);
+        Some(Chosen::BucketAcl(acl))
+    }
+
+    /// Putting back the bucket's or the account's public access block.
+    fn public_access_block(&self, resource: &Resource) -> Option<Chosen> {
+        let level = match resource {
+            Resource::Bucket { name, .. } => public_access_block::Level::Bucket(name.clone()),
+            Resource::AccountPublicAccessBlock { account } => public_access_block::Level::Account(account.clone()),
+            _ => return None,
+        };
+        let block = public_access_block::PublicAccessBlockOn::new(level, self.record);
+        Some(Chosen::PublicAccessBlock(block))
+    }
+
+    /// Revoking the ingress rules the call opened on a security group.
+    fn security_group(&self, resource: &Resource) -> Option<Chosen> {
+        let Resource::SecurityGroup {
+            group_id, group_name, ..
+        } = resource
+        else {
+            return None;
+        };
+        let group = security_group::OpenedGroup::new(group_id.as_deref(), group_name.as_deref(), self.record);
+        Some(Chosen::Group(group))
+    }
+
+    /// Starting the trail's logging again.
+    fn trail(&self, resource: &Resource) -> Option<Chosen> {
+        let Resource::Trail { name } = resource else {
+            return None;
+        };
+        Some(Chosen::Trail(trail::StoppedTrail::new(name, self.record)))
+    }
+
+    /// Removing the function's public permission (by its statement id) or its public URL.
+    fn function(&self, resource: &Resource) -> Option<Chosen> {
+        let Resource::Function { id } = resource else {
+            return None;
+        };
+        let opening = match self.request.get("statementId").and_then(Value::as_str) {
+            Some(sid) if self.name.starts_with("AddPermission") => Opening::Permission(sid.to_owned()),
+            _ => Opening::Url,
+        };
+        Some(Chosen::Function(PublicFunction {
+            function: id.clone(),
+            opening,
+        }))
     }
 
     /// The remediation of a resource policy of `kind` on `resource` (`None` when the resource
