@@ -54,9 +54,7 @@ fn main() -> Result<(), Error> {
             None => Ok(0),
         }
     };
-    let folder = args
-        .first()
-        .ok_or("usage: merge_cost FOLDER [--reps N] [--evict-kb K] [--only rules|all]")?;
+    let folder = args.first().ok_or("usage: merge_cost FOLDER [--reps N] [--evict-kb K] [--only rules|all]")?;
     let reps = option("--reps")?.max(1);
     let mut evict = vec![0u64; option("--evict-kb")? * 128];
     let mut files = vec![];
@@ -74,14 +72,10 @@ fn main() -> Result<(), Error> {
     }
     let (mut rules, mut all) = (0.0, 0.0);
     if only.is_none_or(|o| o == "rules") {
-        rules = (0..reps)
-            .map(|_| apply_all(&batches, false, &mut evict))
-            .fold(f64::MAX, f64::min);
+        rules = (0..reps).map(|_| apply_all(&batches, false, &mut evict)).fold(f64::MAX, f64::min);
     }
     if only.is_none_or(|o| o == "all") {
-        all = (0..reps)
-            .map(|_| apply_all(&batches, true, &mut evict))
-            .fold(f64::MAX, f64::min);
+        all = (0..reps).map(|_| apply_all(&batches, true, &mut evict)).fold(f64::MAX, f64::min);
     }
     println!(
         "{} files, best of {reps}: rules {rules:.3} s, rules + detection {all:.3} s, detection {:.3} s",

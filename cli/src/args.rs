@@ -277,9 +277,6 @@ pub enum StagesArg {
 impl StagesArg {
     /// The pipeline stages this selects.
     pub fn stages(self) -> trailsight_core::ingest::pipeline::Stages {
-        trailsight_core::ingest::pipeline::Stages {
-            detect: self == StagesArg::All,
-            rules: self != StagesArg::Count,
-        }
+        trailsight_core::ingest::pipeline::Stages { detect: self == StagesArg::All, rules: self != StagesArg::Count }
     }
 }

@@ -67,14 +67,10 @@ pub fn run(args: &BackfillArgs) -> Result<ExitCode, BackfillError> {
     let detector = match &args.config {
         None => DetectorConfig::default(),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| BackfillError::Config {
-                path: path.display().to_string(),
-                why: e.to_string(),
-            })?;
-            DetectorConfig::from_toml(&text).map_err(|e| BackfillError::Config {
-                path: path.display().to_string(),
-                why: e.to_string(),
-            })?
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| BackfillError::Config { path: path.display().to_string(), why: e.to_string() })?;
+            DetectorConfig::from_toml(&text)
+                .map_err(|e| BackfillError::Config { path: path.display().to_string(), why: e.to_string() })?
         }
     };
     let rt = tokio::runtime::Runtime::new()?;
@@ -85,12 +81,7 @@ pub fn run(args: &BackfillArgs) -> Result<ExitCode, BackfillError> {
         let since = args.since.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
         let listed = s3::list_logs(&s3_client, &args.bucket, &args.prefix, since).await?;
         let objects: Vec<_> = listed.into_iter().map(|(o, _)| o).collect();
-        eprintln!(
-            "trailsight backfill: {} log files under s3://{}/{}",
-            objects.len(),
-            args.bucket,
-            args.prefix
-        );
+        eprintln!("trailsight backfill: {} log files under s3://{}/{}", objects.len(), args.bucket, args.prefix);
         let deps = Deps {
             source: s3::S3Source::new(s3_client),
             store: DynamoStore::from_config(&sdk, &args.table),
@@ -114,10 +105,6 @@ pub fn run(args: &BackfillArgs) -> Result<ExitCode, BackfillError> {
         for (key, why) in &report.failed {
             eprintln!("trailsight backfill: {key}: {why}");
         }
-        Ok(if report.failed.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(3)
-        })
+        Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
     })
 }

@@ -18,16 +18,12 @@ pub fn problem(text: &str) -> Option<String> {
     if message.contains("line ") {
         return Some(message);
     }
-    let line = message
-        .split('"')
-        .nth(1)
-        .and_then(|key| line_of(text, key))
-        .or_else(|| {
-            message
-                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-                .filter(|w| w.contains('_'))
-                .find_map(|w| line_of(text, w))
-        });
+    let line = message.split('"').nth(1).and_then(|key| line_of(text, key)).or_else(|| {
+        message
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| w.contains('_'))
+            .find_map(|w| line_of(text, w))
+    });
     Some(match line {
         Some(n) => format!("line {n}: {message}"),
         None => message,

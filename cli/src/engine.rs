@@ -19,10 +19,7 @@ struct Collect(Mutex<Vec<Envelope>>);
 
 impl EventSink for Collect {
     async fn put(&self, events: &[Envelope]) -> Result<(), SinkError> {
-        let mut held = self
-            .0
-            .lock()
-            .map_err(|_| SinkError::none_delivered(events.len(), "poisoned"))?;
+        let mut held = self.0.lock().map_err(|_| SinkError::none_delivered(events.len(), "poisoned"))?;
         held.extend_from_slice(events);
         Ok(())
     }
@@ -54,13 +51,9 @@ impl Engine {
     pub fn new(config: DetectorConfig, stages: Stages, store: Option<RedbStore>) -> Self {
         match store {
             None => Engine::Memory(Pipeline::with_stages(config, stages)),
-            Some(store) => Engine::Stored {
-                store,
-                config,
-                stats: Stats::default(),
-                totals: BTreeMap::new(),
-                already: 0,
-            },
+            Some(store) => {
+                Engine::Stored { store, config, stats: Stats::default(), totals: BTreeMap::new(), already: 0 }
+            }
         }
     }
 
@@ -89,18 +82,11 @@ impl Engine {
     pub fn apply(&mut self, file: &LogFile, batch: FileBatch) -> Result<Vec<Envelope>, IngestError> {
         match self {
             Engine::Memory(p) => Ok(p.apply(Some(&file.key), batch)),
-            Engine::Stored {
-                store,
-                config,
-                stats,
-                totals,
-                already,
-            } => {
+            Engine::Stored { store, config, stats, totals, already } => {
                 let sink = Collect::default();
                 let object = Self::object(file);
-                let report = pollster::block_on(ingest(&*store, &sink, config, &object, &file.key, || async {
-                    Ok(batch)
-                }))?;
+                let report =
+                    pollster::block_on(ingest(&*store, &sink, config, &object, &file.key, || async { Ok(batch) }))?;
                 if report.disposition == Disposition::Duplicate {
                     *already += 1;
                 }

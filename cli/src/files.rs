@@ -49,10 +49,7 @@ pub enum FindError {
 pub fn find(paths: &[PathBuf]) -> Result<Found, FindError> {
     let mut found = Found::default();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| FindError::Path {
-            path: p.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(p).map_err(|source| FindError::Path { path: p.clone(), source })?;
         if meta.is_file() {
             let skipped = found.skipped.len();
             add(&mut found, p, meta.len());
@@ -62,30 +59,21 @@ pub fn find(paths: &[PathBuf]) -> Result<Found, FindError> {
             continue;
         }
         for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
-            let entry = entry.map_err(|source| FindError::Walk {
-                path: p.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|source| FindError::Walk { path: p.clone(), source })?;
             if entry.file_type().is_file() {
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 add(&mut found, entry.path(), size);
             }
         }
     }
-    found
-        .logs
-        .sort_by(|a, b| a.key.delivered.cmp(&b.key.delivered).then_with(|| a.path.cmp(&b.path)));
+    found.logs.sort_by(|a, b| a.key.delivered.cmp(&b.key.delivered).then_with(|| a.path.cmp(&b.path)));
     Ok(found)
 }
 
 fn add(found: &mut Found, path: &Path, size: u64) {
     let text = path.to_string_lossy().replace('\\', "/");
     match classify(&text) {
-        Classified::Log(key) => found.logs.push(LogFile {
-            path: path.to_path_buf(),
-            key,
-            size,
-        }),
+        Classified::Log(key) => found.logs.push(LogFile { path: path.to_path_buf(), key, size }),
         Classified::Skip(reason) => found.skipped.push((path.to_path_buf(), reason)),
     }
 }

@@ -52,10 +52,7 @@ where
         items,
         taken: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
-        queue: Mutex::new(Queue {
-            ready: BTreeMap::new(),
-            next: 0,
-        }),
+        queue: Mutex::new(Queue { ready: BTreeMap::new(), next: 0 }),
         moved: Condvar::new(),
         merge: Mutex::new(apply),
         ahead: threads * 4,

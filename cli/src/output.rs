@@ -91,11 +91,7 @@ impl Printer {
     /// A printer of JSON lines (`table` false) or of a readable table, keeping what `filter`
     /// keeps.
     pub fn new(table: bool, filter: Filter) -> Self {
-        Printer {
-            table,
-            filter,
-            header: false,
-        }
+        Printer { table, filter, header: false }
     }
 
     /// Writes the events `filter` keeps.
@@ -107,19 +103,11 @@ impl Printer {
                 continue;
             }
             if !self.header {
-                writeln!(
-                    out,
-                    "{:<16} {:<16} {:<26} {:<44} why",
-                    "time", "kind", "account/region", "API or resource"
-                )?;
+                writeln!(out, "{:<16} {:<16} {:<26} {:<44} why", "time", "kind", "account/region", "API or resource")?;
                 self.header = true;
             }
             let row = Row::of(e);
-            writeln!(
-                out,
-                "{:<16} {:<16} {:<26} {:<44} {}",
-                row.time, row.kind, row.place, row.subject, row.why
-            )?;
+            writeln!(out, "{:<16} {:<16} {:<26} {:<44} {}", row.time, row.kind, row.place, row.subject, row.why)?;
         }
         Ok(())
     }
@@ -170,20 +158,10 @@ impl Row {
                     ),
                     reason => reason.to_owned(),
                 };
-                (
-                    format!("{rate} {state}"),
-                    format!("{source}:{}", text(d, "/insightDetails/eventName")),
-                    why,
-                )
+                (format!("{rate} {state}"), format!("{source}:{}", text(d, "/insightDetails/eventName")), why)
             }
         };
-        Row {
-            time,
-            kind,
-            place,
-            subject: clip(&subject, 44),
-            why,
-        }
+        Row { time, kind, place, subject: clip(&subject, 44), why }
     }
 }
 
@@ -209,11 +187,7 @@ fn number(v: Option<&Value>) -> String {
 fn resource_name(r: &Value) -> String {
     for key in ["name", "id", "groupId", "groupName", "account"] {
         if let Some(s) = r.get(key).and_then(Value::as_str) {
-            let key_part = r
-                .get("key")
-                .and_then(Value::as_str)
-                .map(|k| format!("/{k}"))
-                .unwrap_or_default();
+            let key_part = r.get("key").and_then(Value::as_str).map(|k| format!("/{k}")).unwrap_or_default();
             return format!("{s}{key_part}");
         }
     }
@@ -248,15 +222,7 @@ mod tests {
     use serde_json::json;
 
     fn event(detail_type: &str, detail: Value) -> Envelope {
-        Envelope::new(
-            "id",
-            detail_type,
-            "111122223333",
-            "2026-01-12T03:14:00Z",
-            "us-east-1",
-            vec![],
-            detail,
-        )
+        Envelope::new("id", detail_type, "111122223333", "2026-01-12T03:14:00Z", "us-east-1", vec![], detail)
     }
 
     fn risky(severity: &str) -> Envelope {
@@ -279,14 +245,8 @@ mod tests {
         // Given an insight and risky changes of two severities
         let (i, high, critical) = (insight(), risky("high"), risky("critical"));
         // When filtered by kind and by severity
-        let only_risky = Filter {
-            only: Some(OnlyArg::Risky),
-            min_severity: None,
-        };
-        let critical_only = Filter {
-            only: None,
-            min_severity: Some(SeverityArg::Critical),
-        };
+        let only_risky = Filter { only: Some(OnlyArg::Risky), min_severity: None };
+        let critical_only = Filter { only: None, min_severity: Some(SeverityArg::Critical) };
         // Then each keeps what it names, and insights pass the severity filter
         assert!(!only_risky.keeps(&i) && only_risky.keeps(&high));
         assert!(critical_only.keeps(&i) && !critical_only.keeps(&high) && critical_only.keeps(&critical));
@@ -315,9 +275,7 @@ mod tests {
     fn json_lines_are_the_events_unchanged() {
         // Given the JSON printer
         let mut out = Vec::new();
-        Printer::new(false, Filter::default())
-            .write(&mut out, &[risky("high")])
-            .unwrap();
+        Printer::new(false, Filter::default()).write(&mut out, &[risky("high")]).unwrap();
         // Then the line is the event's own serialization
         let line = String::from_utf8(out).unwrap();
         assert_eq!(line, format!("{}\n", serde_json::to_string(&risky("high")).unwrap()));

@@ -99,14 +99,9 @@ fn detector_config(args: &ReplayArgs) -> Result<DetectorConfig, ReplayError> {
     let mut config = match &args.config {
         None => DetectorConfig::default(),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ReplayError::ConfigRead {
-                path: path.clone(),
-                source,
-            })?;
-            DetectorConfig::from_toml(&text).map_err(|source| ReplayError::Config {
-                path: path.clone(),
-                source,
-            })?
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ReplayError::ConfigRead { path: path.clone(), source })?;
+            DetectorConfig::from_toml(&text).map_err(|source| ReplayError::Config { path: path.clone(), source })?
         }
     };
     config.record_charts = args.report.is_some() || args.store.is_some();
@@ -134,16 +129,11 @@ fn warn_about_names(args: &ReplayArgs, found: &Found) {
 fn open_output(args: &ReplayArgs) -> Result<(String, Box<dyn Write + Send>), ReplayError> {
     Ok(match &args.output {
         Some(p) => {
-            let f = File::create(p).map_err(|source| ReplayError::Output {
-                target: p.display().to_string(),
-                source,
-            })?;
+            let f =
+                File::create(p).map_err(|source| ReplayError::Output { target: p.display().to_string(), source })?;
             (p.display().to_string(), Box::new(BufWriter::with_capacity(1 << 16, f)))
         }
-        None => (
-            "stdout".to_owned(),
-            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
-        ),
+        None => ("stdout".to_owned(), Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()))),
     })
 }
 
@@ -155,10 +145,7 @@ fn printer(args: &ReplayArgs) -> Printer {
         FormatArg::Json => false,
         FormatArg::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
     };
-    let filter = Filter {
-        only: args.only,
-        min_severity: args.min_severity,
-    };
+    let filter = Filter { only: args.only, min_severity: args.min_severity };
     Printer::new(table, filter)
 }
 
@@ -191,10 +178,7 @@ pub fn run(args: &ReplayArgs) -> Result<Outcome, ReplayError> {
         bar: progress(found.logs.iter().map(|f| f.size).sum()),
         total_files: found.logs.len(),
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .max(1);
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())).max(1);
     let mut failure = None;
     for_each_in_order(
         &found.logs,
@@ -255,23 +239,15 @@ impl Replay {
                 if let Some(reported) = &mut self.reported {
                     reported.extend_from_slice(&events);
                 }
-                self.printer
-                    .write(&mut self.out, &events)
-                    .map_err(|source| output_error(&self.target, source))?;
+                self.printer.write(&mut self.out, &events).map_err(|source| output_error(&self.target, source))?;
             }
             Err(e) => {
                 self.pipeline.stats_mut().rejected_files += 1;
-                self.bar
-                    .suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
+                self.bar.suspend(|| eprintln!("trailsight: rejected {}: {e}", file.path.display()));
             }
         }
         let s = self.pipeline.stats();
-        let message = format!(
-            "{}/{} files, {} records",
-            s.files + s.rejected_files,
-            self.total_files,
-            s.records
-        );
+        let message = format!("{}/{} files, {} records", s.files + s.rejected_files, self.total_files, s.records);
         self.bar.set_message(message);
         Ok(())
     }
@@ -299,17 +275,11 @@ impl Replay {
 }
 
 fn output_error(target: &str, source: std::io::Error) -> ReplayError {
-    ReplayError::Output {
-        target: target.to_owned(),
-        source,
-    }
+    ReplayError::Output { target: target.to_owned(), source }
 }
 
 fn read_file(f: &LogFile, rules: bool) -> Result<FileBatch, ReadError> {
-    let file = File::open(&f.path).map_err(|source| ReadError::Io {
-        decompressed: 0,
-        source,
-    })?;
+    let file = File::open(&f.path).map_err(|source| ReadError::Io { decompressed: 0, source })?;
     count_log(file, &f.path.display().to_string(), Some(&f.key), rules)
 }
 

@@ -40,10 +40,7 @@ pub fn run_setup(args: &SetupArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Ok(notifications::Setup::AlreadyThere) => {
-                eprintln!(
-                    "trailsight: bucket {} already notifies trailsight: nothing changed",
-                    args.bucket
-                );
+                eprintln!("trailsight: bucket {} already notifies trailsight: nothing changed", args.bucket);
                 ExitCode::SUCCESS
             }
             Err(e) => {

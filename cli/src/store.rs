@@ -51,25 +51,17 @@ fn stored_version(table: &impl ReadableTable<&'static str, &'static [u8]>, id: &
         version: u64,
     }
     match table.get(id).map_err(unavailable)? {
-        Some(v) => Ok(serde_json::from_slice::<Stored>(v.value())
-            .map_err(|e| corrupt(id, e))?
-            .version),
+        Some(v) => Ok(serde_json::from_slice::<Stored>(v.value()).map_err(|e| corrupt(id, e))?.version),
         None => Ok(0),
     }
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        what: what.to_owned(),
-        why: e.to_string(),
-    }
+    StoreError::Corrupt { what: what.to_owned(), why: e.to_string() }
 }
 
 fn api_id(a: &ApiKey) -> String {
-    format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        a.account, a.region, a.event_source, a.event_name
-    )
+    format!("{}\u{1f}{}\u{1f}{}\u{1f}{}", a.account, a.region, a.event_source, a.event_name)
 }
 
 fn stream_id(s: &StreamKey) -> String {
@@ -98,9 +90,7 @@ impl RedbStore {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let table = txn.open_table(META).map_err(unavailable)?;
         match table.get(SCOPE).map_err(unavailable)? {
-            Some(v) => serde_json::from_slice(v.value())
-                .map(Some)
-                .map_err(|e| corrupt(SCOPE, e)),
+            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(|e| corrupt(SCOPE, e)),
             None => Ok(None),
         }
     }
@@ -142,11 +132,7 @@ impl BaselineStore for RedbStore {
             return Ok(ObjectStatus::New);
         };
         let entry: LedgerEntry = serde_json::from_slice(v.value()).map_err(|e| corrupt(object, e))?;
-        Ok(if entry.sent {
-            ObjectStatus::Done
-        } else {
-            ObjectStatus::Pending(entry.events)
-        })
+        Ok(if entry.sent { ObjectStatus::Done } else { ObjectStatus::Pending(entry.events) })
     }
 
     async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], _minutes: &[i64]) -> Result<Snapshot, StoreError> {
@@ -198,38 +184,25 @@ impl BaselineStore for RedbStore {
                 let mut s = s.clone();
                 s.version += 1;
                 let bytes = serde_json::to_vec(&s).map_err(|e| corrupt("stream", e))?;
-                streams
-                    .insert(stream_id(k).as_str(), bytes.as_slice())
-                    .map_err(unavailable)?;
+                streams.insert(stream_id(k).as_str(), bytes.as_slice()).map_err(unavailable)?;
             }
             for (k, v) in &commit.apis {
-                let next = Versioned {
-                    value: &v.value,
-                    version: v.version + 1,
-                };
+                let next = Versioned { value: &v.value, version: v.version + 1 };
                 let bytes = serde_json::to_vec(&next).map_err(|e| corrupt("api", e))?;
                 apis.insert(api_id(k).as_str(), bytes.as_slice()).map_err(unavailable)?;
             }
             let mut counts = txn.open_table(COUNTS).map_err(unavailable)?;
             for c in &commit.counts {
                 let id = api_id(&c.api);
-                let (calls, errors) = counts
-                    .get((id.as_str(), c.minute))
-                    .map_err(unavailable)?
-                    .map_or((0, 0), |v| v.value());
-                counts
-                    .insert((id.as_str(), c.minute), (calls + c.calls, errors + c.errors))
-                    .map_err(unavailable)?;
+                let (calls, errors) =
+                    counts.get((id.as_str(), c.minute)).map_err(unavailable)?.map_or((0, 0), |v| v.value());
+                counts.insert((id.as_str(), c.minute), (calls + c.calls, errors + c.errors)).map_err(unavailable)?;
             }
             // A commit without events is done at once (nothing to send).
-            let entry = serde_json::to_vec(&LedgerEntry {
-                sent: commit.events.is_empty(),
-                events: commit.events.clone(),
-            })
-            .map_err(|e| corrupt("ledger", e))?;
-            ledger
-                .insert(commit.object.as_str(), entry.as_slice())
-                .map_err(unavailable)?;
+            let entry =
+                serde_json::to_vec(&LedgerEntry { sent: commit.events.is_empty(), events: commit.events.clone() })
+                    .map_err(|e| corrupt("ledger", e))?;
+            ledger.insert(commit.object.as_str(), entry.as_slice()).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;
         Ok(CommitOutcome::Committed)
@@ -240,11 +213,8 @@ impl BaselineStore for RedbStore {
         txn.set_durability(Durability::Eventual);
         {
             let mut ledger = txn.open_table(LEDGER).map_err(unavailable)?;
-            let entry = serde_json::to_vec(&LedgerEntry {
-                sent: true,
-                events: vec![],
-            })
-            .map_err(|e| corrupt("ledger", e))?;
+            let entry =
+                serde_json::to_vec(&LedgerEntry { sent: true, events: vec![] }).map_err(|e| corrupt("ledger", e))?;
             ledger.insert(object, entry.as_slice()).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)
@@ -274,10 +244,7 @@ impl BaselineStore for RedbStore {
         let table = txn.open_table(COUNTS).map_err(unavailable)?;
         let id = api_id(api);
         let mut out = vec![];
-        for row in table
-            .range((id.as_str(), from)..(id.as_str(), to))
-            .map_err(unavailable)?
-        {
+        for row in table.range((id.as_str(), from)..(id.as_str(), to)).map_err(unavailable)? {
             let (k, v) = row.map_err(unavailable)?;
             let (calls, errors) = v.value();
             out.push((k.value().1, calls, errors));
@@ -299,10 +266,7 @@ mod tests {
     #[test]
     fn redb_store_passes_the_store_contract() {
         let dir = tempfile::tempdir().ok();
-        let dir = dir
-            .as_ref()
-            .map(|d| d.path().to_path_buf())
-            .unwrap_or_else(std::env::temp_dir);
+        let dir = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_else(std::env::temp_dir);
         let counter = std::sync::atomic::AtomicUsize::new(0);
         pollster::block_on(trailsight_core::store::contract::run_all(|| {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

@@ -12,14 +12,8 @@ fn root() -> PathBuf {
 
 /// Runs the binary; every JSON event line it prints must match its published schema.
 fn trailsight(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_trailsight"))
-        .args(args)
-        .output()
-        .expect("run trailsight");
-    for line in String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with('{'))
-    {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailsight")).args(args).output().expect("run trailsight");
+    for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with('{')) {
         let event: serde_json::Value = serde_json::from_str(line).unwrap();
         if let Err(why) = trailsight_core::schemas::check_json(&event) {
             panic!("{why}");
@@ -60,11 +54,7 @@ fn replay_of_the_real_dataset_matches_an_independent_count_per_api() {
     // Given the real CloudTrail files and an independent count made by a Python script
     let fixtures = root().join("tests/fixtures/grycap");
     let script = root().join("tests/scripts/count_events.py");
-    let py = Command::new("python3")
-        .arg(&script)
-        .arg(&fixtures)
-        .output()
-        .expect("python3 is needed for this test");
+    let py = Command::new("python3").arg(&script).arg(&fixtures).output().expect("python3 is needed for this test");
     assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
     let expected: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
     // When trailsight replays them with a table of every API
@@ -76,10 +66,7 @@ fn replay_of_the_real_dataset_matches_an_independent_count_per_api() {
     for line in stderr.lines().skip(1) {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.len() == 6 {
-            ours.insert(
-                cols[2..].join("|"),
-                (cols[0].parse::<u64>().unwrap(), cols[1].parse::<u64>().unwrap()),
-            );
+            ours.insert(cols[2..].join("|"), (cols[0].parse::<u64>().unwrap(), cols[1].parse::<u64>().unwrap()));
         }
     }
     let theirs: BTreeMap<String, (u64, u64)> = expected["apis"]
@@ -108,10 +95,8 @@ fn real_dataset_opsworks_polling_is_an_insight() {
             e["detail-type"] == "AWS Insight via CloudTrail" && e["detail"]["insightDetails"]["state"] == "Start"
         })
         .collect();
-    assert!(starts
-        .iter()
-        .any(|e| e["detail"]["insightDetails"]["eventName"] == "DescribeStacks"
-            && e["detail"]["eventTime"].as_str().unwrap().starts_with("2018-04-25")));
+    assert!(starts.iter().any(|e| e["detail"]["insightDetails"]["eventName"] == "DescribeStacks"
+        && e["detail"]["eventTime"].as_str().unwrap().starts_with("2018-04-25")));
     // And every line is an EventBridge-shaped event from source trailsight
     for e in &starts {
         assert_eq!(e["source"], "trailsight");
@@ -131,20 +116,17 @@ fn bad_files_are_reported_and_the_rest_is_still_processed() {
     corrupt.truncate(n / 2);
     std::fs::write(dir.path().join(NAME_B), corrupt).unwrap();
     std::fs::write(
-        dir.path()
-            .join("111122223333_CloudTrail_us-east-1_20240102T0015Z_cccccccccccccccc.json"),
+        dir.path().join("111122223333_CloudTrail_us-east-1_20240102T0015Z_cccccccccccccccc.json"),
         &good[..good.len() - 5],
     )
     .unwrap();
     std::fs::write(
-        dir.path()
-            .join("111122223333_CloudTrail_us-east-1_20240102T0020Z_dddddddddddddddd.json"),
+        dir.path().join("111122223333_CloudTrail_us-east-1_20240102T0020Z_dddddddddddddddd.json"),
         br#"{"hello":"world"}"#,
     )
     .unwrap();
     std::fs::write(
-        dir.path()
-            .join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T002000Z.json.gz"),
+        dir.path().join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T002000Z.json.gz"),
         b"x",
     )
     .unwrap();
@@ -158,10 +140,7 @@ fn bad_files_are_reported_and_the_rest_is_still_processed() {
     assert_eq!(s["rejected_files"], 3);
     assert_eq!(s["skipped_objects"], 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("0010Z_bbbbbbbbbbbbbbbb") && stderr.contains("gzip"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("0010Z_bbbbbbbbbbbbbbbb") && stderr.contains("gzip"), "{stderr}");
     assert!(stderr.contains("truncated"), "{stderr}");
     assert!(stderr.contains("no \"Records\" array"), "{stderr}");
 }
@@ -189,10 +168,7 @@ fn rejected_records_exit_3_but_the_file_counts() {
     let out = trailsight(&["replay", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(3));
     let s = summary(&out);
-    assert_eq!(
-        (s["records"].as_u64(), s["rejected_records"].as_u64()),
-        (Some(1), Some(1))
-    );
+    assert_eq!((s["records"].as_u64(), s["rejected_records"].as_u64()), (Some(1), Some(1)));
 }
 
 #[test]
@@ -229,15 +205,7 @@ fn bad_usage_exits_2() {
 fn help_explains_every_option_with_an_example() {
     let out = trailsight(&["replay", "--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for opt in [
-        "--output",
-        "--top",
-        "--config",
-        "--threads",
-        "--stages",
-        "Examples:",
-        "Exit status",
-    ] {
+    for opt in ["--output", "--top", "--config", "--threads", "--stages", "Examples:", "Exit status"] {
         assert!(text.contains(opt), "{opt} missing from --help");
     }
 }
@@ -250,26 +218,11 @@ fn replay_with_a_store_is_incremental_and_skips_processed_files() {
     let fixtures = root().join("tests/fixtures/grycap");
     let part = fixtures.join("dynamodb");
     let first = trailsight(&["replay", part.to_str().unwrap(), "--store", store.to_str().unwrap()]);
-    assert_eq!(
-        first.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
     let first = summary(&first);
     // When the whole dataset is replayed into the same store, and then again
-    let second = summary(&trailsight(&[
-        "replay",
-        fixtures.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-    ]));
-    let third = summary(&trailsight(&[
-        "replay",
-        fixtures.to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-    ]));
+    let second = summary(&trailsight(&["replay", fixtures.to_str().unwrap(), "--store", store.to_str().unwrap()]));
+    let third = summary(&trailsight(&["replay", fixtures.to_str().unwrap(), "--store", store.to_str().unwrap()]));
     // Then the second run reads only the new files, the third none, and no record counts twice
     assert_eq!(second["already_processed"], first["files"]);
     let all = summary(&trailsight(&["replay", fixtures.to_str().unwrap()]));
@@ -285,9 +238,7 @@ fn replay_with_a_store_is_incremental_and_skips_processed_files() {
 fn a_path_without_log_files_warns_and_exits_non_zero() {
     // Given a folder with only a digest file and a text file
     let dir = tempfile::tempdir().unwrap();
-    let digest = dir
-        .path()
-        .join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T0005Z.json.gz");
+    let digest = dir.path().join("111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T0005Z.json.gz");
     std::fs::write(&digest, gz(b"{}")).unwrap();
     std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
     // When replayed
@@ -355,16 +306,9 @@ fn the_table_format_prints_one_readable_line_per_event_and_json_stays_byte_ident
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), events + 1, "{text}");
     assert!(lines[0].starts_with("time") && lines[0].contains("why"), "{text}");
+    assert!(lines.iter().any(|l| l.contains("calls start") && l.contains("974349055189/")), "{text}");
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("calls start") && l.contains("974349055189/")),
-        "{text}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("risky high") && l.contains("ec2-security-group-open-admin-port")),
+        lines.iter().any(|l| l.contains("risky high") && l.contains("ec2-security-group-open-admin-port")),
         "{text}"
     );
     // And the summary is the same line
@@ -385,31 +329,19 @@ fn only_and_min_severity_filter_the_printed_events() {
     let risky = trailsight(&["replay", data, "--only", "risky"]);
     let critical = trailsight(&["replay", data, "--min-severity", "critical", "--only", "risky"]);
     // Then every printed event is a risky change, and none is below critical
-    let risky_lines: Vec<serde_json::Value> = String::from_utf8_lossy(&risky.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let risky_lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&risky.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(!risky_lines.is_empty());
-    assert!(risky_lines
-        .iter()
-        .all(|e| e["detail-type"] == "Trailsight Risky Change"));
-    assert!(String::from_utf8_lossy(&critical.stdout)
-        .lines()
-        .all(|l| l.contains("\"severity\":\"critical\"")));
+    assert!(risky_lines.iter().all(|e| e["detail-type"] == "Trailsight Risky Change"));
+    assert!(String::from_utf8_lossy(&critical.stdout).lines().all(|l| l.contains("\"severity\":\"critical\"")));
     // And the summary still counts everything found
-    assert_eq!(
-        summary(&risky)["risky_changes"].as_u64(),
-        Some(risky_lines.len() as u64)
-    );
+    assert_eq!(summary(&risky)["risky_changes"].as_u64(), Some(risky_lines.len() as u64));
     assert!(summary(&risky)["insights_started"].as_u64().unwrap_or(0) > 0);
 }
 
 /// Counts of insight sections and of charts in a report.
 fn sections_and_charts(html: &str) -> (usize, usize) {
-    (
-        html.matches("<section class=\"insight\"").count(),
-        html.matches("<svg class=\"chart\"").count(),
-    )
+    (html.matches("<section class=\"insight\"").count(), html.matches("<svg class=\"chart\"").count())
 }
 
 #[test]
@@ -421,14 +353,7 @@ fn replay_with_a_report_charts_every_insight_and_prints_the_same_events() {
     let fixtures = fixtures.to_str().unwrap();
     // When it is replayed with and without --report
     let plain = trailsight(&["replay", fixtures, "--format", "json"]);
-    let with = trailsight(&[
-        "replay",
-        fixtures,
-        "--format",
-        "json",
-        "--report",
-        report.to_str().unwrap(),
-    ]);
+    let with = trailsight(&["replay", fixtures, "--format", "json", "--report", report.to_str().unwrap()]);
     // Then the events are byte-identical
     assert_eq!(with.status.code(), Some(0), "{}", String::from_utf8_lossy(&with.stderr));
     assert_eq!(plain.stdout, with.stdout);
@@ -437,10 +362,7 @@ fn replay_with_a_report_charts_every_insight_and_prints_the_same_events() {
     let started = summary(&with)["insights_started"].as_u64().unwrap() as usize;
     assert!(started > 0);
     assert_eq!(sections_and_charts(&html), (started, started));
-    assert!(
-        html.contains("1068 log files, 17600 records"),
-        "the header names what was read"
-    );
+    assert!(html.contains("1068 log files, 17600 records"), "the header names what was read");
     assert!(html.contains("<strong>13</strong> risky changes"));
 }
 
@@ -455,14 +377,8 @@ fn a_report_from_emitted_events_uses_the_charts_the_store_kept_across_replays() 
     let part = fixtures.join("dynamodb");
     let mut lines = vec![];
     for path in [&part, &fixtures] {
-        let out = trailsight(&[
-            "replay",
-            path.to_str().unwrap(),
-            "--store",
-            store.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
+        let out =
+            trailsight(&["replay", path.to_str().unwrap(), "--store", store.to_str().unwrap(), "--format", "json"]);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         lines.extend_from_slice(&out.stdout);
     }
@@ -493,12 +409,7 @@ fn a_report_of_a_file_that_is_not_events_fails_naming_the_line() {
     let bogus = dir.path().join("records.jsonl");
     std::fs::write(&bogus, format!("{}\n", record("e1"))).unwrap();
     // When a report is asked of it
-    let out = trailsight(&[
-        "report",
-        bogus.to_str().unwrap(),
-        "-o",
-        dir.path().join("r.html").to_str().unwrap(),
-    ]);
+    let out = trailsight(&["report", bogus.to_str().unwrap(), "-o", dir.path().join("r.html").to_str().unwrap()]);
     // Then it fails with the file, the line and what was expected
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

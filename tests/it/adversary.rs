@@ -16,10 +16,7 @@ use trailsight_remediate::handler::handle;
 const MALLORY: &str = "arn:aws:iam::123456789012:user/mallory";
 
 fn enforce() -> RemediationConfig {
-    RemediationConfig {
-        mode: Mode::Enforce,
-        ..RemediationConfig::default()
-    }
+    RemediationConfig { mode: Mode::Enforce, ..RemediationConfig::default() }
 }
 
 fn call(source: &str, name: &str, time: &str, request: Value) -> Value {
@@ -57,13 +54,7 @@ async fn bucket_with_policy(env: &Env, statements: &[String]) -> String {
     let bucket = unique("adv");
     env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, statements.join(","));
-    env.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(&policy)
-        .send()
-        .await
-        .unwrap();
+    env.s3.put_bucket_policy().bucket(&bucket).policy(&policy).send().await.unwrap();
     bucket
 }
 
@@ -80,12 +71,7 @@ fn public(bucket: &str, sid: &str) -> String {
 
 fn policy_call(bucket: &str, statements: &[String], time: &str) -> Value {
     let doc: Value = serde_json::from_str(&format!(r#"{{"Statement":[{}]}}"#, statements.join(","))).unwrap();
-    call(
-        "s3.amazonaws.com",
-        "PutBucketPolicy",
-        time,
-        json!({"bucketName": bucket, "bucketPolicy": doc}),
-    )
+    call("s3.amazonaws.com", "PutBucketPolicy", time, json!({"bucketName": bucket, "bucketPolicy": doc}))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,17 +82,9 @@ async fn a_late_trigger_does_not_undo_an_exempt_reopen() {
     let ports = (&admins, &ledger, &sink);
     let bucket = bucket_with_policy(&env, &[public("placeholder", "Open")]).await;
     let open = public(&bucket, "Open");
-    env.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(format!(r#"{{"Statement":[{open}]}}"#))
-        .send()
-        .await
-        .unwrap();
-    let config = RemediationConfig {
-        exempt_principals: vec!["arn:aws:iam::123456789012:role/BreakGlass".into()],
-        ..enforce()
-    };
+    env.s3.put_bucket_policy().bucket(&bucket).policy(format!(r#"{{"Statement":[{open}]}}"#)).send().await.unwrap();
+    let config =
+        RemediationConfig { exempt_principals: vec!["arn:aws:iam::123456789012:role/BreakGlass".into()], ..enforce() };
     let mut reopen = policy_call(&bucket, std::slice::from_ref(&open), "2024-01-02T10:02:00Z");
     reopen["detail"]["userIdentity"]["arn"] = json!("arn:aws:sts::123456789012:assumed-role/BreakGlass/bob");
     assert_eq!(decide(ports, &config, &reopen).await, "exempt");
@@ -124,32 +102,13 @@ async fn an_empty_exemption_tag_exempts_nothing() {
     let (env, admins, sink, ledger) = setup().await;
     let bucket = bucket_with_policy(&env, &[public("placeholder", "Open")]).await;
     let open = public(&bucket, "Open");
-    env.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(format!(r#"{{"Statement":[{open}]}}"#))
-        .send()
-        .await
-        .unwrap();
-    let tag = aws_sdk_s3::types::Tag::builder()
-        .key("trailsight:exempt")
-        .value("")
-        .build()
-        .unwrap();
+    env.s3.put_bucket_policy().bucket(&bucket).policy(format!(r#"{{"Statement":[{open}]}}"#)).send().await.unwrap();
+    let tag = aws_sdk_s3::types::Tag::builder().key("trailsight:exempt").value("").build().unwrap();
     let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
-    env.s3
-        .put_bucket_tagging()
-        .bucket(&bucket)
-        .tagging(tagging)
-        .send()
-        .await
-        .unwrap();
+    env.s3.put_bucket_tagging().bucket(&bucket).tagging(tagging).send().await.unwrap();
     // When remediated, then the tag does not exempt it
     let event = policy_call(&bucket, &[open], "2024-01-02T10:00:00Z");
-    assert_eq!(
-        decide((&admins, &ledger, &sink), &enforce(), &event).await,
-        "remediated"
-    );
+    assert_eq!(decide((&admins, &ledger, &sink), &enforce(), &event).await, "remediated");
     assert_eq!(live_policy(&env, &bucket).await, None);
 }
 
@@ -166,25 +125,13 @@ async fn an_if_exists_statement_is_removed_and_s3_agrees_the_rest_is_private() {
         r#"{{"Sid":"Vpce","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*","Condition":{{"StringEqualsIfExists":{{"aws:SourceVpce":"vpce-1a2b"}}}}}}"#
     );
     let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{private},{vpce}]}}"#);
-    env.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(&policy)
-        .send()
-        .await
-        .unwrap();
+    env.s3.put_bucket_policy().bucket(&bucket).policy(&policy).send().await.unwrap();
     // When remediated
     let event = policy_call(&bucket, &[private.clone(), vpce], "2024-01-02T10:00:00Z");
-    assert_eq!(
-        decide((&admins, &ledger, &sink), &enforce(), &event).await,
-        "remediated"
-    );
+    assert_eq!(decide((&admins, &ledger, &sink), &enforce(), &event).await, "remediated");
     // Then only the private statement is left (S3's GetBucketPolicyStatus agreed it is private)
     let live = live_policy(&env, &bucket).await.unwrap();
-    assert_eq!(
-        live["Statement"],
-        json!([serde_json::from_str::<Value>(&private).unwrap()])
-    );
+    assert_eq!(live["Statement"], json!([serde_json::from_str::<Value>(&private).unwrap()]));
 }
 
 async fn group(env: &Env) -> (aws_sdk_ec2::Client, String) {
@@ -206,12 +153,7 @@ fn permission(port: i32, cidrs: &[&str]) -> aws_sdk_ec2::types::IpPermission {
         .ip_protocol("tcp")
         .from_port(port)
         .to_port(port)
-        .set_ip_ranges(Some(
-            cidrs
-                .iter()
-                .map(|c| aws_sdk_ec2::types::IpRange::builder().cidr_ip(*c).build())
-                .collect(),
-        ))
+        .set_ip_ranges(Some(cidrs.iter().map(|c| aws_sdk_ec2::types::IpRange::builder().cidr_ip(*c).build()).collect()))
         .build()
 }
 
@@ -291,10 +233,7 @@ async fn two_halves_of_the_internet_are_revoked_by_rule_id() {
         .unwrap();
     let halves = authorize(&ec2, &sg, 22, &["0.0.0.0/1", "128.0.0.0/1"]).await;
     // When remediated
-    assert_eq!(
-        decide((&admins, &ledger, &sink), &enforce(), &halves).await,
-        "remediated"
-    );
+    assert_eq!(decide((&admins, &ledger, &sink), &enforce(), &halves).await, "remediated");
     // Then both halves are revoked and the office range stays
     assert_eq!(live_rules(&ec2, &sg).await, vec![(22, "203.0.113.0/24".to_owned())]);
 }
@@ -312,13 +251,7 @@ async fn a_partial_public_access_block_change_is_undone_setting_by_setting() {
         .block_public_policy(false)
         .restrict_public_buckets(false)
         .build();
-    env.s3
-        .put_public_access_block()
-        .bucket(&bucket)
-        .public_access_block_configuration(live)
-        .send()
-        .await
-        .unwrap();
+    env.s3.put_public_access_block().bucket(&bucket).public_access_block_configuration(live).send().await.unwrap();
     let event = call(
         "s3.amazonaws.com",
         "PutBucketPublicAccessBlock",
@@ -326,17 +259,11 @@ async fn a_partial_public_access_block_change_is_undone_setting_by_setting() {
         json!({"bucketName": bucket, "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": false}}),
     );
     // When remediated
-    assert_eq!(
-        decide((&admins, &ledger, &sink), &enforce(), &event).await,
-        "remediated"
-    );
+    assert_eq!(decide((&admins, &ledger, &sink), &enforce(), &event).await, "remediated");
     // Then only BlockPublicPolicy is back on
     let out = env.s3.get_public_access_block().bucket(&bucket).send().await.unwrap();
     let c = out.public_access_block_configuration().unwrap();
-    assert_eq!(
-        (c.block_public_policy(), c.restrict_public_buckets()),
-        (Some(true), Some(false))
-    );
+    assert_eq!((c.block_public_policy(), c.restrict_public_buckets()), (Some(true), Some(false)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,13 +303,7 @@ async fn each_way_of_hollowing_out_a_logging_trail_needs_review() {
     for (name, change) in cases {
         // Given a logging multi-region trail, changed as the call says
         let trail = unique("trail");
-        ct.create_trail()
-            .name(&trail)
-            .s3_bucket_name(&env.bucket)
-            .is_multi_region_trail(true)
-            .send()
-            .await
-            .unwrap();
+        ct.create_trail().name(&trail).s3_bucket_name(&env.bucket).is_multi_region_trail(true).send().await.unwrap();
         ct.start_logging().name(&trail).send().await.unwrap();
         if let Some(Value::Array(basic)) = change.get("eventSelectors") {
             let selectors = basic.iter().map(|_| {
@@ -399,11 +320,7 @@ async fn each_way_of_hollowing_out_a_logging_trail_needs_review() {
                 .unwrap();
         } else if change.get("advancedEventSelectors").is_some() {
             let field = |f: &str, v: &str| {
-                aws_sdk_cloudtrail::types::AdvancedFieldSelector::builder()
-                    .field(f)
-                    .equals(v)
-                    .build()
-                    .unwrap()
+                aws_sdk_cloudtrail::types::AdvancedFieldSelector::builder().field(f).equals(v).build().unwrap()
             };
             let selector = aws_sdk_cloudtrail::types::AdvancedEventSelector::builder()
                 .name("m")
@@ -411,36 +328,17 @@ async fn each_way_of_hollowing_out_a_logging_trail_needs_review() {
                 .field_selectors(field("readOnly", "true"))
                 .build()
                 .unwrap();
-            ct.put_event_selectors()
-                .trail_name(&trail)
-                .advanced_event_selectors(selector)
-                .send()
-                .await
-                .unwrap();
+            ct.put_event_selectors().trail_name(&trail).advanced_event_selectors(selector).send().await.unwrap();
         } else if change.get("isMultiRegionTrail").is_some() {
-            ct.update_trail()
-                .name(&trail)
-                .is_multi_region_trail(false)
-                .send()
-                .await
-                .unwrap();
+            ct.update_trail().name(&trail).is_multi_region_trail(false).send().await.unwrap();
         } else {
-            ct.update_trail()
-                .name(&trail)
-                .s3_bucket_name(&other)
-                .send()
-                .await
-                .unwrap();
+            ct.update_trail().name(&trail).s3_bucket_name(&other).send().await.unwrap();
         }
         let mut request = change.clone();
         request[if name == "UpdateTrail" { "name" } else { "trailName" }] = json!(trail);
         let event = call("cloudtrail.amazonaws.com", name, "2024-01-02T10:00:00Z", request);
         // When remediated, then it needs review (never already-fixed) and the trail is untouched
-        assert_eq!(
-            decide(ports, &enforce(), &event).await,
-            "needs-review",
-            "{name} {change}"
-        );
+        assert_eq!(decide(ports, &enforce(), &event).await, "needs-review", "{name} {change}");
         let status = ct.get_trail_status().name(&trail).send().await.unwrap();
         assert_eq!(status.is_logging(), Some(true));
     }
@@ -454,11 +352,8 @@ async fn a_member_accounts_change_is_remediated_there_through_its_role() {
     // used without error, and the decision; out-of-scope without a role is tested apart)
     let (env, targets, sink, ledger) = setup().await;
     let role = "arn:aws:iam::444455556666:role/trailsight-remediation";
-    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-        .session_name("test")
-        .configure(&env.sdk)
-        .build()
-        .await;
+    let provider =
+        aws_config::sts::AssumeRoleProvider::builder(role).session_name("test").configure(&env.sdk).build().await;
     let member_sdk = env
         .sdk
         .to_builder()
@@ -468,13 +363,7 @@ async fn a_member_accounts_change_is_remediated_there_through_its_role() {
     let bucket = unique("member");
     member_s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let open = public(&bucket, "Open");
-    member_s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(format!(r#"{{"Statement":[{open}]}}"#))
-        .send()
-        .await
-        .unwrap();
+    member_s3.put_bucket_policy().bucket(&bucket).policy(format!(r#"{{"Statement":[{open}]}}"#)).send().await.unwrap();
     let mut event = policy_call(&bucket, &[open], "2024-01-02T10:00:00Z");
     event["detail"]["recipientAccountId"] = json!("444455556666");
     // When the deployment in 123456789012 remediates it with its member role

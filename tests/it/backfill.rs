@@ -17,21 +17,10 @@ async fn backfilled_files_count_once_and_later_notifications_are_duplicates() {
     // Given three log files (uploaded newest first), a digest and an unrelated object
     let env = Env::new().await;
     let mut keys = Vec::new();
-    for (i, stamp) in ["20240102T0015Z", "20240102T0010Z", "20240102T0005Z"]
-        .iter()
-        .enumerate()
-    {
+    for (i, stamp) in ["20240102T0015Z", "20240102T0010Z", "20240102T0005Z"].iter().enumerate() {
         let k = log_key("", "111122223333", "us-east-1", stamp, &format!("backfill{i}aaaaaaaa"));
         let recs: Vec<_> = (0..10)
-            .map(|j| {
-                record(
-                    &format!("bf-{i}-{j}"),
-                    "2024-01-02T00:01:00Z",
-                    "iam.amazonaws.com",
-                    "ListUsers",
-                    None,
-                )
-            })
+            .map(|j| record(&format!("bf-{i}-{j}"), "2024-01-02T00:01:00Z", "iam.amazonaws.com", "ListUsers", None))
             .collect();
         env.put_object(&k, gz_log(&recs)).await;
         keys.push(k);
@@ -60,14 +49,7 @@ async fn backfilled_files_count_once_and_later_notifications_are_duplicates() {
         event_source: "iam.amazonaws.com".into(),
         event_name: "ListUsers".into(),
     };
-    let calls: u64 = deps
-        .store
-        .counts(&api, 0, i64::MAX)
-        .await
-        .unwrap()
-        .iter()
-        .map(|c| c.1)
-        .sum();
+    let calls: u64 = deps.store.counts(&api, 0, i64::MAX).await.unwrap().iter().map(|c| c.1).sum();
     assert_eq!(calls, 30);
     // And when S3 announces one of them later, the function sees a duplicate
     let note = json!({"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": env.bucket}, "object": {"key": keys[1]}}}]});

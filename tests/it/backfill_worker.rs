@@ -40,15 +40,7 @@ async fn archive(env: &Env, account: &str) -> Vec<String> {
         let minute = i * 5;
         let time = format!("2025-03-04T10:{minute:02}:10Z");
         let mut recs: Vec<Value> = (0..30)
-            .map(|j| {
-                record(
-                    &format!("{account}-{i}-{j}"),
-                    &time,
-                    "iam.amazonaws.com",
-                    "ListUsers",
-                    None,
-                )
-            })
+            .map(|j| record(&format!("{account}-{i}-{j}"), &time, "iam.amazonaws.com", "ListUsers", None))
             .collect();
         if i == 3 {
             recs.push(stop_logging(&format!("stop-{account}"), &time, "main"));
@@ -77,9 +69,7 @@ async fn run_item(d: &WorkerDeps, env: &Env, item: Value, per_call: usize) -> Va
     let archive = S3Archive::new(env.s3.clone());
     let mut item = item;
     for _ in 0..50 {
-        item = invoke(d, &archive, "unused", item, Budget::files(per_call))
-            .await
-            .unwrap();
+        item = invoke(d, &archive, "unused", item, Budget::files(per_call)).await.unwrap();
         if item["done"] == json!(true) {
             return item;
         }
@@ -99,10 +89,7 @@ async fn calls(store: &DynamoStore, account: &str) -> u64 {
 
 fn events(d: &WorkerDeps) -> Vec<String> {
     let sink = d.sink.0.as_ref().unwrap();
-    sink.events()
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect()
+    sink.events().iter().map(|e| serde_json::to_string(e).unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,19 +98,13 @@ async fn the_list_step_writes_one_map_item_per_account_and_region_to_s3() {
     let env = Env::new().await;
     archive(&env, "111122223333").await;
     archive(&env, "444455556666").await;
-    env.put_object(
-        &format!("{ORG}111122223333/CloudTrail-Digest/us-east-1/2025/03/04/d.json.gz"),
-        vec![1],
-    )
-    .await;
+    env.put_object(&format!("{ORG}111122223333/CloudTrail-Digest/us-east-1/2025/03/04/d.json.gz"), vec![1]).await;
     let manifests = unique("manifests");
     env.s3.create_bucket().bucket(&manifests).send().await.unwrap();
     let d = worker(&env, &table(&env).await);
     // When the state machine's first step runs
     let input = json!({"action": "list_streams", "bucket": env.bucket, "prefix": "org/", "since": "", "run": "exec-7"});
-    let out = invoke(&d, &S3Archive::new(env.s3.clone()), &manifests, input, Budget::files(1))
-        .await
-        .unwrap();
+    let out = invoke(&d, &S3Archive::new(env.s3.clone()), &manifests, input, Budget::files(1)).await.unwrap();
     // Then the manifest in S3 holds one backfill item per stream
     assert_eq!(out["streams"], 2);
     let body = env
@@ -142,9 +123,7 @@ async fn the_list_step_writes_one_map_item_per_account_and_region_to_s3() {
     let items: Vec<Value> = serde_json::from_slice(&body).unwrap();
     let prefixes: Vec<&str> = items.iter().map(|i| i["prefix"].as_str().unwrap()).collect();
     assert_eq!(prefixes, vec![stream("111122223333"), stream("444455556666")]);
-    assert!(items
-        .iter()
-        .all(|i| i["action"] == "backfill" && i["bucket"] == env.bucket.as_str()));
+    assert!(items.iter().all(|i| i["action"] == "backfill" && i["bucket"] == env.bucket.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,10 +147,7 @@ async fn a_stream_backfilled_across_calls_equals_one_call_and_a_repeat_counts_no
     // When the item is run again from the start (a redriven map item)
     let again = run_item(&split, &env, item, 4).await;
     // Then every file is skipped as done, and nothing is counted or sent twice
-    assert_eq!(
-        (again["files"].clone(), again["duplicates"].clone()),
-        (json!(0), json!(10))
-    );
+    assert_eq!((again["files"].clone(), again["duplicates"].clone()), (json!(0), json!(10)));
     assert_eq!(calls(&split.store, "111122223333").await, 300);
     assert_eq!(events(&split).len(), 1);
 }
@@ -196,9 +172,7 @@ async fn live_ingest_of_a_backfilled_file_is_a_duplicate() {
     let note = json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": env.bucket}, "object": {"key": keys[4], "size": 10}}}]});
     let mut totals = trailsight_ingest::handler::Totals::default();
-    trailsight_ingest::handler::handle(&ingest, &note, &mut totals)
-        .await
-        .unwrap();
+    trailsight_ingest::handler::handle(&ingest, &note, &mut totals).await.unwrap();
     // Then it is a duplicate: nothing counted twice
     assert_eq!(totals.duplicate_deliveries, 1);
     assert_eq!(calls(&ingest.store, "111122223333").await, 300);

@@ -66,11 +66,7 @@ impl BucketAdmin for Denying {
         self.inner.acl(of).await
     }
     async fn put_acl(&self, of: AclOf<'_>, acl: &Acl) -> Result<(), AdminError> {
-        self.check(if of.key.is_some() {
-            "s3:PutObjectAcl"
-        } else {
-            "s3:PutBucketAcl"
-        })?;
+        self.check(if of.key.is_some() { "s3:PutObjectAcl" } else { "s3:PutBucketAcl" })?;
         self.inner.put_acl(of, acl).await
     }
     async fn buckets(&self) -> Result<Vec<String>, AdminError> {

@@ -74,10 +74,7 @@ where
             Ok(_) => return attempt,
             Err(e) => {
                 assert!(e.to_string().contains("another invocation"), "unexpected failure: {e}");
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "delivery still failing after {attempt} attempts: {e}"
-                );
+                assert!(tokio::time::Instant::now() < deadline, "delivery still failing after {attempt} attempts: {e}");
                 tokio::time::sleep(RETRY_EVERY).await;
                 attempt += 1;
             }
@@ -135,10 +132,8 @@ fn key(stamp: &str, unique: &str) -> String {
 }
 
 fn event_ids(events: &[Value]) -> Vec<String> {
-    let mut ids: Vec<String> = events
-        .iter()
-        .map(|e| e["detail"]["eventID"].as_str().unwrap_or("").to_owned())
-        .collect();
+    let mut ids: Vec<String> =
+        events.iter().map(|e| e["detail"]["eventID"].as_str().unwrap_or("").to_owned()).collect();
     ids.sort();
     ids
 }
@@ -149,12 +144,10 @@ async fn every_announcement_shape_is_ingested_and_subscribers_receive_the_events
     // and one StopLogging, and one notification of each supported shape
     let env = Env::new().await;
     let d = deps(&env, DetectorConfig::default());
-    let keys: Vec<String> = (0..5)
-        .map(|i| key(&format!("20240102T00{}5Z", i), &format!("file{i}aaaaaaaaaaa")))
-        .collect();
+    let keys: Vec<String> =
+        (0..5).map(|i| key(&format!("20240102T00{}5Z", i), &format!("file{i}aaaaaaaaaaa"))).collect();
     for (i, k) in keys.iter().enumerate() {
-        env.put_object(k, file(i * 10, 10, i as u32, Some(&format!("t{i}"))))
-            .await;
+        env.put_object(k, file(i * 10, 10, i as u32, Some(&format!("t{i}")))).await;
     }
     let bucket = env.bucket.as_str();
     let envelopes = [
@@ -168,11 +161,7 @@ async fn every_announcement_shape_is_ingested_and_subscribers_receive_the_events
     // When the handler receives each
     for e in &envelopes {
         let out = run(&d, e).await.unwrap();
-        assert!(
-            out.get("batchItemFailures")
-                .is_none_or(|f| f.as_array().is_some_and(Vec::is_empty)),
-            "{out}"
-        );
+        assert!(out.get("batchItemFailures").is_none_or(|f| f.as_array().is_some_and(Vec::is_empty)), "{out}");
     }
     // Then DynamoDB holds the exact counts, and every ledger entry is done
     assert_eq!(calls(&d.store, &list_users()).await, (50, 8));
@@ -187,10 +176,7 @@ async fn every_announcement_shape_is_ingested_and_subscribers_receive_the_events
         .unwrap();
     assert_eq!(ledger.items().len(), 5);
     for item in ledger.items() {
-        assert_eq!(
-            item.get("status").and_then(|s| s.as_s().ok()).map(String::as_str),
-            Some("done")
-        );
+        assert_eq!(item.get("status").and_then(|s| s.as_s().ok()).map(String::as_str), Some("done"));
     }
     // And the rule's SQS target received the five risky-change events
     let events = env.receive(5).await;
@@ -212,8 +198,7 @@ async fn duplicate_concurrent_and_out_of_order_deliveries_count_exactly_once() {
     let mut keys = Vec::new();
     for i in 0..6u32 {
         let k = key(&format!("20240102T00{}0Z", i), &format!("conc{i}aaaaaaaaaaa"));
-        env.put_object(&k, file(i as usize * 20, 20, i % 3, Some(&format!("c{i}"))))
-            .await;
+        env.put_object(&k, file(i as usize * 20, 20, i % 3, Some(&format!("c{i}")))).await;
         keys.push(k);
     }
     // When they are delivered newest first, each twice at the same time, and once more later
@@ -228,10 +213,7 @@ async fn duplicate_concurrent_and_out_of_order_deliveries_count_exactly_once() {
     // Then every call counts once and every risky change reaches subscribers once
     assert_eq!(calls(&d.store, &list_users()).await, (120, 18));
     let events = env.receive(6).await;
-    assert_eq!(
-        event_ids(&events),
-        (0..6).map(|i| format!("stop-c{i}")).collect::<Vec<_>>()
-    );
+    assert_eq!(event_ids(&events), (0..6).map(|i| format!("stop-c{i}")).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -272,10 +254,7 @@ async fn records_repeated_in_a_later_file_count_once() {
     // Given a second file that repeats ten records of the first (same eventIDs and minute)
     let env = Env::new().await;
     let d = deps(&env, DetectorConfig::default());
-    let (k1, k2) = (
-        key("20240102T0005Z", "repeataaaaaaaaaa"),
-        key("20240102T0010Z", "repeatbbbbbbbbbb"),
-    );
+    let (k1, k2) = (key("20240102T0005Z", "repeataaaaaaaaaa"), key("20240102T0010Z", "repeatbbbbbbbbbb"));
     env.put_object(&k1, file(0, 20, 1, None)).await;
     env.put_object(&k2, file(10, 20, 1, None)).await;
     // When both are ingested
@@ -308,14 +287,9 @@ impl BaselineStore for CrashAfterCommit {
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         let outcome = self.inner.commit(commit).await?;
         if outcome == CommitOutcome::Committed
-            && self
-                .left
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
+            && self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
         {
-            return Err(StoreError::Unavailable(
-                "injected crash right after the commit transaction".into(),
-            ));
+            return Err(StoreError::Unavailable("injected crash right after the commit transaction".into()));
         }
         Ok(outcome)
     }
@@ -334,10 +308,7 @@ fn crashing_deps(env: &Env) -> AwsDeps<CrashAfterCommit> {
     let base = deps(env, DetectorConfig::default());
     Deps {
         source: base.source,
-        store: CrashAfterCommit {
-            inner: base.store,
-            left: AtomicUsize::new(0),
-        },
+        store: CrashAfterCommit { inner: base.store, left: AtomicUsize::new(0) },
         sink: base.sink,
         detector: base.detector,
         rules: true,
@@ -367,10 +338,7 @@ async fn a_file_after_a_crashed_commit_builds_on_it_and_nothing_counts_twice() {
     // Given a first file whose delivery died after its commit, and a second file
     let env = Env::new().await;
     let d = crashing_deps(&env);
-    let (k1, k2) = (
-        key("20240102T0005Z", "firstaaaaaaaaaaa"),
-        key("20240102T0010Z", "secondaaaaaaaaaa"),
-    );
+    let (k1, k2) = (key("20240102T0005Z", "firstaaaaaaaaaaa"), key("20240102T0010Z", "secondaaaaaaaaaa"));
     env.put_object(&k1, file(0, 10, 1, None)).await;
     env.put_object(&k2, file(10, 10, 1, None)).await;
     d.store.crash_after_commits(1);
@@ -412,18 +380,13 @@ async fn a_partial_put_events_failure_loses_and_doubles_nothing() {
     let d = Deps {
         source: base.source,
         store: base.store,
-        sink: PartialOnce {
-            inner: base.sink,
-            done: AtomicUsize::new(0),
-        },
+        sink: PartialOnce { inner: base.sink, done: AtomicUsize::new(0) },
         detector: base.detector,
         rules: true,
     };
     let k = key("20240102T0005Z", "partialaaaaaaaaa");
     let time = "2024-01-02T00:01:00Z";
-    let recs: Vec<Value> = (0..3)
-        .map(|i| stop_logging(&format!("p{i}"), time, &format!("trail{i}")))
-        .collect();
+    let recs: Vec<Value> = (0..3).map(|i| stop_logging(&format!("p{i}"), time, &format!("trail{i}"))).collect();
     env.put_object(&k, gz_log(&recs)).await;
     let n = s3_notification(&env.bucket, &k);
     // When the first invocation fails and Lambda retries it
@@ -443,11 +406,7 @@ struct Throttled {
 
 impl Throttled {
     fn throttle(&self) -> Result<(), StoreError> {
-        if self
-            .left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
+        if self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
             return Err(StoreError::Unavailable(
                 "ProvisionedThroughputExceededException: the request rate is too high (injected)".into(),
             ));
@@ -486,24 +445,15 @@ async fn dynamodb_throttling_fails_the_message_and_the_retry_counts_it_once() {
     let base = deps(&env, DetectorConfig::default());
     let d = Deps {
         source: base.source,
-        store: Throttled {
-            inner: base.store,
-            left: AtomicUsize::new(3),
-        },
+        store: Throttled { inner: base.store, left: AtomicUsize::new(3) },
         sink: base.sink,
         detector: base.detector,
         rules: true,
     };
-    let (k1, k2) = (
-        key("20240102T0005Z", "throttleaaaaaaaa"),
-        key("20240102T0010Z", "throttlebbbbbbbb"),
-    );
+    let (k1, k2) = (key("20240102T0005Z", "throttleaaaaaaaa"), key("20240102T0010Z", "throttlebbbbbbbb"));
     env.put_object(&k1, file(0, 15, 1, Some("th1"))).await;
     env.put_object(&k2, file(15, 15, 2, Some("th2"))).await;
-    let batch = sqs_wrap(&[
-        ("m1", s3_notification(&env.bucket, &k1)),
-        ("m2", s3_notification(&env.bucket, &k2)),
-    ]);
+    let batch = sqs_wrap(&[("m1", s3_notification(&env.bucket, &k1)), ("m2", s3_notification(&env.bucket, &k2))]);
     // When the batch is handled until no message comes back (as SQS redelivers)
     let mut rounds = 0;
     loop {
@@ -524,20 +474,10 @@ async fn dynamodb_throttling_fails_the_message_and_the_retry_counts_it_once() {
 fn describe_instances(from: u32, to: u32, spike: std::ops::Range<u32>, next_id: &mut usize) -> Vec<Value> {
     let mut recs = Vec::new();
     for m in from..to {
-        let rate = if spike.contains(&m) {
-            150
-        } else {
-            3 + (m * 7 % 4) as usize
-        };
+        let rate = if spike.contains(&m) { 150 } else { 3 + (m * 7 % 4) as usize };
         let time = format!("2024-01-{:02}T{:02}:{:02}:10Z", 1 + m / 1440, m / 60 % 24, m % 60);
         for _ in 0..rate {
-            recs.push(record(
-                &format!("di-{next_id}"),
-                &time,
-                "ec2.amazonaws.com",
-                "DescribeInstances",
-                None,
-            ));
+            recs.push(record(&format!("di-{next_id}"), &time, "ec2.amazonaws.com", "DescribeInstances", None));
             *next_id += 1;
         }
     }
@@ -545,12 +485,7 @@ fn describe_instances(from: u32, to: u32, spike: std::ops::Range<u32>, next_id: 
 }
 
 fn stamp(minute: u32) -> String {
-    format!(
-        "202401{:02}T{:02}{:02}Z",
-        1 + minute / 1440,
-        minute / 60 % 24,
-        minute % 60
-    )
+    format!("202401{:02}T{:02}{:02}Z", 1 + minute / 1440, minute / 60 % 24, minute % 60)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -565,29 +500,16 @@ async fn a_rate_spike_reaches_subscribers_as_one_insight_start_and_one_end() {
     files.extend((0..12).map(|i| (2940 + i * 5, 2945 + i * 5)));
     for (n, (from, to)) in files.iter().enumerate() {
         let k = key(&stamp(*to), &format!("spike{n:03}aaaaaaaaa"));
-        env.put_object(&k, gz_log(&describe_instances(*from, *to, spike.clone(), &mut id)))
-            .await;
+        env.put_object(&k, gz_log(&describe_instances(*from, *to, spike.clone(), &mut id))).await;
         run(&d, &s3_notification(&env.bucket, &k)).await.unwrap();
     }
     // Then subscribers got one Start and one End, sharing a sharedEventID
     let events = env.receive(2).await;
-    let insights: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["detail-type"] == "AWS Insight via CloudTrail")
-        .collect();
-    let states: Vec<&str> = insights
-        .iter()
-        .filter_map(|e| e["detail"]["insightDetails"]["state"].as_str())
-        .collect();
+    let insights: Vec<&Value> = events.iter().filter(|e| e["detail-type"] == "AWS Insight via CloudTrail").collect();
+    let states: Vec<&str> = insights.iter().filter_map(|e| e["detail"]["insightDetails"]["state"].as_str()).collect();
     assert_eq!(states, vec!["Start", "End"], "{events:?}");
-    assert_eq!(
-        insights[0]["detail"]["sharedEventID"],
-        insights[1]["detail"]["sharedEventID"]
-    );
-    assert_eq!(
-        insights[0]["detail"]["insightDetails"]["eventName"],
-        "DescribeInstances"
-    );
+    assert_eq!(insights[0]["detail"]["sharedEventID"], insights[1]["detail"]["sharedEventID"]);
+    assert_eq!(insights[0]["detail"]["insightDetails"]["eventName"], "DescribeInstances");
     assert_eq!(insights[0]["detail"]["eventTime"], "2024-01-03T01:00:00Z");
 }
 
@@ -608,19 +530,10 @@ async fn an_sse_kms_log_file_is_read_through_the_real_adapter() {
         .await
         .unwrap();
     let head = env.s3.head_object().bucket(&env.bucket).key(&k).send().await.unwrap();
-    assert_eq!(
-        head.server_side_encryption(),
-        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-    );
+    assert_eq!(head.server_side_encryption(), Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms));
     // When its notification is handled
-    let out = run(&d, &sqs_wrap(&[("kms-1", s3_notification(&env.bucket, &k))]))
-        .await
-        .unwrap();
+    let out = run(&d, &sqs_wrap(&[("kms-1", s3_notification(&env.bucket, &k))])).await.unwrap();
     // Then every call is counted
-    assert!(
-        out.get("batchItemFailures")
-            .is_none_or(|f| f.as_array().is_some_and(Vec::is_empty)),
-        "{out}"
-    );
+    assert!(out.get("batchItemFailures").is_none_or(|f| f.as_array().is_some_and(Vec::is_empty)), "{out}");
     assert_eq!(calls(&d.store, &list_users()).await, (12, 2));
 }

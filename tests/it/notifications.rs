@@ -5,15 +5,7 @@ use trailsight_aws::notifications::{setup, Delivery, Setup, SetupError, ENTRY_ID
 use trailsight_it::{unique, Env};
 
 async fn queue_arn(env: &Env, name: &str) -> String {
-    let url = env
-        .sqs
-        .create_queue()
-        .queue_name(unique(name))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let url = env.sqs.create_queue().queue_name(unique(name)).send().await.unwrap().queue_url.unwrap();
     env.sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -49,9 +41,7 @@ async fn siem_notification(env: &Env, bucket: &str, prefix: &str) -> String {
         .set_filter((!prefix.is_empty()).then_some(filter))
         .build()
         .unwrap();
-    let config = aws_sdk_s3::types::NotificationConfiguration::builder()
-        .queue_configurations(siem)
-        .build();
+    let config = aws_sdk_s3::types::NotificationConfiguration::builder().queue_configurations(siem).build();
     env.s3
         .put_bucket_notification_configuration()
         .bucket(bucket)
@@ -63,18 +53,9 @@ async fn siem_notification(env: &Env, bucket: &str, prefix: &str) -> String {
 }
 
 async fn queue_entries(env: &Env, bucket: &str) -> Vec<(Option<String>, String)> {
-    let out = env
-        .s3
-        .get_bucket_notification_configuration()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
-    let mut entries: Vec<(Option<String>, String)> = out
-        .queue_configurations()
-        .iter()
-        .map(|q| (q.id().map(str::to_owned), q.queue_arn().to_owned()))
-        .collect();
+    let out = env.s3.get_bucket_notification_configuration().bucket(bucket).send().await.unwrap();
+    let mut entries: Vec<(Option<String>, String)> =
+        out.queue_configurations().iter().map(|q| (q.id().map(str::to_owned), q.queue_arn().to_owned())).collect();
     entries.sort();
     entries
 }
@@ -88,12 +69,8 @@ async fn an_existing_notification_survives_setup() {
     let siem = siem_notification(&env, &bucket, "exports/").await;
     let ours = queue_arn(&env, "ingest").await;
     // When trailsight's queue is set up, twice
-    let first = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "AWSLogs/")
-        .await
-        .unwrap();
-    let second = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "AWSLogs/")
-        .await
-        .unwrap();
+    let first = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "AWSLogs/").await.unwrap();
+    let second = setup(&env.s3, &bucket, &Delivery::Queue(ours.clone()), "AWSLogs/").await.unwrap();
     // Then both entries are there, and the second run changed nothing
     assert_eq!(first, Setup::Added { kept: 1 });
     assert_eq!(second, Setup::AlreadyThere);
@@ -110,35 +87,14 @@ async fn an_overlapping_notification_is_refused_and_left_as_it_was() {
     env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let siem = siem_notification(&env, &bucket, "").await;
     // When trailsight's queue is set up
-    let err = setup(
-        &env.s3,
-        &bucket,
-        &Delivery::Queue(queue_arn(&env, "ingest").await),
-        "AWSLogs/",
-    )
-    .await
-    .unwrap_err();
+    let err = setup(&env.s3, &bucket, &Delivery::Queue(queue_arn(&env, "ingest").await), "AWSLogs/").await.unwrap_err();
     // Then it is refused with a message naming the overlapping entry, and nothing changed
-    assert!(
-        matches!(err, SetupError::Overlap { ref id, .. } if id == "siem"),
-        "{err}"
-    );
+    assert!(matches!(err, SetupError::Overlap { ref id, .. } if id == "siem"), "{err}");
     assert!(err.to_string().contains("--eventbridge"), "{err}");
-    assert_eq!(
-        queue_entries(&env, &bucket).await,
-        vec![(Some("siem".to_owned()), siem.clone())]
-    );
+    assert_eq!(queue_entries(&env, &bucket).await, vec![(Some("siem".to_owned()), siem.clone())]);
     // And S3's EventBridge delivery can be turned on beside it, and delivers
-    assert_eq!(
-        setup(&env.s3, &bucket, &Delivery::EventBridge, "AWSLogs/")
-            .await
-            .unwrap(),
-        Setup::Added { kept: 1 }
-    );
-    assert_eq!(
-        queue_entries(&env, &bucket).await,
-        vec![(Some("siem".to_owned()), siem)]
-    );
+    assert_eq!(setup(&env.s3, &bucket, &Delivery::EventBridge, "AWSLogs/").await.unwrap(), Setup::Added { kept: 1 });
+    assert_eq!(queue_entries(&env, &bucket).await, vec![(Some("siem".to_owned()), siem)]);
     let rule = unique("objects");
     env.events
         .put_rule()
@@ -154,40 +110,14 @@ async fn an_overlapping_notification_is_refused_and_left_as_it_was() {
     env.events
         .put_targets()
         .rule(&rule)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("q")
-                .arn(&ours)
-                .build()
-                .unwrap(),
-        )
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(&ours).build().unwrap())
         .send()
         .await
         .unwrap();
     let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/x.json.gz";
-    env.s3
-        .put_object()
-        .bucket(&bucket)
-        .key(key)
-        .body(b"{}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
-    let url = env
-        .sqs
-        .get_queue_url()
-        .queue_name(ours.rsplit(':').next().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let got = env
-        .sqs
-        .receive_message()
-        .queue_url(url.queue_url().unwrap())
-        .wait_time_seconds(5)
-        .send()
-        .await
-        .unwrap();
+    env.s3.put_object().bucket(&bucket).key(key).body(b"{}".to_vec().into()).send().await.unwrap();
+    let url = env.sqs.get_queue_url().queue_name(ours.rsplit(':').next().unwrap()).send().await.unwrap();
+    let got = env.sqs.receive_message().queue_url(url.queue_url().unwrap()).wait_time_seconds(5).send().await.unwrap();
     let body: serde_json::Value = serde_json::from_str(got.messages()[0].body().unwrap()).unwrap();
     assert_eq!(body["detail"]["object"]["key"], key);
 }

@@ -29,10 +29,7 @@ enum Kind {
 const KINDS: [Kind; 2] = [Kind::ApiCall, Kind::RiskyChange];
 
 fn enforce() -> RemediationConfig {
-    RemediationConfig {
-        mode: Mode::Enforce,
-        ..RemediationConfig::default()
-    }
+    RemediationConfig { mode: Mode::Enforce, ..RemediationConfig::default() }
 }
 
 fn api_call(source: &str, name: &str, request: Value) -> Value {
@@ -67,12 +64,7 @@ fn trigger(kind: Kind, call: &Value) -> Value {
 macro_rules! pab_settings {
     ($c:expr) => {{
         let c = $c;
-        [
-            c.block_public_acls(),
-            c.ignore_public_acls(),
-            c.block_public_policy(),
-            c.restrict_public_buckets(),
-        ]
+        [c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy(), c.restrict_public_buckets()]
     }};
 }
 
@@ -102,16 +94,12 @@ async fn remediate_twice(env: &Env, admins: &AwsTargets, sink: &EventBridgeSink,
     assert_eq!(decision["source"], "trailsight");
     assert_eq!(decision["detail"]["decision"], "remediated");
     assert_eq!(decision["detail"]["actor"]["arn"], MALLORY);
-    assert!(decision["detail"]["trigger"]["eventID"]
-        .as_str()
-        .is_some_and(|id| id.starts_with("ev-")));
+    assert!(decision["detail"]["trigger"]["eventID"].as_str().is_some_and(|id| id.starts_with("ev-")));
     let again = handle(admins, &ledger, sink, &enforce(), event).await.unwrap();
     assert_eq!(again["decisions"], json!([]), "{again}");
     assert_eq!(again["alreadyDecided"][0]["decision"], "remediated", "{again}");
     assert!(env.receive(0).await.is_empty());
-    let fresh = handle(admins, &MemoryLedger::default(), sink, &enforce(), event)
-        .await
-        .unwrap();
+    let fresh = handle(admins, &MemoryLedger::default(), sink, &enforce(), event).await.unwrap();
     assert_eq!(fresh["decisions"][0]["decision"], "already-fixed", "{fresh}");
     assert_eq!(env.receive(1).await[0]["detail"]["decision"], "already-fixed");
     decision
@@ -121,37 +109,18 @@ async fn public_policy_bucket(env: &Env) -> (String, String, String) {
     let bucket = unique("data");
     env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let private = PRIVATE.replace("BUCKET", &bucket);
-    let policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{private},{}]}}"#,
-        PUBLIC.replace("BUCKET", &bucket)
-    );
-    env.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(&policy)
-        .send()
-        .await
-        .unwrap();
+    let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{private},{}]}}"#, PUBLIC.replace("BUCKET", &bucket));
+    env.s3.put_bucket_policy().bucket(&bucket).policy(&policy).send().await.unwrap();
     (bucket, policy, private)
 }
 
 fn policy_call(bucket: &str, policy: &str) -> Value {
     let doc: Value = serde_json::from_str(policy).unwrap();
-    api_call(
-        "s3.amazonaws.com",
-        "PutBucketPolicy",
-        json!({"bucketName": bucket, "bucketPolicy": doc}),
-    )
+    api_call("s3.amazonaws.com", "PutBucketPolicy", json!({"bucketName": bucket, "bucketPolicy": doc}))
 }
 
 async fn live_policy(env: &Env, bucket: &str) -> Option<String> {
-    env.s3
-        .get_bucket_policy()
-        .bucket(bucket)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| o.policy)
+    env.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,19 +133,9 @@ async fn public_policy_statements_are_removed_and_the_others_kept() {
         let decision = remediate_twice(&env, &admins, &sink, &trigger(kind, &policy_call(&bucket, &policy))).await;
         // Then only the public statement is gone, and the event shows before and after
         let live: Value = serde_json::from_str(&live_policy(&env, &bucket).await.unwrap()).unwrap();
-        assert_eq!(
-            live["Statement"],
-            json!([serde_json::from_str::<Value>(&private).unwrap()]),
-            "{kind:?}"
-        );
-        assert_eq!(
-            decision["detail"]["before"]["Statement"].as_array().map(Vec::len),
-            Some(2)
-        );
-        assert_eq!(
-            decision["detail"]["after"]["Statement"].as_array().map(Vec::len),
-            Some(1)
-        );
+        assert_eq!(live["Statement"], json!([serde_json::from_str::<Value>(&private).unwrap()]), "{kind:?}");
+        assert_eq!(decision["detail"]["before"]["Statement"].as_array().map(Vec::len), Some(2));
+        assert_eq!(decision["detail"]["after"]["Statement"].as_array().map(Vec::len), Some(1));
     }
 }
 
@@ -187,27 +146,12 @@ async fn public_acl_grants_are_removed_and_other_grants_kept() {
         let (env, admins, sink) = setup().await;
         let bucket = unique("acl");
         env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
-        let owner = env
-            .s3
-            .get_bucket_acl()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap()
-            .owner
-            .unwrap();
+        let owner = env.s3.get_bucket_acl().bucket(&bucket).send().await.unwrap().owner.unwrap();
         let grant = |grantee: aws_sdk_s3::types::Grantee, p: aws_sdk_s3::types::Permission| {
-            aws_sdk_s3::types::Grant::builder()
-                .grantee(grantee)
-                .permission(p)
-                .build()
+            aws_sdk_s3::types::Grant::builder().grantee(grantee).permission(p).build()
         };
         let user = |id: &str| {
-            aws_sdk_s3::types::Grantee::builder()
-                .r#type(aws_sdk_s3::types::Type::CanonicalUser)
-                .id(id)
-                .build()
-                .unwrap()
+            aws_sdk_s3::types::Grantee::builder().r#type(aws_sdk_s3::types::Type::CanonicalUser).id(id).build().unwrap()
         };
         let all_users = aws_sdk_s3::types::Grantee::builder()
             .r#type(aws_sdk_s3::types::Type::Group)
@@ -217,25 +161,13 @@ async fn public_acl_grants_are_removed_and_other_grants_kept() {
         let partner = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be";
         let policy = aws_sdk_s3::types::AccessControlPolicy::builder()
             .owner(owner.clone())
-            .grants(grant(
-                user(owner.id().unwrap()),
-                aws_sdk_s3::types::Permission::FullControl,
-            ))
+            .grants(grant(user(owner.id().unwrap()), aws_sdk_s3::types::Permission::FullControl))
             .grants(grant(user(partner), aws_sdk_s3::types::Permission::Read))
             .grants(grant(all_users, aws_sdk_s3::types::Permission::Read))
             .build();
-        env.s3
-            .put_bucket_acl()
-            .bucket(&bucket)
-            .access_control_policy(policy)
-            .send()
-            .await
-            .unwrap();
-        let call = api_call(
-            "s3.amazonaws.com",
-            "PutBucketAcl",
-            json!({"bucketName": bucket, "x-amz-acl": ["public-read"]}),
-        );
+        env.s3.put_bucket_acl().bucket(&bucket).access_control_policy(policy).send().await.unwrap();
+        let call =
+            api_call("s3.amazonaws.com", "PutBucketAcl", json!({"bucketName": bucket, "x-amz-acl": ["public-read"]}));
         // When remediated
         remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
         // Then the owner's and the partner's grants are exactly what is left
@@ -275,13 +207,7 @@ async fn a_removed_bucket_public_access_block_is_turned_back_on() {
             .block_public_policy(false)
             .restrict_public_buckets(true)
             .build();
-        env.s3
-            .put_public_access_block()
-            .bucket(&bucket)
-            .public_access_block_configuration(off)
-            .send()
-            .await
-            .unwrap();
+        env.s3.put_public_access_block().bucket(&bucket).public_access_block_configuration(off).send().await.unwrap();
         let call = api_call(
             "s3.amazonaws.com",
             "PutBucketPublicAccessBlock",
@@ -299,10 +225,7 @@ async fn a_removed_bucket_public_access_block_is_turned_back_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_account_public_access_block_is_turned_back_on() {
     let account = "123456789012";
-    for (kind, name) in [
-        (Kind::ApiCall, "PutPublicAccessBlock"),
-        (Kind::RiskyChange, "DeletePublicAccessBlock"),
-    ] {
+    for (kind, name) in [(Kind::ApiCall, "PutPublicAccessBlock"), (Kind::RiskyChange, "DeletePublicAccessBlock")] {
         // Given the account's public access block switched off (Put) or deleted (Delete)
         let (env, admins, sink) = setup().await;
         let control = trailsight_aws::config::s3control_client(&env.sdk, true);
@@ -320,12 +243,7 @@ async fn a_removed_account_public_access_block_is_turned_back_on() {
             .await
             .unwrap();
         let request = if name == "DeletePublicAccessBlock" {
-            control
-                .delete_public_access_block()
-                .account_id(account)
-                .send()
-                .await
-                .unwrap();
+            control.delete_public_access_block().account_id(account).send().await.unwrap();
             json!({"accountId": account})
         } else {
             json!({"accountId": account, "PublicAccessBlockConfiguration": {"BlockPublicAcls": false, "IgnorePublicAcls": true, "BlockPublicPolicy": false, "RestrictPublicBuckets": true}})
@@ -334,16 +252,8 @@ async fn a_removed_account_public_access_block_is_turned_back_on() {
         // When remediated through S3 Control on moto
         let decision = remediate_twice(&env, &admins, &sink, &trigger(kind, &call)).await;
         // Then all four account-level settings are on
-        assert_eq!(
-            decision["detail"]["rule"], "s3-public-access-block-removed",
-            "{decision}"
-        );
-        let live = control
-            .get_public_access_block()
-            .account_id(account)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(decision["detail"]["rule"], "s3-public-access-block-removed", "{decision}");
+        let live = control.get_public_access_block().account_id(account).send().await.unwrap();
         let settings = pab_settings!(live.public_access_block_configuration().unwrap());
         assert_eq!(settings, [Some(true); 4], "{name}");
     }
@@ -370,14 +280,10 @@ async fn world_open_admin_ports_are_revoked_and_other_rules_stay() {
                 .from_port(port)
                 .to_port(port)
                 .set_ip_ranges(Some(
-                    v4.iter()
-                        .map(|c| aws_sdk_ec2::types::IpRange::builder().cidr_ip(*c).build())
-                        .collect(),
+                    v4.iter().map(|c| aws_sdk_ec2::types::IpRange::builder().cidr_ip(*c).build()).collect(),
                 ))
                 .set_ipv6_ranges(Some(
-                    v6.iter()
-                        .map(|c| aws_sdk_ec2::types::Ipv6Range::builder().cidr_ipv6(*c).build())
-                        .collect(),
+                    v6.iter().map(|c| aws_sdk_ec2::types::Ipv6Range::builder().cidr_ipv6(*c).build()).collect(),
                 ))
                 .build()
         };
@@ -415,11 +321,7 @@ async fn world_open_admin_ports_are_revoked_and_other_rules_stay() {
             .filter(|(_, cidrs)| !cidrs.is_empty())
             .collect();
         rules.sort();
-        assert_eq!(
-            rules,
-            vec![(22, vec!["10.0.0.0/8".to_owned()]), (443, vec!["0.0.0.0/0".to_owned()])],
-            "{kind:?}"
-        );
+        assert_eq!(rules, vec![(22, vec!["10.0.0.0/8".to_owned()]), (443, vec!["0.0.0.0/0".to_owned()])], "{kind:?}");
     }
 }
 
@@ -430,12 +332,7 @@ async fn a_stopped_trail_is_started_again() {
         let (env, admins, sink) = setup().await;
         let ct = aws_sdk_cloudtrail::Client::new(&env.sdk);
         let trail = unique("trail");
-        ct.create_trail()
-            .name(&trail)
-            .s3_bucket_name(&env.bucket)
-            .send()
-            .await
-            .unwrap();
+        ct.create_trail().name(&trail).s3_bucket_name(&env.bucket).send().await.unwrap();
         ct.start_logging().name(&trail).send().await.unwrap();
         ct.stop_logging().name(&trail).send().await.unwrap();
         let call = api_call("cloudtrail.amazonaws.com", "StopLogging", json!({"name": trail}));
@@ -453,26 +350,12 @@ async fn a_forged_trigger_cannot_strip_a_statement_its_record_did_not_add() {
     let (env, admins, sink) = setup().await;
     let bucket = unique("website");
     env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let website = PUBLIC
-        .replace("BUCKET", &bucket)
-        .replace("Anyone", "Website")
-        .replace("/*", "/site/*");
+    let website = PUBLIC.replace("BUCKET", &bucket).replace("Anyone", "Website").replace("/*", "/site/*");
     let live = format!(r#"{{"Statement":[{website}]}}"#);
-    env.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(&live)
-        .send()
-        .await
-        .unwrap();
-    let forged = policy_call(
-        &bucket,
-        &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", &bucket)),
-    );
+    env.s3.put_bucket_policy().bucket(&bucket).policy(&live).send().await.unwrap();
+    let forged = policy_call(&bucket, &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", &bucket)));
     // When remediated in enforce mode
-    let out = handle(&admins, &ledger(&env), &sink, &enforce(), &forged)
-        .await
-        .unwrap();
+    let out = handle(&admins, &ledger(&env), &sink, &enforce(), &forged).await.unwrap();
     // Then the website statement stays: the forged record never added it
     assert_eq!(out["decisions"][0]["decision"], "already-fixed", "{out}");
     assert_eq!(live_policy(&env, &bucket).await, Some(live));
@@ -485,21 +368,10 @@ async fn a_forged_trigger_for_a_private_bucket_changes_nothing() {
     let bucket = unique("private");
     env.s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let private = format!(r#"{{"Statement":[{}]}}"#, PRIVATE.replace("BUCKET", &bucket));
-    env.s3
-        .put_bucket_policy()
-        .bucket(&bucket)
-        .policy(&private)
-        .send()
-        .await
-        .unwrap();
-    let forged = policy_call(
-        &bucket,
-        &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", &bucket)),
-    );
+    env.s3.put_bucket_policy().bucket(&bucket).policy(&private).send().await.unwrap();
+    let forged = policy_call(&bucket, &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", &bucket)));
     // When remediated
-    let out = handle(&admins, &ledger(&env), &sink, &enforce(), &forged)
-        .await
-        .unwrap();
+    let out = handle(&admins, &ledger(&env), &sink, &enforce(), &forged).await.unwrap();
     // Then live state decides: already fixed, and the policy is unchanged
     assert_eq!(out["decisions"][0]["decision"], "already-fixed");
     assert_eq!(live_policy(&env, &bucket).await, Some(private));
@@ -511,19 +383,9 @@ async fn exemptions_by_tag_principal_and_pattern_leave_the_bucket_alone() {
     // Given three public buckets: one tagged, one changed by an exempt principal, one named
     // like an exempt pattern
     let (tagged, tagged_policy, _) = public_policy_bucket(&env).await;
-    let tag = aws_sdk_s3::types::Tag::builder()
-        .key("trailsight:exempt")
-        .value("true")
-        .build()
-        .unwrap();
+    let tag = aws_sdk_s3::types::Tag::builder().key("trailsight:exempt").value("true").build().unwrap();
     let tagging = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
-    env.s3
-        .put_bucket_tagging()
-        .bucket(&tagged)
-        .tagging(tagging)
-        .send()
-        .await
-        .unwrap();
+    env.s3.put_bucket_tagging().bucket(&tagged).tagging(tagging).send().await.unwrap();
     let (by_principal, principal_policy, _) = public_policy_bucket(&env).await;
     let (by_pattern, pattern_policy, _) = public_policy_bucket(&env).await;
     let config = RemediationConfig {
@@ -531,10 +393,7 @@ async fn exemptions_by_tag_principal_and_pattern_leave_the_bucket_alone() {
         exempt_resources: vec![format!("{by_pattern}*")],
         ..enforce()
     };
-    let principal_config = RemediationConfig {
-        exempt_principals: vec![MALLORY.into()],
-        ..enforce()
-    };
+    let principal_config = RemediationConfig { exempt_principals: vec![MALLORY.into()], ..enforce() };
     // When each is remediated
     let cases = [
         (&tagged, &tagged_policy, &config),
@@ -542,9 +401,7 @@ async fn exemptions_by_tag_principal_and_pattern_leave_the_bucket_alone() {
         (&by_pattern, &pattern_policy, &config),
     ];
     for (bucket, policy, config) in cases {
-        let out = handle(&admins, &ledger(&env), &sink, config, &policy_call(bucket, policy))
-            .await
-            .unwrap();
+        let out = handle(&admins, &ledger(&env), &sink, config, &policy_call(bucket, policy)).await.unwrap();
         // Then each is exempt and its policy unchanged
         assert_eq!(out["decisions"][0]["decision"], "exempt", "{bucket}: {out}");
         assert_eq!(live_policy(&env, bucket).await.as_ref(), Some(policy));
@@ -557,15 +414,9 @@ async fn dry_run_reports_and_leaves_the_live_policy_alone() {
     let (env, admins, sink) = setup().await;
     let (bucket, policy, _) = public_policy_bucket(&env).await;
     let before = live_policy(&env, &bucket).await;
-    let out = handle(
-        &admins,
-        &ledger(&env),
-        &sink,
-        &RemediationConfig::default(),
-        &policy_call(&bucket, &policy),
-    )
-    .await
-    .unwrap();
+    let out = handle(&admins, &ledger(&env), &sink, &RemediationConfig::default(), &policy_call(&bucket, &policy))
+        .await
+        .unwrap();
     assert_eq!(out["decisions"][0]["decision"], "would-remediate");
     assert_eq!(live_policy(&env, &bucket).await, before);
     let event = &env.receive(1).await[0];
@@ -578,10 +429,7 @@ async fn dry_run_reports_and_leaves_the_live_policy_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_bucket_is_reported_not_found() {
     let (env, admins, sink) = setup().await;
-    let event = policy_call(
-        &unique("gone"),
-        &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", "gone")),
-    );
+    let event = policy_call(&unique("gone"), &format!(r#"{{"Statement":[{}]}}"#, PUBLIC.replace("BUCKET", "gone")));
     let out = handle(&admins, &ledger(&env), &sink, &enforce(), &event).await.unwrap();
     assert_eq!(out["decisions"][0]["decision"], "not-found");
     assert_eq!(env.receive(1).await[0]["detail"]["decision"], "not-found");
@@ -595,21 +443,12 @@ async fn access_denied_is_reported_as_failed_and_fails_the_invocation() {
     let denied = Denying::new(AwsAdmins::from_config(&env.sdk, true), "s3:PutBucketPolicy");
     drop(admins);
     // When remediated
-    let result = handle(
-        &denied,
-        &ledger(&env),
-        &sink,
-        &enforce(),
-        &policy_call(&bucket, &policy),
-    )
-    .await;
+    let result = handle(&denied, &ledger(&env), &sink, &enforce(), &policy_call(&bucket, &policy)).await;
     // Then the invocation fails, a subscriber sees a failed decision, and the policy is as it was
     assert!(matches!(result, Err(HandlerError::Failed { .. })), "{result:?}");
     let event = &env.receive(1).await[0];
     assert_eq!(event["detail"]["decision"], "failed");
-    assert!(event["detail"]["error"]
-        .as_str()
-        .is_some_and(|e| e.contains("s3:PutBucketPolicy")));
+    assert!(event["detail"]["error"].as_str().is_some_and(|e| e.contains("s3:PutBucketPolicy")));
     assert_eq!(live_policy(&env, &bucket).await, Some(policy));
 }
 
@@ -618,9 +457,7 @@ async fn a_security_group_opened_in_another_region_is_remediated_there() {
     // Given SSH opened to the world on a group in us-west-2 (the function runs in us-east-1)
     let (env, targets, sink) = setup().await;
     let west = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&env.sdk)
-            .region(aws_sdk_ec2::config::Region::new("us-west-2"))
-            .build(),
+        aws_sdk_ec2::config::Builder::from(&env.sdk).region(aws_sdk_ec2::config::Region::new("us-west-2")).build(),
     );
     let group = west
         .create_security_group()
@@ -637,12 +474,7 @@ async fn a_security_group_opened_in_another_region_is_remediated_there() {
         .to_port(22)
         .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
         .build();
-    west.authorize_security_group_ingress()
-        .group_id(&group)
-        .ip_permissions(ssh)
-        .send()
-        .await
-        .unwrap();
+    west.authorize_security_group_ingress().group_id(&group).ip_permissions(ssh).send().await.unwrap();
     let mut call = api_call(
         "ec2.amazonaws.com",
         "AuthorizeSecurityGroupIngress",
@@ -664,10 +496,7 @@ async fn a_change_in_another_account_is_out_of_scope_without_calls() {
     let (env, targets, sink) = setup().await;
     let mut call = policy_call(&unique("member"), &format!(r#"{{"Statement":[{PUBLIC}]}}"#));
     call["detail"]["recipientAccountId"] = json!("444455556666");
-    let config = RemediationConfig {
-        home_account: Some("123456789012".into()),
-        ..enforce()
-    };
+    let config = RemediationConfig { home_account: Some("123456789012".into()), ..enforce() };
     // When remediated, then the decision is out-of-scope and a subscriber sees it
     let out = handle(&targets, &ledger(&env), &sink, &config, &call).await.unwrap();
     assert_eq!(out["decisions"][0]["decision"], "out-of-scope", "{out}");

@@ -68,10 +68,7 @@ async fn fresh_store(name: &str) -> DynamoStore {
 async fn a_load_returns_the_checkpoint_and_the_journal_entries_committed_since() {
     // Given a first commit (a checkpoint, as the stream has none) and a second after a load
     let store = fresh_store("journal").await;
-    assert_eq!(
-        store.commit(&commit("o1", 0, 0, 5)).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert_eq!(store.commit(&commit("o1", 0, 0, 5)).await.unwrap(), CommitOutcome::Committed);
     let first = store.load(&[stream()], &[], &[100]).await.unwrap();
     assert_eq!(first.streams[&stream()].version, 1);
     assert!(first.apis.contains_key(&api("ListUsers")));
@@ -85,10 +82,7 @@ async fn a_load_returns_the_checkpoint_and_the_journal_entries_committed_since()
     assert_eq!(snap.apis[&api("ListUsers")].value, first.apis[&api("ListUsers")].value);
     assert_eq!(snap.journal[&stream()], vec![second.journal[&stream()].clone()]);
     // And the counts are both files'
-    assert_eq!(
-        store.counts(&api("ListUsers"), 0, 1000).await.unwrap(),
-        vec![(100, 8, 2)]
-    );
+    assert_eq!(store.counts(&api("ListUsers"), 0, 1000).await.unwrap(), vec![(100, 8, 2)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,14 +82,7 @@ impl Env {
         trailsight_aws::dynamo::create_table(&ddb, &table).await.unwrap();
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
         events.create_event_bus().name(&bus).send().await.unwrap();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(&queue)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
+        let queue_url = sqs.create_queue().queue_name(&queue).send().await.unwrap().queue_url.unwrap();
         let attrs = sqs
             .get_queue_attributes()
             .queue_url(&queue_url)
@@ -97,11 +90,8 @@ impl Env {
             .send()
             .await
             .unwrap();
-        let arn = attrs
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .cloned()
-            .unwrap();
+        let arn =
+            attrs.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)).cloned().unwrap();
         events
             .put_rule()
             .name("all-trailsight")
@@ -114,39 +104,16 @@ impl Env {
             .put_targets()
             .rule("all-trailsight")
             .event_bus_name(&bus)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("q")
-                    .arn(arn)
-                    .build()
-                    .unwrap(),
-            )
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap())
             .send()
             .await
             .unwrap();
-        Env {
-            sdk,
-            s3,
-            ddb,
-            events,
-            sqs,
-            table,
-            bucket,
-            bus,
-            queue_url,
-        }
+        Env { sdk, s3, ddb, events, sqs, table, bucket, bus, queue_url }
     }
 
     /// Uploads an object.
     pub async fn put_object(&self, key: &str, bytes: Vec<u8>) {
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(bytes.into())
-            .send()
-            .await
-            .unwrap();
+        self.s3.put_object().bucket(&self.bucket).key(key).body(bytes.into()).send().await.unwrap();
     }
 
     /// Receives what the rule delivered to the queue, until `want` events arrived or a quiet
@@ -196,8 +163,7 @@ pub fn log_key(prefix: &str, account: &str, region: &str, stamp: &str, unique: &
 /// Gzips a `{"Records": [...]}` document.
 pub fn gz_log(records: &[Value]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(json!({ "Records": records }).to_string().as_bytes())
-        .unwrap();
+    e.write_all(json!({ "Records": records }).to_string().as_bytes()).unwrap();
     e.finish().unwrap()
 }
 

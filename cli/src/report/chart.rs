@@ -15,14 +15,7 @@ struct Frame {
     bottom: f64,
 }
 
-const FRAME: Frame = Frame {
-    width: 760.0,
-    height: 220.0,
-    left: 52.0,
-    right: 12.0,
-    top: 10.0,
-    bottom: 30.0,
-};
+const FRAME: Frame = Frame { width: 760.0, height: 220.0, left: 52.0, right: 12.0, top: 10.0, bottom: 30.0 };
 
 /// Maps minutes and counts to the plot area.
 struct Scale {
@@ -34,19 +27,12 @@ struct Scale {
 impl Scale {
     fn of(points: &[ChartPoint]) -> Option<Scale> {
         let (first, last) = (points.first()?.minute, points.last()?.minute);
-        let peak = points
-            .iter()
-            .map(|p| f64::from(p.calls).max(p.band.expected))
-            .fold(1.0, f64::max);
+        let peak = points.iter().map(|p| f64::from(p.calls).max(p.band.expected)).fold(1.0, f64::max);
         // The band's top can be far above anything seen (a quiet API's min_calls): show it up
         // to twice the peak, clipped there.
         let high = points.iter().map(|p| p.band.high).fold(0.0, f64::max);
         let top = peak.max(high.min(2.0 * peak)) * 1.08;
-        Some(Scale {
-            first,
-            minutes: (last - first + 1).max(1) as f64,
-            top,
-        })
+        Some(Scale { first, minutes: (last - first + 1).max(1) as f64, top })
     }
 
     fn x(&self, minute: f64) -> f64 {
@@ -110,10 +96,7 @@ pub fn svg(chart: &Chart) -> Markup {
     // Times under the first minute, the Start, the End and the last minute, leaving out any
     // too close to the one before to be read.
     let mut x_ticks: Vec<i64> = vec![];
-    for m in [Some(points[0].minute), Some(chart.start), chart.end, Some(last)]
-        .into_iter()
-        .flatten()
-    {
+    for m in [Some(points[0].minute), Some(chart.start), chart.end, Some(last)].into_iter().flatten() {
         if x_ticks.last().is_none_or(|p| s.x(m as f64) - s.x(*p as f64) >= 40.0) {
             x_ticks.push(m);
         }

@@ -144,10 +144,7 @@ fn insight(i: &InsightView) -> Markup {
 
 fn attributions(d: &Value) -> Markup {
     let empty = vec![];
-    let list = d
-        .pointer("/insightDetails/insightContext/attributions")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
+    let list = d.pointer("/insightDetails/insightContext/attributions").and_then(Value::as_array).unwrap_or(&empty);
     html! {
         div.attributions {
             @for a in list {
@@ -169,11 +166,8 @@ fn attributions(d: &Value) -> Markup {
 fn rows(a: &Value) -> Vec<(String, String, String)> {
     let empty = vec![];
     let side = |k: &str| a.get(k).and_then(Value::as_array).unwrap_or(&empty);
-    let find = |list: &Vec<Value>, v: &str| {
-        list.iter()
-            .find(|x| text(x, "/value") == v)
-            .map(|x| number(x.get("average")))
-    };
+    let find =
+        |list: &Vec<Value>, v: &str| list.iter().find(|x| text(x, "/value") == v).map(|x| number(x.get("average")));
     let mut out: Vec<(String, String, String)> = vec![];
     for x in side("insight").iter().chain(side("baseline")) {
         let v = text(x, "/value");
@@ -255,15 +249,7 @@ fn risky(r: &Report) -> Markup {
         "risky",
         "Risky changes",
         "No risky change in what was read.",
-        &[
-            "time",
-            "rule",
-            "severity",
-            "resource",
-            "actor",
-            "account/region",
-            "reason",
-        ],
+        &["time", "rule", "severity", "resource", "actor", "account/region", "reason"],
         rows,
     )
 }

@@ -123,11 +123,7 @@ impl Report {
                         (Some("End"), Some(&i)) => insights[i].end = Some(e.clone()),
                         (Some("Start"), None) => {
                             at.insert(id.clone(), insights.len());
-                            insights.push(InsightView {
-                                start: e.clone(),
-                                end: None,
-                                chart: charts.remove(&id),
-                            });
+                            insights.push(InsightView { start: e.clone(), end: None, chart: charts.remove(&id) });
                         }
                         // An End whose Start was emitted before what was read, or a repeat.
                         _ => {}
@@ -139,13 +135,7 @@ impl Report {
             }
         }
         let scope_known = scope.is_some();
-        Report {
-            scope: scope.unwrap_or_else(|| Scope::of_events(events)),
-            scope_known,
-            insights,
-            risky,
-            remediation,
-        }
+        Report { scope: scope.unwrap_or_else(|| Scope::of_events(events)), scope_known, insights, risky, remediation }
     }
 }
 
@@ -185,10 +175,7 @@ pub enum ReportError {
 
 /// Reads events as JSON lines (blank lines and a trailing summary line are skipped).
 pub fn read_events(path: &Path) -> Result<Vec<Envelope>, ReportError> {
-    let read = |source| ReportError::Read {
-        path: path.to_owned(),
-        source,
-    };
+    let read = |source| ReportError::Read { path: path.to_owned(), source };
     let file = std::fs::File::open(path).map_err(read)?;
     let mut events = vec![];
     for (i, line) in BufReader::new(file).lines().enumerate() {
@@ -218,10 +205,7 @@ pub fn read_events(path: &Path) -> Result<Vec<Envelope>, ReportError> {
 
 /// Writes the report's HTML to `path`.
 pub fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
-    let err = |source| ReportError::Write {
-        path: path.to_owned(),
-        source,
-    };
+    let err = |source| ReportError::Write { path: path.to_owned(), source };
     let mut file = std::fs::File::create(path).map_err(err)?;
     file.write_all(render(report).as_bytes()).map_err(err)?;
     file.flush().map_err(err)

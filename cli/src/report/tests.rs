@@ -51,21 +51,11 @@ fn chart(shared: &str, start: i64) -> Chart {
     let points = (start - 180..start + 75)
         .map(|m| {
             let calls = if (start..start + 15).contains(&m) { 40 } else { 2 };
-            let band = Band {
-                expected: 2.0,
-                low: 0.0,
-                high: 12.0,
-            };
+            let band = Band { expected: 2.0, low: 0.0, high: 12.0 };
             ChartPoint::new(m, calls, 0, band)
         })
         .collect();
-    Chart {
-        shared_event_id: shared.into(),
-        kind: InsightKind::CallRate,
-        start,
-        end: Some(start + 15),
-        points,
-    }
+    Chart { shared_event_id: shared.into(), kind: InsightKind::CallRate, start, end: Some(start + 15), points }
 }
 
 #[test]
@@ -109,10 +99,7 @@ fn an_insight_without_a_recorded_chart_says_why() {
 #[test]
 fn attacker_controlled_strings_are_escaped() {
     // Given a risky change whose user agent and an attribution carry markup
-    let events = vec![
-        insight("Start", "abc", "2024-01-09T03:00:00Z"),
-        risky("<script>alert(1)</script>"),
-    ];
+    let events = vec![insight("Start", "abc", "2024-01-09T03:00:00Z"), risky("<script>alert(1)</script>")];
     // When the report is rendered
     let html = render(&Report::build(None, &events, BTreeMap::new()));
     // Then the markup is text, never markup: the page's only script is its own
@@ -208,34 +195,16 @@ fn each_risky_change_and_remediation_decision_is_one_row_with_its_columns() {
         let at = html.find(&format!("id=\"{table}-table\"")).unwrap();
         let body = &html[at..];
         let tbody = &body[body.find("<tbody>").unwrap()..body.find("</tbody>").unwrap()];
-        tbody
-            .split("<td>")
-            .skip(1)
-            .map(|c| c.split("</td>").next().unwrap().to_owned())
-            .collect::<Vec<_>>()
+        tbody.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap().to_owned()).collect::<Vec<_>>()
     };
     let risky_row = row("risky");
     assert_eq!(
         risky_row[1..5],
-        [
-            "s3-bucket-public",
-            "critical",
-            "Bucket logs",
-            "arn:aws:iam::111122223333:user/mallory"
-        ]
+        ["s3-bucket-public", "critical", "Bucket logs", "arn:aws:iam::111122223333:user/mallory"]
     );
     assert_eq!(risky_row[5], "111122223333/us-east-1");
     assert!(risky_row[6].starts_with("bucket policy grants anyone"));
     let decision_row = row("remediation");
-    assert_eq!(
-        decision_row[1..5],
-        ["s3-bucket-public", "reverted", "enforce", "Bucket logs"]
-    );
-    assert_eq!(
-        decision_row[5..],
-        [
-            "111122223333/eu-west-1",
-            "removed the statement granting anyone s3:GetObject"
-        ]
-    );
+    assert_eq!(decision_row[1..5], ["s3-bucket-public", "reverted", "enforce", "Bucket logs"]);
+    assert_eq!(decision_row[5..], ["111122223333/eu-west-1", "removed the statement granting anyone s3:GetObject"]);
 }

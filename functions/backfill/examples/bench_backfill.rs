@@ -50,11 +50,7 @@ where
     let (t, cpu) = (Instant::now(), cpu_seconds());
     let (mut files, mut records, mut calls) = (0u64, 0u64, 0u64);
     for prefix in streams(archive, bucket, "").await? {
-        let mut p = StreamProgress {
-            bucket: bucket.to_owned(),
-            prefix,
-            ..StreamProgress::default()
-        };
+        let mut p = StreamProgress { bucket: bucket.to_owned(), prefix, ..StreamProgress::default() };
         while !p.done {
             p = backfill(deps, archive, p, Budget::files(per_call)).await?;
         }
@@ -62,13 +58,7 @@ where
         records += p.records;
         calls += p.calls;
     }
-    Ok([
-        files as f64,
-        records as f64,
-        calls as f64,
-        t.elapsed().as_secs_f64(),
-        cpu_seconds() - cpu,
-    ])
+    Ok([files as f64, records as f64, calls as f64, t.elapsed().as_secs_f64(), cpu_seconds() - cpu])
 }
 
 fn summary(name: &str, r: [f64; 5]) -> serde_json::Value {
@@ -109,12 +99,7 @@ async fn main() -> Result<(), Error> {
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     s3.create_bucket().bucket(bucket).send().await?;
     for (key, path) in &files {
-        s3.put_object()
-            .bucket(bucket)
-            .key(key)
-            .body(std::fs::read(path)?.into())
-            .send()
-            .await?;
+        s3.put_object().bucket(bucket).key(key).body(std::fs::read(path)?.into()).send().await?;
     }
     create_table(&ddb, "bench-backfill").await?;
     let aws = Deps {
@@ -126,9 +111,6 @@ async fn main() -> Result<(), Error> {
     };
     let on_moto = summary("moto", run(&aws, &S3Archive::new(s3), bucket, per_call).await?);
     eprintln!("bench_backfill: {on_moto}");
-    println!(
-        "{}",
-        serde_json::json!({"per_call": per_call, "runs": [in_memory, on_moto]})
-    );
+    println!("{}", serde_json::json!({"per_call": per_call, "runs": [in_memory, on_moto]}));
     Ok(())
 }

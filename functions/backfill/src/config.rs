@@ -31,11 +31,7 @@ impl Config {
             "the bucket the backfill writes its list of streams to (the SAM template sets it)",
         ))?;
         let send_events = trailsight_ingest::config::flag("SEND_EVENTS", nonempty("SEND_EVENTS"), false)?;
-        Ok(Config {
-            ingest,
-            manifest_bucket,
-            send_events,
-        })
+        Ok(Config { ingest, manifest_bucket, send_events })
     }
 
     /// Reads the settings from the process environment.
@@ -57,10 +53,7 @@ mod tests {
     #[test]
     fn a_missing_manifest_bucket_fails_naming_the_variable() {
         // Given the ingest settings but no MANIFEST_BUCKET, when read, then the error names it
-        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t")]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("MANIFEST_BUCKET"), "{err}");
     }
 

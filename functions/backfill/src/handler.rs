@@ -113,27 +113,19 @@ pub struct Budget {
 impl Budget {
     /// Until `deadline` (the invocation's), keeping back [`RESERVE`] and twice the slowest file.
     pub fn until(deadline: Instant) -> Self {
-        Budget {
-            deadline: Some(deadline),
-            max_files: None,
-        }
+        Budget { deadline: Some(deadline), max_files: None }
     }
 
     /// Until `deadline_ms` (milliseconds since the epoch: the Lambda context's deadline).
     pub fn until_epoch_ms(deadline_ms: u64) -> Self {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
         let left = u64::try_from(u128::from(deadline_ms).saturating_sub(now_ms)).unwrap_or(0);
         Self::until(Instant::now() + Duration::from_millis(left))
     }
 
     /// At most `n` files per call (tests and tools).
     pub fn files(n: usize) -> Self {
-        Budget {
-            deadline: None,
-            max_files: Some(n),
-        }
+        Budget { deadline: None, max_files: Some(n) }
     }
 
     fn allows(&self, files: usize, slowest: Duration) -> bool {
@@ -166,10 +158,7 @@ impl From<WorkerError> for lambda_runtime::Diagnostic {
             WorkerError::Archive(_) => "ArchiveUnavailable",
             WorkerError::Ingest(_) => "IngestFailed",
         };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: error_type.to_owned(), error_message: e.to_string() }
     }
 }
 
@@ -230,15 +219,9 @@ pub async fn list_streams<A: LogArchive>(
         }));
     }
     let manifest_key = format!("manifests/{}/streams.json", list.run);
-    archive
-        .write(manifest_bucket, &manifest_key, serde_json::to_vec(&items)?)
-        .await?;
+    archive.write(manifest_bucket, &manifest_key, serde_json::to_vec(&items)?).await?;
     tracing::info!(streams = items.len(), manifest = %manifest_key, "backfill streams listed");
-    Ok(Manifest {
-        manifest_bucket: manifest_bucket.to_owned(),
-        manifest_key,
-        streams: items.len(),
-    })
+    Ok(Manifest { manifest_bucket: manifest_bucket.to_owned(), manifest_key, streams: items.len() })
 }
 
 /// Backfills one stream from `p.start_after` until it ends or the budget runs out.
@@ -259,12 +242,8 @@ where
     let (mut handled, mut slowest) = (0usize, Duration::ZERO);
     p.calls += 1;
     'listing: loop {
-        let listing = Listing {
-            bucket: &p.bucket,
-            prefix: &p.prefix,
-            start_after: p.start_after.as_deref(),
-            max: PAGE,
-        };
+        let listing =
+            Listing { bucket: &p.bucket, prefix: &p.prefix, start_after: p.start_after.as_deref(), max: PAGE };
         let page = archive.page(listing).await?;
         if page.is_empty() {
             p.done = true;
@@ -308,11 +287,7 @@ fn emit_metrics(before: &StreamProgress, after: &StreamProgress, took: Duration)
     let mut m = Metrics::default();
     m.add("FilesBackfilled", (after.files - before.files) as f64, "Count")
         .add("RecordsBackfilled", (after.records - before.records) as f64, "Count")
-        .add(
-            "DuplicateFilesSkipped",
-            (after.duplicates - before.duplicates) as f64,
-            "Count",
-        )
+        .add("DuplicateFilesSkipped", (after.duplicates - before.duplicates) as f64, "Count")
         .add("FailedFiles", (after.failed - before.failed) as f64, "Count")
         .add("Duration", took.as_secs_f64() * 1000.0, "Milliseconds")
         .property("function", "backfill")

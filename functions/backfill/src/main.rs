@@ -14,9 +14,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let sdk = sdk_config(config.ingest.endpoint_url.as_deref()).await;
     let path_style = config.ingest.endpoint_url.is_some();
-    let bus = config
-        .send_events
-        .then(|| EventBridgeSink::from_config(&sdk, &config.ingest.bus));
+    let bus = config.send_events.then(|| EventBridgeSink::from_config(&sdk, &config.ingest.bus));
     let deps = handler::Deps {
         source: S3Source::from_config(&sdk, path_style),
         store: DynamoStore::from_config(&sdk, &config.ingest.table),

@@ -52,10 +52,8 @@ impl Config {
         ))?;
         let mut detector = match nonempty("DETECTOR_CONFIG") {
             None => DetectorConfig::default(),
-            Some(text) => DetectorConfig::from_toml(&text).map_err(|e| ConfigError::Malformed {
-                name: "DETECTOR_CONFIG",
-                why: e.to_string(),
-            })?,
+            Some(text) => DetectorConfig::from_toml(&text)
+                .map_err(|e| ConfigError::Malformed { name: "DETECTOR_CONFIG", why: e.to_string() })?,
         };
         let rules = flag("RISKY_CHANGES", nonempty("RISKY_CHANGES"), true)?;
         if let Some(key) = nonempty("EXEMPT_TAG_KEY") {
@@ -91,10 +89,7 @@ pub fn flag(name: &'static str, value: Option<String>, default: bool) -> Result<
         None => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(other) => Err(ConfigError::Malformed {
-            name,
-            why: format!("{other:?}: expected true or false"),
-        }),
+        Some(other) => Err(ConfigError::Malformed { name, why: format!("{other:?}: expected true or false") }),
     }
 }
 
@@ -111,10 +106,7 @@ mod tests {
     #[test]
     fn missing_table_name_fails_naming_the_variable() {
         // Given no TABLE_NAME, when the config is read, then the error names it
-        let err = Config::from_lookup(lookup(&[]))
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = Config::from_lookup(lookup(&[])).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("TABLE_NAME"), "{err}");
     }
 
@@ -133,22 +125,14 @@ mod tests {
     fn defaults_apply_when_only_the_table_is_set() {
         // Given only TABLE_NAME, then the bus is the default one and rules are on
         let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("RISKY_CHANGES", "")]));
-        assert!(c
-            .as_ref()
-            .is_ok_and(|c| c.detector.exempt_tag_key == "trailsight:exempt"));
+        assert!(c.as_ref().is_ok_and(|c| c.detector.exempt_tag_key == "trailsight:exempt"));
         assert!(matches!(c, Ok(ref c) if c.bus == "default" && c.rules && c.endpoint_url.is_none()));
     }
 
     #[test]
     fn a_non_boolean_risky_changes_switch_is_rejected() {
         let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("RISKY_CHANGES", "yes")]));
-        assert!(matches!(
-            c,
-            Err(ConfigError::Malformed {
-                name: "RISKY_CHANGES",
-                ..
-            })
-        ));
+        assert!(matches!(c, Err(ConfigError::Malformed { name: "RISKY_CHANGES", .. })));
     }
 
     #[test]

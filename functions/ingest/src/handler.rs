@@ -38,10 +38,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             ObjectError::Ingest { .. } => "IngestFailed",
             ObjectError::Aborted { .. } => "Aborted",
         };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: error_type.to_owned(), error_message: e.to_string() }
     }
 }
 
@@ -94,11 +91,7 @@ pub async fn handle<L: LogSource, S: BaselineStore, K: EventSink>(
         return serde_json::to_value(&failures).map_err(|e| HandlerError {
             failed: failures.batch_item_failures.len(),
             total: announced,
-            first: ObjectError::Aborted {
-                bucket: String::new(),
-                key: String::new(),
-                why: e.to_string(),
-            },
+            first: ObjectError::Aborted { bucket: String::new(), key: String::new(), why: e.to_string() },
         });
     }
     if let Some(first) = first_error {

@@ -40,13 +40,7 @@ pub struct Config {
 }
 
 fn list(value: Option<String>) -> Vec<String> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    value.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 impl Config {
@@ -83,30 +77,18 @@ impl Config {
             });
         }
         let home_account = nonempty("ACCOUNT_ID").map(|a| a.trim().to_owned());
-        if let Some(bad) = home_account
-            .as_deref()
-            .filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(ConfigError {
-                name: "ACCOUNT_ID",
-                why: format!("{bad:?} is not a 12-digit AWS account id"),
-            });
+        if let Some(bad) = home_account.as_deref().filter(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(ConfigError { name: "ACCOUNT_ID", why: format!("{bad:?} is not a 12-digit AWS account id") });
         }
         let member_role = nonempty("MEMBER_ROLE_NAME").map(|r| r.trim().to_owned());
-        if let Some(bad) = member_role
-            .as_deref()
-            .filter(|r| r.starts_with("arn:") || r.contains(' '))
-        {
+        if let Some(bad) = member_role.as_deref().filter(|r| r.starts_with("arn:") || r.contains(' ')) {
             return Err(ConfigError {
                 name: "MEMBER_ROLE_NAME",
                 why: format!("{bad:?}: expected a role name (with its path if any), not an ARN"),
             });
         }
-        let rules =
-            RuleSelection::parse(&nonempty("REMEDIATE_RULES").unwrap_or_default()).map_err(|why| ConfigError {
-                name: "REMEDIATE_RULES",
-                why,
-            })?;
+        let rules = RuleSelection::parse(&nonempty("REMEDIATE_RULES").unwrap_or_default())
+            .map_err(|why| ConfigError { name: "REMEDIATE_RULES", why })?;
         Ok(Config {
             remediation: RemediationConfig {
                 rules,
@@ -162,13 +144,7 @@ mod tests {
     #[test]
     fn an_unknown_mode_fails_at_start_up_naming_the_variable() {
         let c = Config::from_lookup(with_table(|k| (k == "REMEDIATION_MODE").then(|| "yolo".to_owned())));
-        assert!(matches!(
-            c,
-            Err(ConfigError {
-                name: "REMEDIATION_MODE",
-                ..
-            })
-        ));
+        assert!(matches!(c, Err(ConfigError { name: "REMEDIATION_MODE", .. })));
     }
 
     #[test]
@@ -186,16 +162,8 @@ mod tests {
 
     #[test]
     fn an_exempt_principal_that_is_not_an_arn_is_rejected() {
-        let c = Config::from_lookup(with_table(|k| {
-            (k == "EXEMPT_PRINCIPALS").then(|| "BreakGlass".to_owned())
-        }));
-        assert!(matches!(
-            c,
-            Err(ConfigError {
-                name: "EXEMPT_PRINCIPALS",
-                ..
-            })
-        ));
+        let c = Config::from_lookup(with_table(|k| (k == "EXEMPT_PRINCIPALS").then(|| "BreakGlass".to_owned())));
+        assert!(matches!(c, Err(ConfigError { name: "EXEMPT_PRINCIPALS", .. })));
     }
 
     #[test]
@@ -211,13 +179,7 @@ mod tests {
         );
         // And a misspelt id is refused, naming the variable
         let bad = Config::from_lookup(with_table(|k| (k == "REMEDIATE_RULES").then(|| "ami".to_owned())));
-        assert!(matches!(
-            bad,
-            Err(ConfigError {
-                name: "REMEDIATE_RULES",
-                ..
-            })
-        ));
+        assert!(matches!(bad, Err(ConfigError { name: "REMEDIATE_RULES", .. })));
         // And unset means the default selection
         assert!(
             matches!(Config::from_lookup(with_table(|_| None)), Ok(ref c) if c.remediation.rules == RuleSelection::Default)
@@ -234,11 +196,9 @@ mod tests {
             _ => None,
         }));
         // Then they reach the remediation settings
-        assert!(
-            matches!(c, Ok(ref c) if c.remediation.home_account.as_deref() == Some("111122223333")
+        assert!(matches!(c, Ok(ref c) if c.remediation.home_account.as_deref() == Some("111122223333")
             && c.remediation.member_role.as_deref() == Some("trailsight-remediation")
-            && c.remediation.regions == vec!["us-east-1".to_owned(), "eu-west-1".to_owned()])
-        );
+            && c.remediation.regions == vec!["us-east-1".to_owned(), "eu-west-1".to_owned()]));
         // And a malformed account id stops start-up, naming the variable
         let bad = Config::from_lookup(with_table(|k| (k == "ACCOUNT_ID").then(|| "1234".to_owned())));
         assert!(matches!(bad, Err(ConfigError { name: "ACCOUNT_ID", .. })));

@@ -39,10 +39,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::Sink(_) => "EventDeliveryFailed",
             HandlerError::Failed { .. } => "RemediationFailed",
         };
-        lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
-        }
+        lambda_runtime::Diagnostic { error_type: error_type.to_owned(), error_message: e.to_string() }
     }
 }
 
@@ -75,16 +72,10 @@ pub async fn handle<T: Targets, L: RemediationLedger + Sync, K: EventSink>(
             why: failed.reason.clone(),
         });
     }
-    let decisions: Vec<Value> = report
-        .outcomes
-        .iter()
-        .map(|o| json!({"rule": o.rule, "decision": o.decision, "reason": o.reason}))
-        .collect();
-    let already: Vec<Value> = report
-        .already_decided
-        .iter()
-        .map(|(rule, decision)| json!({"rule": rule, "decision": decision}))
-        .collect();
+    let decisions: Vec<Value> =
+        report.outcomes.iter().map(|o| json!({"rule": o.rule, "decision": o.decision, "reason": o.reason})).collect();
+    let already: Vec<Value> =
+        report.already_decided.iter().map(|(rule, decision)| json!({"rule": rule, "decision": decision})).collect();
     Ok(json!({ "decisions": decisions, "alreadyDecided": already }))
 }
 

@@ -35,21 +35,11 @@ fn unavailable(bucket: &str, key: &str, e: impl std::error::Error) -> SourceErro
 impl LogArchive for S3Archive {
     async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, SourceError> {
         let mut folders = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .delimiter("/")
-            .into_paginator()
-            .send();
+        let mut pages =
+            self.client.list_objects_v2().bucket(bucket).prefix(prefix).delimiter("/").into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| unavailable(bucket, prefix, e))?;
-            folders.extend(
-                page.common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_owned)),
-            );
+            folders.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_owned)));
         }
         folders.sort();
         folders.dedup();
@@ -61,10 +51,7 @@ impl LogArchive for S3Archive {
         let mut out: Vec<ObjectRef> = Vec::new();
         // ListObjectsV2 returns at most 1,000 keys per request.
         while out.len() < listing.max {
-            let after = out
-                .last()
-                .map(|o| o.key.clone())
-                .or_else(|| listing.start_after.map(str::to_owned));
+            let after = out.last().map(|o| o.key.clone()).or_else(|| listing.start_after.map(str::to_owned));
             let page = self
                 .client
                 .list_objects_v2()

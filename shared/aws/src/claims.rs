@@ -49,10 +49,7 @@ fn failed(what: &str, e: SdkError<PutItemError>) -> AdminError {
 impl DynamoLedger {
     /// The ledger on `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoLedger {
-            client,
-            table: table.into(),
-        }
+        DynamoLedger { client, table: table.into() }
     }
 
     /// A ledger from an SDK configuration.
@@ -106,22 +103,14 @@ impl RemediationLedger for DynamoLedger {
             ("expires".to_owned(), n(now + CLAIM_TTL_SECONDS)),
         ]
         .into();
-        let values: Item = [
-            (":failed".to_owned(), s("failed")),
-            (":running".to_owned(), s("running")),
-            (":now".to_owned(), n(now)),
-        ]
-        .into();
+        let values: Item =
+            [(":failed".to_owned(), s("failed")), (":running".to_owned(), s("running")), (":now".to_owned(), n(now))]
+                .into();
         let condition = "attribute_not_exists(pk) OR #s = :failed OR (#s = :running AND lease < :now)";
-        Ok(
-            match self
-                .put_unless("claim", item, condition, &[("#s", "status")], values)
-                .await?
-            {
-                None => Claim::Won,
-                Some(old) => Claim::Taken(text(&old, "status").unwrap_or_else(|| "running".to_owned())),
-            },
-        )
+        Ok(match self.put_unless("claim", item, condition, &[("#s", "status")], values).await? {
+            None => Claim::Won,
+            Some(old) => Claim::Taken(text(&old, "status").unwrap_or_else(|| "running".to_owned())),
+        })
     }
 
     async fn finish(&self, event_id: &str, rule: &str, decision: &str, now: i64) -> Result<(), AdminError> {
@@ -152,10 +141,7 @@ impl RemediationLedger for DynamoLedger {
     ) -> Result<Option<SeenChange>, AdminError> {
         let newer = |item: &Item| {
             let time = text(item, "t")?;
-            (time > change.time).then(|| SeenChange {
-                time,
-                event_id: text(item, "e").unwrap_or_default(),
-            })
+            (time > change.time).then(|| SeenChange { time, event_id: text(item, "e").unwrap_or_default() })
         };
         if !exempt {
             // Only exempt changes are recorded; anyone else's only asks.
@@ -184,9 +170,6 @@ impl RemediationLedger for DynamoLedger {
         .into();
         let values: Item = [(":t".to_owned(), s(change.time.clone()))].into();
         let condition = "attribute_not_exists(pk) OR t <= :t";
-        Ok(self
-            .put_unless("observe", item, condition, &[], values)
-            .await?
-            .and_then(|old| newer(&old)))
+        Ok(self.put_unless("observe", item, condition, &[], values).await?.and_then(|old| newer(&old)))
     }
 }

@@ -24,9 +24,7 @@ pub async fn sdk_config(endpoint_url: Option<&str>) -> SdkConfig {
 
 /// An S3 client; `path_style` is needed by emulators reached by IP address.
 pub fn s3_client(config: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(config)
-        .force_path_style(path_style)
-        .build();
+    let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 
@@ -50,9 +48,7 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for EmulatorEndpoint {
         &'a self,
         _params: &'a aws_sdk_s3control::config::endpoint::Params,
     ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
-        let endpoint = aws_sdk_s3control::config::endpoint::Endpoint::builder()
-            .url(self.0.clone())
-            .build();
+        let endpoint = aws_sdk_s3control::config::endpoint::Endpoint::builder().url(self.0.clone()).build();
         aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(endpoint))
     }
 }

@@ -154,10 +154,7 @@ impl EventSink for EventBridgeSink {
             let size = entry_size(e, entry.detail().map_or(0, str::len));
             if size > MAX_BATCH_BYTES {
                 failed.push(i);
-                why.get_or_insert(format!(
-                    "event {} is {size} bytes, above EventBridge's 256 KB limit",
-                    e.id
-                ));
+                why.get_or_insert(format!("event {} is {size} bytes, above EventBridge's 256 KB limit", e.id));
                 continue;
             }
             if batch.len() == MAX_ENTRIES || batch_bytes + size > MAX_BATCH_BYTES {

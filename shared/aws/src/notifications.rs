@@ -104,11 +104,7 @@ fn filter_of(f: Option<&NotificationConfigurationFilter>) -> (String, String) {
 }
 
 fn call_error<E: std::fmt::Display>(bucket: &str, action: &'static str, e: E) -> SetupError {
-    SetupError::Call {
-        bucket: bucket.to_owned(),
-        action,
-        why: e.to_string(),
-    }
+    SetupError::Call { bucket: bucket.to_owned(), action, why: e.to_string() }
 }
 
 /// Fails when an entry of another tool (topic, queue or function) would overlap trailsight's
@@ -125,12 +121,7 @@ fn refuse_overlap(
         .iter()
         .map(|t| (t.id(), t.events(), t.filter()))
         .chain(queues.iter().map(|q| (q.id(), q.events(), q.filter())))
-        .chain(
-            current
-                .lambda_function_configurations()
-                .iter()
-                .map(|l| (l.id(), l.events(), l.filter())),
-        );
+        .chain(current.lambda_function_configurations().iter().map(|l| (l.id(), l.events(), l.filter())));
     for (id, events, filter) in others {
         let (prefix, suffix) = filter_of(filter);
         if events.iter().any(|e| events_overlap(e.as_str(), EVENT))
@@ -157,18 +148,13 @@ pub async fn setup(
     delivery: &Delivery,
     key_prefix: &str,
 ) -> Result<Setup, SetupError> {
-    let current = s3
-        .get_bucket_notification_configuration()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(|e| {
-            call_error(
-                bucket,
-                "s3:GetBucketNotificationConfiguration",
-                aws_smithy_types::error::display::DisplayErrorContext(e),
-            )
-        })?;
+    let current = s3.get_bucket_notification_configuration().bucket(bucket).send().await.map_err(|e| {
+        call_error(
+            bucket,
+            "s3:GetBucketNotificationConfiguration",
+            aws_smithy_types::error::display::DisplayErrorContext(e),
+        )
+    })?;
     let our_prefix = key_prefix.to_owned();
     let mut queues: Vec<QueueConfiguration> = current.queue_configurations().to_vec();
     let kept = current.topic_configurations().len()
@@ -196,12 +182,7 @@ pub async fn setup(
             let filter = NotificationConfigurationFilter::builder()
                 .key(
                     S3KeyFilter::builder()
-                        .filter_rules(
-                            FilterRule::builder()
-                                .name(FilterRuleName::Prefix)
-                                .value(&our_prefix)
-                                .build(),
-                        )
+                        .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value(&our_prefix).build())
                         .filter_rules(FilterRule::builder().name(FilterRuleName::Suffix).value(SUFFIX).build())
                         .build(),
                 )
@@ -222,18 +203,15 @@ pub async fn setup(
         .set_lambda_function_configurations(Some(current.lambda_function_configurations().to_vec()))
         .set_event_bridge_configuration(event_bridge)
         .build();
-    s3.put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(config)
-        .send()
-        .await
-        .map_err(|e| {
+    s3.put_bucket_notification_configuration().bucket(bucket).notification_configuration(config).send().await.map_err(
+        |e| {
             call_error(
                 bucket,
                 "s3:PutBucketNotificationConfiguration",
                 aws_smithy_types::error::display::DisplayErrorContext(e),
             )
-        })?;
+        },
+    )?;
     Ok(Setup::Added { kept })
 }
 

@@ -107,16 +107,10 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
         Classified::Log(key) => key,
     };
     let opened = deps.source.open(&object.bucket, &object.key).await?;
-    let delivery = ObjectRef {
-        etag: opened.etag.clone().or_else(|| object.etag.clone()),
-        ..object.clone()
-    };
+    let delivery = ObjectRef { etag: opened.etag.clone().or_else(|| object.etag.clone()), ..object.clone() };
     let id = delivery.id();
-    let ingest_error = |source: IngestError| ObjectError::Ingest {
-        bucket: object.bucket.clone(),
-        key: object.key.clone(),
-        source,
-    };
+    let ingest_error =
+        |source: IngestError| ObjectError::Ingest { bucket: object.bucket.clone(), key: object.key.clone(), source };
     let (reader, rules, name, log_key) = (opened.reader, deps.rules, object.key.clone(), key.clone());
     let object_id = id.clone();
     // Called only for an object the ledger does not know: a duplicate is never read.
@@ -129,21 +123,15 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
         }
         Ok(batch)
     };
-    let report = ingest(&deps.store, &deps.sink, &deps.detector, &id, &key, count)
-        .await
-        .map_err(|e| match e {
-            IngestError::Read(source) => ObjectError::Read {
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
-                source,
-            },
-            IngestError::Aborted(why) => ObjectError::Aborted {
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
-                why,
-            },
-            other => ingest_error(other),
-        })?;
+    let report = ingest(&deps.store, &deps.sink, &deps.detector, &id, &key, count).await.map_err(|e| match e {
+        IngestError::Read(source) => {
+            ObjectError::Read { bucket: object.bucket.clone(), key: object.key.clone(), source }
+        }
+        IngestError::Aborted(why) => {
+            ObjectError::Aborted { bucket: object.bucket.clone(), key: object.key.clone(), why }
+        }
+        other => ingest_error(other),
+    })?;
     let stats = &report.stats;
     let (records, rejected) = (stats.records + stats.duplicates, stats.rejected_records);
     tracing::info!(
@@ -158,10 +146,9 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
     );
     Ok(match report.disposition {
         Disposition::Duplicate => Outcome::Duplicate,
-        Disposition::Resent | Disposition::Processed => Outcome::Done(Stats {
-            events_sent: report.events as u64,
-            ..report.stats.clone()
-        }),
+        Disposition::Resent | Disposition::Processed => {
+            Outcome::Done(Stats { events_sent: report.events as u64, ..report.stats.clone() })
+        }
     })
 }
 

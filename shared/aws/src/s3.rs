@@ -31,14 +31,8 @@ impl LogSource for S3Source {
     type Reader = Box<dyn Read + Send>;
 
     async fn open(&self, bucket: &str, key: &str) -> Result<Opened<Self::Reader>, SourceError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| get_error(bucket, key, e))?;
+        let out =
+            self.client.get_object().bucket(bucket).key(key).send().await.map_err(|e| get_error(bucket, key, e))?;
         let etag = out.e_tag().map(|t| t.trim_matches('"').to_owned());
         let size = out.content_length().and_then(|n| u64::try_from(n).ok());
         // The bridge blocks on the runtime while the reader pulls bytes: it must be read in
@@ -59,12 +53,7 @@ pub async fn list_logs(
     since: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Vec<(ObjectRef, LogKey)>, SourceError> {
     let mut out = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
+    let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| SourceError::Unavailable {
             bucket: bucket.to_owned(),
@@ -103,9 +92,5 @@ fn get_error(bucket: &str, key: &str, e: SdkError<GetObjectError>) -> SourceErro
             };
         }
     }
-    SourceError::Unavailable {
-        bucket,
-        key,
-        why: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
-    }
+    SourceError::Unavailable { bucket, key, why: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string() }
 }

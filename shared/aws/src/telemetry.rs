@@ -13,12 +13,8 @@ pub fn init_json_logs() {
     let filter = tracing_subscriber::EnvFilter::try_new(level.to_lowercase())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // A second initialisation (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).with_target(false).try_init();
 }
 
 /// One EMF record: named values with units, printed as one JSON line.
@@ -55,20 +51,12 @@ impl Metrics {
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
         let mut doc = self.properties.clone();
         // The `function` property, when set, is the metrics' one dimension (alarms use it).
-        let dims: Vec<&str> = if doc.contains_key("function") {
-            vec!["function"]
-        } else {
-            vec![]
-        };
+        let dims: Vec<&str> = if doc.contains_key("function") { vec!["function"] } else { vec![] };
         let mut dimension_sets = vec![dims.clone()];
         if !self.dimensions.is_empty() {
             dimension_sets.push(dims.iter().chain(&self.dimensions).copied().collect());
         }
-        let defs: Vec<Value> = self
-            .values
-            .iter()
-            .map(|(name, _, unit)| json!({"Name": name, "Unit": unit}))
-            .collect();
+        let defs: Vec<Value> = self.values.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit})).collect();
         doc.insert(
             "_aws".into(),
             json!({
@@ -109,10 +97,7 @@ mod tests {
         assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([[]]));
         // And with a function property, it is the dimension
         m.property("function", "ingest");
-        assert_eq!(
-            m.to_emf(0)["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["function"]])
-        );
+        assert_eq!(m.to_emf(0)["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
     }
 
     #[test]
@@ -124,10 +109,7 @@ mod tests {
             .dimension("stream", "111122223333/us-east-1");
         // When rendered, then both aggregations are declared and the stream is a value
         let doc = m.to_emf(0);
-        assert_eq!(
-            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["function"], ["function", "stream"]])
-        );
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"], ["function", "stream"]]));
         assert_eq!(doc["stream"], "111122223333/us-east-1");
     }
 }

@@ -15,10 +15,6 @@ pub struct ApiKey {
 
 impl std::fmt::Display for ApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/{}",
-            self.account, self.region, self.event_source, self.event_name
-        )
+        write!(f, "{}/{}/{}/{}", self.account, self.region, self.event_source, self.event_name)
     }
 }

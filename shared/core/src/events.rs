@@ -83,15 +83,8 @@ pub fn test_event(account: &str, region: &str, now: chrono::DateTime<chrono::Utc
         "actor": {"arn": "trailsight test-event", "sourceIPAddress": null, "userAgent": "trailsight-cli"},
         "reason": "trailsight test event: if you read this, trailsight's findings reach you (nothing happened in your account)",
     });
-    let mut e = Envelope::new(
-        id,
-        DETAIL_TYPE_RISKY_CHANGE,
-        account.to_owned(),
-        time,
-        region.to_owned(),
-        vec![],
-        detail,
-    );
+    let mut e =
+        Envelope::new(id, DETAIL_TYPE_RISKY_CHANGE, account.to_owned(), time, region.to_owned(), vec![], detail);
     e.source = TEST_SOURCE.to_owned();
     e
 }
@@ -114,10 +107,7 @@ mod tests {
         // Given a test event
         let e = test_event("111122223333", "eu-west-1", chrono::Utc::now());
         // Then it is a risky change by shape, but marked, with its own source and rule
-        assert_eq!(
-            (e.source.as_str(), e.detail_type.as_str()),
-            (TEST_SOURCE, DETAIL_TYPE_RISKY_CHANGE)
-        );
+        assert_eq!((e.source.as_str(), e.detail_type.as_str()), (TEST_SOURCE, DETAIL_TYPE_RISKY_CHANGE));
         assert_eq!(e.detail["test"], true);
         assert_eq!(e.detail["rule"], "trailsight-test-event");
         assert!(crate::rules::RuleId::parse("trailsight-test-event").is_none());

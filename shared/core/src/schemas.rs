@@ -53,10 +53,7 @@ mod check {
             .ok_or_else(|| format!("no validator for {what}"))?
             .as_ref()
             .map_err(|e| format!("the schema of {what} is invalid: {e}"))?;
-        let errors: Vec<String> = v
-            .iter_errors(value)
-            .map(|e| format!("{} at {}", e, e.instance_path))
-            .collect();
+        let errors: Vec<String> = v.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
         if errors.is_empty() {
             Ok(())
         } else {
@@ -79,10 +76,7 @@ mod check {
     pub fn check_json(event: &Value) -> Result<(), String> {
         let text = |k: &str| event.get(k).and_then(Value::as_str).unwrap_or("");
         if text("source") != "trailsight" && text("source") != "trailsight.test" {
-            return Err(format!(
-                "event has source {:?}, not trailsight: {event}",
-                text("source")
-            ));
+            return Err(format!("event has source {:?}, not trailsight: {event}", text("source")));
         }
         let schema =
             for_detail_type(text("detail-type")).ok_or_else(|| format!("event has an unknown detail-type: {event}"))?;

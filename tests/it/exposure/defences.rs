@@ -8,26 +8,10 @@ async fn a_suspended_detector_is_enabled_and_a_deleted_one_is_not_found() {
     let (env, targets, _, _) = setup().await;
     let region = "eu-west-3";
     let gd = aws_sdk_guardduty::Client::new(&in_region(&env, region));
-    let id = gd
-        .create_detector()
-        .enable(true)
-        .send()
-        .await
-        .unwrap()
-        .detector_id
-        .unwrap();
-    gd.update_detector()
-        .detector_id(&id)
-        .enable(false)
-        .send()
-        .await
-        .unwrap();
-    let event = call_in(
-        region,
-        "guardduty.amazonaws.com",
-        "UpdateDetector",
-        json!({"detectorId": id, "enable": false}),
-    );
+    let id = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    gd.update_detector().detector_id(&id).enable(false).send().await.unwrap();
+    let event =
+        call_in(region, "guardduty.amazonaws.com", "UpdateDetector", json!({"detectorId": id, "enable": false}));
     // When it is remediated
     decided(&env, &targets, &enforce(), &event, "remediated").await;
     // Then the detector is enabled again
@@ -35,17 +19,9 @@ async fn a_suspended_detector_is_enabled_and_a_deleted_one_is_not_found() {
     assert_eq!(live.status().map(|s| s.as_str()), Some("ENABLED"));
     // And once deleted, its trigger is not-found, saying how to recreate it
     gd.delete_detector().detector_id(&id).send().await.unwrap();
-    let deleted = call_in(
-        region,
-        "guardduty.amazonaws.com",
-        "DeleteDetector",
-        json!({"detectorId": id}),
-    );
+    let deleted = call_in(region, "guardduty.amazonaws.com", "DeleteDetector", json!({"detectorId": id}));
     let detail = decided(&env, &targets, &enforce(), &deleted, "not-found").await;
-    assert!(
-        detail["reason"].as_str().unwrap().contains("create-detector"),
-        "{detail}"
-    );
+    assert!(detail["reason"].as_str().unwrap().contains("create-detector"), "{detail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,10 +44,7 @@ async fn a_stopped_config_recorder_is_started_again() {
     config
         .put_delivery_channel()
         .delivery_channel(
-            aws_sdk_config::types::DeliveryChannel::builder()
-                .name("default")
-                .s3_bucket_name(&env.bucket)
-                .build(),
+            aws_sdk_config::types::DeliveryChannel::builder().name("default").s3_bucket_name(&env.bucket).build(),
         )
         .send()
         .await
@@ -85,12 +58,8 @@ async fn a_stopped_config_recorder_is_started_again() {
     // When it is remediated
     decided(&env, &targets, &enforce(), &event, "remediated").await;
     // Then it records
-    let status = config
-        .describe_configuration_recorder_status()
-        .configuration_recorder_names("default")
-        .send()
-        .await
-        .unwrap();
+    let status =
+        config.describe_configuration_recorder_status().configuration_recorder_names("default").send().await.unwrap();
     assert!(status.configuration_recorders_status()[0].recording());
 }
 
@@ -119,8 +88,5 @@ async fn deleted_flow_logs_are_not_found_with_the_command_that_recreates_them() 
     );
     // When it is remediated, then it is not-found, naming the command
     let detail = decided(&env, &targets, &enforce(), &event, "not-found").await;
-    assert!(
-        detail["reason"].as_str().unwrap().contains("create-flow-logs"),
-        "{detail}"
-    );
+    assert!(detail["reason"].as_str().unwrap().contains("create-flow-logs"), "{detail}");
 }

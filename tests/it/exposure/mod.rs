@@ -25,10 +25,7 @@ const MALLORY: &str = "arn:aws:iam::123456789012:user/mallory";
 pub(super) const ROOT: &str = r#"{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}"#;
 
 pub(super) fn enforce() -> RemediationConfig {
-    RemediationConfig {
-        mode: Mode::Enforce,
-        ..RemediationConfig::default()
-    }
+    RemediationConfig { mode: Mode::Enforce, ..RemediationConfig::default() }
 }
 
 pub(super) fn doc(statements: &[&str]) -> String {
@@ -91,8 +88,5 @@ pub(super) async fn decided(
 }
 
 pub(super) fn in_region(env: &Env, region: &str) -> aws_config::SdkConfig {
-    env.sdk
-        .to_builder()
-        .region(aws_config::Region::new(region.to_owned()))
-        .build()
+    env.sdk.to_builder().region(aws_config::Region::new(region.to_owned())).build()
 }

@@ -7,19 +7,8 @@ async fn a_public_snapshot_loses_the_group_all_and_keeps_the_partner_account() {
     // Given a snapshot shared with everyone and with a partner account
     let (env, targets, _, _) = setup().await;
     let ec2 = aws_sdk_ec2::Client::new(&env.sdk);
-    let volume = ec2
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .size(1)
-        .send()
-        .await
-        .unwrap();
-    let snapshot = ec2
-        .create_snapshot()
-        .volume_id(volume.volume_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let volume = ec2.create_volume().availability_zone("us-east-1a").size(1).send().await.unwrap();
+    let snapshot = ec2.create_snapshot().volume_id(volume.volume_id().unwrap()).send().await.unwrap();
     let id = snapshot.snapshot_id().unwrap().to_owned();
     ec2.modify_snapshot_attribute()
         .snapshot_id(&id)
@@ -57,24 +46,9 @@ async fn a_public_image_loses_the_group_all_and_keeps_the_partner_account() {
     let ec2 = aws_sdk_ec2::Client::new(&env.sdk);
     let base = ec2.describe_images().owners("amazon").send().await.unwrap();
     let base = base.images()[0].image_id().unwrap().to_owned();
-    let run = ec2
-        .run_instances()
-        .image_id(base)
-        .min_count(1)
-        .max_count(1)
-        .send()
-        .await
-        .unwrap();
+    let run = ec2.run_instances().image_id(base).min_count(1).max_count(1).send().await.unwrap();
     let instance = run.instances()[0].instance_id().unwrap().to_owned();
-    let image = ec2
-        .create_image()
-        .instance_id(instance)
-        .name(unique("golden"))
-        .send()
-        .await
-        .unwrap()
-        .image_id
-        .unwrap();
+    let image = ec2.create_image().instance_id(instance).name(unique("golden")).send().await.unwrap().image_id.unwrap();
     ec2.modify_image_attribute()
         .image_id(&image)
         .launch_permission(
@@ -84,11 +58,7 @@ async fn a_public_image_loses_the_group_all_and_keeps_the_partner_account() {
                         .group(aws_sdk_ec2::types::PermissionGroup::All)
                         .build(),
                 )
-                .add(
-                    aws_sdk_ec2::types::LaunchPermission::builder()
-                        .user_id("444455556666")
-                        .build(),
-                )
+                .add(aws_sdk_ec2::types::LaunchPermission::builder().user_id("444455556666").build())
                 .build(),
         )
         .send()
@@ -132,12 +102,7 @@ async fn a_public_db_snapshot_is_unshared_and_a_public_instance_made_private_onc
         .await
         .unwrap();
     let snap = unique("snap");
-    rds.create_db_snapshot()
-        .db_instance_identifier(&db)
-        .db_snapshot_identifier(&snap)
-        .send()
-        .await
-        .unwrap();
+    rds.create_db_snapshot().db_instance_identifier(&db).db_snapshot_identifier(&snap).send().await.unwrap();
     rds.modify_db_snapshot_attribute()
         .db_snapshot_identifier(&snap)
         .attribute_name("restore")
@@ -159,23 +124,12 @@ async fn a_public_db_snapshot_is_unshared_and_a_public_instance_made_private_onc
     // When both are remediated (the instance first with the default rules, then chosen)
     decided(&env, &targets, &enforce(), &shared, "remediated").await;
     decided(&env, &targets, &enforce(), &opened, "would-remediate").await;
-    let all = RemediationConfig {
-        rules: RuleSelection::All,
-        ..enforce()
-    };
-    let again = call(
-        "rds.amazonaws.com",
-        "ModifyDBInstance",
-        json!({"dBInstanceIdentifier": db, "publiclyAccessible": true}),
-    );
+    let all = RemediationConfig { rules: RuleSelection::All, ..enforce() };
+    let again =
+        call("rds.amazonaws.com", "ModifyDBInstance", json!({"dBInstanceIdentifier": db, "publiclyAccessible": true}));
     decided(&env, &targets, &all, &again, "remediated").await;
     // Then the snapshot keeps only the partner, and the instance is private
-    let attrs = rds
-        .describe_db_snapshot_attributes()
-        .db_snapshot_identifier(&snap)
-        .send()
-        .await
-        .unwrap();
+    let attrs = rds.describe_db_snapshot_attributes().db_snapshot_identifier(&snap).send().await.unwrap();
     let values: Vec<String> = attrs
         .db_snapshot_attributes_result()
         .map(|r| r.db_snapshot_attributes())
@@ -185,12 +139,7 @@ async fn a_public_db_snapshot_is_unshared_and_a_public_instance_made_private_onc
         .flat_map(|a| a.attribute_values().to_vec())
         .collect();
     assert_eq!(values, vec!["444455556666".to_owned()]);
-    let live = rds
-        .describe_db_instances()
-        .db_instance_identifier(&db)
-        .send()
-        .await
-        .unwrap();
+    let live = rds.describe_db_instances().db_instance_identifier(&db).send().await.unwrap();
     assert_eq!(live.db_instances()[0].publicly_accessible(), Some(false));
 }
 
@@ -200,12 +149,7 @@ async fn the_network_acl_entry_the_call_made_is_deleted_and_the_others_kept() {
     let (env, targets, _, _) = setup().await;
     let ec2 = aws_sdk_ec2::Client::new(&env.sdk);
     let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
-    let acl = ec2
-        .create_network_acl()
-        .vpc_id(vpc.vpc().unwrap().vpc_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let acl = ec2.create_network_acl().vpc_id(vpc.vpc().unwrap().vpc_id().unwrap()).send().await.unwrap();
     let acl_id = acl.network_acl().unwrap().network_acl_id().unwrap().to_owned();
     for (n, port) in [(90, 22), (100, 443)] {
         ec2.create_network_acl_entry()
@@ -228,12 +172,7 @@ async fn the_network_acl_entry_the_call_made_is_deleted_and_the_others_kept() {
     // When it is remediated
     decided(&env, &targets, &enforce(), &event, "remediated").await;
     // Then entry 90 is gone and entry 100 stays
-    let live = ec2
-        .describe_network_acls()
-        .network_acl_ids(&acl_id)
-        .send()
-        .await
-        .unwrap();
+    let live = ec2.describe_network_acls().network_acl_ids(&acl_id).send().await.unwrap();
     let numbers: Vec<i32> = live.network_acls()[0]
         .entries()
         .iter()
@@ -248,21 +187,8 @@ async fn access_denied_on_a_snapshot_is_failed_and_leaves_it_shared() {
     // Given a public snapshot and a function that may not modify snapshot attributes
     let (env, _, sink, ledger) = setup().await;
     let ec2 = aws_sdk_ec2::Client::new(&env.sdk);
-    let volume = ec2
-        .create_volume()
-        .availability_zone("us-east-1a")
-        .size(1)
-        .send()
-        .await
-        .unwrap();
-    let id = ec2
-        .create_snapshot()
-        .volume_id(volume.volume_id().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .snapshot_id
-        .unwrap();
+    let volume = ec2.create_volume().availability_zone("us-east-1a").size(1).send().await.unwrap();
+    let id = ec2.create_snapshot().volume_id(volume.volume_id().unwrap()).send().await.unwrap().snapshot_id.unwrap();
     ec2.modify_snapshot_attribute()
         .snapshot_id(&id)
         .attribute(aws_sdk_ec2::types::SnapshotAttributeName::CreateVolumePermission)
@@ -283,9 +209,7 @@ async fn access_denied_on_a_snapshot_is_failed_and_leaves_it_shared() {
     assert!(matches!(result, Err(HandlerError::Failed { .. })), "{result:?}");
     let received = env.receive(1).await;
     assert_eq!(received[0]["detail"]["decision"], "failed");
-    assert!(received[0]["detail"]["error"]
-        .as_str()
-        .is_some_and(|e| e.contains("ec2:ModifySnapshotAttribute")));
+    assert!(received[0]["detail"]["error"].as_str().is_some_and(|e| e.contains("ec2:ModifySnapshotAttribute")));
     let live = ec2
         .describe_snapshot_attribute()
         .snapshot_id(&id)

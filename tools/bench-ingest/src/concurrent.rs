@@ -94,9 +94,7 @@ async fn burst(
     turn_wait: std::time::Duration,
     table: &str,
 ) -> Result<Vec<Delivery>, Error> {
-    create_table(&moto.ddb, table)
-        .await
-        .map_err(|e| Error::Setup(format!("moto setup failed: {e}")))?;
+    create_table(&moto.ddb, table).await.map_err(|e| Error::Setup(format!("moto setup failed: {e}")))?;
     let gate = Arc::new(Semaphore::new(if reserved == 0 { files.len() } else { reserved }));
     let mut tasks = tokio::task::JoinSet::new();
     for f in files {
@@ -111,11 +109,7 @@ async fn burst(
             detector: DetectorConfig::default(),
             rules: true,
         };
-        let object = ObjectRef {
-            bucket: moto.bucket.clone(),
-            key: f.key.clone(),
-            etag: None,
-        };
+        let object = ObjectRef { bucket: moto.bucket.clone(), key: f.key.clone(), etag: None };
         let gate = Arc::clone(&gate);
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
@@ -151,14 +145,8 @@ pub async fn measure(
             .get(..n)
             .ok_or_else(|| Error::Setup(format!("--concurrent {n}: the trail has only {} files", files.len())))?;
         let t = Instant::now();
-        let done = burst(
-            moto,
-            burst_files,
-            reserved,
-            turn_wait,
-            &format!("bench-burst-{}-{i}", std::process::id()),
-        )
-        .await?;
+        let done =
+            burst(moto, burst_files, reserved, turn_wait, &format!("bench-burst-{}-{i}", std::process::id())).await?;
         let total_ms = ms(t.elapsed());
         let mut walls: Vec<f64> = done.iter().map(|d| d.wall_ms).collect();
         walls.sort_by(f64::total_cmp);

@@ -131,11 +131,7 @@ mod tests {
         assert!((cost.dynamodb_writes - 288.0 * 19.0 * 0.625e-6).abs() < 1e-12);
         assert!((cost.lambda_duration - 28.8 * 0.25 * 0.000_013_333_4).abs() < 1e-12);
         assert!((cost.sqs - 288.0 * 1.2 * 0.4e-6).abs() < 1e-12);
-        let sum: f64 = cost
-            .to_json()
-            .as_object()
-            .map(|o| o.values().filter_map(Value::as_f64).sum())
-            .unwrap_or(0.0);
+        let sum: f64 = cost.to_json().as_object().map(|o| o.values().filter_map(Value::as_f64).sum()).unwrap_or(0.0);
         assert!((cost.total() - sum).abs() < 1e-15);
         // And per 100,000 events it scales with the records
         assert!((cost.per_100k_events(200_000) - cost.total() / 2.0).abs() < 1e-15);

@@ -36,10 +36,7 @@ use trailsight_core::store::memory::{MemorySink, MemorySource, MemoryStore};
 use trailsight_ingest::handler::{handle, Deps, Totals};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "bench-ingest",
-    about = "Cost and speed of the ingest handler on a simulated day"
-)]
+#[command(name = "bench-ingest", about = "Cost and speed of the ingest handler on a simulated day")]
 struct Args {
     /// A trail written by `trafficgen generate` (one day).
     #[arg(long)]
@@ -92,10 +89,7 @@ fn load_trail(dir: &Path) -> Result<Vec<LogFile>, Error> {
         }
     }
     files.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    Ok(files
-        .into_iter()
-        .map(|(_, key, bytes)| LogFile { key, bytes })
-        .collect())
+    Ok(files.into_iter().map(|(_, key, bytes)| LogFile { key, bytes }).collect())
 }
 
 fn notification(bucket: &str, key: &str) -> Value {
@@ -134,9 +128,7 @@ async fn in_memory(files: &[LogFile], runs: &mut [FileRun]) -> Result<(), Error>
     for (f, run) in files.iter().zip(runs.iter_mut()) {
         let mut totals = Totals::default();
         let t = Instant::now();
-        handle(&deps, &notification("bench", &f.key), &mut totals)
-            .await
-            .map_err(|e| Error::Setup(e.to_string()))?;
+        handle(&deps, &notification("bench", &f.key), &mut totals).await.map_err(|e| Error::Setup(e.to_string()))?;
         run.handler_ms = ms(t.elapsed());
         run.records = totals.records + totals.duplicates;
     }
@@ -178,17 +170,8 @@ async fn moto_setup(endpoint: &str, files: &[LogFile]) -> Result<(concurrent::Mo
     let suffix = std::process::id();
     let (bucket, bus) = (format!("bench-logs-{suffix}"), format!("bench-bus-{suffix}"));
     let setup = |e: String| Error::Setup(format!("moto setup failed: {e}"));
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .map_err(|e| setup(e.to_string()))?;
-    events
-        .create_event_bus()
-        .name(&bus)
-        .send()
-        .await
-        .map_err(|e| setup(e.to_string()))?;
+    s3.create_bucket().bucket(&bucket).send().await.map_err(|e| setup(e.to_string()))?;
+    events.create_event_bus().name(&bus).send().await.map_err(|e| setup(e.to_string()))?;
     for f in files {
         s3.put_object()
             .bucket(&bucket)
@@ -198,31 +181,14 @@ async fn moto_setup(endpoint: &str, files: &[LogFile]) -> Result<(concurrent::Mo
             .await
             .map_err(|e| setup(e.to_string()))?;
     }
-    Ok((
-        concurrent::Moto {
-            s3,
-            ddb,
-            events,
-            bucket,
-            bus,
-        },
-        init_ms,
-    ))
+    Ok((concurrent::Moto { s3, ddb, events, bucket, bus }, init_ms))
 }
 
 async fn on_moto(endpoint: &str, files: &[LogFile], runs: &mut [FileRun]) -> Result<f64, Error> {
     let (moto, init_ms) = moto_setup(endpoint, files).await?;
-    let concurrent::Moto {
-        s3,
-        ddb,
-        events,
-        bucket,
-        bus,
-    } = moto;
+    let concurrent::Moto { s3, ddb, events, bucket, bus } = moto;
     let table = format!("bench-{}", std::process::id());
-    create_table(&ddb, &table)
-        .await
-        .map_err(|e| Error::Setup(format!("moto setup failed: {e}")))?;
+    create_table(&ddb, &table).await.map_err(|e| Error::Setup(format!("moto setup failed: {e}")))?;
     let deps = Deps {
         source: S3Source::new(s3),
         store: DynamoStore::new(ddb, &table),
@@ -328,10 +294,7 @@ fn run(args: &Args) -> Result<Value, Error> {
     };
     let files = load_trail(&args.trail)?;
     if files.is_empty() {
-        return Err(Error::Setup(format!(
-            "no CloudTrail log files under {}",
-            args.trail.display()
-        )));
+        return Err(Error::Setup(format!("no CloudTrail log files under {}", args.trail.display())));
     }
     // Threads live for the whole run, so the handler's CPU time is the sum over live threads.
     let rt = tokio::runtime::Builder::new_multi_thread()

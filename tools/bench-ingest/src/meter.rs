@@ -67,10 +67,7 @@ fn poisoned() -> StoreError {
 impl Table {
     /// A journaling in-memory store and an empty table model, not metering yet.
     pub fn new() -> Self {
-        Table {
-            store: MemoryStore::journaling(),
-            ..Table::default()
-        }
+        Table { store: MemoryStore::journaling(), ..Table::default() }
     }
 
     /// Starts or stops booking what operations spend (the model follows the table either way).
@@ -80,10 +77,7 @@ impl Table {
 
     /// Every (partition key, second) booked so far, taken out.
     pub fn take_cells(&self) -> HashMap<(String, i64), Cell> {
-        self.cells
-            .lock()
-            .map(|mut c| std::mem::take(&mut *c))
-            .unwrap_or_default()
+        self.cells.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default()
     }
 
     /// CPU seconds spent in the model so far.
@@ -111,8 +105,7 @@ impl Table {
     /// Adds the calling thread's CPU time since `since` to the model's.
     fn count_model(&self, since: Option<Duration>) {
         if let Some(spent) = since.zip(thread_cpu()).map(|(a, b)| b.saturating_sub(a)) {
-            self.model_ns
-                .fetch_add(u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            self.model_ns.fetch_add(u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
         }
     }
 }
@@ -129,11 +122,7 @@ pub struct Metered {
 impl Metered {
     /// The store as seen by a file delivered at `second` (unix time).
     pub fn new(table: Arc<Table>, second: i64) -> Self {
-        Metered {
-            table,
-            second,
-            file: Mutex::new(Consumed::default()),
-        }
+        Metered { table, second, file: Mutex::new(Consumed::default()) }
     }
 
     /// What this file's operations spent.
@@ -178,12 +167,7 @@ impl BaselineStore for Metered {
             CommitOutcome::Committed => {
                 let planned = self.table.read_model(|m| m.plan(commit, self.second))??;
                 let cpu = thread_cpu();
-                let consumed = self
-                    .table
-                    .model
-                    .write()
-                    .map_err(|_| poisoned())?
-                    .record(&planned, self.second);
+                let consumed = self.table.model.write().map_err(|_| poisoned())?.record(&planned, self.second);
                 self.table.count_model(cpu);
                 self.book(consumed);
             }
@@ -255,10 +239,7 @@ mod tests {
             object: object.into(),
             streams: std::collections::BTreeMap::from([(
                 k.clone(),
-                StreamSnapshot {
-                    version,
-                    ..StreamSnapshot::default()
-                },
+                StreamSnapshot { version, ..StreamSnapshot::default() },
             )]),
             new_ids: std::collections::BTreeMap::from([(k.clone(), vec![(1, 100), (2, 101)])]),
             journal: std::collections::BTreeMap::from([(k, JournalEntry::default())]),
@@ -280,10 +261,7 @@ mod tests {
         assert_eq!(file.commit(&commit("o1", 0)).await.unwrap(), CommitOutcome::Committed);
         file.end_turn(k, "o1").await.unwrap();
         // Then the in-memory store holds the commit (a second commit of it is refused)
-        assert_eq!(
-            file.commit(&commit("o1", 1)).await.unwrap(),
-            CommitOutcome::AlreadyCommitted
-        );
+        assert_eq!(file.commit(&commit("o1", 1)).await.unwrap(), CommitOutcome::AlreadyCommitted);
         assert_eq!(table.contention().already_committed, 1);
         // And both partitions are booked at second 6,000: the stream's (turn put and
         // delete, eventID item, checkpoint, head, journal entry) and the object's (its

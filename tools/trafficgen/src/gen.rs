@@ -82,11 +82,7 @@ const RISKY: [(&str, &str, &str); 3] = [
         "AuthorizeSecurityGroupIngress",
         r#"{"groupId":"sg-0a1b2c3d4e5f60718","ipPermissions":{"items":[{"ipProtocol":"tcp","fromPort":22,"toPort":22,"groups":{},"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]},"ipv6Ranges":{},"prefixListIds":{}}]}}"#,
     ),
-    (
-        "cloudtrail.amazonaws.com",
-        "StopLogging",
-        r#"{"name":"arn:aws:cloudtrail:us-east-1:ACCOUNT:trail/org-trail"}"#,
-    ),
+    ("cloudtrail.amazonaws.com", "StopLogging", r#"{"name":"arn:aws:cloudtrail:us-east-1:ACCOUNT:trail/org-trail"}"#),
 ];
 
 /// Minutes of the risky calls of one stream (after the history).
@@ -97,10 +93,7 @@ fn risky_minutes(s: &Settings, account: &str, region: &str) -> Vec<i64> {
     let mut r = StdRng::seed_from_u64(s.seed ^ fxhash(account) ^ fxhash(region) ^ 0x5151);
     let from = s.start + s.history_days * 1440;
     let to = s.start + s.days * 1440;
-    (0..RISKY.len())
-        .filter(|_| from < to)
-        .map(|_| r.gen_range(from..to))
-        .collect()
+    (0..RISKY.len()).filter(|_| from < to).map(|_| r.gen_range(from..to)).collect()
 }
 
 /// Every record of one minute of one stream (before delivery delays are applied).
@@ -110,10 +103,8 @@ fn minute_records(s: &Settings, account: &str, region: &str, m: i64, anomalies: 
     let mut out = vec![];
     for (i, api) in APIS.iter().enumerate() {
         let lambda = rate(api, m, salt) * s.rate_scale;
-        let active: Vec<&Anomaly> = anomalies
-            .iter()
-            .filter(|a| a.event_name == api.name && (a.from..a.to).contains(&m))
-            .collect();
+        let active: Vec<&Anomaly> =
+            anomalies.iter().filter(|a| a.event_name == api.name && (a.from..a.to).contains(&m)).collect();
         let mut n = poisson(&mut r, lambda);
         let mut extra = 0;
         let mut storm = 0.0;
@@ -166,15 +157,7 @@ fn minute_records(s: &Settings, account: &str, region: &str, m: i64, anomalies: 
     }
     for (k, at) in risky.iter().enumerate() {
         if *at == m {
-            out.push(rec(
-                &mut r,
-                s,
-                0,
-                m,
-                format!("arn:aws:iam::{account}:user/svc-legacy-backup"),
-                None,
-                Some(k),
-            ));
+            out.push(rec(&mut r, s, 0, m, format!("arn:aws:iam::{account}:user/svc-legacy-backup"), None, Some(k)));
         }
     }
     out
@@ -196,11 +179,7 @@ fn rec(
     error: Option<&'static str>,
     risky: Option<usize>,
 ) -> Rec {
-    let delay = if r.gen_bool(s.late_fraction.clamp(0.0, 1.0)) {
-        r.gen_range(1..=3)
-    } else {
-        0
-    };
+    let delay = if r.gen_bool(s.late_fraction.clamp(0.0, 1.0)) { r.gen_range(1..=3) } else { 0 };
     Rec {
         api,
         minute,
@@ -224,10 +203,7 @@ fn write_record(buf: &mut Vec<u8>, account: &str, region: &str, rec: &Rec) {
     let (kind, ua) = if rec.caller.contains(":user/") {
         ("IAMUser", "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64")
     } else {
-        (
-            "AssumedRole",
-            "Boto3/1.34.51 md/Botocore#1.34.51 ua/2.0 os/linux lang/python#3.11.8",
-        )
+        ("AssumedRole", "Boto3/1.34.51 md/Botocore#1.34.51 ua/2.0 os/linux lang/python#3.11.8")
     };
     let request = match rec.risky {
         Some(k) => RISKY[k].2.replace("ACCOUNT", account),
@@ -259,19 +235,13 @@ fn write_record(buf: &mut Vec<u8>, account: &str, region: &str, rec: &Rec) {
 fn unique(seed: u64, account: &str, region: &str, k: i64) -> String {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut r = StdRng::seed_from_u64(seed ^ fxhash(account) ^ fxhash(region) ^ (k as u64).wrapping_mul(31));
-    (0..16)
-        .map(|_| char::from(CHARS[r.gen_range(0..CHARS.len())]))
-        .collect()
+    (0..16).map(|_| char::from(CHARS[r.gen_range(0..CHARS.len())])).collect()
 }
 
 /// The path of file `k` (covering minutes `[5k, 5k+5)`, delivered at `5k+5`) of a stream.
 pub fn file_path(out: &Path, seed: u64, account: &str, region: &str, k: i64) -> PathBuf {
     let delivered = chrono::DateTime::from_timestamp((k * 5 + 5) * 60, 0).unwrap_or_default();
-    out.join(format!(
-        "AWSLogs/{account}/CloudTrail/{region}/{}",
-        delivered.format("%Y/%m/%d")
-    ))
-    .join(format!(
+    out.join(format!("AWSLogs/{account}/CloudTrail/{region}/{}", delivered.format("%Y/%m/%d"))).join(format!(
         "{account}_CloudTrail_{region}_{}_{}.json.gz",
         delivered.format("%Y%m%dT%H%MZ"),
         unique(seed, account, region, k)
@@ -286,11 +256,7 @@ pub fn generate(s: &Settings, totals: &Totals) -> std::io::Result<Vec<Anomaly>> 
     let mut labels = vec![];
     for account in &s.accounts {
         for region in &s.regions {
-            let anomalies = if s.anomalies {
-                plan(s.seed, account, region, history_end, end)
-            } else {
-                vec![]
-            };
+            let anomalies = if s.anomalies { plan(s.seed, account, region, history_end, end) } else { vec![] };
             let risky = risky_minutes(s, account, region);
             for (k, m) in risky.iter().enumerate() {
                 labels.push(Anomaly {
@@ -316,9 +282,7 @@ pub fn generate(s: &Settings, totals: &Totals) -> std::io::Result<Vec<Anomaly>> 
     }
     let first = s.start.div_euclid(5);
     let last = end.div_euclid(5);
-    let jobs: Vec<(usize, i64)> = (0..streams.len())
-        .flat_map(|i| (first..last).map(move |k| (i, k)))
-        .collect();
+    let jobs: Vec<(usize, i64)> = (0..streams.len()).flat_map(|i| (first..last).map(move |k| (i, k))).collect();
     jobs.par_iter().try_for_each(|(i, k)| {
         let (account, region, anomalies, risky) = &streams[*i];
         let (bytes, records) = file_bytes(s, account, region, anomalies, risky, *k)?;
@@ -392,9 +356,7 @@ pub struct LogFile {
 /// is the first minute of the trail (records delivered late from before it are left out).
 pub fn benign_file(s: &Settings, account: &str, region: &str, k: i64) -> std::io::Result<LogFile> {
     let (bytes, records) = file_bytes(s, account, region, &[], &[], k)?;
-    let key = file_path(Path::new(""), s.seed, account, region, k)
-        .to_string_lossy()
-        .replace('\\', "/");
+    let key = file_path(Path::new(""), s.seed, account, region, k).to_string_lossy().replace('\\', "/");
     Ok(LogFile { key, bytes, records })
 }
 

@@ -154,11 +154,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     "bytes": totals.bytes.load(Ordering::Relaxed), "anomalies": anomalies.len(), "seconds": t.elapsed().as_secs_f64()})
             );
         }
-        Command::Bigfile {
-            out,
-            compressed_mb,
-            seed,
-        } => {
+        Command::Bigfile { out, compressed_mb, seed } => {
             let n = gen::bigfile(&out, seed, compressed_mb)?;
             eprintln!("{}", serde_json::json!({"file": out, "records": n}));
         }

@@ -47,13 +47,7 @@ const fn api(
     shape: Shape,
     error: (f64, &'static str),
 ) -> Api {
-    Api {
-        source,
-        name,
-        read_only,
-        shape,
-        error,
-    }
+    Api { source, name, read_only, shape, error }
 }
 
 const NONE: (f64, &str) = (0.0, "");
@@ -61,45 +55,11 @@ const DENIED: (f64, &str) = (0.01, "AccessDenied");
 
 /// The APIs of the simulated account (about 100 calls a minute on average per region).
 pub const APIS: &[Api] = &[
-    api(
-        "sts.amazonaws.com",
-        "AssumeRole",
-        false,
-        Shape::Flat { rate: 12.0 },
-        (0.005, "AccessDenied"),
-    ),
-    api(
-        "sts.amazonaws.com",
-        "GetCallerIdentity",
-        true,
-        Shape::Office { peak: 6.0, night: 0.2 },
-        NONE,
-    ),
-    api(
-        "s3.amazonaws.com",
-        "ListBuckets",
-        true,
-        Shape::Office { peak: 2.0, night: 0.1 },
-        NONE,
-    ),
-    api(
-        "s3.amazonaws.com",
-        "GetBucketAcl",
-        true,
-        Shape::Hourly {
-            rate: 1.0,
-            minute: 5,
-            burst: 30.0,
-        },
-        NONE,
-    ),
-    api(
-        "s3.amazonaws.com",
-        "GetBucketLocation",
-        true,
-        Shape::Office { peak: 4.0, night: 0.3 },
-        NONE,
-    ),
+    api("sts.amazonaws.com", "AssumeRole", false, Shape::Flat { rate: 12.0 }, (0.005, "AccessDenied")),
+    api("sts.amazonaws.com", "GetCallerIdentity", true, Shape::Office { peak: 6.0, night: 0.2 }, NONE),
+    api("s3.amazonaws.com", "ListBuckets", true, Shape::Office { peak: 2.0, night: 0.1 }, NONE),
+    api("s3.amazonaws.com", "GetBucketAcl", true, Shape::Hourly { rate: 1.0, minute: 5, burst: 30.0 }, NONE),
+    api("s3.amazonaws.com", "GetBucketLocation", true, Shape::Office { peak: 4.0, night: 0.3 }, NONE),
     api(
         "s3.amazonaws.com",
         "GetBucketPolicy",
@@ -107,60 +67,22 @@ pub const APIS: &[Api] = &[
         Shape::Office { peak: 1.0, night: 0.1 },
         (0.3, "NoSuchBucketPolicy"),
     ),
-    api(
-        "s3.amazonaws.com",
-        "PutBucketTagging",
-        false,
-        Shape::Sparse { per_day: 4.0 },
-        NONE,
-    ),
-    api(
-        "ec2.amazonaws.com",
-        "DescribeInstances",
-        true,
-        Shape::Office { peak: 25.0, night: 0.3 },
-        DENIED,
-    ),
-    api(
-        "ec2.amazonaws.com",
-        "DescribeSecurityGroups",
-        true,
-        Shape::Office { peak: 6.0, night: 0.2 },
-        NONE,
-    ),
-    api(
-        "ec2.amazonaws.com",
-        "DescribeVolumes",
-        true,
-        Shape::Hourly {
-            rate: 2.0,
-            minute: 0,
-            burst: 60.0,
-        },
-        NONE,
-    ),
+    api("s3.amazonaws.com", "PutBucketTagging", false, Shape::Sparse { per_day: 4.0 }, NONE),
+    api("ec2.amazonaws.com", "DescribeInstances", true, Shape::Office { peak: 25.0, night: 0.3 }, DENIED),
+    api("ec2.amazonaws.com", "DescribeSecurityGroups", true, Shape::Office { peak: 6.0, night: 0.2 }, NONE),
+    api("ec2.amazonaws.com", "DescribeVolumes", true, Shape::Hourly { rate: 2.0, minute: 0, burst: 60.0 }, NONE),
     api(
         "ec2.amazonaws.com",
         "DescribeSnapshots",
         true,
-        Shape::Nightly {
-            rate: 0.2,
-            at: 120,
-            len: 10,
-            burst: 40.0,
-        },
+        Shape::Nightly { rate: 0.2, at: 120, len: 10, burst: 40.0 },
         NONE,
     ),
     api(
         "ec2.amazonaws.com",
         "CreateSnapshot",
         false,
-        Shape::Nightly {
-            rate: 0.0,
-            at: 121,
-            len: 10,
-            burst: 15.0,
-        },
+        Shape::Nightly { rate: 0.0, at: 121, len: 10, burst: 15.0 },
         NONE,
     ),
     api(
@@ -170,97 +92,22 @@ pub const APIS: &[Api] = &[
         Shape::Sparse { per_day: 3.0 },
         (0.05, "Client.UnauthorizedOperation"),
     ),
-    api(
-        "ec2.amazonaws.com",
-        "TerminateInstances",
-        false,
-        Shape::Sparse { per_day: 2.0 },
-        NONE,
-    ),
-    api(
-        "ec2.amazonaws.com",
-        "CreateTags",
-        false,
-        Shape::Office { peak: 1.5, night: 0.05 },
-        NONE,
-    ),
-    api(
-        "ec2.amazonaws.com",
-        "AuthorizeSecurityGroupIngress",
-        false,
-        Shape::Sparse { per_day: 1.0 },
-        NONE,
-    ),
-    api(
-        "iam.amazonaws.com",
-        "ListUsers",
-        true,
-        Shape::Office { peak: 0.5, night: 0.02 },
-        NONE,
-    ),
-    api(
-        "iam.amazonaws.com",
-        "ListAccessKeys",
-        true,
-        Shape::Nightly {
-            rate: 0.05,
-            at: 180,
-            len: 1,
-            burst: 25.0,
-        },
-        NONE,
-    ),
-    api(
-        "iam.amazonaws.com",
-        "ListRoles",
-        true,
-        Shape::Office { peak: 3.0, night: 0.1 },
-        NONE,
-    ),
-    api(
-        "iam.amazonaws.com",
-        "GetRole",
-        true,
-        Shape::Office { peak: 8.0, night: 0.3 },
-        DENIED,
-    ),
-    api(
-        "iam.amazonaws.com",
-        "CreateAccessKey",
-        false,
-        Shape::Sparse { per_day: 1.0 },
-        NONE,
-    ),
-    api(
-        "iam.amazonaws.com",
-        "PassRole",
-        false,
-        Shape::Deploy { rate: 6.0 },
-        NONE,
-    ),
-    api(
-        "kms.amazonaws.com",
-        "Decrypt",
-        true,
-        Shape::Flat { rate: 15.0 },
-        (0.002, "AccessDeniedException"),
-    ),
-    api(
-        "kms.amazonaws.com",
-        "GenerateDataKey",
-        true,
-        Shape::Office { peak: 8.0, night: 0.5 },
-        NONE,
-    ),
+    api("ec2.amazonaws.com", "TerminateInstances", false, Shape::Sparse { per_day: 2.0 }, NONE),
+    api("ec2.amazonaws.com", "CreateTags", false, Shape::Office { peak: 1.5, night: 0.05 }, NONE),
+    api("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", false, Shape::Sparse { per_day: 1.0 }, NONE),
+    api("iam.amazonaws.com", "ListUsers", true, Shape::Office { peak: 0.5, night: 0.02 }, NONE),
+    api("iam.amazonaws.com", "ListAccessKeys", true, Shape::Nightly { rate: 0.05, at: 180, len: 1, burst: 25.0 }, NONE),
+    api("iam.amazonaws.com", "ListRoles", true, Shape::Office { peak: 3.0, night: 0.1 }, NONE),
+    api("iam.amazonaws.com", "GetRole", true, Shape::Office { peak: 8.0, night: 0.3 }, DENIED),
+    api("iam.amazonaws.com", "CreateAccessKey", false, Shape::Sparse { per_day: 1.0 }, NONE),
+    api("iam.amazonaws.com", "PassRole", false, Shape::Deploy { rate: 6.0 }, NONE),
+    api("kms.amazonaws.com", "Decrypt", true, Shape::Flat { rate: 15.0 }, (0.002, "AccessDeniedException")),
+    api("kms.amazonaws.com", "GenerateDataKey", true, Shape::Office { peak: 8.0, night: 0.5 }, NONE),
     api(
         "secretsmanager.amazonaws.com",
         "GetSecretValue",
         true,
-        Shape::Hourly {
-            rate: 1.0,
-            minute: 30,
-            burst: 20.0,
-        },
+        Shape::Hourly { rate: 1.0, minute: 30, burst: 20.0 },
         (0.01, "ResourceNotFoundException"),
     ),
     api(
@@ -270,34 +117,10 @@ pub const APIS: &[Api] = &[
         Shape::Office { peak: 10.0, night: 0.4 },
         (0.02, "ParameterNotFound"),
     ),
-    api(
-        "ssm.amazonaws.com",
-        "UpdateInstanceInformation",
-        false,
-        Shape::Flat { rate: 4.0 },
-        NONE,
-    ),
-    api(
-        "lambda.amazonaws.com",
-        "UpdateFunctionCode20150331v2",
-        false,
-        Shape::Deploy { rate: 8.0 },
-        NONE,
-    ),
-    api(
-        "lambda.amazonaws.com",
-        "ListFunctions20150331",
-        true,
-        Shape::Office { peak: 1.0, night: 0.05 },
-        NONE,
-    ),
-    api(
-        "cloudformation.amazonaws.com",
-        "CreateChangeSet",
-        false,
-        Shape::Deploy { rate: 4.0 },
-        NONE,
-    ),
+    api("ssm.amazonaws.com", "UpdateInstanceInformation", false, Shape::Flat { rate: 4.0 }, NONE),
+    api("lambda.amazonaws.com", "UpdateFunctionCode20150331v2", false, Shape::Deploy { rate: 8.0 }, NONE),
+    api("lambda.amazonaws.com", "ListFunctions20150331", true, Shape::Office { peak: 1.0, night: 0.05 }, NONE),
+    api("cloudformation.amazonaws.com", "CreateChangeSet", false, Shape::Deploy { rate: 4.0 }, NONE),
     api(
         "cloudformation.amazonaws.com",
         "DescribeStacks",
@@ -309,20 +132,10 @@ pub const APIS: &[Api] = &[
         "monitoring.amazonaws.com",
         "PutMetricData",
         false,
-        Shape::Hourly {
-            rate: 10.0,
-            minute: 15,
-            burst: 300.0,
-        },
+        Shape::Hourly { rate: 10.0, minute: 15, burst: 300.0 },
         NONE,
     ),
-    api(
-        "monitoring.amazonaws.com",
-        "DescribeAlarms",
-        true,
-        Shape::Flat { rate: 3.0 },
-        NONE,
-    ),
+    api("monitoring.amazonaws.com", "DescribeAlarms", true, Shape::Flat { rate: 3.0 }, NONE),
     api(
         "logs.amazonaws.com",
         "CreateLogStream",
@@ -330,48 +143,12 @@ pub const APIS: &[Api] = &[
         Shape::Office { peak: 3.0, night: 0.5 },
         (0.05, "ResourceAlreadyExistsException"),
     ),
-    api(
-        "logs.amazonaws.com",
-        "DescribeLogGroups",
-        true,
-        Shape::Office { peak: 2.0, night: 0.1 },
-        NONE,
-    ),
-    api(
-        "dynamodb.amazonaws.com",
-        "DescribeTable",
-        true,
-        Shape::Flat { rate: 5.0 },
-        NONE,
-    ),
-    api(
-        "dynamodb.amazonaws.com",
-        "UpdateTable",
-        false,
-        Shape::Sparse { per_day: 2.0 },
-        NONE,
-    ),
-    api(
-        "rds.amazonaws.com",
-        "DescribeDBInstances",
-        true,
-        Shape::Office { peak: 2.0, night: 0.2 },
-        NONE,
-    ),
-    api(
-        "autoscaling.amazonaws.com",
-        "DescribeAutoScalingGroups",
-        true,
-        Shape::Flat { rate: 2.0 },
-        NONE,
-    ),
-    api(
-        "elasticloadbalancing.amazonaws.com",
-        "DescribeTargetHealth",
-        true,
-        Shape::Flat { rate: 3.0 },
-        NONE,
-    ),
+    api("logs.amazonaws.com", "DescribeLogGroups", true, Shape::Office { peak: 2.0, night: 0.1 }, NONE),
+    api("dynamodb.amazonaws.com", "DescribeTable", true, Shape::Flat { rate: 5.0 }, NONE),
+    api("dynamodb.amazonaws.com", "UpdateTable", false, Shape::Sparse { per_day: 2.0 }, NONE),
+    api("rds.amazonaws.com", "DescribeDBInstances", true, Shape::Office { peak: 2.0, night: 0.2 }, NONE),
+    api("autoscaling.amazonaws.com", "DescribeAutoScalingGroups", true, Shape::Flat { rate: 2.0 }, NONE),
+    api("elasticloadbalancing.amazonaws.com", "DescribeTargetHealth", true, Shape::Flat { rate: 3.0 }, NONE),
     api(
         "cloudtrail.amazonaws.com",
         "LookupEvents",
@@ -379,31 +156,9 @@ pub const APIS: &[Api] = &[
         Shape::Office { peak: 0.5, night: 0.0 },
         (0.05, "ThrottlingException"),
     ),
-    api(
-        "config.amazonaws.com",
-        "PutEvaluations",
-        false,
-        Shape::Hourly {
-            rate: 0.5,
-            minute: 45,
-            burst: 15.0,
-        },
-        NONE,
-    ),
-    api(
-        "ecr.amazonaws.com",
-        "GetAuthorizationToken",
-        true,
-        Shape::Office { peak: 2.0, night: 0.2 },
-        NONE,
-    ),
-    api(
-        "ecr.amazonaws.com",
-        "PutImage",
-        false,
-        Shape::Deploy { rate: 3.0 },
-        NONE,
-    ),
+    api("config.amazonaws.com", "PutEvaluations", false, Shape::Hourly { rate: 0.5, minute: 45, burst: 15.0 }, NONE),
+    api("ecr.amazonaws.com", "GetAuthorizationToken", true, Shape::Office { peak: 2.0, night: 0.2 }, NONE),
+    api("ecr.amazonaws.com", "PutImage", false, Shape::Deploy { rate: 3.0 }, NONE),
 ];
 
 /// Expected calls of `api` in minute `m` (minutes since the epoch) for one account and region;
@@ -423,11 +178,7 @@ pub fn rate(api: &Api, m: i64, salt: u64) -> f64 {
             }
         }
         Shape::Flat { rate } => rate,
-        Shape::Hourly {
-            rate,
-            minute: at,
-            burst,
-        } => rate + if minute == at { burst } else { 0.0 },
+        Shape::Hourly { rate, minute: at, burst } => rate + if minute == at { burst } else { 0.0 },
         Shape::Nightly { rate, at, len, burst } => rate + if (at..at + len).contains(&mod_) { burst } else { 0.0 },
         Shape::Deploy { rate } => {
             // One deploy of 3-6 minutes per weekday, at a time that varies day to day.
@@ -447,9 +198,7 @@ pub fn rate(api: &Api, m: i64, salt: u64) -> f64 {
 
 /// A small stable string hash.
 pub fn fxhash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// A labelled anomaly.
@@ -493,98 +242,21 @@ pub struct Anomaly {
 }
 
 /// kind, eventSource, eventName, insightType, extra calls per minute (range), minutes (range).
-type AnomalyKind = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    (f64, f64),
-    (i64, i64),
-);
+type AnomalyKind = (&'static str, &'static str, &'static str, &'static str, (f64, f64), (i64, i64));
 
 /// The anomalies planted in each account and region: kind, call, the insight it should raise,
 /// its rate (calls per minute, a range) and its length (minutes, a range).
 const ANOMALY_KINDS: [AnomalyKind; 10] = [
-    (
-        "recon-burst",
-        "s3.amazonaws.com",
-        "ListBuckets",
-        "ApiCallRateInsight",
-        (20.0, 120.0),
-        (2, 15),
-    ),
-    (
-        "recon-burst",
-        "s3.amazonaws.com",
-        "GetBucketAcl",
-        "ApiCallRateInsight",
-        (40.0, 200.0),
-        (2, 15),
-    ),
-    (
-        "recon-burst",
-        "iam.amazonaws.com",
-        "ListUsers",
-        "ApiCallRateInsight",
-        (20.0, 100.0),
-        (2, 10),
-    ),
-    (
-        "recon-burst",
-        "iam.amazonaws.com",
-        "ListAccessKeys",
-        "ApiCallRateInsight",
-        (20.0, 100.0),
-        (2, 10),
-    ),
-    (
-        "recon-burst",
-        "ec2.amazonaws.com",
-        "DescribeInstances",
-        "ApiCallRateInsight",
-        (60.0, 200.0),
-        (3, 15),
-    ),
-    (
-        "secret-harvest",
-        "secretsmanager.amazonaws.com",
-        "GetSecretValue",
-        "ApiCallRateInsight",
-        (30.0, 100.0),
-        (3, 10),
-    ),
-    (
-        "unusual-launch",
-        "ec2.amazonaws.com",
-        "RunInstances",
-        "ApiCallRateInsight",
-        (10.0, 40.0),
-        (3, 8),
-    ),
-    (
-        "unusual-key-creation",
-        "iam.amazonaws.com",
-        "CreateAccessKey",
-        "ApiCallRateInsight",
-        (10.0, 30.0),
-        (2, 5),
-    ),
-    (
-        "access-denied-storm",
-        "iam.amazonaws.com",
-        "GetRole",
-        "ApiErrorRateInsight",
-        (30.0, 60.0),
-        (10, 30),
-    ),
-    (
-        "sustained-night-rise",
-        "monitoring.amazonaws.com",
-        "PutMetricData",
-        "ApiCallRateInsight",
-        (20.0, 30.0),
-        (30, 31),
-    ),
+    ("recon-burst", "s3.amazonaws.com", "ListBuckets", "ApiCallRateInsight", (20.0, 120.0), (2, 15)),
+    ("recon-burst", "s3.amazonaws.com", "GetBucketAcl", "ApiCallRateInsight", (40.0, 200.0), (2, 15)),
+    ("recon-burst", "iam.amazonaws.com", "ListUsers", "ApiCallRateInsight", (20.0, 100.0), (2, 10)),
+    ("recon-burst", "iam.amazonaws.com", "ListAccessKeys", "ApiCallRateInsight", (20.0, 100.0), (2, 10)),
+    ("recon-burst", "ec2.amazonaws.com", "DescribeInstances", "ApiCallRateInsight", (60.0, 200.0), (3, 15)),
+    ("secret-harvest", "secretsmanager.amazonaws.com", "GetSecretValue", "ApiCallRateInsight", (30.0, 100.0), (3, 10)),
+    ("unusual-launch", "ec2.amazonaws.com", "RunInstances", "ApiCallRateInsight", (10.0, 40.0), (3, 8)),
+    ("unusual-key-creation", "iam.amazonaws.com", "CreateAccessKey", "ApiCallRateInsight", (10.0, 30.0), (2, 5)),
+    ("access-denied-storm", "iam.amazonaws.com", "GetRole", "ApiErrorRateInsight", (30.0, 60.0), (10, 30)),
+    ("sustained-night-rise", "monitoring.amazonaws.com", "PutMetricData", "ApiCallRateInsight", (20.0, 30.0), (30, 31)),
 ];
 
 /// Plans the anomalies of one account and region after the history period.
@@ -604,11 +276,7 @@ pub fn plan(seed: u64, account: &str, region: &str, history_end: i64, end: i64) 
         };
         let from = day * 1440 + minute_of_day;
         let to = (from + len).min(end);
-        if from >= end
-            || out
-                .iter()
-                .any(|a| a.event_name == *name && a.from < to + 60 && from < a.to + 60)
-        {
+        if from >= end || out.iter().any(|a| a.event_name == *name && a.from < to + 60 && from < a.to + 60) {
             continue;
         }
         let error = (*kind == "access-denied-storm").then(|| "AccessDenied".to_owned());
@@ -638,7 +306,5 @@ pub fn plan(seed: u64, account: &str, region: &str, history_end: i64, end: i64) 
 
 /// RFC 3339 time of a minute since the epoch.
 pub fn minute_time(m: i64) -> String {
-    chrono::DateTime::from_timestamp(m * 60, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
+    chrono::DateTime::from_timestamp(m * 60, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }

@@ -26,16 +26,11 @@ pub struct Score {
 }
 
 fn minute(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp().div_euclid(60))
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp().div_euclid(60))
 }
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    path.iter()
-        .try_fold(v, |v, k| v.get(*k))
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    path.iter().try_fold(v, |v, k| v.get(*k)).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Scores `events` (JSON lines) against `labels` (the generator's labels file).
@@ -56,11 +51,9 @@ pub fn score(labels: &Value, events: &str) -> Score {
         .collect();
     let matches = |label: &Value, e: &Value| {
         let d = &e["detail"];
-        let (Some(ls), Some(le), Some(t)) = (
-            minute(text(label, &["start"])),
-            minute(text(label, &["end"])),
-            minute(text(d, &["eventTime"])),
-        ) else {
+        let (Some(ls), Some(le), Some(t)) =
+            (minute(text(label, &["start"])), minute(text(label, &["end"])), minute(text(d, &["eventTime"])))
+        else {
             return false;
         };
         text(label, &["account"]) == text(d, &["recipientAccountId"])
@@ -122,11 +115,7 @@ pub fn score(labels: &Value, events: &str) -> Score {
         } else {
             (anomalies.len() - missed.len()) as f64 / anomalies.len() as f64
         },
-        precision: if starts.is_empty() {
-            1.0
-        } else {
-            matched as f64 / starts.len() as f64
-        },
+        precision: if starts.is_empty() { 1.0 } else { matched as f64 / starts.len() as f64 },
         false_starts_per_day: false_starts.len() as f64 / days,
         median_delay_minutes: median,
         labels: anomalies.len(),
@@ -150,11 +139,8 @@ mod tests {
             json!({"detail-type":"AWS Insight via CloudTrail","detail":{"recipientAccountId":"1","awsRegion":"r","eventTime":t,
             "insightDetails":{"state":"Start","eventSource":"iam.amazonaws.com","eventName":name,"insightType":"ApiCallRateInsight"},"trailsight":{"detectedAt":"2026-01-12T03:16:00Z"}}}).to_string()
         };
-        let events = format!(
-            "{}\n{}\n",
-            start("ListUsers", "2026-01-12T03:11:00Z"),
-            start("GetRole", "2026-01-12T05:00:00Z")
-        );
+        let events =
+            format!("{}\n{}\n", start("ListUsers", "2026-01-12T03:11:00Z"), start("GetRole", "2026-01-12T05:00:00Z"));
         // When scored
         let s = score(&labels, &events);
         // Then recall is 1, precision 1/2, one false Start over two days, delay 6 minutes

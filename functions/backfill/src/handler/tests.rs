@@ -36,8 +36,7 @@ fn file(i: u32) -> (String, Vec<u8>) {
         recs.push(format!(r#"{{"eventVersion":"1.08","eventTime":"{time}","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","recipientAccountId":"111122223333","eventID":"stop-{i}","userIdentity":{{"arn":"arn:aws:iam::111122223333:user/mallory"}},"requestParameters":{{"name":"main"}}}}"#));
     }
     let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(format!(r#"{{"Records":[{}]}}"#, recs.join(",")).as_bytes())
-        .unwrap();
+    e.write_all(format!(r#"{{"Records":[{}]}}"#, recs.join(",")).as_bytes()).unwrap();
     let key =
         format!("{STREAM}2025/01/02/111122223333_CloudTrail_us-east-1_20250102T00{i:02}Z_abcdefabcdef{i:04}.json.gz");
     (key, e.finish().unwrap())
@@ -51,11 +50,7 @@ fn archive_of(d: &MemDeps, files: u32) {
 }
 
 fn start() -> StreamProgress {
-    StreamProgress {
-        bucket: BUCKET.into(),
-        prefix: STREAM.into(),
-        ..StreamProgress::default()
-    }
+    StreamProgress { bucket: BUCKET.into(), prefix: STREAM.into(), ..StreamProgress::default() }
 }
 
 /// Calls the worker as the state machine does, until the stream is done; returns the last
@@ -88,10 +83,7 @@ async fn state(d: &MemDeps) -> String {
 
 fn events(d: &MemDeps) -> Vec<String> {
     let sink = d.sink.0.as_ref().unwrap();
-    sink.events()
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap())
-        .collect()
+    sink.events().iter().map(|e| serde_json::to_string(e).unwrap()).collect()
 }
 
 #[tokio::test]
@@ -147,11 +139,7 @@ async fn the_manifest_lists_each_stream_as_an_item_the_worker_takes() {
     // Given an organization archive with two streams
     let d = deps();
     archive_of(&d, 2);
-    d.source.put(
-        BUCKET,
-        "org/AWSLogs/o-abc123/444455556666/CloudTrail/eu-west-1/2025/01/03/x.json.gz",
-        vec![1],
-    );
+    d.source.put(BUCKET, "org/AWSLogs/o-abc123/444455556666/CloudTrail/eu-west-1/2025/01/03/x.json.gz", vec![1]);
     let list = ListStreams {
         bucket: BUCKET.into(),
         prefix: "org/".into(),
@@ -163,13 +151,10 @@ async fn the_manifest_lists_each_stream_as_an_item_the_worker_takes() {
     // Then the manifest holds one backfill request per stream, starting at the day given
     assert_eq!(manifest.streams, 2);
     assert_eq!(manifest.manifest_key, "manifests/exec-1/streams.json");
-    let opened = trailsight_core::store::ports::LogSource::open(&d.source, "manifests", &manifest.manifest_key)
-        .await
-        .unwrap();
+    let opened =
+        trailsight_core::store::ports::LogSource::open(&d.source, "manifests", &manifest.manifest_key).await.unwrap();
     let items: Vec<Request> = serde_json::from_reader(opened.reader).unwrap();
-    let Request::Backfill(first) = &items[0] else {
-        panic!("not a backfill item")
-    };
+    let Request::Backfill(first) = &items[0] else { panic!("not a backfill item") };
     assert_eq!(first.prefix, "org/AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/");
     assert_eq!(
         first.start_after.as_deref(),
@@ -194,25 +179,13 @@ async fn the_shapes_the_state_machine_sends_and_reads_are_the_workers() {
     let d = deps();
     archive_of(&d, 1);
     // When the list step's input is handled, then its output has the manifest fields
-    let listed = invoke(
-        &d,
-        &d.source,
-        "manifests",
-        fixture("list-streams-input.json"),
-        Budget::files(10),
-    )
-    .await
-    .unwrap();
+    let listed =
+        invoke(&d, &d.source, "manifests", fixture("list-streams-input.json"), Budget::files(10)).await.unwrap();
     assert_eq!(keys(&listed), keys(&fixture("list-streams-output.json")));
     // When a manifest item is handled, then the output is an item again, with `done`
     let item = fixture("stream-item.json");
-    assert!(matches!(
-        serde_json::from_value::<Request>(item.clone()),
-        Ok(Request::Backfill(_))
-    ));
-    let out = invoke(&d, &d.source, "manifests", item, Budget::files(10))
-        .await
-        .unwrap();
+    assert!(matches!(serde_json::from_value::<Request>(item.clone()), Ok(Request::Backfill(_))));
+    let out = invoke(&d, &d.source, "manifests", item, Budget::files(10)).await.unwrap();
     assert_eq!(keys(&out), keys(&fixture("stream-output.json")));
     assert_eq!(out["action"], "backfill");
     assert!(out["done"].is_boolean());
@@ -224,10 +197,7 @@ async fn the_shapes_the_state_machine_sends_and_reads_are_the_workers() {
 #[test]
 fn a_deadline_in_the_past_or_near_allows_no_file_and_a_far_one_allows_files() {
     // Given budgets from Lambda deadlines (milliseconds since the epoch)
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     // Then a deadline already passed, or closer than the reserve, allows nothing
     assert!(!Budget::until_epoch_ms(now_ms - 1_000).allows(0, Duration::ZERO));
     assert!(!Budget::until_epoch_ms(now_ms + 5_000).allows(0, Duration::ZERO));

@@ -60,10 +60,7 @@ fn sqs_event(messages: &[(&str, Value)]) -> Value {
 
 fn run(d: &Deps<MemorySource, MemoryStore, MemorySink>, event: &Value) -> (Result<Value, HandlerError>, Totals) {
     let mut totals = Totals::default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let r = rt.block_on(handle(d, event, &mut totals));
     (r, totals)
 }

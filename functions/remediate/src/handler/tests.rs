@@ -16,10 +16,7 @@ fn stop_logging() -> Value {
 }
 
 fn enforce() -> RemediationConfig {
-    RemediationConfig {
-        mode: Mode::Enforce,
-        ..RemediationConfig::default()
-    }
+    RemediationConfig { mode: Mode::Enforce, ..RemediationConfig::default() }
 }
 
 #[test]
@@ -28,22 +25,13 @@ fn each_decision_is_sent_as_a_remediation_event() {
     let (admins, sink) = (MemoryAdmins::default(), MemorySink::default());
     admins.set_trail("main", false);
     // When the trigger is handled
-    let out = pollster::block_on(handle(
-        &admins,
-        &MemoryLedger::default(),
-        &sink,
-        &enforce(),
-        &stop_logging(),
-    ))
-    .unwrap();
+    let out =
+        pollster::block_on(handle(&admins, &MemoryLedger::default(), &sink, &enforce(), &stop_logging())).unwrap();
     // Then one remediation event says remediated
     assert_eq!(out["decisions"][0]["decision"], "remediated");
     let events = sink.events();
     assert_eq!(events.len(), 1);
-    assert_eq!(
-        (events[0].source.as_str(), events[0].detail_type.as_str()),
-        ("trailsight", "Trailsight Remediation")
-    );
+    assert_eq!((events[0].source.as_str(), events[0].detail_type.as_str()), ("trailsight", "Trailsight Remediation"));
 }
 
 #[test]
@@ -53,13 +41,7 @@ fn access_denied_sends_a_failed_event_then_fails_the_invocation() {
     admins.set_trail("main", false);
     admins.deny("cloudtrail:StartLogging");
     // When handled
-    let r = pollster::block_on(handle(
-        &admins,
-        &MemoryLedger::default(),
-        &sink,
-        &enforce(),
-        &stop_logging(),
-    ));
+    let r = pollster::block_on(handle(&admins, &MemoryLedger::default(), &sink, &enforce(), &stop_logging()));
     // Then the failed decision was reported and the invocation fails
     assert!(matches!(r, Err(HandlerError::Failed { .. })));
     assert_eq!(sink.events()[0].detail["decision"], "failed");

@@ -9,7 +9,7 @@
 //! - VPC flow logs (aws-sdk-ec2): DescribeFlowLogs filtered on `flow-log-id`, which lists the
 //!   ids that exist and silently leaves out the others.
 
-use super::{admin_error, error_code, sent, AwsAdmins};
+use super::{admin_error, done, error_code, sent, AwsAdmins};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_guardduty::types::DetectorStatus;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -42,14 +42,8 @@ impl DefenceAdmin for AwsAdmins {
     }
 
     async fn enable_detector(&self, id: &str) -> Result<(), AdminError> {
-        self.guardduty
-            .update_detector()
-            .detector_id(id)
-            .enable(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| detector_error("guardduty:UpdateDetector", id, e))
+        let call = self.guardduty.update_detector().detector_id(id).enable(true);
+        call.send().await.map(drop).map_err(|e| detector_error("guardduty:UpdateDetector", id, e))
     }
 
     async fn recorder_recording(&self, name: &str) -> Result<bool, AdminError> {
@@ -57,10 +51,7 @@ impl DefenceAdmin for AwsAdmins {
         let out = sent(
             "config:DescribeConfigurationRecorderStatus",
             &what,
-            self.config
-                .describe_configuration_recorder_status()
-                .configuration_recorder_names(name)
-                .send(),
+            self.config.describe_configuration_recorder_status().configuration_recorder_names(name).send(),
         )
         .await?;
         let status = out
@@ -73,19 +64,12 @@ impl DefenceAdmin for AwsAdmins {
     }
 
     async fn start_recorder(&self, name: &str) -> Result<(), AdminError> {
-        self.config
-            .start_configuration_recorder()
-            .configuration_recorder_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                admin_error(
-                    "config:StartConfigurationRecorder",
-                    &format!("configuration recorder {name}"),
-                    e,
-                )
-            })
+        done(
+            "config:StartConfigurationRecorder",
+            &format!("configuration recorder {name}"),
+            self.config.start_configuration_recorder().configuration_recorder_name(name).send(),
+        )
+        .await
     }
 
     async fn delivery_channel(&self, name: &str) -> Result<String, AdminError> {
@@ -93,10 +77,7 @@ impl DefenceAdmin for AwsAdmins {
         let out = sent(
             "config:DescribeDeliveryChannels",
             &what,
-            self.config
-                .describe_delivery_channels()
-                .delivery_channel_names(name)
-                .send(),
+            self.config.describe_delivery_channels().delivery_channel_names(name).send(),
         )
         .await?;
         let channel = out
@@ -119,12 +100,7 @@ impl DefenceAdmin for AwsAdmins {
             let out = self
                 .ec2
                 .describe_flow_logs()
-                .filter(
-                    Filter::builder()
-                        .name("flow-log-id")
-                        .set_values(Some(ids.to_vec()))
-                        .build(),
-                )
+                .filter(Filter::builder().name("flow-log-id").set_values(Some(ids.to_vec())).build())
                 .set_next_token(token.take())
                 .send()
                 .await

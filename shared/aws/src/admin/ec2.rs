@@ -1,7 +1,7 @@
 //! [`SecurityGroupAdmin`] (aws-sdk-ec2): security groups, their rules, and revoking world-open
 //! ingress.
 
-use super::{admin_error, AwsAdmins};
+use super::{admin_error, done, AwsAdmins};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use trailsight_core::remediate::ports::{AdminError, GroupRule, Permission, SecurityGroup, SecurityGroupAdmin};
 
@@ -11,25 +11,13 @@ fn permission_from(p: &IpPermission) -> Permission {
         protocol: p.ip_protocol().unwrap_or("-1").to_owned(),
         from: port(p.from_port()),
         to: port(p.to_port()),
-        ipv4: p
-            .ip_ranges()
-            .iter()
-            .filter_map(|r| r.cidr_ip().map(str::to_owned))
-            .collect(),
-        ipv6: p
-            .ipv6_ranges()
-            .iter()
-            .filter_map(|r| r.cidr_ipv6().map(str::to_owned))
-            .collect(),
+        ipv4: p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_owned)).collect(),
+        ipv6: p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_owned)).collect(),
         others: p
             .user_id_group_pairs()
             .iter()
             .filter_map(|g| g.group_id().map(str::to_owned))
-            .chain(
-                p.prefix_list_ids()
-                    .iter()
-                    .filter_map(|l| l.prefix_list_id().map(str::to_owned)),
-            )
+            .chain(p.prefix_list_ids().iter().filter_map(|l| l.prefix_list_id().map(str::to_owned)))
             .collect(),
     }
 }
@@ -40,15 +28,8 @@ fn permission_to(p: &Permission) -> IpPermission {
         .ip_protocol(&p.protocol)
         .set_from_port(port(p.from))
         .set_to_port(port(p.to))
-        .set_ip_ranges(Some(
-            p.ipv4.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect(),
-        ))
-        .set_ipv6_ranges(Some(
-            p.ipv6
-                .iter()
-                .map(|c| Ipv6Range::builder().cidr_ipv6(c).build())
-                .collect(),
-        ))
+        .set_ip_ranges(Some(p.ipv4.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect()))
+        .set_ipv6_ranges(Some(p.ipv6.iter().map(|c| Ipv6Range::builder().cidr_ipv6(c).build()).collect()))
         .build()
 }
 
@@ -61,14 +42,8 @@ impl SecurityGroupAdmin for AwsAdmins {
             (None, Some(name)) => req.group_names(name),
             (None, None) => return Err(AdminError::NotFound(what)),
         };
-        let out = req
-            .send()
-            .await
-            .map_err(|e| admin_error("ec2:DescribeSecurityGroups", &what, e))?;
-        let g = out
-            .security_groups()
-            .first()
-            .ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        let out = req.send().await.map_err(|e| admin_error("ec2:DescribeSecurityGroups", &what, e))?;
+        let g = out.security_groups().first().ok_or_else(|| AdminError::NotFound(what.clone()))?;
         Ok(SecurityGroup {
             id: g.group_id().unwrap_or("").to_owned(),
             name: g.group_name().unwrap_or("").to_owned(),
@@ -89,12 +64,7 @@ impl SecurityGroupAdmin for AwsAdmins {
             let out = self
                 .ec2
                 .describe_security_group_rules()
-                .filters(
-                    aws_sdk_ec2::types::Filter::builder()
-                        .name("group-id")
-                        .values(group_id)
-                        .build(),
-                )
+                .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(group_id).build())
                 .set_next_token(token.take())
                 .send()
                 .await
@@ -108,25 +78,15 @@ impl SecurityGroupAdmin for AwsAdmins {
     }
 
     async fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AdminError> {
-        self.ec2
-            .revoke_security_group_ingress()
-            .group_id(group_id)
-            .set_security_group_rule_ids(Some(rule_ids.to_vec()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| revoke_error(group_id, e))
+        let call = self.ec2.revoke_security_group_ingress().group_id(group_id);
+        let call = call.set_security_group_rule_ids(Some(rule_ids.to_vec()));
+        done("ec2:RevokeSecurityGroupIngress", &format!("security group {group_id}"), call.send()).await
     }
 
     async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
-        self.ec2
-            .revoke_security_group_ingress()
-            .group_id(group_id)
-            .set_ip_permissions(Some(permissions.iter().map(permission_to).collect()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| revoke_error(group_id, e))
+        let permissions = permissions.iter().map(permission_to).collect();
+        let call = self.ec2.revoke_security_group_ingress().group_id(group_id).set_ip_permissions(Some(permissions));
+        done("ec2:RevokeSecurityGroupIngress", &format!("security group {group_id}"), call.send()).await
     }
 }
 
@@ -139,19 +99,4 @@ fn group_rule_from(r: &aws_sdk_ec2::types::SecurityGroupRule) -> GroupRule {
         to: r.to_port().map(i64::from),
         cidr: r.cidr_ipv4().or(r.cidr_ipv6()).map(str::to_owned),
     }
-}
-
-/// A failed RevokeSecurityGroupIngress on `group_id`.
-fn revoke_error<R: std::fmt::Debug>(
-    group_id: &str,
-    e: aws_sdk_ec2::error::SdkError<
-        aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressError,
-        R,
-    >,
-) -> AdminError {
-    admin_error(
-        "ec2:RevokeSecurityGroupIngress",
-        &format!("security group {group_id}"),
-        e,
-    )
 }

@@ -90,11 +90,7 @@ type ScopeKey = (String, Option<String>);
 impl AwsTargets {
     /// Targets from the function's SDK configuration (`path_style` for emulators).
     pub fn from_config(sdk: &aws_config::SdkConfig, path_style: bool) -> Self {
-        AwsTargets {
-            sdk: sdk.clone(),
-            path_style,
-            cache: Mutex::new(HashMap::new()),
-        }
+        AwsTargets { sdk: sdk.clone(), path_style, cache: Mutex::new(HashMap::new()) }
     }
 
     async fn make(&self, region: &str, role_arn: Option<&str>) -> Result<AwsAdmins, AdminError> {
@@ -106,12 +102,12 @@ impl AwsTargets {
                 .build()
                 .await;
             // Fail here, naming the role, rather than on the first remediation call.
-            aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider)
-                .await
-                .map_err(|e| AdminError::AccessDenied {
+            aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider).await.map_err(|e| {
+                AdminError::AccessDenied {
                     action: "sts:AssumeRole".into(),
                     why: format!("{role}: {}", aws_smithy_types::error::display::DisplayErrorContext(e)),
-                })?;
+                }
+            })?;
             builder =
                 builder.credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider));
         }
@@ -205,18 +201,11 @@ where
         return AdminError::NotFound(what.to_owned());
     }
     if DENIED.contains(&code.as_str()) {
-        return AdminError::AccessDenied {
-            action: action.to_owned(),
-            why: format!("{code}: {message}"),
-        };
+        return AdminError::AccessDenied { action: action.to_owned(), why: format!("{code}: {message}") };
     }
     AdminError::Failed {
         action: action.to_owned(),
-        why: if code.is_empty() {
-            message
-        } else {
-            format!("{code}: {message}")
-        },
+        why: if code.is_empty() { message } else { format!("{code}: {message}") },
     }
 }
 
@@ -248,10 +237,7 @@ where
 
 /// Tags from (key, value) pairs, skipping pairs without a key.
 fn tag_map<'a>(pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>) -> BTreeMap<String, String> {
-    pairs
-        .into_iter()
-        .filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or("").to_owned())))
-        .collect()
+    pairs.into_iter().filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or("").to_owned()))).collect()
 }
 
 impl Pause for AwsAdmins {

@@ -1,7 +1,7 @@
 //! [`NetworkAclAdmin`] (aws-sdk-ec2): a network ACL's entries and tags (DescribeNetworkAcls),
 //! and deleting one entry (DeleteNetworkAclEntry).
 
-use super::{admin_error, error_code, tag_map, AwsAdmins};
+use super::{admin_error, done, error_code, tag_map, AwsAdmins};
 use aws_sdk_ec2::types::NetworkAclEntry;
 use trailsight_core::remediate::ports::{AclEntry, AdminError, NetworkAcl, NetworkAclAdmin};
 
@@ -27,10 +27,7 @@ impl NetworkAclAdmin for AwsAdmins {
             Err(e) if error_code(&e) == Some("InvalidRouteTableID.NotFound") => return Err(AdminError::NotFound(what)),
             Err(e) => return Err(admin_error("ec2:DescribeNetworkAcls", &what, e)),
         };
-        let acl = out
-            .network_acls()
-            .first()
-            .ok_or_else(|| AdminError::NotFound(what.clone()))?;
+        let acl = out.network_acls().first().ok_or_else(|| AdminError::NotFound(what.clone()))?;
         Ok(NetworkAcl {
             id: acl.network_acl_id().unwrap_or(id).to_owned(),
             entries: acl.entries().iter().map(entry_from).collect(),
@@ -44,15 +41,12 @@ impl NetworkAclAdmin for AwsAdmins {
             action: "ec2:DeleteNetworkAclEntry".into(),
             why: format!("rule number {rule_number} is out of range"),
         })?;
-        self.ec2
-            .delete_network_acl_entry()
-            .network_acl_id(id)
-            .rule_number(rule)
-            .egress(egress)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| admin_error("ec2:DeleteNetworkAclEntry", &what, e))
+        done(
+            "ec2:DeleteNetworkAclEntry",
+            &what,
+            self.ec2.delete_network_acl_entry().network_acl_id(id).rule_number(rule).egress(egress).send(),
+        )
+        .await
     }
 }
 
@@ -91,9 +85,6 @@ mod tests {
             .ipv6_cidr_block("::/0")
             .build();
         let e = entry_from(&v6);
-        assert_eq!(
-            (e.egress, e.action.as_str(), e.from, e.cidr.as_str()),
-            (true, "deny", None, "::/0")
-        );
+        assert_eq!((e.egress, e.action.as_str(), e.from, e.cidr.as_str()), (true, "deny", None, "::/0"));
     }
 }

@@ -45,55 +45,34 @@ fn decode_iam_document(doc: &str) -> Result<String, AdminError> {
     if doc.trim_start().starts_with('{') {
         return Ok(doc.to_owned());
     }
-    percent_encoding::percent_decode_str(doc)
-        .decode_utf8()
-        .map(Cow::into_owned)
-        .map_err(|e| AdminError::Failed {
-            action: "iam:GetRole".into(),
-            why: format!("the trust policy is not URL-encoded UTF-8: {e}"),
-        })
+    percent_encoding::percent_decode_str(doc).decode_utf8().map(Cow::into_owned).map_err(|e| AdminError::Failed {
+        action: "iam:GetRole".into(),
+        why: format!("the trust policy is not URL-encoded UTF-8: {e}"),
+    })
 }
 
 impl AwsAdmins {
     async fn kms_policy(&self, key: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::KmsKey, key);
-        let out = sent(
-            "kms:GetKeyPolicy",
-            &what,
-            self.kms
-                .get_key_policy()
-                .key_id(key)
-                .policy_name(KMS_POLICY_NAME)
-                .send(),
-        )
-        .await?;
+        let out =
+            sent("kms:GetKeyPolicy", &what, self.kms.get_key_policy().key_id(key).policy_name(KMS_POLICY_NAME).send())
+                .await?;
         let mut tags = BTreeMap::new();
         let mut marker: Option<String> = None;
         loop {
             let page = sent(
                 "kms:ListResourceTags",
                 &what,
-                self.kms
-                    .list_resource_tags()
-                    .key_id(key)
-                    .set_marker(marker.take())
-                    .send(),
+                self.kms.list_resource_tags().key_id(key).set_marker(marker.take()).send(),
             )
             .await?;
-            tags.extend(
-                page.tags()
-                    .iter()
-                    .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())),
-            );
+            tags.extend(page.tags().iter().map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())));
             match page.next_marker() {
                 Some(m) if page.truncated() && !m.is_empty() => marker = Some(m.to_owned()),
                 _ => break,
             }
         }
-        Ok(PolicyState {
-            policy: non_empty(out.policy()),
-            tags,
-        })
+        Ok(PolicyState { policy: non_empty(out.policy()), tags })
     }
 
     async fn queue_policy(&self, url: &str) -> Result<PolicyState, AdminError> {
@@ -101,73 +80,40 @@ impl AwsAdmins {
         let out = sent(
             "sqs:GetQueueAttributes",
             &what,
-            self.sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names(QueueAttributeName::Policy)
-                .send(),
+            self.sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::Policy).send(),
         )
         .await?;
         let policy = out.attributes().and_then(|a| a.get(&QueueAttributeName::Policy));
-        let tags = sent(
-            "sqs:ListQueueTags",
-            &what,
-            self.sqs.list_queue_tags().queue_url(url).send(),
-        )
-        .await?;
+        let tags = sent("sqs:ListQueueTags", &what, self.sqs.list_queue_tags().queue_url(url).send()).await?;
         Ok(PolicyState {
             policy: non_empty(policy.map(String::as_str)),
-            tags: tags
-                .tags()
-                .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
+            tags: tags.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
         })
     }
 
     async fn topic_policy(&self, arn: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Topic, arn);
-        let out = sent(
-            "sns:GetTopicAttributes",
-            &what,
-            self.sns.get_topic_attributes().topic_arn(arn).send(),
-        )
-        .await?;
+        let out = sent("sns:GetTopicAttributes", &what, self.sns.get_topic_attributes().topic_arn(arn).send()).await?;
         let policy = out.attributes().and_then(|a| a.get("Policy"));
-        let tags = sent(
-            "sns:ListTagsForResource",
-            &what,
-            self.sns.list_tags_for_resource().resource_arn(arn).send(),
-        )
-        .await?;
+        let tags =
+            sent("sns:ListTagsForResource", &what, self.sns.list_tags_for_resource().resource_arn(arn).send()).await?;
         Ok(PolicyState {
             policy: non_empty(policy.map(String::as_str)),
-            tags: tags
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
+            tags: tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
         })
     }
 
     /// Sets a queue's `Policy` attribute (empty: no policy).
     async fn set_queue_policy(&self, url: &str, policy: &str, what: &str) -> Result<(), AdminError> {
         let call = self.sqs.set_queue_attributes().queue_url(url);
-        done(
-            "sqs:SetQueueAttributes",
-            what,
-            call.attributes(QueueAttributeName::Policy, policy).send(),
-        )
-        .await
+        done("sqs:SetQueueAttributes", what, call.attributes(QueueAttributeName::Policy, policy).send()).await
     }
 
     async fn repository_policy(&self, name: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Repository, name);
-        let repos = sent(
-            "ecr:DescribeRepositories",
-            &what,
-            self.ecr.describe_repositories().repository_names(name).send(),
-        )
-        .await?;
+        let repos =
+            sent("ecr:DescribeRepositories", &what, self.ecr.describe_repositories().repository_names(name).send())
+                .await?;
         let arn = repos
             .repositories()
             .first()
@@ -179,30 +125,19 @@ impl AwsAdmins {
             Err(e) if error_code(&e) == Some("RepositoryPolicyNotFoundException") => None,
             Err(e) => return Err(admin_error("ecr:GetRepositoryPolicy", &what, e)),
         };
-        let tags = sent(
-            "ecr:ListTagsForResource",
-            &what,
-            self.ecr.list_tags_for_resource().resource_arn(arn).send(),
-        )
-        .await?;
+        let tags =
+            sent("ecr:ListTagsForResource", &what, self.ecr.list_tags_for_resource().resource_arn(arn).send()).await?;
         Ok(PolicyState {
             policy,
-            tags: tags
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
+            tags: tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
         })
     }
 
     async fn secret_policy(&self, id: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Secret, id);
-        let secret = sent(
-            "secretsmanager:DescribeSecret",
-            &what,
-            self.secretsmanager.describe_secret().secret_id(id).send(),
-        )
-        .await?;
+        let secret =
+            sent("secretsmanager:DescribeSecret", &what, self.secretsmanager.describe_secret().secret_id(id).send())
+                .await?;
         let out = sent(
             "secretsmanager:GetResourcePolicy",
             &what,
@@ -223,14 +158,7 @@ impl AwsAdmins {
             Some(doc) => non_empty(Some(&decode_iam_document(doc)?)),
             None => None,
         };
-        Ok(PolicyState {
-            policy,
-            tags: r
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect(),
-        })
+        Ok(PolicyState { policy, tags: r.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect() })
     }
 }
 
@@ -255,12 +183,7 @@ impl ResourcePolicyAdmin for AwsAdmins {
                 done(
                     "kms:PutKeyPolicy",
                     &what,
-                    self.kms
-                        .put_key_policy()
-                        .key_id(id)
-                        .policy_name(KMS_POLICY_NAME)
-                        .policy(policy)
-                        .send(),
+                    self.kms.put_key_policy().key_id(id).policy_name(KMS_POLICY_NAME).policy(policy).send(),
                 )
                 .await
             }
@@ -282,11 +205,7 @@ impl ResourcePolicyAdmin for AwsAdmins {
                 done(
                     "ecr:SetRepositoryPolicy",
                     &what,
-                    self.ecr
-                        .set_repository_policy()
-                        .repository_name(id)
-                        .policy_text(policy)
-                        .send(),
+                    self.ecr.set_repository_policy().repository_name(id).policy_text(policy).send(),
                 )
                 .await
             }
@@ -295,11 +214,7 @@ impl ResourcePolicyAdmin for AwsAdmins {
                 done(
                     "secretsmanager:PutResourcePolicy",
                     &what,
-                    self.secretsmanager
-                        .put_resource_policy()
-                        .secret_id(id)
-                        .resource_policy(policy)
-                        .send(),
+                    self.secretsmanager.put_resource_policy().secret_id(id).resource_policy(policy).send(),
                 )
                 .await
             }
@@ -307,11 +222,7 @@ impl ResourcePolicyAdmin for AwsAdmins {
                 done(
                     "iam:UpdateAssumeRolePolicy",
                     &what,
-                    self.iam
-                        .update_assume_role_policy()
-                        .role_name(id)
-                        .policy_document(policy)
-                        .send(),
+                    self.iam.update_assume_role_policy().role_name(id).policy_document(policy).send(),
                 )
                 .await
             }
@@ -339,10 +250,7 @@ impl ResourcePolicyAdmin for AwsAdmins {
             }
             PolicyKind::KmsKey | PolicyKind::Topic | PolicyKind::RoleTrust => Err(AdminError::Failed {
                 action: format!("delete the {}", kind.noun()),
-                why: format!(
-                    "{what} always has a {}: the service keeps one, so it can only be replaced",
-                    kind.noun()
-                ),
+                why: format!("{what} always has a {}: the service keeps one, so it can only be replaced", kind.noun()),
             }),
         }
     }

@@ -40,10 +40,8 @@ fn acl_from(owner: Option<&Owner>, grants: &[S3Grant]) -> Acl {
 }
 
 fn acl_to(acl: &Acl) -> Result<AccessControlPolicy, AdminError> {
-    let failed = |e: aws_sdk_s3::error::BuildError| AdminError::Failed {
-        action: "s3:PutBucketAcl".into(),
-        why: e.to_string(),
-    };
+    let failed =
+        |e: aws_sdk_s3::error::BuildError| AdminError::Failed { action: "s3:PutBucketAcl".into(), why: e.to_string() };
     let mut grants = Vec::with_capacity(acl.grants.len());
     for g in &acl.grants {
         let grantee = Grantee::builder()
@@ -54,21 +52,10 @@ fn acl_to(acl: &Acl) -> Result<AccessControlPolicy, AdminError> {
             .set_display_name(g.display_name.clone())
             .build()
             .map_err(failed)?;
-        grants.push(
-            S3Grant::builder()
-                .grantee(grantee)
-                .permission(S3Permission::from(g.permission.as_str()))
-                .build(),
-        );
+        grants.push(S3Grant::builder().grantee(grantee).permission(S3Permission::from(g.permission.as_str())).build());
     }
-    let owner = Owner::builder()
-        .set_id(acl.owner_id.clone())
-        .set_display_name(acl.owner_name.clone())
-        .build();
-    Ok(AccessControlPolicy::builder()
-        .owner(owner)
-        .set_grants(Some(grants))
-        .build())
+    let owner = Owner::builder().set_id(acl.owner_id.clone()).set_display_name(acl.owner_name.clone()).build();
+    Ok(AccessControlPolicy::builder().owner(owner).set_grants(Some(grants)).build())
 }
 
 fn s3_pab(pab: &PublicAccessBlock) -> PublicAccessBlockConfiguration {
@@ -90,24 +77,17 @@ impl BucketAdmin for AwsAdmins {
     }
 
     async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), AdminError> {
-        self.s3
-            .put_bucket_policy()
-            .bucket(bucket)
-            .policy(policy)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| admin_error("s3:PutBucketPolicy", &format!("bucket {bucket}"), e))
+        done(
+            "s3:PutBucketPolicy",
+            &format!("bucket {bucket}"),
+            self.s3.put_bucket_policy().bucket(bucket).policy(policy).send(),
+        )
+        .await
     }
 
     async fn delete_policy(&self, bucket: &str) -> Result<(), AdminError> {
-        self.s3
-            .delete_bucket_policy()
-            .bucket(bucket)
-            .send()
+        done("s3:DeleteBucketPolicy", &format!("bucket {bucket}"), self.s3.delete_bucket_policy().bucket(bucket).send())
             .await
-            .map(|_| ())
-            .map_err(|e| admin_error("s3:DeleteBucketPolicy", &format!("bucket {bucket}"), e))
     }
 
     async fn policy_status(&self, bucket: &str) -> Result<Option<bool>, AdminError> {
@@ -152,12 +132,7 @@ impl BucketAdmin for AwsAdmins {
                 let out = sent(
                     "s3:GetObjectAcl",
                     &format!("object {bucket}/{k}"),
-                    self.s3
-                        .get_object_acl()
-                        .bucket(bucket)
-                        .key(k)
-                        .set_version_id(version.map(str::to_owned))
-                        .send(),
+                    self.s3.get_object_acl().bucket(bucket).key(k).set_version_id(version.map(str::to_owned)).send(),
                 )
                 .await?;
                 Ok(acl_from(out.owner(), out.grants()))
@@ -173,11 +148,7 @@ impl BucketAdmin for AwsAdmins {
                 done(
                     "s3:PutBucketAcl",
                     &format!("bucket {bucket}"),
-                    self.s3
-                        .put_bucket_acl()
-                        .bucket(bucket)
-                        .access_control_policy(policy)
-                        .send(),
+                    self.s3.put_bucket_acl().bucket(bucket).access_control_policy(policy).send(),
                 )
                 .await
             }
@@ -202,32 +173,22 @@ impl BucketAdmin for AwsAdmins {
         match self.s3.get_public_access_block().bucket(bucket).send().await {
             Ok(out) => Ok(pab_from(out.public_access_block_configuration())),
             Err(e) if error_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
-            Err(e) => Err(admin_error(
-                "s3:GetBucketPublicAccessBlock",
-                &format!("bucket {bucket}"),
-                e,
-            )),
+            Err(e) => Err(admin_error("s3:GetBucketPublicAccessBlock", &format!("bucket {bucket}"), e)),
         }
     }
 
     async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        self.s3
-            .put_public_access_block()
-            .bucket(bucket)
-            .public_access_block_configuration(s3_pab(pab))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| admin_error("s3:PutBucketPublicAccessBlock", &format!("bucket {bucket}"), e))
+        done(
+            "s3:PutBucketPublicAccessBlock",
+            &format!("bucket {bucket}"),
+            self.s3.put_public_access_block().bucket(bucket).public_access_block_configuration(s3_pab(pab)).send(),
+        )
+        .await
     }
 
     async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
         match self.s3.get_bucket_tagging().bucket(bucket).send().await {
-            Ok(out) => Ok(out
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                .collect()),
+            Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()),
             Err(e) if error_code(&e) == Some("NoSuchTagSet") => Ok(BTreeMap::new()),
             Err(e) => Err(admin_error("s3:GetBucketTagging", &format!("bucket {bucket}"), e)),
         }
@@ -236,13 +197,7 @@ impl BucketAdmin for AwsAdmins {
 
 impl AccountAdmin for AwsAdmins {
     async fn account_public_access_block(&self, account: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        match self
-            .s3control
-            .get_public_access_block()
-            .account_id(account)
-            .send()
-            .await
-        {
+        match self.s3control.get_public_access_block().account_id(account).send().await {
             Ok(out) => Ok(out.public_access_block_configuration().map(|c| PublicAccessBlock {
                 block_public_acls: c.block_public_acls().unwrap_or(false),
                 ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
@@ -250,11 +205,7 @@ impl AccountAdmin for AwsAdmins {
                 restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
             })),
             Err(e) if error_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
-            Err(e) => Err(admin_error(
-                "s3:GetAccountPublicAccessBlock",
-                &format!("account {account}"),
-                e,
-            )),
+            Err(e) => Err(admin_error("s3:GetAccountPublicAccessBlock", &format!("account {account}"), e)),
         }
     }
 
@@ -265,13 +216,15 @@ impl AccountAdmin for AwsAdmins {
             .block_public_policy(pab.block_public_policy)
             .restrict_public_buckets(pab.restrict_public_buckets)
             .build();
-        self.s3control
-            .put_public_access_block()
-            .account_id(account)
-            .public_access_block_configuration(config)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| admin_error("s3:PutAccountPublicAccessBlock", &format!("account {account}"), e))
+        done(
+            "s3:PutAccountPublicAccessBlock",
+            &format!("account {account}"),
+            self.s3control
+                .put_public_access_block()
+                .account_id(account)
+                .public_access_block_configuration(config)
+                .send(),
+        )
+        .await
     }
 }

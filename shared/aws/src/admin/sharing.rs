@@ -12,7 +12,7 @@
 //! A public share is withdrawn by removing the group `all` alone, so every share with a named
 //! account stays.
 
-use super::{admin_error, done, sent, tag_map, AwsAdmins};
+use super::{done, sent, tag_map, AwsAdmins};
 use aws_sdk_ec2::types::{
     ImageAttributeName, LaunchPermission, LaunchPermissionModifications, OperationType, PermissionGroup,
     SnapshotAttributeName,
@@ -45,14 +45,8 @@ fn restore_sharing<'a>(
     attributes: impl Iterator<Item = (Option<&'a str>, &'a [String])>,
     tags: BTreeMap<String, String>,
 ) -> Sharing {
-    let mut sharing = Sharing {
-        tags,
-        ..Sharing::default()
-    };
-    for value in attributes
-        .filter(|(name, _)| *name == Some(RESTORE))
-        .flat_map(|(_, v)| v)
-    {
+    let mut sharing = Sharing { tags, ..Sharing::default() };
+    for value in attributes.filter(|(name, _)| *name == Some(RESTORE)).flat_map(|(_, v)| v) {
         if value == ALL {
             sharing.public = true;
         } else {
@@ -68,10 +62,7 @@ fn ec2_sharing<'a>(
     permissions: impl Iterator<Item = (Option<&'a PermissionGroup>, Option<&'a str>)>,
     tags: BTreeMap<String, String>,
 ) -> Sharing {
-    let mut sharing = Sharing {
-        tags,
-        ..Sharing::default()
-    };
+    let mut sharing = Sharing { tags, ..Sharing::default() };
     for (group, account) in permissions {
         sharing.public |= group == Some(&PermissionGroup::All);
         sharing.accounts.extend(account.map(str::to_owned));
@@ -102,15 +93,8 @@ impl AwsAdmins {
     async fn snapshot_sharing(&self, id: &str, what: &str) -> Result<Sharing, AdminError> {
         let (tags, out) = described(
             what,
-            (
-                "ec2:DescribeSnapshots",
-                self.ec2.describe_snapshots().snapshot_ids(id).send(),
-            ),
-            |d| {
-                d.snapshots()
-                    .first()
-                    .map(|s| tag_map(s.tags().iter().map(|t| (t.key(), t.value()))))
-            },
+            ("ec2:DescribeSnapshots", self.ec2.describe_snapshots().snapshot_ids(id).send()),
+            |d| d.snapshots().first().map(|s| tag_map(s.tags().iter().map(|t| (t.key(), t.value())))),
             (
                 "ec2:DescribeSnapshotAttribute",
                 self.ec2
@@ -129,18 +113,10 @@ impl AwsAdmins {
         let (tags, out) = described(
             what,
             ("ec2:DescribeImages", self.ec2.describe_images().image_ids(id).send()),
-            |d| {
-                d.images()
-                    .first()
-                    .map(|i| tag_map(i.tags().iter().map(|t| (t.key(), t.value()))))
-            },
+            |d| d.images().first().map(|i| tag_map(i.tags().iter().map(|t| (t.key(), t.value())))),
             (
                 "ec2:DescribeImageAttribute",
-                self.ec2
-                    .describe_image_attribute()
-                    .image_id(id)
-                    .attribute(ImageAttributeName::LaunchPermission)
-                    .send(),
+                self.ec2.describe_image_attribute().image_id(id).attribute(ImageAttributeName::LaunchPermission).send(),
             ),
         )
         .await?;
@@ -151,30 +127,17 @@ impl AwsAdmins {
     async fn db_snapshot_sharing(&self, id: &str, what: &str) -> Result<Sharing, AdminError> {
         let (tags, out) = described(
             what,
-            (
-                "rds:DescribeDBSnapshots",
-                self.rds.describe_db_snapshots().db_snapshot_identifier(id).send(),
-            ),
-            |d| {
-                d.db_snapshots()
-                    .first()
-                    .map(|s| tag_map(s.tag_list().iter().map(|t| (t.key(), t.value()))))
-            },
+            ("rds:DescribeDBSnapshots", self.rds.describe_db_snapshots().db_snapshot_identifier(id).send()),
+            |d| d.db_snapshots().first().map(|s| tag_map(s.tag_list().iter().map(|t| (t.key(), t.value())))),
             (
                 "rds:DescribeDBSnapshotAttributes",
-                self.rds
-                    .describe_db_snapshot_attributes()
-                    .db_snapshot_identifier(id)
-                    .send(),
+                self.rds.describe_db_snapshot_attributes().db_snapshot_identifier(id).send(),
             ),
         )
         .await?;
         let attributes = out.db_snapshot_attributes_result().map(|r| r.db_snapshot_attributes());
         let pairs = attributes.unwrap_or_default().iter();
-        Ok(restore_sharing(
-            pairs.map(|a| (a.attribute_name(), a.attribute_values())),
-            tags,
-        ))
+        Ok(restore_sharing(pairs.map(|a| (a.attribute_name(), a.attribute_values())), tags))
     }
 
     async fn db_cluster_snapshot_sharing(&self, id: &str, what: &str) -> Result<Sharing, AdminError> {
@@ -182,33 +145,18 @@ impl AwsAdmins {
             what,
             (
                 "rds:DescribeDBClusterSnapshots",
-                self.rds
-                    .describe_db_cluster_snapshots()
-                    .db_cluster_snapshot_identifier(id)
-                    .send(),
+                self.rds.describe_db_cluster_snapshots().db_cluster_snapshot_identifier(id).send(),
             ),
-            |d| {
-                d.db_cluster_snapshots()
-                    .first()
-                    .map(|s| tag_map(s.tag_list().iter().map(|t| (t.key(), t.value()))))
-            },
+            |d| d.db_cluster_snapshots().first().map(|s| tag_map(s.tag_list().iter().map(|t| (t.key(), t.value())))),
             (
                 "rds:DescribeDBClusterSnapshotAttributes",
-                self.rds
-                    .describe_db_cluster_snapshot_attributes()
-                    .db_cluster_snapshot_identifier(id)
-                    .send(),
+                self.rds.describe_db_cluster_snapshot_attributes().db_cluster_snapshot_identifier(id).send(),
             ),
         )
         .await?;
-        let attributes = out
-            .db_cluster_snapshot_attributes_result()
-            .map(|r| r.db_cluster_snapshot_attributes());
+        let attributes = out.db_cluster_snapshot_attributes_result().map(|r| r.db_cluster_snapshot_attributes());
         let pairs = attributes.unwrap_or_default().iter();
-        Ok(restore_sharing(
-            pairs.map(|a| (a.attribute_name(), a.attribute_values())),
-            tags,
-        ))
+        Ok(restore_sharing(pairs.map(|a| (a.attribute_name(), a.attribute_values())), tags))
     }
 }
 
@@ -242,19 +190,12 @@ impl SharingAdmin for AwsAdmins {
                 )
                 .await
             }
-            SharedKind::Image => self
-                .ec2
-                .modify_image_attribute()
-                .image_id(id)
-                .launch_permission(
-                    LaunchPermissionModifications::builder()
-                        .remove(LaunchPermission::builder().group(PermissionGroup::All).build())
-                        .build(),
-                )
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| admin_error("ec2:ModifyImageAttribute", &what, e)),
+            SharedKind::Image => {
+                let all = LaunchPermission::builder().group(PermissionGroup::All).build();
+                let removal = LaunchPermissionModifications::builder().remove(all).build();
+                let call = self.ec2.modify_image_attribute().image_id(id).launch_permission(removal);
+                done("ec2:ModifyImageAttribute", &what, call.send()).await
+            }
             SharedKind::DbSnapshot => {
                 done(
                     "rds:ModifyDBSnapshotAttribute",
@@ -299,10 +240,7 @@ mod tests {
         let sharing = restore_sharing(attributes.into_iter(), BTreeMap::new());
         // Then it is public, shared with the two accounts, and the other attribute is ignored
         assert!(sharing.public);
-        assert_eq!(
-            sharing.accounts,
-            vec!["111122223333".to_owned(), "444455556666".to_owned()]
-        );
+        assert_eq!(sharing.accounts, vec!["111122223333".to_owned(), "444455556666".to_owned()]);
         // And without values it is private and shared with nobody
         let none = restore_sharing(std::iter::empty(), BTreeMap::new());
         assert!(!none.public && none.accounts.is_empty());

@@ -1,25 +1,17 @@
 //! [`TrailAdmin`] (aws-sdk-cloudtrail): what a trail records, whether it logs, and restarting
 //! it.
 
-use super::{admin_error, sent, AwsAdmins};
+use super::{done, sent, AwsAdmins};
 use trailsight_core::remediate::ports::{AdminError, TrailAdmin, TrailConfig, TrailStatus};
 
 impl TrailAdmin for AwsAdmins {
     async fn trail_config(&self, trail: &str) -> Result<TrailConfig, AdminError> {
         let what = format!("trail {trail}");
-        let out = sent(
-            "cloudtrail:GetTrail",
-            &what,
-            self.cloudtrail.get_trail().name(trail).send(),
-        )
-        .await?;
+        let out = sent("cloudtrail:GetTrail", &what, self.cloudtrail.get_trail().name(trail).send()).await?;
         let t = out.trail().ok_or_else(|| AdminError::NotFound(what.clone()))?;
-        let selectors = sent(
-            "cloudtrail:GetEventSelectors",
-            &what,
-            self.cloudtrail.get_event_selectors().trail_name(trail).send(),
-        )
-        .await?;
+        let selectors =
+            sent("cloudtrail:GetEventSelectors", &what, self.cloudtrail.get_event_selectors().trail_name(trail).send())
+                .await?;
         let selectors = if selectors.advanced_event_selectors().is_empty() {
             let basic: Vec<serde_json::Value> = selectors
                 .event_selectors()
@@ -62,18 +54,11 @@ impl TrailAdmin for AwsAdmins {
             self.cloudtrail.get_trail_status().name(trail).send(),
         )
         .await?;
-        Ok(TrailStatus {
-            is_logging: out.is_logging().unwrap_or(false),
-        })
+        Ok(TrailStatus { is_logging: out.is_logging().unwrap_or(false) })
     }
 
     async fn start_logging(&self, trail: &str) -> Result<(), AdminError> {
-        self.cloudtrail
-            .start_logging()
-            .name(trail)
-            .send()
+        done("cloudtrail:StartLogging", &format!("trail {trail}"), self.cloudtrail.start_logging().name(trail).send())
             .await
-            .map(|_| ())
-            .map_err(|e| admin_error("cloudtrail:StartLogging", &format!("trail {trail}"), e))
     }
 }

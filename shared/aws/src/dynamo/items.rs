@@ -4,9 +4,7 @@
 use super::*;
 
 pub(super) fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!(
-        "DynamoDB {what} failed: {e}; check the table exists and the function may use it"
-    ))
+    StoreError::Unavailable(format!("DynamoDB {what} failed: {e}; check the table exists and the function may use it"))
 }
 
 pub(super) fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(what: &str, e: SdkError<E, R>) -> StoreError {
@@ -15,17 +13,11 @@ pub(super) fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(what: 
 
 /// A ledger entry that should exist (its object was committed) is gone.
 pub(super) fn missing_ledger(object: &str) -> StoreError {
-    corrupt(
-        object,
-        "its ledger entry is missing after its commit; was the table item deleted by hand?",
-    )
+    corrupt(object, "its ledger entry is missing after its commit; was the table item deleted by hand?")
 }
 
 pub(super) fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        what: what.to_owned(),
-        why: why.to_string(),
-    }
+    StoreError::Corrupt { what: what.to_owned(), why: why.to_string() }
 }
 
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
@@ -217,10 +209,7 @@ pub(super) fn unpack_ids(first: i64, blob: &[u8]) -> Option<Vec<(u64, i64)>> {
         let count = u32::from_be_bytes(head.get(2..6)?.try_into().ok()?) as usize;
         let (ids, tail) = tail.split_at_checked(count.checked_mul(8)?)?;
         let minute = first + i64::from(offset);
-        out.extend(
-            ids.chunks_exact(8)
-                .filter_map(|c| Some((u64::from_be_bytes(c.try_into().ok()?), minute))),
-        );
+        out.extend(ids.chunks_exact(8).filter_map(|c| Some((u64::from_be_bytes(c.try_into().ok()?), minute))));
         rest = tail;
     }
     Some(out)
@@ -239,9 +228,7 @@ pub(super) fn pack<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 pub(super) fn unpack<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
     let mut json = Vec::new();
-    DeflateDecoder::new(bytes)
-        .read_to_end(&mut json)
-        .map_err(|e| corrupt(what, e))?;
+    DeflateDecoder::new(bytes).read_to_end(&mut json).map_err(|e| corrupt(what, e))?;
     serde_json::from_slice(&json).map_err(|e| corrupt(what, e))
 }
 

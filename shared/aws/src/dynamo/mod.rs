@@ -224,12 +224,7 @@ impl BaselineStore for DynamoStore {
             .and_then(|v| v.as_ss().ok())
             .map(|ids| ids.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        Ok(ObjectStatus::Pending(
-            events
-                .into_iter()
-                .filter(|e| !delivered.contains(e.id.as_str()))
-                .collect(),
-        ))
+        Ok(ObjectStatus::Pending(events.into_iter().filter(|e| !delivered.contains(e.id.as_str())).collect()))
     }
 
     async fn load(&self, streams: &[StreamKey], _apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
@@ -268,13 +263,8 @@ impl BaselineStore for DynamoStore {
     async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
         let now = now_secs();
         let attempt = format!("{:016x}", rand::random::<u64>());
-        let plan = plan_commit(
-            commit,
-            |k, version| self.checkpoint_due(k, version),
-            &attempt,
-            now,
-            self.lease_until(),
-        )?;
+        let plan =
+            plan_commit(commit, |k, version| self.checkpoint_due(k, version), &attempt, now, self.lease_until())?;
         if plan.transaction.len() > TRANSACTION_ITEMS {
             return Err(StoreError::Unavailable(format!(
                 "one file needs {} items in its commit transaction (DynamoDB allows {TRANSACTION_ITEMS}): it touches too many account/region streams or its counts are too large; split the file",
@@ -320,13 +310,7 @@ impl BaselineStore for DynamoStore {
                 true => Some((snap.version + 1, now, attempt.clone())),
                 false => previous.filter(|h| h.seq == snap.version).and_then(|h| h.checkpoint),
             };
-            self.remember_head(
-                k,
-                Head {
-                    seq: snap.version + 1,
-                    checkpoint,
-                },
-            );
+            self.remember_head(k, Head { seq: snap.version + 1, checkpoint });
         }
         Ok(CommitOutcome::Committed)
     }
@@ -396,16 +380,8 @@ impl BaselineStore for DynamoStore {
     fn consumed(&self) -> (f64, f64) {
         let u = self.take_usage();
         // What the service reported; the size model where it reports nothing (emulators).
-        let read = if u.read_units > 0.0 {
-            u.read_units
-        } else {
-            u.modelled_read_units
-        };
-        let write = if u.write_units > 0.0 {
-            u.write_units
-        } else {
-            u.modelled_write_units
-        };
+        let read = if u.read_units > 0.0 { u.read_units } else { u.modelled_read_units };
+        let write = if u.write_units > 0.0 { u.write_units } else { u.modelled_write_units };
         (read, write)
     }
 
@@ -417,12 +393,7 @@ impl BaselineStore for DynamoStore {
         }
         let stream = (api.account.clone(), api.region.clone());
         let items = self
-            .query_all(
-                "Query (journal)",
-                stream_pk(&stream),
-                "begins_with(sk, :j)",
-                &[(":j", "J#".to_owned())],
-            )
+            .query_all("Query (journal)", stream_pk(&stream), "begins_with(sk, :j)", &[(":j", "J#".to_owned())])
             .await?;
         let mut sums: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
         for (_, entry) in journal_entries(&stream, &items, 0, u64::MAX)? {

@@ -44,10 +44,7 @@ impl Consumed {
         let i = match self.partitions.iter().position(|p| p.pk == pk) {
             Some(i) => i,
             None => {
-                self.partitions.push(PartitionUnits {
-                    pk: pk.to_owned(),
-                    ..PartitionUnits::default()
-                });
+                self.partitions.push(PartitionUnits { pk: pk.to_owned(), ..PartitionUnits::default() });
                 self.partitions.len() - 1
             }
         };
@@ -116,17 +113,11 @@ struct Written {
 impl Written {
     fn new(item: &Item, factor: f64) -> Self {
         let sk = get_s(item, "sk").unwrap_or_default().to_owned();
-        let minutes = match (
-            sk.strip_prefix("I#").and_then(|r| r.split('#').next()),
-            get_b(item, "ids"),
-        ) {
+        let minutes = match (sk.strip_prefix("I#").and_then(|r| r.split('#').next()), get_b(item, "ids")) {
             (Some(first), Some(blob)) => {
                 let first = first.parse::<i64>().unwrap_or(0);
-                let mut minutes: Vec<i64> = unpack_ids(first, blob)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(_, m)| m)
-                    .collect();
+                let mut minutes: Vec<i64> =
+                    unpack_ids(first, blob).unwrap_or_default().into_iter().map(|(_, m)| m).collect();
                 minutes.dedup();
                 minutes
             }
@@ -157,9 +148,8 @@ impl PlannedCommit {
     /// Plans `commit` with the store's item builder; `due` says which streams take a
     /// checkpoint (besides those the commit carries no journal entry for).
     fn new(commit: &Commit, due: impl Fn(&StreamKey, u64) -> bool, now: i64) -> Result<Self, StoreError> {
-        let lease_until = now
-            .saturating_mul(1000)
-            .saturating_add(i64::try_from(DEFAULT_LEASE.as_millis()).unwrap_or(i64::MAX));
+        let lease_until =
+            now.saturating_mul(1000).saturating_add(i64::try_from(DEFAULT_LEASE.as_millis()).unwrap_or(i64::MAX));
         let plan = plan_commit(commit, due, MODEL_ATTEMPT, now, lease_until)?;
         let mut items: Vec<Written> = plan.ids.iter().map(|i| Written::new(i, 1.0)).collect();
         let mut batches = vec![plan.ids.len()];
@@ -170,12 +160,7 @@ impl PlannedCommit {
         let mut heads = Vec::new();
         for write in &plan.transaction {
             items.push(Written::new(&write.item(), 2.0));
-            if let plan::TxnWrite::Head {
-                stream,
-                version,
-                checkpoint,
-            } = write
-            {
+            if let plan::TxnWrite::Head { stream, version, checkpoint } = write {
                 heads.push((stream.clone(), version + 1, checkpoint.is_some()));
             }
         }
@@ -206,9 +191,7 @@ pub fn modelled_commit_writes(
     checkpoint_due: impl Fn(&StreamKey) -> bool,
     now: i64,
 ) -> Result<Vec<PartitionUnits>, StoreError> {
-    Ok(PlannedCommit::new(commit, |k, _| checkpoint_due(k), now)?
-        .consumed()
-        .partitions)
+    Ok(PlannedCommit::new(commit, |k, _| checkpoint_due(k), now)?.consumed().partitions)
 }
 
 /// What the model keeps of a stored item.
@@ -373,25 +356,17 @@ impl TableModel {
     /// Plans `commit` as the store would write it now: a stream takes a checkpoint by the
     /// store's own rule, from the head its last load saw (here: the model's head).
     pub fn plan(&self, commit: &Commit, now: i64) -> Result<PlannedCommit, StoreError> {
-        PlannedCommit::new(
-            commit,
-            |k, version| checkpoint_due_after(self.heads.get(k), version, now),
-            now,
-        )
+        PlannedCommit::new(commit, |k, version| checkpoint_due_after(self.heads.get(k), version, now), now)
     }
 
     /// Records a planned commit that was written (its transaction succeeded): its items are
     /// stored and its heads move. Returns what writing it cost.
     pub fn record(&mut self, planned: &PlannedCommit, now: i64) -> Consumed {
         for w in &planned.items {
-            self.items.entry(w.pk.clone()).or_default().insert(
-                w.sk.clone(),
-                Stored {
-                    size: w.size,
-                    object: w.object.clone(),
-                    minutes: w.minutes.clone(),
-                },
-            );
+            self.items
+                .entry(w.pk.clone())
+                .or_default()
+                .insert(w.sk.clone(), Stored { size: w.size, object: w.object.clone(), minutes: w.minutes.clone() });
         }
         for (stream, seq, checkpointed) in &planned.heads {
             let head = self.heads.entry(stream.clone()).or_default();

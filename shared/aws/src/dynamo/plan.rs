@@ -34,15 +34,9 @@ impl TxnWrite {
     pub(super) fn item(&self) -> Cow<'_, Item> {
         match self {
             TxnWrite::Put { item, .. } => Cow::Borrowed(item),
-            TxnWrite::Head {
-                stream,
-                version,
-                checkpoint,
-            } => Cow::Owned(head_item(
-                stream,
-                version + 1,
-                checkpoint.as_ref().map(|(a, p, t)| (a.as_str(), *p, *t)),
-            )),
+            TxnWrite::Head { stream, version, checkpoint } => {
+                Cow::Owned(head_item(stream, version + 1, checkpoint.as_ref().map(|(a, p, t)| (a.as_str(), *p, *t))))
+            }
         }
     }
 
@@ -50,16 +44,9 @@ impl TxnWrite {
     pub(super) fn request(&self, table: &str) -> Result<TransactWriteItem, StoreError> {
         match self {
             TxnWrite::Put { item, condition } => put_if(table, item.clone(), *condition),
-            TxnWrite::Head {
-                stream,
-                version,
-                checkpoint,
-            } => head_update(
-                table,
-                stream,
-                *version,
-                checkpoint.as_ref().map(|(a, p, t)| (a.as_str(), *p, *t)),
-            ),
+            TxnWrite::Head { stream, version, checkpoint } => {
+                head_update(table, stream, *version, checkpoint.as_ref().map(|(a, p, t)| (a.as_str(), *p, *t)))
+            }
         }
     }
 }
@@ -98,11 +85,7 @@ pub(super) fn plan_commit<'c>(
         checkpoints.insert(k, parts);
     }
     let transaction = transaction_writes(commit, &checkpoints, attempt, now, lease_until)?;
-    Ok(CommitPlan {
-        ids,
-        checkpoints,
-        transaction,
-    })
+    Ok(CommitPlan { ids, checkpoints, transaction })
 }
 
 /// A commit's eventID items: per stream, one per hour-long run of minutes (usually one per
@@ -166,10 +149,7 @@ fn transaction_writes(
         ledger.insert("eparts".into(), n(parts.len()));
         parts
     };
-    let mut writes = vec![TxnWrite::Put {
-        item: ledger,
-        condition: Some("attribute_not_exists(pk)"),
-    }];
+    let mut writes = vec![TxnWrite::Put { item: ledger, condition: Some("attribute_not_exists(pk)") }];
     for (i, part) in events.into_iter().enumerate() {
         let mut item = key(object_pk(&commit.object), &events_sk(i));
         item.insert("data".into(), AttributeValue::B(Blob::new(part)));
@@ -181,9 +161,7 @@ fn transaction_writes(
         writes.push(TxnWrite::Head {
             stream: k.clone(),
             version: snap.version,
-            checkpoint: checkpoints
-                .get(k)
-                .map(|parts| (attempt.to_owned(), parts.len().max(1), now)),
+            checkpoint: checkpoints.get(k).map(|parts| (attempt.to_owned(), parts.len().max(1), now)),
         });
         if let Some(entry) = commit.journal.get(k) {
             let bytes = pack(entry)?;

@@ -31,15 +31,8 @@ impl DynamoStore {
                     .map_err(|e| sdk_err("BatchGetItem", e))?;
                 self.meter(false, resp.consumed_capacity());
                 let asked = request_len;
-                let items = resp
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]);
-                let left = resp
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .map_or(0, |k| k.keys().len());
+                let items = resp.responses().and_then(|r| r.get(&self.table)).map(Vec::as_slice).unwrap_or(&[]);
+                let left = resp.unprocessed_keys().and_then(|u| u.get(&self.table)).map_or(0, |k| k.keys().len());
                 self.model_reads(items, asked.saturating_sub(items.len() + left));
                 out.extend(items.iter().cloned());
                 if let Some(left) = resp.unprocessed_keys().and_then(|u| u.get(&self.table)) {
@@ -91,16 +84,11 @@ impl DynamoStore {
         if parts == 0 {
             return Ok(vec![]);
         }
-        let keys = (0..usize::try_from(parts).unwrap_or(0))
-            .map(|i| key(object_pk(object), &events_sk(i)))
-            .collect();
+        let keys = (0..usize::try_from(parts).unwrap_or(0)).map(|i| key(object_pk(object), &events_sk(i))).collect();
         let mut items = self.batch_get(keys).await?;
         items.sort_by(|a, b| get_s(a, "sk").cmp(&get_s(b, "sk")));
         if items.len() != usize::try_from(parts).unwrap_or(usize::MAX) {
-            return Err(corrupt(
-                object,
-                format!("{parts} event parts expected, {} found", items.len()),
-            ));
+            return Err(corrupt(object, format!("{parts} event parts expected, {} found", items.len())));
         }
         let mut bytes = Vec::new();
         for item in &items {
@@ -132,10 +120,8 @@ impl DynamoStore {
         let mut checkpoint = Checkpoint::default();
         if let Some((cp, _, attempt)) = &head.checkpoint {
             let prefix = format!("{}K{attempt}#", journal_prefix(*cp));
-            let mut parts: Vec<&Item> = items
-                .iter()
-                .filter(|i| get_s(i, "sk").is_some_and(|sk| sk.starts_with(&prefix)))
-                .collect();
+            let mut parts: Vec<&Item> =
+                items.iter().filter(|i| get_s(i, "sk").is_some_and(|sk| sk.starts_with(&prefix))).collect();
             parts.sort_by(|a, b| get_s(a, "sk").cmp(&get_s(b, "sk")));
             if parts.is_empty() {
                 tracing::warn!(stream = %what, cp, "checkpoint expired; the stream's baselines start again");
@@ -155,11 +141,7 @@ impl DynamoStore {
             tracing::warn!(stream = %what, found = entries.len(), expected, "journal entries missing (expired?)");
         }
         // Journal entries exist only through committed transactions: their objects are committed.
-        let committed = items
-            .iter()
-            .filter_map(|i| get_s(i, "object"))
-            .map(str::to_owned)
-            .collect();
+        let committed = items.iter().filter_map(|i| get_s(i, "object")).map(str::to_owned).collect();
         Ok((checkpoint, entries.into_iter().map(|(_, e)| e).collect(), committed))
     }
 
@@ -172,8 +154,7 @@ impl DynamoStore {
         (first, last): (String, String),
     ) -> Result<Vec<Item>, StoreError> {
         let values = [(":a", first), (":b", last)];
-        self.query_all(what, stream_pk(stream), "sk BETWEEN :a AND :b", &values)
-            .await
+        self.query_all(what, stream_pk(stream), "sk BETWEEN :a AND :b", &values).await
     }
 
     /// Every item of partition `pk` whose sort key matches `sk_condition` (a consistent,
@@ -219,9 +200,7 @@ impl DynamoStore {
     /// `from` up to `to` (so every item holding a minute of `from..=to`): `(minute, the object
     /// that wrote them, ids)`. One paginated Query.
     pub(super) async fn range_ids(&self, stream: &StreamKey, from: i64, to: i64) -> Result<Vec<MinuteIds>, StoreError> {
-        let items = self
-            .query_stream("Query (event ids)", stream, ids_range(from, to))
-            .await?;
+        let items = self.query_stream("Query (event ids)", stream, ids_range(from, to)).await?;
         let what = stream_pk(stream);
         let mut out = Vec::new();
         for item in &items {
@@ -279,11 +258,7 @@ impl DynamoStore {
             .batch_get(objects.iter().map(|o| key(object_pk(o), "LEDGER")).collect())
             .await?
             .iter()
-            .filter_map(|item| {
-                get_s(item, "pk")
-                    .and_then(|pk| pk.strip_prefix("O#"))
-                    .map(str::to_owned)
-            })
+            .filter_map(|item| get_s(item, "pk").and_then(|pk| pk.strip_prefix("O#")).map(str::to_owned))
             .collect();
         committed.extend(known.iter().cloned());
         let mut out: BTreeMap<StreamKey, Vec<(u64, i64)>> = BTreeMap::new();
@@ -300,13 +275,9 @@ impl DynamoStore {
 
     /// The heads of the given streams (absent: never committed).
     pub(super) async fn load_heads(&self, streams: &[StreamKey]) -> Result<BTreeMap<StreamKey, Head>, StoreError> {
-        let items = self
-            .batch_get(streams.iter().map(|k| key(stream_pk(k), "HEAD")).collect())
-            .await?;
-        let mut by_pk: HashMap<String, Item> = items
-            .into_iter()
-            .filter_map(|i| get_s(&i, "pk").map(str::to_owned).map(|pk| (pk, i)))
-            .collect();
+        let items = self.batch_get(streams.iter().map(|k| key(stream_pk(k), "HEAD")).collect()).await?;
+        let mut by_pk: HashMap<String, Item> =
+            items.into_iter().filter_map(|i| get_s(&i, "pk").map(str::to_owned).map(|pk| (pk, i))).collect();
         let mut out = BTreeMap::new();
         for k in streams {
             let Some(item) = by_pk.remove(&stream_pk(k)) else {
@@ -317,13 +288,7 @@ impl DynamoStore {
                 (Some(cp), Some(attempt)) => Some((cp, get_n(&item, "cpt").unwrap_or(0), attempt.to_owned())),
                 _ => None,
             };
-            out.insert(
-                k.clone(),
-                Head {
-                    seq: num("seq").unwrap_or(0),
-                    checkpoint,
-                },
-            );
+            out.insert(k.clone(), Head { seq: num("seq").unwrap_or(0), checkpoint });
         }
         Ok(out)
     }
@@ -382,15 +347,9 @@ pub(super) fn journal_entries(
     }
     let mut out = Vec::with_capacity(expected.len());
     for (seq, count) in expected {
-        let pieces: Vec<&[u8]> = parts
-            .range((seq, String::new())..(seq + 1, String::new()))
-            .map(|(_, d)| *d)
-            .collect();
+        let pieces: Vec<&[u8]> = parts.range((seq, String::new())..(seq + 1, String::new())).map(|(_, d)| *d).collect();
         if pieces.len() as i64 != count {
-            return Err(corrupt(
-                &what,
-                format!("journal entry {seq}: {count} parts expected, {} found", pieces.len()),
-            ));
+            return Err(corrupt(&what, format!("journal entry {seq}: {count} parts expected, {} found", pieces.len())));
         }
         out.push((seq, unpack(&what, &pieces.concat())?));
     }

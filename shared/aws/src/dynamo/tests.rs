@@ -41,9 +41,7 @@ fn busy_api_state() -> ApiState {
             end / 60 % 24,
             hour
         );
-        let Classified::Log(key) = classify(&name) else {
-            panic!("{name}")
-        };
+        let Classified::Log(key) = classify(&name) else { panic!("{name}") };
         let text = format!(r#"{{"Records":[{}]}}"#, recs.join(","));
         let batch = count_log(text.as_bytes(), &name, Some(&key), false).unwrap();
         pipeline.apply(Some(&key), batch);
@@ -76,10 +74,7 @@ fn item_size_counts_names_and_values_as_dynamodb_does() {
     let item: Item = HashMap::from([
         ("pk".to_owned(), s("abc")),
         ("n".to_owned(), n(12345)),
-        (
-            "ids".to_owned(),
-            AttributeValue::Bs(vec![Blob::new(vec![0; 8]), Blob::new(vec![1; 8])]),
-        ),
+        ("ids".to_owned(), AttributeValue::Bs(vec![Blob::new(vec![0; 8]), Blob::new(vec![1; 8])])),
     ]);
     // Then names plus values: 2+3, 1+4, 3+16
     assert_eq!(item_size(&item), 5 + 5 + 19);
@@ -92,10 +87,7 @@ fn event_ids_pack_into_hour_long_items_and_unpack_unchanged() {
     ids.extend([(9_001, 90), (9_002, 90), (9_003, 170)]);
     // When packed into items and each unpacked
     let items = pack_ids(&ids);
-    let mut back: Vec<(u64, i64)> = items
-        .iter()
-        .flat_map(|(first, blob)| unpack_ids(*first, blob).unwrap())
-        .collect();
+    let mut back: Vec<(u64, i64)> = items.iter().flat_map(|(first, blob)| unpack_ids(*first, blob).unwrap()).collect();
     // Then there is one item for the first hour and one for the late minute 170
     assert_eq!(items.iter().map(|(first, _)| *first).collect::<Vec<_>>(), vec![90, 170]);
     // And every id comes back with its minute
@@ -145,28 +137,16 @@ fn file_commit(object: &str, version: u64, ids: u64, minutes: i64) -> Commit {
         apis: vec![("ec2.amazonaws.com".into(), "DescribeInstances".into())],
         strings: vec![],
         slots: (0..minutes)
-            .map(|m| JournalSlot {
-                api: 0,
-                minute: 1000 + m,
-                calls: 100,
-                errors: 1,
-                ..JournalSlot::default()
-            })
+            .map(|m| JournalSlot { api: 0, minute: 1000 + m, calls: 100, errors: 1, ..JournalSlot::default() })
             .collect(),
     };
     Commit {
         object: object.into(),
         streams: BTreeMap::from([(
             k.clone(),
-            trailsight_core::store::ports::StreamSnapshot {
-                version,
-                ..Default::default()
-            },
+            trailsight_core::store::ports::StreamSnapshot { version, ..Default::default() },
         )]),
-        new_ids: BTreeMap::from([(
-            k.clone(),
-            (0..ids).map(|i| (i * 7919 + 1, 1000 + (i as i64 % minutes))).collect(),
-        )]),
+        new_ids: BTreeMap::from([(k.clone(), (0..ids).map(|i| (i * 7919 + 1, 1000 + (i as i64 % minutes))).collect())]),
         journal: BTreeMap::from([(k, entry)]),
         ..Commit::default()
     }
@@ -208,15 +188,8 @@ fn a_modelled_commit_writes_its_event_ids_head_journal_entry_and_ledger_at_their
         + number_size(NOW + JOURNAL_TTL_SECS);
     let stream_writes = writes.iter().find(|w| w.pk == pk).unwrap();
     assert_eq!(stream_writes.items, 3);
-    assert_eq!(
-        stream_writes.write_units,
-        units(ids_item, 1.0) + units(head_item, 2.0) + units(entry_item, 2.0)
-    );
-    assert_eq!(
-        units(ids_item, 1.0),
-        5.0,
-        "4,000 bytes of ids and the key: 5 KB started"
-    );
+    assert_eq!(stream_writes.write_units, units(ids_item, 1.0) + units(head_item, 2.0) + units(entry_item, 2.0));
+    assert_eq!(units(ids_item, 1.0), 5.0, "4,000 bytes of ids and the key: 5 KB started");
     // And the object's partition holds its ledger entry only (under 1 KB, transactional)
     let ledger = writes.iter().find(|w| w.pk == format!("O#{object}")).unwrap();
     assert_eq!((ledger.items, ledger.write_units), (1, 2.0));
@@ -251,9 +224,7 @@ fn the_table_model_checkpoints_every_twelfth_commit_and_loads_read_what_the_stor
     let pk = "S#111122223333#us-east-1";
     let mut items_written = vec![];
     for seq in 0..13u64 {
-        let consumed = table
-            .commit(&file_commit(&format!("o{seq}"), seq, 600, 5), NOW)
-            .unwrap();
+        let consumed = table.commit(&file_commit(&format!("o{seq}"), seq, 600, 5), NOW).unwrap();
         items_written.push(consumed.partitions.iter().find(|p| p.pk == pk).unwrap().items);
     }
     // Then the first commit and the thirteenth write a checkpoint (4 items), the others not (3)
@@ -268,9 +239,7 @@ fn the_table_model_checkpoints_every_twelfth_commit_and_loads_read_what_the_stor
     assert_eq!(load.round_trips, 4);
     let reads: Vec<(&str, f64)> = load.partitions.iter().map(|p| (p.pk.as_str(), p.read_units)).collect();
     assert_eq!(reads.len(), 13);
-    assert!(reads[1..]
-        .iter()
-        .all(|(pk, units)| pk.starts_with("O#o") && *units == 1.0));
+    assert!(reads[1..].iter().all(|(pk, units)| pk.starts_with("O#o") && *units == 1.0));
     // (13 eventID items of 4.8 KB each: 16 units; the checkpoint and one entry: 1)
     assert_eq!(reads[0], (pk, 1.0 + 1.0 + 16.0));
     // And a ledger read finds the committed object's item (1 unit), a new one's nothing (1)

@@ -57,9 +57,7 @@ impl DynamoStore {
 
     /// Whether the stream's turn is free (absent, expired or already `holder`'s).
     async fn turn_free(&self, stream: &StreamKey, holder: &str) -> Result<bool, StoreError> {
-        let item = self
-            .get_consistent("GetItem (turn)", key(stream_pk(stream), "TURN"))
-            .await?;
+        let item = self.get_consistent("GetItem (turn)", key(stream_pk(stream), "TURN")).await?;
         if let Ok(mut u) = self.usage.lock() {
             u.turn_polls += 1;
         }

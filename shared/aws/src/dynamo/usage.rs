@@ -36,9 +36,6 @@ impl DynamoStore {
 
     /// Requests and units since the last call (for metrics and the cost benchmark).
     pub fn take_usage(&self) -> Usage {
-        self.usage
-            .lock()
-            .map(|mut u| std::mem::take(&mut *u))
-            .unwrap_or_default()
+        self.usage.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default()
     }
 }

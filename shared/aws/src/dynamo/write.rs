@@ -70,19 +70,12 @@ pub(super) async fn backoff(round: u32) {
 pub(super) fn txn_error(e: SdkError<TransactWriteItemsError>) -> Result<CommitOutcome, StoreError> {
     if let SdkError::ServiceError(se) = &e {
         if let TransactWriteItemsError::TransactionCanceledException(c) = se.err() {
-            let codes: Vec<&str> = c
-                .cancellation_reasons()
-                .iter()
-                .map(|r| r.code().unwrap_or("None"))
-                .collect();
+            let codes: Vec<&str> = c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect();
             // The ledger put is the first item: failing its condition means a duplicate.
             if codes.first() == Some(&"ConditionalCheckFailed") {
                 return Ok(CommitOutcome::AlreadyCommitted);
             }
-            if codes
-                .iter()
-                .any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict")
-            {
+            if codes.iter().any(|c| *c == "ConditionalCheckFailed" || *c == "TransactionConflict") {
                 return Ok(CommitOutcome::Conflict);
             }
             return Err(unavailable("TransactWriteItems", format!("cancelled: {codes:?}")));

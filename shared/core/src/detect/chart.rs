@@ -111,13 +111,7 @@ impl From<Seen> for SeenRow {
 
 impl From<SeenRow> for Seen {
     fn from((minute, calls, errors, expected, burst): SeenRow) -> Self {
-        Seen {
-            minute,
-            calls,
-            errors,
-            expected: f64::from(expected),
-            burst: f64::from(burst),
-        }
+        Seen { minute, calls, errors, expected: f64::from(expected), burst: f64::from(burst) }
     }
 }
 
@@ -142,24 +136,13 @@ type PointRow = (i64, u32, u32, f32, f64, f64);
 
 impl From<ChartPoint> for PointRow {
     fn from(p: ChartPoint) -> Self {
-        (
-            p.minute,
-            p.calls,
-            p.errors,
-            p.band.expected as f32,
-            p.band.low,
-            p.band.high,
-        )
+        (p.minute, p.calls, p.errors, p.band.expected as f32, p.band.low, p.band.high)
     }
 }
 
 impl From<PointRow> for ChartPoint {
     fn from((minute, calls, errors, expected, low, high): PointRow) -> Self {
-        let band = Band {
-            expected: f64::from(expected),
-            low,
-            high,
-        };
+        let band = Band { expected: f64::from(expected), low, high };
         ChartPoint::new(minute, calls, errors, band)
     }
 }
@@ -167,13 +150,7 @@ impl From<PointRow> for ChartPoint {
 impl ChartPoint {
     /// A point of `calls` and `errors` in `minute`, against `band`.
     pub fn new(minute: i64, calls: u32, errors: u32, band: Band) -> Self {
-        ChartPoint {
-            minute,
-            calls,
-            errors,
-            band,
-            tail: 0.0,
-        }
+        ChartPoint { minute, calls, errors, band, tail: 0.0 }
     }
 }
 
@@ -286,13 +263,7 @@ impl ChartLog {
                 p
             })
             .collect();
-        self.open.push(Chart {
-            shared_event_id,
-            kind,
-            start,
-            end: None,
-            points,
-        });
+        self.open.push(Chart { shared_event_id, kind, start, end: None, points });
     }
 
     /// Marks the open chart of `kind` as ended at `end`.
@@ -330,13 +301,7 @@ mod tests {
     use super::*;
 
     fn seen(minute: i64, calls: u32) -> Seen {
-        Seen {
-            minute,
-            calls,
-            errors: 0,
-            expected: 5.0,
-            burst: 0.0,
-        }
+        Seen { minute, calls, errors: 0, expected: 5.0, burst: 0.0 }
     }
 
     #[test]
@@ -388,11 +353,7 @@ mod tests {
         assert_eq!(c.points.first().map(|p| p.minute), Some(20));
         assert_eq!(c.points.last().map(|p| p.minute), Some(269));
         assert!(c.points.windows(2).all(|w| w[1].minute == w[0].minute + 1));
-        assert!(c
-            .points
-            .iter()
-            .filter(|p| p.calls == 50)
-            .all(|p| f64::from(p.calls) >= p.band.high));
+        assert!(c.points.iter().filter(|p| p.calls == 50).all(|p| f64::from(p.calls) >= p.band.high));
     }
 
     #[test]

@@ -164,9 +164,7 @@ impl DetectorConfig {
                 )));
             }
             if !(0.0..=1.0).contains(&t.min_error_fraction) {
-                return Err(ConfigError::Range(format!(
-                    "{name}: min_error_fraction must be within 0..1"
-                )));
+                return Err(ConfigError::Range(format!("{name}: min_error_fraction must be within 0..1")));
             }
         }
         if self.settle_minutes < 0

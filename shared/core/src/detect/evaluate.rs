@@ -30,11 +30,8 @@ impl Eval<'_> {
         if !s.window.newest().is_some_and(|m| self.warmed_up(m)) {
             return;
         }
-        let open: SmallVec<[i64; 32]> = s
-            .window
-            .counts_in(s.window.settled_before, i64::MAX)
-            .map(|c| c.minute)
-            .collect();
+        let open: SmallVec<[i64; 32]> =
+            s.window.counts_in(s.window.settled_before, i64::MAX).map(|c| c.minute).collect();
         let (Some(&lo), Some(&hi)) = (open.first(), open.last()) else {
             return;
         };
@@ -96,11 +93,7 @@ impl Eval<'_> {
             let burst = s.model.burst(i, t);
             // Compare like with like: the burst memory of multi-minute windows leaves out the
             // largest minute, and so does this excess.
-            let excess = if *len > 1 {
-                sums.robust_excess(&s.model, t, *len)
-            } else {
-                observed - expected
-            };
+            let excess = if *len > 1 { sums.robust_excess(&s.model, t, *len) } else { observed - expected };
             if excess <= self.t.burst_margin * burst {
                 continue;
             }
@@ -118,16 +111,7 @@ impl Eval<'_> {
                 "{} had {} calls in {} min up to {} where its baseline for that time expects {:.1} ({:.1}x, tail probability {:.1e}); its largest recent burst was {:.0} calls above normal",
                 self.api.event_name, observed, len, minute_time(t), expected, observed / expected.max(1e-9), p, burst
             );
-            return Some((
-                first,
-                Verdict {
-                    window: *len,
-                    expected,
-                    observed,
-                    p_value: p,
-                    reason,
-                },
-            ));
+            return Some((first, Verdict { window: *len, expected, observed, p_value: p, reason }));
         }
         None
     }
@@ -158,25 +142,13 @@ impl Eval<'_> {
                 if p >= self.t.p_value {
                     continue;
                 }
-                let first = (t - len + 1..=t)
-                    .find(|m| s.window.sum_errors(*m, 1, &code).1 > 0)
-                    .unwrap_or(t - len + 1);
+                let first = (t - len + 1..=t).find(|m| s.window.sum_errors(*m, 1, &code).1 > 0).unwrap_or(t - len + 1);
                 let reason = format!(
                     "{errors} of {calls} {} calls failed with {code} in {len} min up to {} ({:.0}%) where the baseline fraction is {:.2}% (tail probability {p:.1e})",
                     self.api.event_name, minute_time(t), fraction * 100.0, p0 * 100.0
                 );
                 let expected = p0 * calls as f64;
-                out.push((
-                    kind,
-                    first,
-                    Verdict {
-                        window: len,
-                        expected,
-                        observed: errors as f64,
-                        p_value: p,
-                        reason,
-                    },
-                ));
+                out.push((kind, first, Verdict { window: len, expected, observed: errors as f64, p_value: p, reason }));
             }
         }
         out
@@ -193,14 +165,12 @@ impl Eval<'_> {
     ) {
         let minutes = (t - start + 1).max(1) as f64;
         let (baseline_average, insight_average) = match &kind {
-            InsightKind::CallRate => (
-                s.model.baseline_average(),
-                s.window.sum_calls(t, t - start + 1) as f64 / minutes,
-            ),
-            InsightKind::ErrorRate(code) => (
-                s.model.error_average(code),
-                s.window.sum_errors(t, t - start + 1, code).1 as f64 / minutes,
-            ),
+            InsightKind::CallRate => {
+                (s.model.baseline_average(), s.window.sum_calls(t, t - start + 1) as f64 / minutes)
+            }
+            InsightKind::ErrorRate(code) => {
+                (s.model.error_average(code), s.window.sum_errors(t, t - start + 1, code).1 as f64 / minutes)
+            }
         };
         let baseline_attributions = [0, 1, 2].map(|a| s.model.baseline_attributions(a));
         let insight_attributions = [0, 1, 2].map(|a| averages(&s.window.attributions(start, t, a), minutes));
@@ -264,9 +234,7 @@ impl Eval<'_> {
             let has_recent = next_data == Some(m) || last_before.is_some_and(|d| d > m - HISTORY_MINUTES);
             if !has_recent && s.active.is_empty() {
                 // Nothing within the longest window and no insight: jump to the next data.
-                let next = next_data
-                    .map_or(before, |k| (k - HISTORY_MINUTES + 1).max(m + 1))
-                    .min(before);
+                let next = next_data.map_or(before, |k| (k - HISTORY_MINUTES + 1).max(m + 1)).min(before);
                 let none = MinuteAttributions::default();
                 let nothing = || none.by_error();
                 s.model.learn(
@@ -313,10 +281,7 @@ impl Eval<'_> {
             // minutes, and its End is the minute after the last hot one.
             let len = a.verdict.window.max(1);
             let (value, hot, normal) = self.minute_verdict(&s.model, &s.window, &a.kind, len, m, count, &attrs);
-            for (i, list) in [attrs.by_caller(), attrs.by_agent(), attrs.by_error()]
-                .into_iter()
-                .enumerate()
-            {
+            for (i, list) in [attrs.by_caller(), attrs.by_agent(), attrs.by_error()].into_iter().enumerate() {
                 let items: Vec<(&str, u32)> = list.map(|(v, n)| (&**v, n)).collect();
                 add_capped(&mut a.attributions[i], &items, 32);
             }
@@ -334,11 +299,7 @@ impl Eval<'_> {
             let too_long = m + 1 - a.start >= self.config.max_insight_minutes;
             if a.quiet >= self.config.end_after_minutes || too_long {
                 let forced = too_long && a.quiet < self.config.end_after_minutes;
-                let end = if forced {
-                    m + 1
-                } else {
-                    (a.last_hot + 1).max(a.start + 1)
-                };
+                let end = if forced { m + 1 } else { (a.last_hot + 1).max(a.start + 1) };
                 if forced {
                     a.observed += a.quiet_observed;
                 }
@@ -357,18 +318,8 @@ impl Eval<'_> {
         let errors_active = s.active.iter().any(|a| a.kind != InsightKind::CallRate);
         let x = s.model.expectation(m);
         let (model, window) = (&s.model, &s.window);
-        s.recent
-            .push(m, count.calls, x.expected, |g| (window.calls(g), model.expected(g)));
-        self.record(
-            Parts {
-                model: &s.model,
-                window: &s.window,
-                charts: &mut s.charts,
-            },
-            m,
-            count,
-            x.expected,
-        );
+        s.recent.push(m, count.calls, x.expected, |g| (window.calls(g), model.expected(g)));
+        self.record(Parts { model: &s.model, window: &s.window, charts: &mut s.charts }, m, count, x.expected);
         let excess = s.recent.robust_excesses();
         let local = (s.recent.sums(11).0 - f64::from(count.calls)) / 10.0;
         s.model.learn(
@@ -391,13 +342,7 @@ impl Eval<'_> {
             return;
         }
         let Parts { model, window, charts } = s;
-        let seen = Seen {
-            minute: m,
-            calls: count.calls,
-            errors: count.errors,
-            expected,
-            burst: model.burst(0, m),
-        };
+        let seen = Seen { minute: m, calls: count.calls, errors: count.errors, expected, burst: model.burst(0, m) };
         let fill = |g: i64| Seen {
             minute: g,
             calls: window.calls(g),
@@ -431,21 +376,13 @@ impl Eval<'_> {
                 let e = model.expected_sum(m, len);
                 let idx = WINDOWS.iter().position(|w| *w == len).unwrap_or(0);
                 let floor = f64::from(self.t.min_calls) * MIN_CALLS_SCALE[idx] / 2.0;
-                let limit = (self.t.min_ratio * e)
-                    .max(e + 3.0 * count_sd(e, self.t.overdispersion))
-                    .max(floor);
+                let limit = (self.t.min_ratio * e).max(e + 3.0 * count_sd(e, self.t.overdispersion)).max(floor);
                 (c, hot, o <= limit)
             }
             InsightKind::ErrorRate(code) => {
                 let p0 = model.error_fraction(code);
                 let bar = (self.t.min_error_fraction / 2.0).max(p0 * self.t.error_ratio);
-                let e1 = f64::from(
-                    attrs
-                        .by_error()
-                        .filter(|x| &**x.0 == code.as_str())
-                        .map(|x| x.1)
-                        .sum::<u32>(),
-                );
+                let e1 = f64::from(attrs.by_error().filter(|x| &**x.0 == code.as_str()).map(|x| x.1).sum::<u32>());
                 let hot = e1 > 0.0 && e1 / f64::from(count.calls).max(1.0) > bar;
                 let (n, e) = window.sum_errors(m, len, code);
                 let normal = (e as f64) < f64::from(self.t.min_errors) / 2.0 || e as f64 / (n as f64).max(1.0) <= bar;
@@ -468,11 +405,7 @@ impl Eval<'_> {
             events.push(self.end_event(&a, end, forced));
             ended_kinds.retain(|e| e.0 != a.kind);
             // After a forced end, the new level is learned for as long again before any new Start.
-            let quiet_until = if forced {
-                end + self.config.max_insight_minutes
-            } else {
-                end
-            };
+            let quiet_until = if forced { end + self.config.max_insight_minutes } else { end };
             ended_kinds.push((a.kind, quiet_until));
         }
     }
@@ -525,11 +458,7 @@ struct Parts<'s> {
 
 impl<'s> Parts<'s> {
     fn of(s: &'s mut ApiState) -> Self {
-        Parts {
-            model: &s.model,
-            window: &s.window,
-            charts: &mut s.charts,
-        }
+        Parts { model: &s.model, window: &s.window, charts: &mut s.charts }
     }
 }
 
@@ -558,13 +487,7 @@ impl Sums {
             sum += *o;
             *o = sum;
         }
-        Sums {
-            lo,
-            hi,
-            observed,
-            expected: std::cell::OnceCell::new(),
-            seasonal: std::cell::OnceCell::new(),
-        }
+        Sums { lo, hi, observed, expected: std::cell::OnceCell::new(), seasonal: std::cell::OnceCell::new() }
     }
 
     fn expected_prefix(&self, model: &ApiModel) -> &[f64] {
@@ -581,10 +504,7 @@ impl Sums {
 
     fn bounds(&self, end: i64, len: i64) -> (usize, usize) {
         let max = self.observed.len().saturating_sub(1) as i64;
-        (
-            (end - len + 1 - self.lo).clamp(0, max) as usize,
-            (end - self.lo + 1).clamp(0, max) as usize,
-        )
+        ((end - len + 1 - self.lo).clamp(0, max) as usize, (end - self.lo + 1).clamp(0, max) as usize)
     }
 
     /// Observed calls over `(end - len, end]`, clipped to the range.
@@ -596,9 +516,7 @@ impl Sums {
     /// Excess over `(end - len, end]` leaving out the minute with the most calls.
     fn robust_excess(&self, model: &ApiModel, end: i64, len: i64) -> f64 {
         let (o, e) = self.window(model, end, len);
-        let top = (end - len + 1..=end)
-            .map(|m| self.window(model, m, 1))
-            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let top = (end - len + 1..=end).map(|m| self.window(model, m, 1)).max_by(|a, b| a.0.total_cmp(&b.0));
         match top {
             Some((c, x)) => (o - c) - (e - x),
             None => o - e,
@@ -610,11 +528,9 @@ impl Sums {
     /// hour, summed hour by hour, less a margin for the rounding of the running sums.
     fn seasonal_floor(&self, model: &ApiModel, end: i64, len: i64) -> f64 {
         let first_hour = self.lo.div_euclid(60);
-        let hours = self.seasonal.get_or_init(|| {
-            (first_hour..=self.hi.div_euclid(60))
-                .map(|h| model.seasonal(h * 60))
-                .collect()
-        });
+        let hours = self
+            .seasonal
+            .get_or_init(|| (first_hour..=self.hi.div_euclid(60)).map(|h| model.seasonal(h * 60)).collect());
         let (lo, hi) = self.bounds(end, len);
         let (mut m, last) = (self.lo + lo as i64, self.lo + hi as i64 - 1);
         let mut sum = 0.0;
@@ -640,8 +556,5 @@ impl Sums {
 }
 
 fn averages(list: &[(String, u32)], minutes: f64) -> Attribution {
-    list.iter()
-        .take(5)
-        .map(|(v, n)| (v.clone(), f64::from(*n) / minutes))
-        .collect()
+    list.iter().take(5).map(|(v, n)| (v.clone(), f64::from(*n) / minutes)).collect()
 }

@@ -116,10 +116,7 @@ fn round(x: f64) -> f64 {
 
 fn attribution_json(name: &str, insight: &Attribution, baseline: &Attribution) -> Value {
     let list = |a: &Attribution| -> Vec<Value> {
-        a.iter()
-            .take(5)
-            .map(|(v, avg)| json!({"value": v, "average": round(*avg)}))
-            .collect()
+        a.iter().take(5).map(|(v, avg)| json!({"value": v, "average": round(*avg)})).collect()
     };
     json!({"attribute": name, "insight": list(insight), "baseline": list(baseline)})
 }

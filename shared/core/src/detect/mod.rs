@@ -112,12 +112,7 @@ impl ApiState {
     }
 
     fn last_end(&self, kind: &InsightKind) -> i64 {
-        self.ended
-            .iter()
-            .filter(|e| &e.0 == kind)
-            .map(|e| e.1)
-            .max()
-            .unwrap_or(i64::MIN)
+        self.ended.iter().filter(|e| &e.0 == kind).map(|e| e.1).max().unwrap_or(i64::MIN)
     }
 }
 
@@ -203,10 +198,7 @@ impl Detector {
         }
         let i = self.streams.len();
         self.streams.push(Stream::default());
-        self.stream_ids
-            .entry(account.to_owned())
-            .or_default()
-            .insert(region.to_owned(), i);
+        self.stream_ids.entry(account.to_owned()).or_default().insert(region.to_owned(), i);
         i
     }
 
@@ -217,13 +209,7 @@ impl Detector {
         }
         let stream = self.stream_id(&api.account, &api.region);
         let i = self.apis.len();
-        self.apis.push(Entry {
-            key: api.clone(),
-            stream,
-            state: None,
-            dirty: false,
-            live: false,
-        });
+        self.apis.push(Entry { key: api.clone(), stream, state: None, dirty: false, live: false });
         self.ids.insert(api.clone(), i);
         ApiId(i)
     }
@@ -328,13 +314,7 @@ impl Detector {
                 continue;
             };
             let t = self.config.thresholds(&api.event_source, &api.event_name);
-            let eval = Eval {
-                api,
-                t: &t,
-                config: &self.config,
-                stream: &ss,
-                detected_at: ss.watermark,
-            };
+            let eval = Eval { api, t: &t, config: &self.config, stream: &ss, detected_at: ss.watermark };
             // Only new data can raise a window: APIs without any are not re-tested for a Start.
             if dirty && t.enabled {
                 eval.starts(state, &mut events);

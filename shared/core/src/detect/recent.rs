@@ -4,12 +4,7 @@
 use super::{HISTORY_MINUTES, WINDOWS};
 
 /// The windows of [`WINDOWS`] longer than one minute, whose busiest minute is tracked.
-const LONG_WINDOWS: [usize; 4] = [
-    WINDOWS[1] as usize,
-    WINDOWS[2] as usize,
-    WINDOWS[3] as usize,
-    WINDOWS[4] as usize,
-];
+const LONG_WINDOWS: [usize; 4] = [WINDOWS[1] as usize, WINDOWS[2] as usize, WINDOWS[3] as usize, WINDOWS[4] as usize];
 
 /// Calls and expected calls of the last [`HISTORY_MINUTES`] complete minutes, for window sums.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -88,10 +83,7 @@ impl Recent {
         while self.peaks.last().is_some_and(|p| p.values.0 <= c) {
             self.peaks.pop();
         }
-        self.peaks.push(Peak {
-            at: self.minutes.len(),
-            values: (c, x),
-        });
+        self.peaks.push(Peak { at: self.minutes.len(), values: (c, x) });
         self.minutes.push((c, x));
         self.sums.push((pc + c, pe + x));
         // Each window's first peak within it: at or after its old one (unless that one was
@@ -118,11 +110,7 @@ impl Recent {
         let Some(hi) = n.checked_sub(1).and_then(|i| self.sums.get(i)) else {
             return (0.0, 0.0);
         };
-        let lo = (n - len)
-            .checked_sub(1)
-            .and_then(|i| self.sums.get(i))
-            .copied()
-            .unwrap_or((0.0, 0.0));
+        let lo = (n - len).checked_sub(1).and_then(|i| self.sums.get(i)).copied().unwrap_or((0.0, 0.0));
         (hi.0 - lo.0, hi.1 - lo.1)
     }
 

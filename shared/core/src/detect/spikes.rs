@@ -129,12 +129,7 @@ mod tests {
     use super::*;
 
     fn spike(at: u16) -> DaySpike {
-        DaySpike {
-            at,
-            excess: f32::from(at),
-            day: 1,
-            days_seen: 2,
-        }
+        DaySpike { at, excess: f32::from(at), day: 1, days_seen: 2 }
     }
 
     #[test]

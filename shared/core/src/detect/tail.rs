@@ -24,9 +24,7 @@ pub fn error_tail(errors: u64, calls: u64, p: f64) -> f64 {
         return 1.0;
     }
     let p = p.clamp(1e-9, 1.0);
-    Binomial::new(p, calls.max(errors))
-        .map(|d| d.sf(errors - 1))
-        .unwrap_or(1.0)
+    Binomial::new(p, calls.max(errors)).map(|d| d.sf(errors - 1)).unwrap_or(1.0)
 }
 
 /// Standard deviation of a count with mean `mean` and overdispersion `phi`.

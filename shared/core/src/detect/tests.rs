@@ -53,11 +53,8 @@ fn feed(d: &mut Detector, key: &ApiKey, m: i64, calls: u32, errors: u32) {
     if calls == 0 {
         return;
     }
-    let strings: Vec<std::sync::Arc<str>> = vec![
-        "AccessDenied".into(),
-        "arn:aws:iam::111122223333:user/ci".into(),
-        "aws-cli/2".into(),
-    ];
+    let strings: Vec<std::sync::Arc<str>> =
+        vec!["AccessDenied".into(), "arn:aws:iam::111122223333:user/ci".into(), "aws-cli/2".into()];
     let by_error = [(0, errors)];
     d.observe(
         key,
@@ -78,10 +75,7 @@ fn states(events: &[Envelope]) -> Vec<(String, String)> {
         .map(|e| {
             (
                 e.state().unwrap_or("").to_owned(),
-                e.detail["insightDetails"]["insightType"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned(),
+                e.detail["insightDetails"]["insightType"].as_str().unwrap_or("").to_owned(),
             )
         })
         .collect()
@@ -104,9 +98,7 @@ fn steady_daily_cycle_produces_no_insight() {
     // Given ten days of business-hours traffic
     let mut d = Detector::new(DetectorConfig::default());
     // When it is replayed file by file
-    let events = run(&mut d, &api("ListUsers"), MONDAY, MONDAY + 10 * DAY, 0.03, |m| {
-        (office(m), 0)
-    });
+    let events = run(&mut d, &api("ListUsers"), MONDAY, MONDAY + 10 * DAY, 0.03, |m| (office(m), 0));
     // Then nothing fires
     assert_eq!(states(&events), vec![]);
 }
@@ -127,10 +119,7 @@ fn burst_after_history_starts_once_and_ends_once_with_the_same_shared_id() {
     // Then exactly one Start and one End are emitted, sharing one sharedEventID
     assert_eq!(
         states(&events),
-        vec![
-            ("Start".into(), "ApiCallRateInsight".into()),
-            ("End".into(), "ApiCallRateInsight".into())
-        ]
+        vec![("Start".into(), "ApiCallRateInsight".into()), ("End".into(), "ApiCallRateInsight".into())]
     );
     let (s, e) = (&events[0].detail, &events[1].detail);
     assert_eq!(s["sharedEventID"], e["sharedEventID"]);
@@ -149,13 +138,8 @@ fn burst_after_history_starts_once_and_ends_once_with_the_same_shared_id() {
 fn new_account_does_not_flood_starts_during_warm_up() {
     // Given a brand-new account whose first hours include bursts
     let mut d = Detector::new(DetectorConfig::default());
-    let events = run(&mut d, &api("GetObject"), MONDAY, MONDAY + 12 * 60, 0.0, |m| {
-        if m % 97 < 3 {
-            (200, 0)
-        } else {
-            (1, 0)
-        }
-    });
+    let events =
+        run(&mut d, &api("GetObject"), MONDAY, MONDAY + 12 * 60, 0.0, |m| if m % 97 < 3 { (200, 0) } else { (1, 0) });
     // Then no Start is emitted before the warm-up has passed
     assert!(states(&events).is_empty());
 }
@@ -177,11 +161,7 @@ fn burst_on_an_api_called_a_few_times_a_day_is_an_insight() {
     });
     // Then 40 calls a minute starts an insight
     let s = states(&events);
-    assert_eq!(
-        s.first(),
-        Some(&("Start".to_owned(), "ApiCallRateInsight".to_owned())),
-        "{s:?}"
-    );
+    assert_eq!(s.first(), Some(&("Start".to_owned(), "ApiCallRateInsight".to_owned())), "{s:?}");
     assert_eq!(s.iter().filter(|x| x.0 == "Start").count(), 1);
 }
 
@@ -202,10 +182,7 @@ fn access_denied_storm_at_a_normal_call_rate_is_an_error_rate_insight() {
     // Then one error-rate insight starts and ends, naming the errorCode, and no call-rate one
     assert_eq!(
         states(&events),
-        vec![
-            ("Start".into(), "ApiErrorRateInsight".into()),
-            ("End".into(), "ApiErrorRateInsight".into())
-        ]
+        vec![("Start".into(), "ApiErrorRateInsight".into()), ("End".into(), "ApiErrorRateInsight".into())]
     );
     assert_eq!(events[0].detail["insightDetails"]["errorCode"], "AccessDenied");
 }
@@ -225,10 +202,7 @@ fn late_records_never_end_an_insight_early_or_start_one_on_a_partial_minute() {
     });
     // Then the insight still lasts the whole burst
     assert_eq!(states(&events).len(), 2);
-    assert_eq!(
-        events[1].detail["insightDetails"]["insightContext"]["statistics"]["insightDuration"],
-        40
-    );
+    assert_eq!(events[1].detail["insightDetails"]["insightContext"]["statistics"]["insightDuration"], 40);
 }
 
 #[test]
@@ -241,22 +215,8 @@ fn repeated_computation_emits_the_same_ids() {
             (office(m), 0)
         }
     };
-    let a = run(
-        &mut Detector::new(DetectorConfig::default()),
-        &api("X"),
-        MONDAY,
-        MONDAY + 9 * DAY,
-        0.0,
-        traffic,
-    );
-    let b = run(
-        &mut Detector::new(DetectorConfig::default()),
-        &api("X"),
-        MONDAY,
-        MONDAY + 9 * DAY,
-        0.0,
-        traffic,
-    );
+    let a = run(&mut Detector::new(DetectorConfig::default()), &api("X"), MONDAY, MONDAY + 9 * DAY, 0.0, traffic);
+    let b = run(&mut Detector::new(DetectorConfig::default()), &api("X"), MONDAY, MONDAY + 9 * DAY, 0.0, traffic);
     // Then the events and their ids are identical
     assert!(!a.is_empty());
     assert_eq!(a, b);
@@ -308,12 +268,8 @@ fn insight_record_has_the_cloudtrail_insights_fields() {
     let ctx = &r["insightDetails"]["insightContext"];
     assert!(ctx["statistics"]["baseline"]["average"].is_number());
     assert!(ctx["statistics"]["insight"]["average"].is_number());
-    let attrs: Vec<&str> = ctx["attributions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["attribute"].as_str().unwrap())
-        .collect();
+    let attrs: Vec<&str> =
+        ctx["attributions"].as_array().unwrap().iter().map(|a| a["attribute"].as_str().unwrap()).collect();
     assert_eq!(attrs, vec!["userIdentityArn", "userAgent", "errorCode"]);
     assert_eq!(ctx["attributions"][2]["insight"][0]["value"], "null");
 }
@@ -332,10 +288,7 @@ fn recording_charts_changes_no_event_and_charts_each_insight_as_judged() {
     };
     let mut plain = Detector::new(DetectorConfig::default());
     let without = run(&mut plain, &key, MONDAY, MONDAY + 9 * DAY, 0.03, traffic);
-    let mut recording = Detector::new(DetectorConfig {
-        record_charts: true,
-        ..DetectorConfig::default()
-    });
+    let mut recording = Detector::new(DetectorConfig { record_charts: true, ..DetectorConfig::default() });
     // When the second replay records charts
     let with = run(&mut recording, &key, MONDAY, MONDAY + 9 * DAY, 0.03, traffic);
     // Then the events are the same
@@ -346,10 +299,7 @@ fn recording_charts_changes_no_event_and_charts_each_insight_as_judged() {
     let charts: Vec<&Chart> = log.charts().collect();
     assert_eq!(charts.len(), 1);
     let c = charts[0];
-    assert_eq!(
-        Some(c.shared_event_id.as_str()),
-        with[0].detail["sharedEventID"].as_str()
-    );
+    assert_eq!(Some(c.shared_event_id.as_str()), with[0].detail["sharedEventID"].as_str());
     assert_eq!(c.start, burst);
     assert_eq!(c.end, Some(burst + 15));
     let first = c.points.first().unwrap().minute;
@@ -357,17 +307,11 @@ fn recording_charts_changes_no_event_and_charts_each_insight_as_judged() {
     assert_eq!((first, last), (burst - 180, burst + 15 + CHART_AFTER_MINUTES - 1));
     assert!(c.points.windows(2).all(|w| w[1].minute == w[0].minute + 1));
     // And the chart shows the burst above the band and the hours before within it
-    let inside: Vec<&ChartPoint> = c
-        .points
-        .iter()
-        .filter(|p| (burst..burst + 15).contains(&p.minute))
-        .collect();
+    let inside: Vec<&ChartPoint> = c.points.iter().filter(|p| (burst..burst + 15).contains(&p.minute)).collect();
     assert!(inside.iter().all(|p| f64::from(p.calls) >= p.band.high), "{inside:?}");
     let before = c.points.iter().filter(|p| p.minute < burst);
     assert!(before.clone().all(|p| f64::from(p.calls) < p.band.high));
-    assert!(before
-        .clone()
-        .all(|p| p.band.low <= p.band.expected && p.band.expected < p.band.high));
+    assert!(before.clone().all(|p| p.band.low <= p.band.expected && p.band.expected < p.band.high));
     // And the state without recording carries no chart
     assert!(plain.api(&key).unwrap().charts.is_none());
 }

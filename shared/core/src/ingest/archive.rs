@@ -55,26 +55,11 @@ mod tests {
         // Given an organization trail's archive under a prefix, with digests and a stray object
         let source = MemorySource::default();
         let file = "2025/01/02/x.json.gz";
-        put(
-            &source,
-            &format!("org/AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/{file}"),
-        );
-        put(
-            &source,
-            &format!("org/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/{file}"),
-        );
-        put(
-            &source,
-            &format!("org/AWSLogs/o-abc123/111122223333/CloudTrail-Digest/us-east-1/{file}"),
-        );
-        put(
-            &source,
-            &format!("org/AWSLogs/o-abc123/444455556666/CloudTrail/us-east-1/{file}"),
-        );
-        put(
-            &source,
-            "org/AWSLogs/o-abc123/111122223333/CloudTrail-Insight/us-east-1/x",
-        );
+        put(&source, &format!("org/AWSLogs/o-abc123/111122223333/CloudTrail/us-east-1/{file}"));
+        put(&source, &format!("org/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/{file}"));
+        put(&source, &format!("org/AWSLogs/o-abc123/111122223333/CloudTrail-Digest/us-east-1/{file}"));
+        put(&source, &format!("org/AWSLogs/o-abc123/444455556666/CloudTrail/us-east-1/{file}"));
+        put(&source, "org/AWSLogs/o-abc123/111122223333/CloudTrail-Insight/us-east-1/x");
         put(&source, "org/AWSLogs/not-an-account/CloudTrail/us-east-1/x");
         // When its streams are listed
         let found = pollster::block_on(streams(&source, "b", "org/")).unwrap();

@@ -121,13 +121,7 @@ where
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let minutes: Vec<i64> = batch
-        .slots
-        .iter()
-        .map(|s| s.minute)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let minutes: Vec<i64> = batch.slots.iter().map(|s| s.minute).collect::<BTreeSet<_>>().into_iter().collect();
     // A file first commits optimistically: alone on its stream (nearly always) it costs
     // nothing more. If another file of the stream committed meanwhile, the stream is busy
     // (files delivered together): it then takes the stream's turn (an advisory lease in stores
@@ -153,33 +147,19 @@ where
         other => other,
     };
     match committed? {
-        Committed::New {
-            events,
-            stats,
-            attempts,
-            counts,
-        } => {
+        Committed::New { events, stats, attempts, counts } => {
             // A commit without events is done at once: nothing to send or mark.
             if !events.is_empty() {
                 send(store, sink, object, &events).await?;
             }
-            Ok(IngestReport {
-                disposition: Disposition::Processed,
-                stats,
-                events: events.len(),
-                attempts,
-                counts,
-            })
+            Ok(IngestReport { disposition: Disposition::Processed, stats, events: events.len(), attempts, counts })
         }
         Committed::Before { attempts } => match settle_known(store, sink, object).await? {
             Some(mut report) => {
                 report.attempts = attempts;
                 Ok(report)
             }
-            None => Err(IngestError::Contention {
-                object: object.to_owned(),
-                attempts,
-            }),
+            None => Err(IngestError::Contention { object: object.to_owned(), attempts }),
         },
     }
 }
@@ -231,10 +211,7 @@ async fn commit_loop<S: BaselineStore>(
             }
         }
     }
-    Err(IngestError::Contention {
-        object: object.to_owned(),
-        attempts: last,
-    })
+    Err(IngestError::Contention { object: object.to_owned(), attempts: last })
 }
 
 /// Handles an object the ledger knows: nothing to do, or resend its outbox.
@@ -255,9 +232,7 @@ async fn settle_known<S: BaselineStore, K: EventSink>(
         ObjectStatus::Done => Ok(Some(report(Disposition::Duplicate, 0))),
         ObjectStatus::Pending(events) => {
             if !store.claim_send(object).await? {
-                return Err(IngestError::InProgress {
-                    object: object.to_owned(),
-                });
+                return Err(IngestError::InProgress { object: object.to_owned() });
             }
             send(store, sink, object, &events).await?;
             Ok(Some(report(Disposition::Resent, events.len())))
@@ -312,11 +287,7 @@ async fn load_all<S: BaselineStore>(
 }
 
 fn build_commit(object: &str, pipeline: &Pipeline, snapshot: &Snapshot, events: &[crate::events::Envelope]) -> Commit {
-    let mut commit = Commit {
-        object: object.to_owned(),
-        events: events.to_vec(),
-        ..Commit::default()
-    };
+    let mut commit = Commit { object: object.to_owned(), events: events.to_vec(), ..Commit::default() };
     let changes = pipeline.changes().cloned().unwrap_or_default();
     let streams: BTreeSet<StreamKey> = changes.streams.iter().chain(snapshot.streams.keys()).cloned().collect();
     for s in streams {
@@ -327,13 +298,7 @@ fn build_commit(object: &str, pipeline: &Pipeline, snapshot: &Snapshot, events: 
     // entries (so a journaling store's checkpoint is complete).
     for (api, state) in pipeline.api_states() {
         let version = snapshot.apis.get(api).map_or(0, |v| v.version);
-        commit.apis.insert(
-            api.clone(),
-            Versioned {
-                value: state.clone(),
-                version,
-            },
-        );
+        commit.apis.insert(api.clone(), Versioned { value: state.clone(), version });
     }
     commit.counts = changes.counts;
     commit.new_ids = changes.new_ids;

@@ -27,12 +27,7 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// The idempotency key of this delivery: bucket, key and ETag.
     pub fn id(&self) -> String {
-        format!(
-            "s3://{}/{}#{}",
-            self.bucket,
-            self.key,
-            self.etag.as_deref().unwrap_or("")
-        )
+        format!("s3://{}/{}#{}", self.bucket, self.key, self.etag.as_deref().unwrap_or(""))
     }
 }
 
@@ -65,9 +60,7 @@ pub enum NotifyError {
 /// Parses a Lambda event into groups of objects.
 pub fn parse(event: &Value) -> Vec<Group> {
     if let Some(records) = event.get("Records").and_then(Value::as_array) {
-        let via_sqs = records
-            .iter()
-            .any(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"));
+        let via_sqs = records.iter().any(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"));
         if via_sqs {
             return records
                 .iter()
@@ -82,10 +75,7 @@ pub fn parse(event: &Value) -> Vec<Group> {
                 .collect();
         }
     }
-    vec![Group {
-        message_id: None,
-        objects: objects(event),
-    }]
+    vec![Group { message_id: None, objects: objects(event) }]
 }
 
 fn parse_text(text: &str) -> Result<Vec<ObjectRef>, NotifyError> {
@@ -105,59 +95,36 @@ fn objects(v: &Value) -> Result<Vec<ObjectRef>, NotifyError> {
     }
     // SNS envelope as delivered to SQS: {"Type":"Notification","Message":"..."}.
     if v.get("Type").and_then(Value::as_str) == Some("Notification") {
-        let message = v
-            .get("Message")
-            .and_then(Value::as_str)
-            .ok_or(NotifyError::Missing("Message"))?;
+        let message = v.get("Message").and_then(Value::as_str).ok_or(NotifyError::Missing("Message"))?;
         return parse_text(message);
     }
     // CloudTrail's own notification.
     if let Some(bucket) = v.get("s3Bucket").and_then(Value::as_str) {
-        let keys = v
-            .get("s3ObjectKey")
-            .and_then(Value::as_array)
-            .ok_or(NotifyError::Missing("s3ObjectKey"))?;
+        let keys = v.get("s3ObjectKey").and_then(Value::as_array).ok_or(NotifyError::Missing("s3ObjectKey"))?;
         return Ok(keys
             .iter()
             .filter_map(Value::as_str)
-            .map(|k| ObjectRef {
-                bucket: bucket.to_owned(),
-                key: k.to_owned(),
-                etag: None,
-            })
+            .map(|k| ObjectRef { bucket: bucket.to_owned(), key: k.to_owned(), etag: None })
             .collect());
     }
     // EventBridge "Object Created".
     if v.get("detail-type").is_some() {
         if v.get("detail-type").and_then(Value::as_str) != Some("Object Created") {
-            return Err(NotifyError::Unsupported(format!(
-                "EventBridge detail-type {}",
-                v["detail-type"]
-            )));
+            return Err(NotifyError::Unsupported(format!("EventBridge detail-type {}", v["detail-type"])));
         }
         let d = v.get("detail").ok_or(NotifyError::Missing("detail"))?;
         let bucket = str_at(d, &["bucket", "name"]).ok_or(NotifyError::Missing("detail.bucket.name"))?;
         let key = str_at(d, &["object", "key"]).ok_or(NotifyError::Missing("detail.object.key"))?;
         let etag = str_at(d, &["object", "etag"]).map(str::to_owned);
-        return Ok(vec![ObjectRef {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            etag,
-        }]);
+        return Ok(vec![ObjectRef { bucket: bucket.to_owned(), key: key.to_owned(), etag }]);
     }
     let records = v.get("Records").and_then(Value::as_array).ok_or_else(|| {
-        NotifyError::Unsupported(format!(
-            "top-level keys {:?}",
-            v.as_object().map(|o| o.keys().collect::<Vec<_>>())
-        ))
+        NotifyError::Unsupported(format!("top-level keys {:?}", v.as_object().map(|o| o.keys().collect::<Vec<_>>())))
     })?;
     let mut out = vec![];
     for r in records {
         if let Some(sns) = r.get("Sns") {
-            let message = sns
-                .get("Message")
-                .and_then(Value::as_str)
-                .ok_or(NotifyError::Missing("Sns.Message"))?;
+            let message = sns.get("Message").and_then(Value::as_str).ok_or(NotifyError::Missing("Sns.Message"))?;
             out.extend(parse_text(message)?);
             continue;
         }
@@ -165,11 +132,7 @@ fn objects(v: &Value) -> Result<Vec<ObjectRef>, NotifyError> {
         let bucket = str_at(s3, &["bucket", "name"]).ok_or(NotifyError::Missing("s3.bucket.name"))?;
         let raw = str_at(s3, &["object", "key"]).ok_or(NotifyError::Missing("s3.object.key"))?;
         let etag = str_at(s3, &["object", "eTag"]).map(str::to_owned);
-        out.push(ObjectRef {
-            bucket: bucket.to_owned(),
-            key: decode_notification_key(raw)?,
-            etag,
-        });
+        out.push(ObjectRef { bucket: bucket.to_owned(), key: decode_notification_key(raw)?, etag });
     }
     Ok(out)
 }
@@ -241,10 +204,7 @@ mod tests {
 
     #[test]
     fn s3_test_event_yields_nothing_and_unknown_shapes_are_errors() {
-        assert_eq!(
-            one(parse(&json!({"Service":"Amazon S3","Event":"s3:TestEvent"}))),
-            vec![]
-        );
+        assert_eq!(one(parse(&json!({"Service":"Amazon S3","Event":"s3:TestEvent"}))), vec![]);
         let bad = parse(&json!({"hello":"world"}));
         assert!(matches!(bad[0].objects, Err(NotifyError::Unsupported(_))));
         let missing = parse(&json!({"Records":[{"s3":{"bucket":{}}}]}));

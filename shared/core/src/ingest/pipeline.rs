@@ -87,10 +87,7 @@ pub struct Stages {
 
 impl Default for Stages {
     fn default() -> Self {
-        Stages {
-            detect: true,
-            rules: true,
-        }
+        Stages { detect: true, rules: true }
     }
 }
 
@@ -122,9 +119,7 @@ impl Pipeline {
     pub fn with_stages(config: DetectorConfig, stages: Stages) -> Self {
         Pipeline {
             stages,
-            rule_settings: rules::RuleSettings {
-                exempt_tag_key: config.exempt_tag_key.clone(),
-            },
+            rule_settings: rules::RuleSettings { exempt_tag_key: config.exempt_tag_key.clone() },
             changes: None,
             seen: IdWindow::default(),
             detector: Detector::new(config),
@@ -216,12 +211,7 @@ impl Pipeline {
         }
         let newest = seen.iter().map(|s| s.1).max().unwrap_or(0);
         seen.retain(|s| s.1 >= newest - self.seen.retention_minutes);
-        StreamSnapshot {
-            state: state.cloned(),
-            live,
-            seen,
-            version: loaded.map_or(0, |s| s.version),
-        }
+        StreamSnapshot { state: state.cloned(), live, seen, version: loaded.map_or(0, |s| s.version) }
     }
 
     /// The run's counters.
@@ -301,11 +291,7 @@ impl Pipeline {
         self.stats.duplicates += duplicates;
         self.stats.rejected_records += batch.rejected;
 
-        let mut events = if self.stages.rules {
-            self.risky_changes(&batch, &mut fresh)
-        } else {
-            Vec::new()
-        };
+        let mut events = if self.stages.rules { self.risky_changes(&batch, &mut fresh) } else { Vec::new() };
 
         // Accounts and regions of the file, gathered per API (few) rather than per slot (many).
         let mut streams: BTreeSet<(&str, &str)> = BTreeSet::new();
@@ -342,10 +328,7 @@ impl Pipeline {
         }
         if self.stages.detect {
             // The file's counts, kept by the windows whose minutes refer to them.
-            let file = Arc::new(FileValues {
-                strings: shared,
-                slots: std::mem::take(&mut batch.slots),
-            });
+            let file = Arc::new(FileValues { strings: shared, slots: std::mem::take(&mut batch.slots) });
             for (i, slot) in file.slots.iter().enumerate().filter(|(_, s)| s.tally.calls > 0) {
                 let delta = MinuteDelta::of_slot(&file, i as u32);
                 if let (Some(Some(id)), Some(delta)) = (ids.get(slot.api as usize), delta) {
@@ -426,15 +409,7 @@ fn journal_entries(key: Option<&LogKey>, batch: &FileBatch) -> BTreeMap<StreamKe
         .iter()
         .map(|a| (a.account.clone(), a.region.clone()))
         .chain(key.map(|k| (k.account.clone(), k.region.clone())))
-        .map(|s| {
-            (
-                s,
-                JournalEntry {
-                    delivered,
-                    ..JournalEntry::default()
-                },
-            )
-        })
+        .map(|s| (s, JournalEntry { delivered, ..JournalEntry::default() }))
         .collect();
     // Per stream: batch API index -> entry API index, batch string id -> entry string index.
     let mut api_maps: BTreeMap<StreamKey, FxHashMap<u32, u32>> = BTreeMap::new();
@@ -465,11 +440,8 @@ fn journal_entries(key: Option<&LogKey>, batch: &FileBatch) -> BTreeMap<StreamKe
                 })
                 .collect()
         };
-        let (by_error, by_caller, by_agent) = (
-            map(&slot.tally.by_error),
-            map(&slot.tally.by_caller),
-            map(&slot.tally.by_agent),
-        );
+        let (by_error, by_caller, by_agent) =
+            (map(&slot.tally.by_error), map(&slot.tally.by_caller), map(&slot.tally.by_agent));
         entry.slots.push(JournalSlot {
             api: index,
             minute: slot.minute,

@@ -140,10 +140,7 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
     /// `is_candidate(eventSource, eventName)` says which records to keep whole for the rules.
     pub fn new(file: &str, key: Option<&LogKey>, is_candidate: F) -> Self {
         FileCounter {
-            batch: FileBatch {
-                file: file.to_owned(),
-                ..FileBatch::default()
-            },
+            batch: FileBatch { file: file.to_owned(), ..FileBatch::default() },
             default_account: key.map(|k| k.account.clone()).unwrap_or_else(|| "unknown".to_owned()),
             default_region: key.map(|k| k.region.clone()).unwrap_or_else(|| "unknown".to_owned()),
             strings: FxHashMap::default(),
@@ -207,8 +204,7 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
                     event_name: s[name as usize].clone(),
                 });
                 self.apis.insert((account, region, source, name), a);
-                self.candidate_apis
-                    .push((self.is_candidate)(&rec.event_source, &rec.event_name));
+                self.candidate_apis.push((self.is_candidate)(&rec.event_source, &rec.event_name));
                 a
             }
         };
@@ -216,11 +212,7 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
             Some(&s) => s,
             None => {
                 let s = self.batch.slots.len() as u32;
-                self.batch.slots.push(Slot {
-                    api,
-                    minute: rec.minute,
-                    tally: MinuteTally::default(),
-                });
+                self.batch.slots.push(Slot { api, minute: rec.minute, tally: MinuteTally::default() });
                 self.slots.insert((api, rec.minute), s);
                 s
             }
@@ -231,19 +223,12 @@ impl<F: Fn(&str, &str) -> bool> FileCounter<F> {
         tally_add(&mut self.batch.slots[slot as usize].tally, error, caller, agent, 1);
         let id = rec.event_id.as_deref().map(event_id_hash);
         if let Some(id) = id {
-            self.batch.refs.push(RecordRef {
-                id,
-                slot,
-                error,
-                caller,
-                agent,
-            });
+            self.batch.refs.push(RecordRef { id, slot, error, caller, agent });
         }
         if self.candidate_apis.get(api as usize).copied().unwrap_or(false) {
-            self.batch.candidates.push(Candidate {
-                id: id.unwrap_or(0),
-                raw: String::from_utf8_lossy(rec.raw).into_owned(),
-            });
+            self.batch
+                .candidates
+                .push(Candidate { id: id.unwrap_or(0), raw: String::from_utf8_lossy(rec.raw).into_owned() });
         }
     }
 
@@ -373,10 +358,7 @@ mod tests {
         assert_eq!(b.apis[first.api as usize].event_name, "RunInstances");
         assert_eq!((first.tally.calls, first.tally.errors), (2, 1));
         assert_eq!(first.tally.by_caller.len(), 2);
-        assert_eq!(
-            b.strings[first.tally.by_error[0].0 as usize],
-            "Client.UnauthorizedOperation"
-        );
+        assert_eq!(b.strings[first.tally.by_error[0].0 as usize], "Client.UnauthorizedOperation");
         assert_eq!(first.tally.by_agent[..], [(first.tally.by_agent[0].0, 2)]);
         // And a record without recipientAccountId falls back to userIdentity.accountId and the default region
         assert_eq!(b.apis[b.slots[1].api as usize].account, "444455556666");

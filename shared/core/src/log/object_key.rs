@@ -142,17 +142,10 @@ fn parse_file_name(file: &str) -> Result<FileName<'_>, String> {
         return Err(format!("file name {file:?} does not end in .json.gz or .json"));
     };
     let mut parts = stem.split('_');
-    let (Some(account), Some(kind), Some(region), Some(stamp), Some(unique), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(format!(
-            "file name {file:?} is not ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE"
-        ));
+    let (Some(account), Some(kind), Some(region), Some(stamp), Some(unique), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("file name {file:?} is not ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE"));
     };
     if kind != "CloudTrail" {
         return Err(format!("file name {file:?} is of kind {kind:?}, not CloudTrail"));
@@ -160,24 +153,14 @@ fn parse_file_name(file: &str) -> Result<FileName<'_>, String> {
     if !is_account_id(account) {
         return Err(format!("file name {file:?} does not start with a 12-digit account id"));
     }
-    if region.is_empty()
-        || !region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    if region.is_empty() || !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
         return Err(format!("file name {file:?} has no valid region"));
     }
     let delivered = parse_stamp(stamp).ok_or_else(|| format!("file name {file:?} has no valid YYYYMMDDTHHMMZ time"))?;
     if unique.is_empty() {
         return Err(format!("file name {file:?} has no unique string"));
     }
-    Ok(FileName {
-        account,
-        region,
-        delivered,
-        unique,
-        gzip,
-    })
+    Ok(FileName { account, region, delivered, unique, gzip })
 }
 
 fn folder_parts(key: &str, file: &FileName<'_>) -> Result<(Option<String>, Option<String>), String> {
@@ -195,10 +178,7 @@ fn folder_parts(key: &str, file: &FileName<'_>) -> Result<(Option<String>, Optio
         first = segs.next().unwrap_or_default();
     }
     if first != file.account {
-        return Err(format!(
-            "folder account {first:?} does not match file name account {:?}",
-            file.account
-        ));
+        return Err(format!("folder account {first:?} does not match file name account {:?}", file.account));
     }
     match segs.next() {
         Some("CloudTrail") => {}
@@ -206,12 +186,7 @@ fn folder_parts(key: &str, file: &FileName<'_>) -> Result<(Option<String>, Optio
     }
     match segs.next() {
         Some(r) if r == file.region => {}
-        other => {
-            return Err(format!(
-                "folder region {other:?} does not match file name region {:?}",
-                file.region
-            ))
-        }
+        other => return Err(format!("folder region {other:?} does not match file name region {:?}", file.region)),
     }
     Ok((prefix, org_id))
 }

@@ -145,10 +145,7 @@ impl<'a> Record<'a> {
             .ok_or_else(|| format!("unparseable eventTime {:?}", truncate(&event_time, 40)))?;
         let account = raw.take(Field::RecipientAccountId).or(raw.take(Field::IdentityAccount));
         let invoked_by = raw.take(Field::InvokedBy);
-        let caller = raw
-            .take(Field::Arn)
-            .or_else(|| invoked_by.clone())
-            .or(raw.take(Field::PrincipalId));
+        let caller = raw.take(Field::Arn).or_else(|| invoked_by.clone()).or(raw.take(Field::PrincipalId));
         Ok(Record {
             event_time,
             minute,
@@ -202,9 +199,7 @@ pub fn open<R: Read>(mut input: R) -> io::Result<Decoded<R>> {
     }
     let head = io::Cursor::new(magic[..got].to_vec()).chain(input);
     if got == 2 && magic == [0x1f, 0x8b] {
-        Ok(Decoded::Gzip(Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(256 << 10, head),
-        ))))
+        Ok(Decoded::Gzip(Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(256 << 10, head)))))
     } else {
         Ok(Decoded::Plain(head))
     }
@@ -247,10 +242,7 @@ where
     R: Read,
     F: FnMut(Result<Record<'_>, RecordRejection>),
 {
-    let decoded = open(input).map_err(|source| ReadError::Io {
-        decompressed: 0,
-        source,
-    })?;
+    let decoded = open(input).map_err(|source| ReadError::Io { decompressed: 0, source })?;
     let gzip = decoded.is_gzip();
     // Reuse this thread's window buffer: zeroing a fresh megabyte per file costs more than
     // parsing a small file.
@@ -300,15 +292,7 @@ impl<R: Read> Framer<R> {
         if buf.len() < INITIAL_BUFFER {
             buf = vec![0; INITIAL_BUFFER];
         }
-        Framer {
-            input,
-            gzip,
-            buf,
-            pos: 0,
-            end: 0,
-            base: 0,
-            eof: false,
-        }
+        Framer { input, gzip, buf, pos: 0, end: 0, base: 0, eof: false }
     }
 
     fn offset(&self, at: usize) -> u64 {
@@ -325,10 +309,7 @@ impl<R: Read> Framer<R> {
         }
         if self.end == self.buf.len() {
             if self.buf.len() >= MAX_RECORD_BYTES {
-                return Err(ReadError::RecordTooLarge {
-                    offset: self.base,
-                    limit: MAX_RECORD_BYTES,
-                });
+                return Err(ReadError::RecordTooLarge { offset: self.base, limit: MAX_RECORD_BYTES });
             }
             let grown = (self.buf.len() * 2).min(MAX_RECORD_BYTES);
             self.buf.resize(grown, 0);
@@ -373,18 +354,11 @@ impl<R: Read> Framer<R> {
     }
 
     fn syntax(&self, expected: &'static str, found: u8) -> ReadError {
-        ReadError::Syntax {
-            offset: self.offset(self.pos),
-            expected,
-            found: char::from(found),
-        }
+        ReadError::Syntax { offset: self.offset(self.pos), expected, found: char::from(found) }
     }
 
     fn truncated(&self, inside: &'static str) -> ReadError {
-        ReadError::Truncated {
-            offset: self.offset(self.end),
-            inside,
-        }
+        ReadError::Truncated { offset: self.offset(self.end), inside }
     }
 
     /// Scans one whole JSON value starting at `self.pos`, reading more data as needed.
@@ -507,9 +481,7 @@ impl<R: Read> Framer<R> {
             let parsed = if slice.first() == Some(&b'{') {
                 scan::record(slice)
             } else {
-                Err(scan::ScanError::Invalid(
-                    "element of Records is not a JSON object".to_owned(),
-                ))
+                Err(scan::ScanError::Invalid("element of Records is not a JSON object".to_owned()))
             };
             match parsed {
                 Ok((fields, len)) => {
@@ -531,11 +503,8 @@ impl<R: Read> Framer<R> {
                     // This one element is bad: find where it ends, reject it, read on.
                     match scan_value(slice) {
                         Scan::End(len) => {
-                            let reason = if slice.first() == Some(&b'{') {
-                                format!("invalid record JSON: {why}")
-                            } else {
-                                why
-                            };
+                            let reason =
+                                if slice.first() == Some(&b'{') { format!("invalid record JSON: {why}") } else { why };
                             summary.rejected += 1;
                             on_record(Err(RecordRejection { index, offset, reason }));
                             self.pos = start + len;
@@ -553,10 +522,7 @@ impl<R: Read> Framer<R> {
 }
 
 fn is_decoder_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
-    )
+    matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof)
 }
 
 /// Finds the end of the JSON value at the start of `s` (which starts at a non-space byte).
@@ -597,10 +563,7 @@ fn scan_value(s: &[u8]) -> Scan {
             }
             Scan::Incomplete
         }
-        _ => match s
-            .iter()
-            .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
-        {
+        _ => match s.iter().position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')) {
             Some(e) => Scan::End(e.max(1)),
             None => Scan::Incomplete,
         },

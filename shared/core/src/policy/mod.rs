@@ -35,10 +35,7 @@ use std::borrow::Cow;
 /// `None` for anything else (absent, `null`, a string that is not a JSON object).
 pub fn document(v: Option<&Value>) -> Option<Cow<'_, Value>> {
     match v? {
-        Value::String(s) => serde_json::from_str::<Value>(s)
-            .ok()
-            .filter(Value::is_object)
-            .map(Cow::Owned),
+        Value::String(s) => serde_json::from_str::<Value>(s).ok().filter(Value::is_object).map(Cow::Owned),
         v @ Value::Object(_) => Some(Cow::Borrowed(v)),
         _ => None,
     }
@@ -55,12 +52,7 @@ pub fn statements(policy: &Value) -> Vec<&Value> {
 
 /// Indices (in [`statements`] order) of the statements that make the policy public.
 pub fn public_statements(policy: &Value) -> Vec<usize> {
-    statements(policy)
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| is_public_statement(s))
-        .map(|(i, _)| i)
-        .collect()
+    statements(policy).iter().enumerate().filter(|(_, s)| is_public_statement(s)).map(|(i, _)| i).collect()
 }
 
 /// Whether the policy grants anyone access.
@@ -75,10 +67,7 @@ pub fn first_public(policy: &Value) -> Option<&Value> {
 
 /// Whether one statement grants anyone access.
 pub fn is_public_statement(s: &Value) -> bool {
-    let allow = s
-        .get("Effect")
-        .and_then(Value::as_str)
-        .is_some_and(|e| e.eq_ignore_ascii_case("allow"));
+    let allow = s.get("Effect").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case("allow"));
     allow && open_to_anyone(s) && !pinned(s.get("Condition"))
 }
 
@@ -168,14 +157,8 @@ const PINNING_KEYS: [&str; 17] = [
 ];
 
 /// Operators whose fixed values restrict who matches (negated operators restrict nothing).
-const PINNING_OPERATORS: [&str; 6] = [
-    "stringequals",
-    "stringequalsignorecase",
-    "stringlike",
-    "arnequals",
-    "arnlike",
-    "ipaddress",
-];
+const PINNING_OPERATORS: [&str; 6] =
+    ["stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike", "ipaddress"];
 
 /// Whether a statement's condition pins it to fixed callers.
 pub fn pinned(condition: Option<&Value>) -> bool {
@@ -223,8 +206,7 @@ fn fixed(s: &str) -> bool {
 /// An organization path pins when its organization id is fixed (`o-abc/*` or
 /// `o-abc/r-1/ou-2/*`): what follows may be a wildcard.
 fn org_path_pinned(s: &str) -> bool {
-    s.split_once('/')
-        .is_some_and(|(org, _)| org.starts_with("o-") && fixed(org))
+    s.split_once('/').is_some_and(|(org, _)| org.starts_with("o-") && fixed(org))
 }
 
 /// A CIDR (or address) no broader than /8 for IPv4 or /32 for IPv6; any `/0` is the world.

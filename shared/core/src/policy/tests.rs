@@ -186,20 +186,16 @@ fn condition() -> impl Strategy<Value = Option<Value>> {
 }
 
 fn statement() -> impl Strategy<Value = Value> {
-    (
-        prop_oneof![Just("Allow"), Just("Deny")],
-        principal(),
-        any::<bool>(),
-        condition(),
-    )
-        .prop_map(|(effect, p, not, c)| {
+    (prop_oneof![Just("Allow"), Just("Deny")], principal(), any::<bool>(), condition()).prop_map(
+        |(effect, p, not, c)| {
             let mut s = json!({"Effect": effect, "Action": "*", "Resource": "*"});
             s[if not { "NotPrincipal" } else { "Principal" }] = p;
             if let Some(c) = c {
                 s["Condition"] = c;
             }
             s
-        })
+        },
+    )
 }
 
 fn policy() -> impl Strategy<Value = Value> {

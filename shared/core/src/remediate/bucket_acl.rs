@@ -31,11 +31,7 @@ impl BucketAcl {
     }
 
     fn of(&self) -> AclOf<'_> {
-        AclOf {
-            bucket: &self.bucket,
-            key: self.key.as_deref(),
-            version: self.version.as_deref(),
-        }
+        AclOf { bucket: &self.bucket, key: self.key.as_deref(), version: self.version.as_deref() }
     }
 
     fn what(&self) -> String {
@@ -59,10 +55,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketAcl {
     type Plan = Acl;
 
     async fn read(&self, admins: &A) -> Result<State, AdminError> {
-        Ok(State {
-            tags: admins.tags(&self.bucket).await?,
-            acl: admins.acl(self.of()).await?,
-        })
+        Ok(State { tags: admins.tags(&self.bucket).await?, acl: admins.acl(self.of()).await? })
     }
 
     fn view(&self, state: &State) -> Value {
@@ -71,27 +64,17 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketAcl {
 
     async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &State) -> Result<Plan<Acl>, AdminError> {
         if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!(
-                "bucket {} carries the exemption tag {}=true",
-                self.bucket, config.exempt_tag
-            );
+            let why = format!("bucket {} carries the exemption tag {}=true", self.bucket, config.exempt_tag);
             return Ok(Plan::Leave(Decision::Exempt, why));
         }
         Ok(match plan::strip_public_grants(&state.acl, &self.introduced) {
             None => Plan::Leave(
                 Decision::AlreadyFixed,
-                format!(
-                    "none of the public grants this call made is live in the {} any more",
-                    self.what()
-                ),
+                format!("none of the public grants this call made is live in the {} any more", self.what()),
             ),
             Some((fixed, removed)) => Plan::Change {
                 intended: json!(fixed),
-                what: format!(
-                    "remove {} public grant(s) this call made from the {}",
-                    removed.len(),
-                    self.what()
-                ),
+                what: format!("remove {} public grant(s) this call made from the {}", removed.len(), self.what()),
                 plan: fixed,
             },
         })

@@ -69,10 +69,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
     type Plan = PolicyPlan;
 
     async fn read(&self, admins: &A) -> Result<State, AdminError> {
-        Ok(State {
-            tags: admins.tags(&self.bucket).await?,
-            policy: admins.policy(&self.bucket).await?,
-        })
+        Ok(State { tags: admins.tags(&self.bucket).await?, policy: admins.policy(&self.bucket).await? })
     }
 
     fn view(&self, state: &State) -> Value {
@@ -86,22 +83,14 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
         state: &State,
     ) -> Result<Plan<PolicyPlan>, AdminError> {
         if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!(
-                "bucket {} carries the exemption tag {}=true",
-                self.bucket, config.exempt_tag
-            );
+            let why = format!("bucket {} carries the exemption tag {}=true", self.bucket, config.exempt_tag);
             return Ok(Plan::Leave(Decision::Exempt, why));
         }
         let Some(text) = state.policy.as_deref() else {
-            return Ok(Plan::Leave(
-                Decision::AlreadyFixed,
-                "the bucket has no policy any more".into(),
-            ));
+            return Ok(Plan::Leave(Decision::AlreadyFixed, "the bucket has no policy any more".into()));
         };
-        let plan = plan::strip_public_statements(text, &self.introduced).map_err(|e| AdminError::Failed {
-            action: "s3:GetBucketPolicy".into(),
-            why: e.to_string(),
-        })?;
+        let plan = plan::strip_public_statements(text, &self.introduced)
+            .map_err(|e| AdminError::Failed { action: "s3:GetBucketPolicy".into(), why: e.to_string() })?;
         let (intended, removed, others) = match &plan {
             PolicyPlan::NotPublic { others_public } => {
                 let why = format!(
@@ -110,12 +99,9 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
                 );
                 return Ok(Plan::Leave(Decision::AlreadyFixed, why));
             }
-            PolicyPlan::Rewrite {
-                policy,
-                removed,
-                others_public,
-                ..
-            } => (parse(Some(policy)), removed.len(), *others_public),
+            PolicyPlan::Rewrite { policy, removed, others_public, .. } => {
+                (parse(Some(policy)), removed.len(), *others_public)
+            }
             PolicyPlan::Delete { removed } => (Value::Null, removed.len(), 0),
         };
         let what = format!(
@@ -134,10 +120,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
 
     fn verified(&self, state: &State) -> bool {
         state.policy.as_deref().is_none_or(|t| {
-            matches!(
-                plan::strip_public_statements(t, &self.introduced),
-                Ok(PolicyPlan::NotPublic { .. })
-            )
+            matches!(plan::strip_public_statements(t, &self.introduced), Ok(PolicyPlan::NotPublic { .. }))
         })
     }
 
@@ -146,10 +129,8 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
     }
 
     async fn cross_check(&self, admins: &A, state: &State) -> Result<Option<String>, AdminError> {
-        let ours = state
-            .policy
-            .as_deref()
-            .map(|t| serde_json::from_str(t).is_ok_and(|v: Value| crate::policy::is_public(&v)));
+        let ours =
+            state.policy.as_deref().map(|t| serde_json::from_str(t).is_ok_and(|v: Value| crate::policy::is_public(&v)));
         let theirs = admins.policy_status(&self.bucket).await?;
         Ok((theirs.unwrap_or(false) != ours.unwrap_or(false)).then(|| {
             format!(

@@ -28,10 +28,7 @@ impl<A: DbInstanceAdmin + Pause + Sync> Remediation<A> for PublicDbInstance {
 
     async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &DbInstance) -> Result<Plan<()>, AdminError> {
         if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!(
-                "DB instance {} carries the exemption tag {}=true",
-                self.id, config.exempt_tag
-            );
+            let why = format!("DB instance {} carries the exemption tag {}=true", self.id, config.exempt_tag);
             return Ok(Plan::Leave(Decision::Exempt, why));
         }
         if !state.publicly_accessible {

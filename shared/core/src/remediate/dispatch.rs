@@ -25,10 +25,7 @@ pub(super) async fn dispatch<A: Admins>(
     finding: &Finding,
 ) -> Outcome {
     if config.mode == Mode::Enforce && !config.rules.enforces(finding.rule) {
-        let dry = RemediationConfig {
-            mode: Mode::DryRun,
-            ..config.clone()
-        };
+        let dry = RemediationConfig { mode: Mode::DryRun, ..config.clone() };
         let mut outcome = run(admins, &dry, record, finding).await;
         if let Some(rest) = outcome.reason.strip_prefix("dry-run: ") {
             outcome.reason = format!(
@@ -79,10 +76,7 @@ async fn run<A: Admins>(admins: &A, config: &RemediationConfig, record: &Value, 
             Decision::NeedsReview,
             Value::Null,
             Value::Null,
-            format!(
-                "{}; trailsight never changes tags: review who granted or removed the exemption",
-                finding.reason
-            ),
+            format!("{}; trailsight never changes tags: review who granted or removed the exemption", finding.reason),
         ),
     }
 }
@@ -105,12 +99,10 @@ fn choose(call: &Call, finding: &Finding) -> Option<Chosen> {
         RuleId::SecretsmanagerSecretPolicyPublic => call.resource_policy(resource, PolicyKind::Secret)?,
         RuleId::IamRoleTrustPublic => call.resource_policy(resource, PolicyKind::RoleTrust)?,
         RuleId::LambdaFunctionPublic => call.function(resource)?,
-        RuleId::EbsSnapshotPublic => share(resource, |r| {
-            matches!(r, Resource::Snapshot { .. }).then_some(SharedKind::Snapshot)
-        })?,
-        RuleId::AmiPublic => share(resource, |r| {
-            matches!(r, Resource::Image { .. }).then_some(SharedKind::Image)
-        })?,
+        RuleId::EbsSnapshotPublic => {
+            share(resource, |r| matches!(r, Resource::Snapshot { .. }).then_some(SharedKind::Snapshot))?
+        }
+        RuleId::AmiPublic => share(resource, |r| matches!(r, Resource::Image { .. }).then_some(SharedKind::Image))?,
         RuleId::RdsSnapshotPublic => share(resource, |r| match r {
             Resource::DbSnapshot { .. } => Some(SharedKind::DbSnapshot),
             Resource::DbClusterSnapshot { .. } => Some(SharedKind::DbClusterSnapshot),
@@ -144,10 +136,7 @@ fn choose(call: &Call, finding: &Finding) -> Option<Chosen> {
 
 /// Withdrawing the public share of `resource`, of the kind `kind` finds it to be.
 fn share(resource: &Resource, kind: impl FnOnce(&Resource) -> Option<SharedKind>) -> Option<Chosen> {
-    Some(Chosen::Share(sharing::PublicShare {
-        kind: kind(resource)?,
-        id: resource.name(),
-    }))
+    Some(Chosen::Share(sharing::PublicShare { kind: kind(resource)?, id: resource.name() }))
 }
 
 /// What the remediations read from the triggering call.
@@ -171,18 +160,12 @@ impl<'a> Call<'a> {
         let Resource::Bucket { name, .. } = resource else {
             return None;
         };
-        Some(Chosen::BucketPolicy(bucket_policy::BucketPolicy::new(
-            name,
-            self.request,
-        )))
+        Some(Chosen::BucketPolicy(bucket_policy::BucketPolicy::new(name, self.request)))
     }
 
     /// Removing the public grants the call made on a bucket, object or object version.
     fn bucket_acl(&self, resource: &Resource) -> Option<Chosen> {
-        let Resource::Bucket {
-            name, key, version_id, ..
-        } = resource
-        else {
+        let Resource::Bucket { name, key, version_id, .. } = resource else {
             return None;
         };
         let acl = bucket_acl::BucketAcl::new(name, key.as_deref(), version_id.as_deref(), self.request);
@@ -202,10 +185,7 @@ impl<'a> Call<'a> {
 
     /// Revoking the ingress rules the call opened on a security group.
     fn security_group(&self, resource: &Resource) -> Option<Chosen> {
-        let Resource::SecurityGroup {
-            group_id, group_name, ..
-        } = resource
-        else {
+        let Resource::SecurityGroup { group_id, group_name, .. } = resource else {
             return None;
         };
         let group = security_group::OpenedGroup::new(group_id.as_deref(), group_name.as_deref(), self.record);
@@ -229,10 +209,7 @@ impl<'a> Call<'a> {
             Some(sid) if self.name.starts_with("AddPermission") => Opening::Permission(sid.to_owned()),
             _ => Opening::Url,
         };
-        Some(Chosen::Function(PublicFunction {
-            function: id.clone(),
-            opening,
-        }))
+        Some(Chosen::Function(PublicFunction { function: id.clone(), opening }))
     }
 
     /// The remediation of a resource policy of `kind` on `resource` (`None` when the resource
@@ -266,10 +243,7 @@ impl<'a> Call<'a> {
     /// A detective service switched back on in the call's region.
     fn defence(&self, defence: Defence) -> Chosen {
         let region = self.record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
-        Chosen::Defence(SwitchedOff {
-            defence,
-            region: region.to_owned(),
-        })
+        Chosen::Defence(SwitchedOff { defence, region: region.to_owned() })
     }
 }
 
@@ -280,9 +254,6 @@ fn misfit(finding: &Finding) -> Outcome {
         Decision::Failed,
         Value::Null,
         Value::Null,
-        format!(
-            "rule {} does not concern this resource: nothing done",
-            finding.rule.as_str()
-        ),
+        format!("rule {} does not concern this resource: nothing done", finding.rule.as_str()),
     )
 }

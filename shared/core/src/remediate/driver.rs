@@ -103,10 +103,7 @@ pub fn errored(finding: &Finding, e: AdminError, before: Value, not_found: impl 
 
 fn failed_check(finding: &Finding, before: Value, after: Value, why: String) -> Outcome {
     Outcome {
-        error: Some(AdminError::Failed {
-            action: "verify".into(),
-            why: why.clone(),
-        }),
+        error: Some(AdminError::Failed { action: "verify".into(), why: why.clone() }),
         ..decided(finding, Decision::Failed, before, after, why)
     }
 }
@@ -137,13 +134,7 @@ pub async fn run<A: Pause + Sync, R: Remediation<A>>(
         Err(e) => return errored(finding, e, before, not_found),
     };
     if config.mode == Mode::DryRun {
-        return decided(
-            finding,
-            Decision::WouldRemediate,
-            before,
-            intended,
-            format!("dry-run: would {what}"),
-        );
+        return decided(finding, Decision::WouldRemediate, before, intended, format!("dry-run: would {what}"));
     }
     if let Err(e) = r.act(admins, &plan).await {
         return errored(finding, e, before, not_found);

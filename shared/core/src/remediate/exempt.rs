@@ -6,22 +6,15 @@ use super::*;
 /// Whether `arn` is (or is a session of) one of the exempt principals.
 pub fn principal_exempt(arn: &str, exempt: &[String]) -> bool {
     let role_arn = assumed_role_arn(arn);
-    exempt
-        .iter()
-        .any(|e| e == arn || role_arn.as_deref() == Some(e.as_str()) || (e.contains('*') && glob(e, arn)))
+    exempt.iter().any(|e| e == arn || role_arn.as_deref() == Some(e.as_str()) || (e.contains('*') && glob(e, arn)))
 }
 
 /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION` → `arn:aws:iam::ACCOUNT:role/ROLE`.
 pub(super) fn assumed_role_arn(arn: &str) -> Option<String> {
     let rest = arn.strip_prefix("arn:")?;
     let mut parts = rest.splitn(5, ':');
-    let (partition, service, _, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let (partition, service, _, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     if service != "sts" {
         return None;
     }
@@ -62,9 +55,7 @@ pub fn tag_exempt(tags: &std::collections::BTreeMap<String, String>, key: &str) 
 /// The resource as one key for the seen-changes ledger (an object ACL is the object's).
 pub(super) fn resource_key(resource: &Resource) -> String {
     match resource {
-        Resource::Bucket {
-            name, key, version_id, ..
-        } => match (key, version_id) {
+        Resource::Bucket { name, key, version_id, .. } => match (key, version_id) {
             (Some(k), Some(v)) => format!("{name}/{k}#{v}"),
             (Some(k), None) => format!("{name}/{k}"),
             _ => name.clone(),

@@ -32,15 +32,11 @@ impl PublicFunction {
         let Opening::Permission(sid) = &self.opening else {
             return false;
         };
-        access
-            .policy
-            .as_deref()
-            .and_then(|t| serde_json::from_str::<Value>(t).ok())
-            .is_some_and(|doc| {
-                policy::statements(&doc).into_iter().any(|s| {
-                    s.get("Sid").and_then(Value::as_str) == Some(sid.as_str()) && policy::is_public_statement(s)
-                })
-            })
+        access.policy.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()).is_some_and(|doc| {
+            policy::statements(&doc)
+                .into_iter()
+                .any(|s| s.get("Sid").and_then(Value::as_str) == Some(sid.as_str()) && policy::is_public_statement(s))
+        })
     }
 
     fn open(&self, access: &FunctionAccess) -> bool {
@@ -60,10 +56,8 @@ impl<A: FunctionAdmin + Pause + Sync> Remediation<A> for PublicFunction {
     }
 
     fn view(&self, state: &FunctionAccess) -> Value {
-        let policy = state
-            .policy
-            .as_deref()
-            .map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())));
+        let policy =
+            state.policy.as_deref().map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())));
         json!({"policy": policy, "urlAuthType": state.url_auth})
     }
 
@@ -74,10 +68,7 @@ impl<A: FunctionAdmin + Pause + Sync> Remediation<A> for PublicFunction {
         state: &FunctionAccess,
     ) -> Result<Plan<Opening>, AdminError> {
         if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!(
-                "function {} carries the exemption tag {}=true",
-                self.function, config.exempt_tag
-            );
+            let why = format!("function {} carries the exemption tag {}=true", self.function, config.exempt_tag);
             return Ok(Plan::Leave(Decision::Exempt, why));
         }
         if !self.open(state) {
@@ -100,11 +91,7 @@ impl<A: FunctionAdmin + Pause + Sync> Remediation<A> for PublicFunction {
                 format!("turn the function URL of {} to AuthType AWS_IAM", self.function)
             }
         };
-        Ok(Plan::Change {
-            plan: self.opening.clone(),
-            intended,
-            what,
-        })
+        Ok(Plan::Change { plan: self.opening.clone(), intended, what })
     }
 
     async fn act(&self, admins: &A, plan: &Opening) -> Result<(), AdminError> {

@@ -194,27 +194,19 @@ pub enum MalformedTrigger {
 
 /// The CloudTrail record a trigger carries.
 pub fn trigger_record(event: &Value) -> Result<&Value, MalformedTrigger> {
-    let detail_type = event
-        .get("detail-type")
-        .and_then(Value::as_str)
-        .ok_or(MalformedTrigger::Missing("detail-type"))?;
-    let detail = event
-        .get("detail")
-        .filter(|d| d.is_object())
-        .ok_or(MalformedTrigger::Missing("detail"))?;
+    let detail_type =
+        event.get("detail-type").and_then(Value::as_str).ok_or(MalformedTrigger::Missing("detail-type"))?;
+    let detail = event.get("detail").filter(|d| d.is_object()).ok_or(MalformedTrigger::Missing("detail"))?;
     let record = match detail_type {
-        DETAIL_TYPE_RISKY_CHANGE => detail
-            .get("record")
-            .filter(|r| r.is_object())
-            .ok_or(MalformedTrigger::Missing("detail.record"))?,
+        DETAIL_TYPE_RISKY_CHANGE => {
+            detail.get("record").filter(|r| r.is_object()).ok_or(MalformedTrigger::Missing("detail.record"))?
+        }
         "AWS API Call via CloudTrail" => detail,
         other => return Err(MalformedTrigger::Unsupported(other.to_owned())),
     };
-    for (field, name) in [
-        ("eventSource", "detail.eventSource"),
-        ("eventName", "detail.eventName"),
-        ("eventID", "detail.eventID"),
-    ] {
+    for (field, name) in
+        [("eventSource", "detail.eventSource"), ("eventName", "detail.eventName"), ("eventID", "detail.eventID")]
+    {
         if record.get(field).and_then(Value::as_str).is_none() {
             return Err(MalformedTrigger::Missing(name));
         }
@@ -257,9 +249,7 @@ impl Report {
     /// The first failure, which should fail the invocation (so the on-failure destination
     /// sees it). A failure caused by state only a human can fix does not.
     pub fn failure(&self) -> Option<&Outcome> {
-        self.outcomes
-            .iter()
-            .find(|o| o.decision == Decision::Failed && o.error.is_some())
+        self.outcomes.iter().find(|o| o.decision == Decision::Failed && o.error.is_some())
     }
 }
 
@@ -327,16 +317,11 @@ pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
     now: i64,
 ) -> Result<Report, MalformedTrigger> {
     let record = trigger_record(event)?;
-    let settings = rules::RuleSettings {
-        exempt_tag_key: config.exempt_tag.clone(),
-    };
+    let settings = rules::RuleSettings { exempt_tag_key: config.exempt_tag.clone() };
     let findings = rules::evaluate_with(record, &settings);
     let event_id = record.get("eventID").and_then(Value::as_str).unwrap_or("");
     if findings.is_empty() {
-        tracing::info!(
-            event_id,
-            "the call breaks no rule (failed call, look-alike or forged trigger): nothing to do"
-        );
+        tracing::info!(event_id, "the call breaks no rule (failed call, look-alike or forged trigger): nothing to do");
     }
     let mut outcomes = Vec::with_capacity(findings.len());
     let mut already_decided = vec![];
@@ -347,12 +332,7 @@ pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
         let rule = finding.rule.as_str();
         let outcome = match ledger.claim(event_id, rule, now).await {
             Ok(Claim::Taken(decision)) => {
-                tracing::info!(
-                    rule,
-                    event_id,
-                    decision,
-                    "another trigger of this call decided it already"
-                );
+                tracing::info!(rule, event_id, decision, "another trigger of this call decided it already");
                 already_decided.push((finding.rule, decision));
                 continue;
             }
@@ -360,21 +340,13 @@ pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
                 Err(why) => outcome(finding, Decision::OutOfScope, Value::Null, Value::Null, why.clone()),
                 Ok(role) => {
                     if admins.is_none() {
-                        let place = Place {
-                            account: record_account(record),
-                            region,
-                            role_arn: role.as_deref(),
-                        };
+                        let place = Place { account: record_account(record), region, role_arn: role.as_deref() };
                         admins = Some(targets.admins(place).await);
                     }
                     match &admins {
                         Some(Ok(a)) => decide(&**a, ledger, config, record, finding, now).await,
                         Some(Err(e)) => from_error(finding, e.clone(), Value::Null),
-                        None => from_error(
-                            finding,
-                            AdminError::NotFound("the record's account".into()),
-                            Value::Null,
-                        ),
+                        None => from_error(finding, AdminError::NotFound("the record's account".into()), Value::Null),
                     }
                 }
             },
@@ -392,36 +364,21 @@ pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
         );
         outcomes.push(outcome);
     }
-    let events = outcomes
-        .iter()
-        .map(|o| decision_event(record, config.mode, o))
-        .collect();
-    Ok(Report {
-        outcomes,
-        events,
-        already_decided,
-    })
+    let events = outcomes.iter().map(|o| decision_event(record, config.mode, o)).collect();
+    Ok(Report { outcomes, events, already_decided })
 }
 
 fn actor(record: &Value) -> Option<&str> {
     let u = record.get("userIdentity")?;
-    u.get("arn")
-        .or_else(|| u.get("invokedBy"))
-        .or_else(|| u.get("principalId"))
-        .and_then(Value::as_str)
+    u.get("arn").or_else(|| u.get("invokedBy")).or_else(|| u.get("principalId")).and_then(Value::as_str)
 }
 
 /// The exempt principal that made the call, if any: its ARN, its session's role, or the role
 /// that issued its session (`userIdentity.sessionContext.sessionIssuer.arn`, which keeps a
 /// role's path, as IAM Identity Center's `aws-reserved/sso.amazonaws.com/...` roles have).
 fn exempt_actor<'a>(record: &'a Value, exempt: &[String]) -> Option<&'a str> {
-    let issuer = record
-        .pointer("/userIdentity/sessionContext/sessionIssuer/arn")
-        .and_then(Value::as_str);
-    actor(record)
-        .into_iter()
-        .chain(issuer)
-        .find(|arn| principal_exempt(arn, exempt))
+    let issuer = record.pointer("/userIdentity/sessionContext/sessionIssuer/arn").and_then(Value::as_str);
+    actor(record).into_iter().chain(issuer).find(|arn| principal_exempt(arn, exempt))
 }
 
 /// The time of the call, `YYYY-MM-DDTHH:MM:SSZ` (comparable as text).
@@ -467,11 +424,7 @@ async fn left_alone<L: RemediationLedger + Sync>(
     };
     let account = record.get("recipientAccountId").and_then(Value::as_str).unwrap_or("");
     let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
-    let key = format!(
-        "{account}/{region}/{}/{}",
-        finding.rule.as_str(),
-        resource_key(&finding.resource)
-    );
+    let key = format!("{account}/{region}/{}/{}", finding.rule.as_str(), resource_key(&finding.resource));
     let exempt = exempt_actor(record, &config.exempt_principals);
     match ledger.observe(&key, &change, exempt.is_some(), now).await {
         Ok(Some(newer)) => {

@@ -57,9 +57,7 @@ impl OpenAclEntry {
     }
 
     fn live<'a>(&self, acl: &'a NetworkAcl) -> Option<&'a AclEntry> {
-        acl.entries
-            .iter()
-            .find(|e| e.rule_number == self.entry.rule_number && !e.egress)
+        acl.entries.iter().find(|e| e.rule_number == self.entry.rule_number && !e.egress)
     }
 
     /// Whether the live entry is the one the call made (CIDRs compared as ranges).
@@ -92,10 +90,7 @@ impl<A: NetworkAclAdmin + Pause + Sync> Remediation<A> for OpenAclEntry {
             return Ok(Plan::Leave(Decision::Exempt, why));
         }
         match self.live(state) {
-            None => Ok(Plan::Leave(
-                Decision::AlreadyFixed,
-                format!("{} has no ingress entry {n} any more", self.acl),
-            )),
+            None => Ok(Plan::Leave(Decision::AlreadyFixed, format!("{} has no ingress entry {n} any more", self.acl))),
             Some(live) if !self.same(live) => Ok(Plan::Leave(
                 Decision::AlreadyFixed,
                 format!(
@@ -123,10 +118,7 @@ impl<A: NetworkAclAdmin + Pause + Sync> Remediation<A> for OpenAclEntry {
     }
 
     fn unverified(&self) -> String {
-        format!(
-            "ingress entry {} of {} is still there after the change",
-            self.entry.rule_number, self.acl
-        )
+        format!("ingress entry {} of {} is still there after the change", self.entry.rule_number, self.acl)
     }
 
     fn kept(&self, _plan: &()) -> String {

@@ -84,11 +84,7 @@ pub fn canonical(v: &Value) -> Value {
 
 /// The public statements of a call's policy, in canonical form: what the call introduced.
 pub fn introduced_statements(policy: &Value) -> Vec<Value> {
-    policy::statements(policy)
-        .into_iter()
-        .filter(|s| policy::is_public_statement(s))
-        .map(canonical)
-        .collect()
+    policy::statements(policy).into_iter().filter(|s| policy::is_public_statement(s)).map(canonical).collect()
 }
 
 /// Removes from `policy` exactly the public statements the call `introduced` (canonical
@@ -138,12 +134,7 @@ pub fn strip_public_statements(policy: &str, introduced: &[Value]) -> Result<Pol
     if !kept_any {
         return Ok(PolicyPlan::Delete { removed });
     }
-    Ok(PolicyPlan::Rewrite {
-        policy: format!("{{{}}}", members.join(",")),
-        removed,
-        rewritten,
-        others_public,
-    })
+    Ok(PolicyPlan::Rewrite { policy: format!("{{{}}}", members.join(",")), removed, rewritten, others_public })
 }
 
 /// The ACL without the public grants the call `introduced` ((group, permission) pairs,
@@ -159,13 +150,7 @@ pub fn strip_public_grants(acl: &Acl, introduced: &[(&str, String)]) -> Option<(
     if public.is_empty() {
         return None;
     }
-    Some((
-        Acl {
-            grants: kept,
-            ..acl.clone()
-        },
-        public,
-    ))
+    Some((Acl { grants: kept, ..acl.clone() }, public))
 }
 
 /// The public access block to set: the settings the call turned off back on, the others as
@@ -190,27 +175,17 @@ pub fn public_access_block_fix(live: Option<&PublicAccessBlock>, turned_off: &[&
 pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Permission> {
     let mut out: Vec<Permission> = vec![];
     for o in opening {
-        for p in ingress
-            .iter()
-            .filter(|p| p.protocol.eq_ignore_ascii_case(&o.protocol) && p.from == o.from && p.to == o.to)
+        for p in
+            ingress.iter().filter(|p| p.protocol.eq_ignore_ascii_case(&o.protocol) && p.from == o.from && p.to == o.to)
         {
             let ipv4: Vec<String> = p.ipv4.iter().filter(|c| o.ipv4.contains(c)).cloned().collect();
             let ipv6: Vec<String> = p.ipv6.iter().filter(|c| o.ipv6.contains(c)).cloned().collect();
             if (ipv4.is_empty() && ipv6.is_empty())
-                || out
-                    .iter()
-                    .any(|x| x.protocol == p.protocol && x.from == p.from && x.to == p.to)
+                || out.iter().any(|x| x.protocol == p.protocol && x.from == p.from && x.to == p.to)
             {
                 continue;
             }
-            out.push(Permission {
-                protocol: p.protocol.clone(),
-                from: p.from,
-                to: p.to,
-                ipv4,
-                ipv6,
-                others: vec![],
-            });
+            out.push(Permission { protocol: p.protocol.clone(), from: p.from, to: p.to, ipv4, ipv6, others: vec![] });
         }
     }
     out
@@ -286,17 +261,9 @@ mod tests {
         // When planned
         let plan = strip_public_statements(&format!(r#"{{"Statement":[{mixed}]}}"#), &introduced(&[mixed]));
         // Then the statement stays for the account alone
-        let Ok(PolicyPlan::Rewrite {
-            policy, rewritten: 1, ..
-        }) = plan
-        else {
-            panic!("{plan:?}")
-        };
+        let Ok(PolicyPlan::Rewrite { policy, rewritten: 1, .. }) = plan else { panic!("{plan:?}") };
         let v: Value = serde_json::from_str(&policy).unwrap();
-        assert_eq!(
-            v["Statement"][0]["Principal"],
-            serde_json::json!({"AWS": ["arn:aws:iam::1:root"]})
-        );
+        assert_eq!(v["Statement"][0]["Principal"], serde_json::json!({"AWS": ["arn:aws:iam::1:root"]}));
         assert!(!policy::is_public(&v));
     }
 
@@ -330,11 +297,7 @@ mod tests {
             display_name: None,
             permission: "READ".into(),
         };
-        let acl = Acl {
-            owner_id: Some("abc".into()),
-            owner_name: None,
-            grants: vec![owner.clone(), public.clone()],
-        };
+        let acl = Acl { owner_id: Some("abc".into()), owner_name: None, grants: vec![owner.clone(), public.clone()] };
         // When planned, then only the public grant goes
         let (fixed, removed) = strip_public_grants(&acl, &[("AllUsers", "READ".to_owned())]).unwrap_or_default();
         assert_eq!(fixed.grants, vec![owner]);

@@ -34,10 +34,7 @@ impl PublicAccessBlockOn {
         let off = if name.starts_with("Delete") {
             SETTINGS.to_vec()
         } else {
-            record
-                .pointer("/requestParameters/PublicAccessBlockConfiguration")
-                .map(settings_off)
-                .unwrap_or_default()
+            record.pointer("/requestParameters/PublicAccessBlockConfiguration").map(settings_off).unwrap_or_default()
         };
         PublicAccessBlockOn { level, off }
     }
@@ -80,14 +77,8 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
 
     async fn read(&self, admins: &A) -> Result<State, AdminError> {
         Ok(match &self.level {
-            Level::Bucket(b) => State {
-                tags: admins.tags(b).await?,
-                block: admins.public_access_block(b).await?,
-            },
-            Level::Account(a) => State {
-                tags: BTreeMap::new(),
-                block: admins.account_public_access_block(a).await?,
-            },
+            Level::Bucket(b) => State { tags: admins.tags(b).await?, block: admins.public_access_block(b).await? },
+            Level::Account(a) => State { tags: BTreeMap::new(), block: admins.account_public_access_block(a).await? },
         })
     }
 
@@ -109,10 +100,8 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
             }
         }
         let Some(fix) = plan::public_access_block_fix(state.block.as_ref(), &self.off) else {
-            let why = format!(
-                "the {} public access block settings this call turned off ({settings}) are on",
-                self.level()
-            );
+            let why =
+                format!("the {} public access block settings this call turned off ({settings}) are on", self.level());
             return Ok(Plan::Leave(Decision::AlreadyFixed, why));
         };
         if let Level::Account(_) = self.level {
@@ -128,10 +117,7 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
         Ok(Plan::Change {
             plan: fix,
             intended: json!(fix),
-            what: format!(
-                "turn the {} public access block settings {settings} back on",
-                self.level()
-            ),
+            what: format!("turn the {} public access block settings {settings} back on", self.level()),
         })
     }
 
@@ -147,11 +133,7 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
     }
 
     fn unverified(&self) -> String {
-        format!(
-            "the {} public access block settings {} are still not on",
-            self.level(),
-            self.off.join(", ")
-        )
+        format!("the {} public access block settings {} are still not on", self.level(), self.off.join(", "))
     }
 
     fn kept(&self, _plan: &PublicAccessBlock) -> String {

@@ -40,15 +40,8 @@ pub struct ResourcePolicy {
 impl ResourcePolicy {
     /// For a call that set `policy` (the request's policy field, a JSON string or object).
     pub fn new(kind: PolicyKind, id: &str, policy: Option<&Value>, root: String) -> Self {
-        let introduced = policy::document(policy)
-            .map(|p| plan::introduced_statements(&p))
-            .unwrap_or_default();
-        ResourcePolicy {
-            kind,
-            id: id.to_owned(),
-            introduced: Introduced::Statements(introduced),
-            root,
-        }
+        let introduced = policy::document(policy).map(|p| plan::introduced_statements(&p)).unwrap_or_default();
+        ResourcePolicy { kind, id: id.to_owned(), introduced: Introduced::Statements(introduced), root }
     }
 
     fn introduced(&self, live: &str) -> Vec<Value> {
@@ -108,16 +101,11 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
             return Ok(Plan::Leave(Decision::Exempt, why));
         }
         let Some(text) = state.policy.as_deref().filter(|t| !t.trim().is_empty()) else {
-            return Ok(Plan::Leave(
-                Decision::AlreadyFixed,
-                format!("{} has no {noun} any more", self.id),
-            ));
+            return Ok(Plan::Leave(Decision::AlreadyFixed, format!("{} has no {noun} any more", self.id)));
         };
         let introduced = self.introduced(text);
-        let plan = plan::strip_public_statements(text, &introduced).map_err(|e| AdminError::Failed {
-            action: format!("read {noun}"),
-            why: e.to_string(),
-        })?;
+        let plan = plan::strip_public_statements(text, &introduced)
+            .map_err(|e| AdminError::Failed { action: format!("read {noun}"), why: e.to_string() })?;
         let (intended, removed) = match &plan {
             PolicyPlan::NotPublic { .. } => {
                 let why = format!("none of the public statements this call added is in the {noun} any more");
@@ -140,10 +128,7 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
             );
             return Ok(Plan::Leave(Decision::NeedsReview, why));
         }
-        let what = format!(
-            "remove {removed} public statement(s) this call added to the {noun} of {}",
-            self.id
-        );
+        let what = format!("remove {removed} public statement(s) this call added to the {noun} of {}", self.id);
         Ok(Plan::Change { plan, intended, what })
     }
 
@@ -155,23 +140,13 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
     }
 
     fn verified(&self, state: &PolicyState) -> bool {
-        state
-            .policy
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .is_none_or(|t| {
-                matches!(
-                    plan::strip_public_statements(t, &self.introduced(t)),
-                    Ok(PolicyPlan::NotPublic { .. })
-                )
-            })
+        state.policy.as_deref().filter(|t| !t.trim().is_empty()).is_none_or(|t| {
+            matches!(plan::strip_public_statements(t, &self.introduced(t)), Ok(PolicyPlan::NotPublic { .. }))
+        })
     }
 
     fn unverified(&self) -> String {
-        format!(
-            "the public statements this call added are still in the {} after the change",
-            self.kind.noun()
-        )
+        format!("the public statements this call added are still in the {} after the change", self.kind.noun())
     }
 
     fn kept(&self, _plan: &PolicyPlan) -> String {

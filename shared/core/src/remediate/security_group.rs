@@ -29,21 +29,12 @@ impl OpenedGroup {
             _ => sg::authorize_opening(record),
         };
         let rule_ids = opening.iter().flat_map(|o| o.rule_ids.iter().cloned()).collect();
-        OpenedGroup {
-            id: id.map(str::to_owned),
-            name: name.map(str::to_owned),
-            opening,
-            rule_ids,
-        }
+        OpenedGroup { id: id.map(str::to_owned), name: name.map(str::to_owned), opening, rule_ids }
     }
 
     /// The live ingress rules the call opened and that are still open to the world.
     fn live_targets(&self, rules: &[GroupRule]) -> Vec<String> {
-        let cidrs: Vec<&String> = self
-            .opening
-            .iter()
-            .flat_map(|o| o.ipv4.iter().chain(o.ipv6.iter()))
-            .collect();
+        let cidrs: Vec<&String> = self.opening.iter().flat_map(|o| o.ipv4.iter().chain(o.ipv6.iter())).collect();
         rules
             .iter()
             .filter(|r| !r.egress && self.rule_ids.contains(&r.id))
@@ -79,11 +70,7 @@ impl<A: SecurityGroupAdmin + Pause + Sync> Remediation<A> for OpenedGroup {
 
     async fn read(&self, admins: &A) -> Result<State, AdminError> {
         let group = admins.group(self.id.as_deref(), self.name.as_deref()).await?;
-        let rules = if self.rule_ids.is_empty() {
-            vec![]
-        } else {
-            admins.rules(&group.id).await?
-        };
+        let rules = if self.rule_ids.is_empty() { vec![] } else { admins.rules(&group.id).await? };
         Ok(State { group, rules })
     }
 
@@ -94,10 +81,7 @@ impl<A: SecurityGroupAdmin + Pause + Sync> Remediation<A> for OpenedGroup {
     async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &State) -> Result<Plan<Planned>, AdminError> {
         let id = &state.group.id;
         if tag_exempt(&state.group.tags, &config.exempt_tag) {
-            let why = format!(
-                "security group {id} carries the exemption tag {}=true",
-                config.exempt_tag
-            );
+            let why = format!("security group {id} carries the exemption tag {}=true", config.exempt_tag);
             return Ok(Plan::Leave(Decision::Exempt, why));
         }
         if self.rule_ids.is_empty() {
@@ -108,10 +92,7 @@ impl<A: SecurityGroupAdmin + Pause + Sync> Remediation<A> for OpenedGroup {
             }
             return Ok(Plan::Change {
                 intended: json!({ "revoke": revoke }),
-                what: format!(
-                    "revoke {} world-open admin-port range(s) this call added to {id}",
-                    revoke.len()
-                ),
+                what: format!("revoke {} world-open admin-port range(s) this call added to {id}", revoke.len()),
                 plan: (id.clone(), Revoke::Ranges(revoke)),
             });
         }

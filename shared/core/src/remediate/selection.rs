@@ -33,10 +33,7 @@ impl RuleSelection {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let id = RuleId::parse(part).ok_or_else(|| {
                 let known: Vec<&str> = RuleId::ALL.iter().map(RuleId::as_str).collect();
-                format!(
-                    "{part:?} is not a rule id; expected default, all, none or ids among: {}",
-                    known.join(", ")
-                )
+                format!("{part:?} is not a rule id; expected default, all, none or ids among: {}", known.join(", "))
             })?;
             ids.insert(id);
         }

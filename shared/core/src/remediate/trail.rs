@@ -81,17 +81,9 @@ impl<A: TrailAdmin + Pause + Sync> Remediation<A> for StoppedTrail {
         let Some(live) = &state.config else {
             return Ok(Plan::Leave(Decision::AlreadyFixed, "the trail is logging again".into()));
         };
-        let left: Vec<String> = self
-            .weakenings
-            .iter()
-            .filter(|w| still_live(w, live))
-            .map(Weakening::reason)
-            .collect();
+        let left: Vec<String> = self.weakenings.iter().filter(|w| still_live(w, live)).map(Weakening::reason).collect();
         Ok(if left.is_empty() {
-            Plan::Leave(
-                Decision::AlreadyFixed,
-                "the trail logs and records what this call had removed again".into(),
-            )
+            Plan::Leave(Decision::AlreadyFixed, "the trail logs and records what this call had removed again".into())
         } else {
             Plan::Leave(
                 Decision::NeedsReview,
@@ -118,10 +110,7 @@ impl<A: TrailAdmin + Pause + Sync> Remediation<A> for StoppedTrail {
 
     fn not_found(&self, what: &str) -> String {
         if self.deleted {
-            format!(
-                "trail {} was deleted and cannot be brought back: recreate it (its S3 logs are kept)",
-                self.name
-            )
+            format!("trail {} was deleted and cannot be brought back: recreate it (its S3 logs are kept)", self.name)
         } else {
             format!("{what} does not exist any more")
         }

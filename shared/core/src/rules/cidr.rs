@@ -45,19 +45,10 @@ pub fn parse(cidr: &str) -> Option<Range> {
         return None;
     }
     let host_bits = u32::from(bits - prefix);
-    let span: u128 = if host_bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    };
+    let span: u128 = if host_bits >= 128 { u128::MAX } else { (1u128 << host_bits) - 1 };
     let first = value & !span;
     let top = if bits == 32 { u128::from(u32::MAX) } else { u128::MAX };
-    Some(Range {
-        family,
-        prefix,
-        first: first & top,
-        last: (first | span) & top,
-    })
+    Some(Range { family, prefix, first: first & top, last: (first | span) & top })
 }
 
 /// Whether one CIDR is a whole address space by itself: any `/0`.

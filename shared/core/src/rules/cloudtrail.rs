@@ -17,12 +17,7 @@ const EVENTS: Events = &[
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;
-    let trail = req
-        .get("name")
-        .or_else(|| req.get("trailName"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
+    let trail = req.get("name").or_else(|| req.get("trailName")).and_then(Value::as_str).unwrap_or("").to_owned();
     let (why, critical) = match call.name {
         "StopLogging" => ("StopLogging: the trail stops recording API calls".to_owned(), true),
         "DeleteTrail" => ("DeleteTrail: the trail and its logging are gone".to_owned(), true),
@@ -86,34 +81,24 @@ fn is_false(v: Option<&Value>) -> bool {
 }
 
 fn field_equals(selector: &Value, field: &str, value: &str) -> bool {
-    selector
-        .get("fieldSelectors")
-        .and_then(Value::as_array)
-        .is_some_and(|fields| {
-            fields.iter().any(|f| {
-                f.get("field").and_then(Value::as_str) == Some(field)
-                    && f.get("equals").and_then(Value::as_array).is_some_and(|e| {
-                        e.iter()
-                            .any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(value)))
-                    })
-            })
+    selector.get("fieldSelectors").and_then(Value::as_array).is_some_and(|fields| {
+        fields.iter().any(|f| {
+            f.get("field").and_then(Value::as_str) == Some(field)
+                && f.get("equals")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| e.iter().any(|v| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(value))))
         })
+    })
 }
 
 /// How a set of event selectors (basic `eventSelectors` or `advancedEventSelectors`, as a
 /// request or GetEventSelectors gives them) hides management events, if it does.
 pub fn selectors_weakening(selectors: &Value) -> Option<Weakening> {
-    if let Some(Value::Array(basic)) = selectors
-        .get("eventSelectors")
-        .or_else(|| selectors.get("EventSelectors"))
-    {
+    if let Some(Value::Array(basic)) = selectors.get("eventSelectors").or_else(|| selectors.get("EventSelectors")) {
         let management: Vec<&Value> = basic
             .iter()
             .filter(|s| {
-                match s
-                    .get("includeManagementEvents")
-                    .or_else(|| s.get("IncludeManagementEvents"))
-                {
+                match s.get("includeManagementEvents").or_else(|| s.get("IncludeManagementEvents")) {
                     Some(Value::Bool(b)) => *b,
                     Some(Value::String(t)) => t.eq_ignore_ascii_case("true"),
                     None => true, // the API's default is to include management events
@@ -132,14 +117,11 @@ pub fn selectors_weakening(selectors: &Value) -> Option<Weakening> {
         });
         return read_only.then_some(Weakening::ReadOnlyManagementEvents);
     }
-    if let Some(Value::Array(advanced)) = selectors
-        .get("advancedEventSelectors")
-        .or_else(|| selectors.get("AdvancedEventSelectors"))
+    if let Some(Value::Array(advanced)) =
+        selectors.get("advancedEventSelectors").or_else(|| selectors.get("AdvancedEventSelectors"))
     {
-        let management: Vec<&Value> = advanced
-            .iter()
-            .filter(|s| field_equals(s, "eventCategory", "Management"))
-            .collect();
+        let management: Vec<&Value> =
+            advanced.iter().filter(|s| field_equals(s, "eventCategory", "Management")).collect();
         if management.is_empty() {
             return Some(Weakening::NoManagementEvents);
         }

@@ -7,24 +7,12 @@ use super::{text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `guardduty-disabled`.
-pub const GUARDDUTY: Rule = Rule::new(
-    RuleId::GuarddutyDisabled,
-    Severity::Critical,
-    GUARDDUTY_EVENTS,
-    check_guardduty,
-);
-const GUARDDUTY_EVENTS: Events = &[
-    ("guardduty.amazonaws.com", "DeleteDetector"),
-    ("guardduty.amazonaws.com", "UpdateDetector"),
-];
+pub const GUARDDUTY: Rule = Rule::new(RuleId::GuarddutyDisabled, Severity::Critical, GUARDDUTY_EVENTS, check_guardduty);
+const GUARDDUTY_EVENTS: Events =
+    &[("guardduty.amazonaws.com", "DeleteDetector"), ("guardduty.amazonaws.com", "UpdateDetector")];
 
 /// `config-recording-stopped`.
-pub const CONFIG: Rule = Rule::new(
-    RuleId::ConfigRecordingStopped,
-    Severity::High,
-    CONFIG_EVENTS,
-    check_config,
-);
+pub const CONFIG: Rule = Rule::new(RuleId::ConfigRecordingStopped, Severity::High, CONFIG_EVENTS, check_config);
 const CONFIG_EVENTS: Events = &[
     ("config.amazonaws.com", "StopConfigurationRecorder"),
     ("config.amazonaws.com", "DeleteConfigurationRecorder"),
@@ -32,18 +20,11 @@ const CONFIG_EVENTS: Events = &[
 ];
 
 /// `vpc-flow-logs-deleted`.
-pub const FLOW_LOGS: Rule = Rule::new(
-    RuleId::VpcFlowLogsDeleted,
-    Severity::Medium,
-    FLOW_LOGS_EVENTS,
-    check_flow_logs,
-);
+pub const FLOW_LOGS: Rule = Rule::new(RuleId::VpcFlowLogsDeleted, Severity::Medium, FLOW_LOGS_EVENTS, check_flow_logs);
 const FLOW_LOGS_EVENTS: Events = &[("ec2.amazonaws.com", "DeleteFlowLogs")];
 
 fn check_guardduty(call: &Call<'_>) -> Vec<Finding> {
-    let detector = Resource::Detector {
-        id: text(call.request, "detectorId").unwrap_or("").to_owned(),
-    };
+    let detector = Resource::Detector { id: text(call.request, "detectorId").unwrap_or("").to_owned() };
     let why = match call.name {
         "DeleteDetector" => "DeleteDetector: GuardDuty stops monitoring this region and its findings are deleted",
         _ => {
@@ -64,15 +45,11 @@ fn check_guardduty(call: &Call<'_>) -> Vec<Finding> {
 fn check_config(call: &Call<'_>) -> Vec<Finding> {
     let (resource, why) = match call.name {
         "DeleteDeliveryChannel" => (
-            Resource::DeliveryChannel {
-                id: text(call.request, "deliveryChannelName").unwrap_or("").to_owned(),
-            },
+            Resource::DeliveryChannel { id: text(call.request, "deliveryChannelName").unwrap_or("").to_owned() },
             "DeleteDeliveryChannel: AWS Config can no longer deliver configuration history or snapshots",
         ),
         name => (
-            Resource::ConfigRecorder {
-                id: text(call.request, "configurationRecorderName").unwrap_or("").to_owned(),
-            },
+            Resource::ConfigRecorder { id: text(call.request, "configurationRecorderName").unwrap_or("").to_owned() },
             if name == "StopConfigurationRecorder" {
                 "StopConfigurationRecorder: AWS Config stops recording resource changes"
             } else {
@@ -103,11 +80,7 @@ fn check_flow_logs(call: &Call<'_>) -> Vec<Finding> {
     let ids = flow_log_ids(call.request);
     let why = format!(
         "DeleteFlowLogs: network traffic of {} is no longer logged",
-        if ids.is_empty() {
-            "the VPC".to_owned()
-        } else {
-            ids.join(", ")
-        }
+        if ids.is_empty() { "the VPC".to_owned() } else { ids.join(", ") }
     );
     vec![FLOW_LOGS.finding(Resource::FlowLogs { ids }, why)]
 }

@@ -59,11 +59,7 @@ fn field<'a>(v: &'a Value, names: &[&str]) -> Option<&'a str> {
 }
 
 fn security_group(id: &str) -> Resource {
-    Resource::SecurityGroup {
-        group_id: Some(id.to_owned()),
-        group_name: None,
-        rules: vec![],
-    }
+    Resource::SecurityGroup { group_id: Some(id.to_owned()), group_name: None, rules: vec![] }
 }
 
 /// The exemption changes of a tagging call (`key` is the deployment's exemption tag key).
@@ -119,11 +115,7 @@ pub fn changes(event_name: &str, request: &Value, key: &str) -> Vec<Change> {
             };
             groups
                 .into_iter()
-                .map(|id| Change {
-                    resource: security_group(id),
-                    granted,
-                    reason: reason.clone(),
-                })
+                .map(|id| Change { resource: security_group(id), granted, reason: reason.clone() })
                 .collect()
         }
         _ => vec![],

@@ -5,10 +5,7 @@ use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, 
 
 /// `kms-key-policy-public`.
 pub const RULE: Rule = Rule::new(RuleId::KmsKeyPolicyPublic, Severity::Critical, EVENTS, check);
-const EVENTS: Events = &[
-    ("kms.amazonaws.com", "PutKeyPolicy"),
-    ("kms.amazonaws.com", "CreateKey"),
-];
+const EVENTS: Events = &[("kms.amazonaws.com", "PutKeyPolicy"), ("kms.amazonaws.com", "CreateKey")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let id = match call.name {
@@ -19,9 +16,7 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
             .and_then(serde_json::Value::as_str),
         _ => text(call.request, "keyId"),
     };
-    let key = Resource::KmsKey {
-        id: id.unwrap_or("").to_owned(),
-    };
+    let key = Resource::KmsKey { id: id.unwrap_or("").to_owned() };
     public_policy(&RULE, key, policy(call.request), "key policy")
 }
 

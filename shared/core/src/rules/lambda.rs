@@ -17,14 +17,9 @@ const EVENTS: Events = &[
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;
-    let function = Resource::Function {
-        id: text(req, "functionName").unwrap_or("").to_owned(),
-    };
+    let function = Resource::Function { id: text(req, "functionName").unwrap_or("").to_owned() };
     if call.name.starts_with("AddPermission") {
-        return public_permission(req)
-            .map(|why| RULE.finding(function, why))
-            .into_iter()
-            .collect();
+        return public_permission(req).map(|why| RULE.finding(function, why)).into_iter().collect();
     }
     let auth = text(req, "authType").unwrap_or("");
     if auth.eq_ignore_ascii_case("NONE") {

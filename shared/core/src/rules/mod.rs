@@ -337,10 +337,9 @@ impl Resource {
             }
             Resource::Detector { id } => vec![format!("arn:{partition}:guardduty:{region}:{account}:detector/{id}")],
             Resource::ConfigRecorder { .. } | Resource::DeliveryChannel { .. } => vec![],
-            Resource::FlowLogs { ids } => ids
-                .iter()
-                .map(|id| format!("arn:{partition}:ec2:{region}:{account}:vpc-flow-log/{id}"))
-                .collect(),
+            Resource::FlowLogs { ids } => {
+                ids.iter().map(|id| format!("arn:{partition}:ec2:{region}:{account}:vpc-flow-log/{id}")).collect()
+            }
         }
     }
 
@@ -349,9 +348,9 @@ impl Resource {
         match self {
             Resource::Bucket { name, .. } | Resource::Trail { name } => name.clone(),
             Resource::AccountPublicAccessBlock { account } => account.clone(),
-            Resource::SecurityGroup {
-                group_id, group_name, ..
-            } => group_id.clone().or_else(|| group_name.clone()).unwrap_or_default(),
+            Resource::SecurityGroup { group_id, group_name, .. } => {
+                group_id.clone().or_else(|| group_name.clone()).unwrap_or_default()
+            }
             Resource::KmsKey { id }
             | Resource::Queue { id }
             | Resource::Topic { id }
@@ -377,13 +376,8 @@ impl Resource {
 fn queue_arn(partition: &str, region: &str, account: &str, url: &str) -> Option<String> {
     let mut parts = url.trim_end_matches('/').rsplit('/');
     let name = parts.next().filter(|n| !n.is_empty())?;
-    let owner = parts
-        .next()
-        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
-    Some(format!(
-        "arn:{partition}:sqs:{region}:{}:{name}",
-        owner.unwrap_or(account)
-    ))
+    let owner = parts.next().filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+    Some(format!("arn:{partition}:sqs:{region}:{}:{name}", owner.unwrap_or(account)))
 }
 
 /// The AWS partition a record comes from: from its region (`cn-` is `aws-cn`, `us-gov-` is
@@ -391,12 +385,9 @@ fn queue_arn(partition: &str, region: &str, account: &str, url: &str) -> Option<
 /// `aws`.
 pub fn partition(record: &Value) -> String {
     let region = text(record, "awsRegion").unwrap_or("");
-    for (prefix, partition) in [
-        ("cn-", "aws-cn"),
-        ("us-gov-", "aws-us-gov"),
-        ("us-isob-", "aws-iso-b"),
-        ("us-iso-", "aws-iso"),
-    ] {
+    for (prefix, partition) in
+        [("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso")]
+    {
         if region.starts_with(prefix) {
             return partition.to_owned();
         }
@@ -452,31 +443,18 @@ impl Rule {
     /// A rule whose calls the native-event rule also sends to remediation, and whose revert
     /// cannot break a legitimate caller.
     pub const fn new(id: RuleId, severity: Severity, events: Events, check: fn(&Call<'_>) -> Vec<Finding>) -> Rule {
-        Rule {
-            id,
-            severity,
-            events,
-            native_trigger: true,
-            revert_breaks_callers: false,
-            check,
-        }
+        Rule { id, severity, events, native_trigger: true, revert_breaks_callers: false, check }
     }
 
     /// The same rule, but one whose calls reach remediation only as trailsight's risky-change
     /// events.
     pub const fn not_native(self) -> Rule {
-        Rule {
-            native_trigger: false,
-            ..self
-        }
+        Rule { native_trigger: false, ..self }
     }
 
     /// The same rule, but one whose revert can break legitimate callers.
     pub const fn breaking_callers(self) -> Rule {
-        Rule {
-            revert_breaks_callers: true,
-            ..self
-        }
+        Rule { revert_breaks_callers: true, ..self }
     }
 
     /// Whether the rule looks at this call.
@@ -486,12 +464,7 @@ impl Rule {
 
     /// A finding of this rule with its usual severity.
     pub fn finding(&self, resource: Resource, reason: String) -> Finding {
-        Finding {
-            rule: self.id,
-            severity: self.severity,
-            resource,
-            reason,
-        }
+        Finding { rule: self.id, severity: self.severity, resource, reason }
     }
 }
 
@@ -565,11 +538,7 @@ pub fn concerns(event_source: &str, event_name: &str) -> bool {
 
 /// The event names the stack's native-event rule must send to remediation.
 pub fn native_trigger_event_names() -> std::collections::BTreeSet<&'static str> {
-    RULES
-        .iter()
-        .filter(|r| r.native_trigger)
-        .flat_map(|r| r.events.iter().map(|(_, n)| *n))
-        .collect()
+    RULES.iter().filter(|r| r.native_trigger).flat_map(|r| r.events.iter().map(|(_, n)| *n)).collect()
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -613,9 +582,7 @@ pub const DEFAULT_EXEMPT_TAG_KEY: &str = "trailsight:exempt";
 
 impl Default for RuleSettings {
     fn default() -> Self {
-        RuleSettings {
-            exempt_tag_key: DEFAULT_EXEMPT_TAG_KEY.to_owned(),
-        }
+        RuleSettings { exempt_tag_key: DEFAULT_EXEMPT_TAG_KEY.to_owned() }
     }
 }
 
@@ -631,23 +598,11 @@ pub fn evaluate_with(record: &Value, settings: &RuleSettings) -> Vec<Finding> {
     let (Some(source), Some(name)) = (text(record, "eventSource"), text(record, "eventName")) else {
         return vec![];
     };
-    if record
-        .get("errorCode")
-        .is_some_and(|e| !e.is_null() && e.as_str() != Some(""))
-    {
+    if record.get("errorCode").is_some_and(|e| !e.is_null() && e.as_str() != Some("")) {
         return vec![];
     }
-    let call = Call {
-        record,
-        name,
-        request: record.get("requestParameters").unwrap_or(&Value::Null),
-        settings,
-    };
-    RULES
-        .iter()
-        .filter(|r| r.concerns(source, name))
-        .flat_map(|r| (r.check)(&call))
-        .collect()
+    let call = Call { record, name, request: record.get("requestParameters").unwrap_or(&Value::Null), settings };
+    RULES.iter().filter(|r| r.concerns(source, name)).flat_map(|r| (r.check)(&call)).collect()
 }
 
 /// The `Trailsight Risky Change` event for one finding on one record.
@@ -665,11 +620,7 @@ pub fn risky_change_event(record: &Value, finding: &Finding) -> Envelope {
         .unwrap_or_else(|| event_time.to_owned());
     let identity = record.get("userIdentity");
     let actor_arn = identity
-        .and_then(|u| {
-            text(u, "arn")
-                .or_else(|| text(u, "invokedBy"))
-                .or_else(|| text(u, "principalId"))
-        })
+        .and_then(|u| text(u, "arn").or_else(|| text(u, "invokedBy")).or_else(|| text(u, "principalId")))
         .unwrap_or("");
     let detail = json!({
         "rule": finding.rule,

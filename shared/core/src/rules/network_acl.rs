@@ -10,10 +10,8 @@ use serde_json::Value;
 
 /// `ec2-network-acl-open-admin-port`.
 pub const RULE: Rule = Rule::new(RuleId::Ec2NetworkAclOpenAdminPort, Severity::High, EVENTS, check);
-const EVENTS: Events = &[
-    ("ec2.amazonaws.com", "CreateNetworkAclEntry"),
-    ("ec2.amazonaws.com", "ReplaceNetworkAclEntry"),
-];
+const EVENTS: Events =
+    &[("ec2.amazonaws.com", "CreateNetworkAclEntry"), ("ec2.amazonaws.com", "ReplaceNetworkAclEntry")];
 
 fn number(v: Option<&Value>) -> Option<i64> {
     match v? {
@@ -43,10 +41,7 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
     if !allow || flag(req.get("egress")) {
         return vec![];
     }
-    let Some(world) = ["cidrBlock", "ipv6CidrBlock"]
-        .iter()
-        .filter_map(|k| text(req, k))
-        .find(|c| cidr::is_world(c))
+    let Some(world) = ["cidrBlock", "ipv6CidrBlock"].iter().filter_map(|k| text(req, k)).find(|c| cidr::is_world(c))
     else {
         return vec![];
     };
@@ -56,10 +51,7 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
         _ => return vec![],
     };
     let range = req.get("portRange");
-    let (from, to) = (
-        number(range.and_then(|r| r.get("from"))),
-        number(range.and_then(|r| r.get("to"))),
-    );
+    let (from, to) = (number(range.and_then(|r| r.get("from"))), number(range.and_then(|r| r.get("to"))));
     if !covers_admin_port(&protocol, from, to) || ephemeral(from, to) {
         return vec![];
     }

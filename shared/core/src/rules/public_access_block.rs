@@ -23,9 +23,7 @@ const EVENTS: Events = &[
 ];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
-    let account = || Resource::AccountPublicAccessBlock {
-        account: call.account(),
-    };
+    let account = || Resource::AccountPublicAccessBlock { account: call.account() };
     match call.name {
         "DeleteBucketPublicAccessBlock" => {
             vec![RULE.finding(call.bucket(), "bucket public access block deleted".to_owned())]
@@ -34,19 +32,12 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
             vec![RULE.finding(account(), "account public access block deleted".to_owned())]
         }
         _ => {
-            let config = call
-                .request
-                .get("PublicAccessBlockConfiguration")
-                .unwrap_or(&Value::Null);
+            let config = call.request.get("PublicAccessBlockConfiguration").unwrap_or(&Value::Null);
             let off = settings_off(config);
             if off.is_empty() {
                 return vec![];
             }
-            let resource = if call.name == "PutBucketPublicAccessBlock" {
-                call.bucket()
-            } else {
-                account()
-            };
+            let resource = if call.name == "PutBucketPublicAccessBlock" { call.bucket() } else { account() };
             let reason = format!(
                 "public access block settings turned off: {} (configuration {})",
                 off.join(", "),
@@ -58,12 +49,7 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
 }
 
 /// The four settings of a public access block.
-pub const SETTINGS: [&str; 4] = [
-    "BlockPublicAcls",
-    "IgnorePublicAcls",
-    "BlockPublicPolicy",
-    "RestrictPublicBuckets",
-];
+pub const SETTINGS: [&str; 4] = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"];
 
 fn off(v: Option<&Value>) -> bool {
     match v {

@@ -29,9 +29,6 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
         .to_owned();
     vec![RULE.finding(
         Resource::DbInstance { id },
-        format!(
-            "{} with PubliclyAccessible true: the instance gets a public address",
-            call.name
-        ),
+        format!("{} with PubliclyAccessible true: the instance gets a public address", call.name),
     )]
 }

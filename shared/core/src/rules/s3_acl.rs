@@ -6,11 +6,8 @@ use serde_json::Value;
 
 /// `s3-bucket-acl-public`: an ACL (bucket, object or object version) granting the public groups.
 pub const RULE: Rule = Rule::new(RuleId::S3BucketAclPublic, Severity::High, EVENTS, check);
-const EVENTS: Events = &[
-    ("s3.amazonaws.com", "PutBucketAcl"),
-    ("s3.amazonaws.com", "PutObjectAcl"),
-    ("s3.amazonaws.com", "CreateBucket"),
-];
+const EVENTS: Events =
+    &[("s3.amazonaws.com", "PutBucketAcl"), ("s3.amazonaws.com", "PutObjectAcl"), ("s3.amazonaws.com", "CreateBucket")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     public_part(call.request)
@@ -54,9 +51,7 @@ pub fn grants(acp: &Value) -> Vec<&Value> {
 /// What in a request makes the ACL public, quoted for the reason line; `None` if nothing.
 pub fn public_part(request: &Value) -> Option<String> {
     if let Some(canned) = request.get("x-amz-acl") {
-        if let Some(c) = strings(canned)
-            .into_iter()
-            .find(|c| PUBLIC_CANNED.contains(&c.to_ascii_lowercase().as_str()))
+        if let Some(c) = strings(canned).into_iter().find(|c| PUBLIC_CANNED.contains(&c.to_ascii_lowercase().as_str()))
         {
             return Some(format!("canned ACL {c}"));
         }
@@ -77,12 +72,7 @@ pub fn public_part(request: &Value) -> Option<String> {
     let acp = request.get("AccessControlPolicy")?;
     grants(acp)
         .into_iter()
-        .find(|g| {
-            g.get("Grantee")
-                .and_then(|e| e.get("URI"))
-                .and_then(Value::as_str)
-                .is_some_and(is_public_grantee)
-        })
+        .find(|g| g.get("Grantee").and_then(|e| e.get("URI")).and_then(Value::as_str).is_some_and(is_public_grantee))
         .map(|g| format!("grant {}", serde_json::to_string(g).unwrap_or_default()))
 }
 

@@ -15,12 +15,7 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
         return vec![];
     };
     policy::first_public(&policy)
-        .map(|st| {
-            RULE.finding(
-                call.bucket(),
-                format!("bucket policy grants anyone access: {}", quote(st)),
-            )
-        })
+        .map(|st| RULE.finding(call.bucket(), format!("bucket policy grants anyone access: {}", quote(st))))
         .into_iter()
         .collect()
 }

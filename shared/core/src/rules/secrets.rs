@@ -4,18 +4,11 @@
 use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 
 /// `secretsmanager-secret-policy-public`.
-pub const RULE: Rule = Rule::new(
-    RuleId::SecretsmanagerSecretPolicyPublic,
-    Severity::Critical,
-    EVENTS,
-    check,
-);
+pub const RULE: Rule = Rule::new(RuleId::SecretsmanagerSecretPolicyPublic, Severity::Critical, EVENTS, check);
 const EVENTS: Events = &[("secretsmanager.amazonaws.com", "PutResourcePolicy")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
-    let secret = Resource::Secret {
-        id: text(call.request, "secretId").unwrap_or("").to_owned(),
-    };
+    let secret = Resource::Secret { id: text(call.request, "secretId").unwrap_or("").to_owned() };
     public_policy(&RULE, secret, policy(call.request), "secret policy")
 }
 

@@ -9,10 +9,8 @@ use serde_json::Value;
 
 /// `ec2-security-group-open-admin-port`: an admin or database port opened to the internet.
 pub const RULE: Rule = Rule::new(RuleId::Ec2SecurityGroupOpenAdminPort, Severity::High, EVENTS, check);
-const EVENTS: Events = &[
-    ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
-    ("ec2.amazonaws.com", "ModifySecurityGroupRules"),
-];
+const EVENTS: Events =
+    &[("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"), ("ec2.amazonaws.com", "ModifySecurityGroupRules")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let (record, req) = (call.record, call.request);
@@ -26,10 +24,7 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
     }
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let group_id = text(req, "groupId")
-        .or_else(|| {
-            req.get("ModifySecurityGroupRulesRequest")
-                .and_then(|r| text(r, "GroupId"))
-        })
+        .or_else(|| req.get("ModifySecurityGroupRulesRequest").and_then(|r| text(r, "GroupId")))
         .or_else(|| {
             record
                 .pointer("/responseElements/securityGroupRuleSet/items/0/groupId")
@@ -37,15 +32,9 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
                 .map(str::to_owned)
         });
     let all = rules.iter().any(|r| r["ipProtocol"] == "-1");
-    let reason = format!(
-        "security group opened to the internet on an admin port: {}",
-        quote(&Value::Array(rules.clone()))
-    );
-    let resource = Resource::SecurityGroup {
-        group_id,
-        group_name: text(req, "groupName"),
-        rules,
-    };
+    let reason =
+        format!("security group opened to the internet on an admin port: {}", quote(&Value::Array(rules.clone())));
+    let resource = Resource::SecurityGroup { group_id, group_name: text(req, "groupName"), rules };
     let mut f = RULE.finding(resource, reason);
     if all {
         f.severity = Severity::Critical;
@@ -98,9 +87,7 @@ fn covers_port(protocol: &str, from: Option<i64>, to: Option<i64>, transport: &s
 
 /// Whether a protocol and port range cover an administration port.
 pub fn covers_admin_port(protocol: &str, from: Option<i64>, to: Option<i64>) -> bool {
-    ["tcp", "udp"]
-        .iter()
-        .any(|t| ADMIN_PORTS.iter().any(|p| covers_port(protocol, from, to, t, *p)))
+    ["tcp", "udp"].iter().any(|t| ADMIN_PORTS.iter().any(|p| covers_port(protocol, from, to, t, *p)))
 }
 
 fn items(v: Option<&Value>) -> Vec<&Value> {
@@ -166,18 +153,14 @@ fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
             }
             // Ranges narrower than the world that cover it together (a /0 was kept above alone).
             let narrow = |c: &&String| !cidr::is_world(c);
-            let v4 = covering
-                .iter()
-                .flat_map(|i| perms[*i].ipv4.iter().filter(narrow).map(String::as_str));
+            let v4 = covering.iter().flat_map(|i| perms[*i].ipv4.iter().filter(narrow).map(String::as_str));
             if cidr::covers_world(v4) {
                 for i in &covering {
                     let part: Vec<String> = perms[*i].ipv4.iter().filter(narrow).cloned().collect();
                     merge(&mut open[*i].0, &part);
                 }
             }
-            let v6 = covering
-                .iter()
-                .flat_map(|i| perms[*i].ipv6.iter().filter(narrow).map(String::as_str));
+            let v6 = covering.iter().flat_map(|i| perms[*i].ipv6.iter().filter(narrow).map(String::as_str));
             if cidr::covers_world(v6) {
                 for i in &covering {
                     let part: Vec<String> = perms[*i].ipv6.iter().filter(narrow).cloned().collect();
@@ -225,11 +208,7 @@ fn authorize_permissions(request: &Value) -> Vec<OpenPermission> {
     // The older flat form: cidrIp with ipProtocol/fromPort/toPort at the top level.
     if let Some(c) = request.get("cidrIp").and_then(Value::as_str) {
         perms.push(OpenPermission {
-            protocol: request
-                .get("ipProtocol")
-                .and_then(Value::as_str)
-                .unwrap_or("-1")
-                .to_owned(),
+            protocol: request.get("ipProtocol").and_then(Value::as_str).unwrap_or("-1").to_owned(),
             from: port(request.get("fromPort")),
             to: port(request.get("toPort")),
             from_raw: request.get("fromPort").cloned(),
@@ -253,10 +232,7 @@ fn created_rules(record: &Value) -> Vec<CreatedRule> {
         .filter(|r| !matches!(r.get("isEgress"), Some(Value::Bool(true))))
         .filter_map(|r| {
             let id = r.get("securityGroupRuleId").and_then(Value::as_str)?;
-            let c = r
-                .get("cidrIpv4")
-                .or_else(|| r.get("cidrIpv6"))
-                .and_then(Value::as_str)?;
+            let c = r.get("cidrIpv4").or_else(|| r.get("cidrIpv6")).and_then(Value::as_str)?;
             Some((
                 id.to_owned(),
                 r.get("ipProtocol").and_then(Value::as_str).unwrap_or("-1").to_owned(),

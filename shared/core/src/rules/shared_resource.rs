@@ -5,12 +5,8 @@ use super::{text, Call, Events, Finding, Resource, Rule, RuleId, Severity};
 use serde_json::Value;
 
 /// `ebs-snapshot-public`: ModifySnapshotAttribute adding createVolumePermission for `all`.
-pub const EBS_SNAPSHOT: Rule = Rule::new(
-    RuleId::EbsSnapshotPublic,
-    Severity::Critical,
-    EBS_SNAPSHOT_EVENTS,
-    check_snapshot,
-);
+pub const EBS_SNAPSHOT: Rule =
+    Rule::new(RuleId::EbsSnapshotPublic, Severity::Critical, EBS_SNAPSHOT_EVENTS, check_snapshot);
 const EBS_SNAPSHOT_EVENTS: Events = &[("ec2.amazonaws.com", "ModifySnapshotAttribute")];
 
 /// `ami-public`: ModifyImageAttribute adding launchPermission for `all`.
@@ -18,16 +14,10 @@ pub const AMI: Rule = Rule::new(RuleId::AmiPublic, Severity::High, AMI_EVENTS, c
 const AMI_EVENTS: Events = &[("ec2.amazonaws.com", "ModifyImageAttribute")];
 
 /// `rds-snapshot-public`: Modify(DB|DBCluster)SnapshotAttribute adding `all` to `restore`.
-pub const RDS_SNAPSHOT: Rule = Rule::new(
-    RuleId::RdsSnapshotPublic,
-    Severity::Critical,
-    RDS_SNAPSHOT_EVENTS,
-    check_db_snapshot,
-);
-const RDS_SNAPSHOT_EVENTS: Events = &[
-    ("rds.amazonaws.com", "ModifyDBSnapshotAttribute"),
-    ("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute"),
-];
+pub const RDS_SNAPSHOT: Rule =
+    Rule::new(RuleId::RdsSnapshotPublic, Severity::Critical, RDS_SNAPSHOT_EVENTS, check_db_snapshot);
+const RDS_SNAPSHOT_EVENTS: Events =
+    &[("rds.amazonaws.com", "ModifyDBSnapshotAttribute"), ("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute")];
 
 /// Whether an EC2 permission change adds the group `all`: `{"add": {"items": [{"group":
 /// "all"}]}}` (or `add` as a list), or the older flat form (`operationType: add` with
@@ -41,11 +31,7 @@ pub fn adds_group_all(request: &Value, attribute: &str) -> bool {
         && ["userGroups", "groupNames", "userGroup", "groups"]
             .iter()
             .filter_map(|k| request.get(*k))
-            .any(|g| {
-                items(g)
-                    .iter()
-                    .any(|v| v.as_str() == Some("all") || text(v, "group") == Some("all"))
-            });
+            .any(|g| items(g).iter().any(|v| v.as_str() == Some("all") || text(v, "group") == Some("all")));
     nested || flat
 }
 
@@ -87,20 +73,14 @@ fn check_image(call: &Call<'_>) -> Vec<Finding> {
 fn check_db_snapshot(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;
     let restore = text(req, "attributeName").is_some_and(|a| a.eq_ignore_ascii_case("restore"));
-    let all = req
-        .get("valuesToAdd")
-        .is_some_and(|v| items(v).iter().any(|x| x.as_str() == Some("all")));
+    let all = req.get("valuesToAdd").is_some_and(|v| items(v).iter().any(|x| x.as_str() == Some("all")));
     if !(restore && all) {
         return vec![];
     }
     let resource = match text(req, "dBClusterSnapshotIdentifier") {
         Some(id) => Resource::DbClusterSnapshot { id: id.to_owned() },
-        None => Resource::DbSnapshot {
-            id: text(req, "dBSnapshotIdentifier").unwrap_or("").to_owned(),
-        },
+        None => Resource::DbSnapshot { id: text(req, "dBSnapshotIdentifier").unwrap_or("").to_owned() },
     };
-    vec![RDS_SNAPSHOT.finding(
-        resource,
-        "restore attribute given the value all: every AWS account can restore the snapshot".into(),
-    )]
+    vec![RDS_SNAPSHOT
+        .finding(resource, "restore attribute given the value all: every AWS account can restore the snapshot".into())]
 }

@@ -28,11 +28,7 @@ pub fn policy<'a>(name: &str, request: &'a Value) -> Option<&'a Value> {
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;
     let arn = text(req, "topicArn")
-        .or_else(|| {
-            call.record
-                .pointer("/responseElements/topicArn")
-                .and_then(Value::as_str)
-        })
+        .or_else(|| call.record.pointer("/responseElements/topicArn").and_then(Value::as_str))
         .or_else(|| text(req, "name"))
         .unwrap_or("");
     let topic = Resource::Topic { id: arn.to_owned() };
@@ -51,10 +47,7 @@ fn check(call: &Call<'_>) -> Vec<Finding> {
             let actions = req.get("actionName").unwrap_or(&Value::Null);
             vec![RULE.finding(
                 topic,
-                format!(
-                    "AddPermission grants every AWS account (*) the topic actions {}",
-                    quote(actions)
-                ),
+                format!("AddPermission grants every AWS account (*) the topic actions {}", quote(actions)),
             )]
         }
     }

@@ -5,18 +5,11 @@ use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, 
 
 /// `sqs-queue-policy-public`.
 pub const RULE: Rule = Rule::new(RuleId::SqsQueuePolicyPublic, Severity::High, EVENTS, check);
-const EVENTS: Events = &[
-    ("sqs.amazonaws.com", "SetQueueAttributes"),
-    ("sqs.amazonaws.com", "CreateQueue"),
-];
+const EVENTS: Events = &[("sqs.amazonaws.com", "SetQueueAttributes"), ("sqs.amazonaws.com", "CreateQueue")];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let url = text(call.request, "queueUrl")
-        .or_else(|| {
-            call.record
-                .pointer("/responseElements/queueUrl")
-                .and_then(|v| v.as_str())
-        })
+        .or_else(|| call.record.pointer("/responseElements/queueUrl").and_then(|v| v.as_str()))
         .or_else(|| text(call.request, "queueName"))
         .unwrap_or("");
     let queue = Resource::Queue { id: url.to_owned() };

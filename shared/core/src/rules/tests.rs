@@ -23,22 +23,14 @@ fn every_case_of_the_table_fires_exactly_the_expected_rules() {
     for c in &cases {
         // When each record is evaluated
         let got: Vec<&str> = evaluate(&c["record"]).iter().map(|f| f.rule.as_str()).collect();
-        let want: Vec<&str> = c["expect"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
+        let want: Vec<&str> = c["expect"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         // Then exactly the expected rules fire
         if got != want {
             failures.push(format!("{}: expected {want:?}, got {got:?}", c["name"]));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    let firing = cases
-        .iter()
-        .filter(|c| !c["expect"].as_array().unwrap().is_empty())
-        .count();
+    let firing = cases.iter().filter(|c| !c["expect"].as_array().unwrap().is_empty()).count();
     assert!(
         firing * 3 >= cases.len() && firing * 3 <= cases.len() * 2,
         "about half must fire: {firing}/{}",
@@ -47,11 +39,7 @@ fn every_case_of_the_table_fires_exactly_the_expected_rules() {
 }
 
 fn case(name: &str) -> Value {
-    all_cases()
-        .into_iter()
-        .find(|c| c["name"] == name)
-        .map(|c| c["record"].clone())
-        .unwrap()
+    all_cases().into_iter().find(|c| c["name"] == name).map(|c| c["record"].clone()).unwrap()
 }
 
 #[test]
@@ -62,14 +50,8 @@ fn risky_change_event_carries_rule_resource_actor_reason_and_record() {
     // When it becomes an event
     let e = risky_change_event(&record, &finding);
     // Then the envelope and detail carry the contract's fields
-    assert_eq!(
-        (e.detail_type.as_str(), e.source.as_str()),
-        ("Trailsight Risky Change", "trailsight")
-    );
-    assert_eq!(
-        e.resources,
-        vec!["arn:aws:ec2:us-east-1:111122223333:security-group/sg-0d921df5d84f7270a"]
-    );
+    assert_eq!((e.detail_type.as_str(), e.source.as_str()), ("Trailsight Risky Change", "trailsight"));
+    assert_eq!(e.resources, vec!["arn:aws:ec2:us-east-1:111122223333:security-group/sg-0d921df5d84f7270a"]);
     let d = &e.detail;
     assert_eq!(d["rule"], "ec2-security-group-open-admin-port");
     assert_eq!(d["severity"], "high");
@@ -92,12 +74,7 @@ fn every_finding_of_the_table_makes_an_event_that_matches_its_schema() {
         for finding in evaluate(&c["record"]) {
             // When it becomes an event, then it matches the published schema
             let e = risky_change_event(&c["record"], &finding);
-            assert!(
-                crate::schemas::check(&e).is_ok(),
-                "{}: {:?}",
-                c["name"],
-                crate::schemas::check(&e)
-            );
+            assert!(crate::schemas::check(&e).is_ok(), "{}: {:?}", c["name"], crate::schemas::check(&e));
         }
     }
 }
@@ -108,14 +85,7 @@ fn public_policy_reason_quotes_the_offending_statement() {
     let f = evaluate(&record).remove(0);
     assert!(f.reason.contains("\"Sid\":\"Public\""), "{}", f.reason);
     assert!(!f.reason.contains("SecureTransport"));
-    assert_eq!(
-        f.resource,
-        Resource::Bucket {
-            name: "acme-data".into(),
-            key: None,
-            version_id: None
-        }
-    );
+    assert_eq!(f.resource, Resource::Bucket { name: "acme-data".into(), key: None, version_id: None });
 }
 
 #[test]
@@ -266,9 +236,7 @@ fn the_exemption_rule_watches_the_deployments_own_tag_key() {
     let record = serde_json::json!({"eventSource": "ec2.amazonaws.com", "eventName": "CreateTags", "eventID": "t",
         "requestParameters": {"resourcesSet": {"items": [{"resourceId": "sg-1"}]},
                               "tagSet": {"items": [{"key": "sec:allow-public", "value": "true"}]}}});
-    let settings = RuleSettings {
-        exempt_tag_key: "sec:allow-public".into(),
-    };
+    let settings = RuleSettings { exempt_tag_key: "sec:allow-public".into() };
     // When evaluated, then it fires with that key and not with the default one
     let fired: Vec<RuleId> = evaluate_with(&record, &settings).iter().map(|f| f.rule).collect();
     assert_eq!(fired, vec![RuleId::TrailsightExemptionChanged]);
@@ -283,10 +251,7 @@ fn resource_arns_use_the_records_partition() {
     let mut china = gov.clone();
     china["awsRegion"] = Value::from("cn-north-1");
     // When they become events, then their ARNs are in those partitions
-    for (record, arn) in [
-        (&gov, "arn:aws-us-gov:ec2:us-gov-west-1:"),
-        (&china, "arn:aws-cn:ec2:cn-north-1:"),
-    ] {
+    for (record, arn) in [(&gov, "arn:aws-us-gov:ec2:us-gov-west-1:"), (&china, "arn:aws-cn:ec2:cn-north-1:")] {
         let f = evaluate(record).remove(0);
         let e = risky_change_event(record, &f);
         assert!(e.resources[0].starts_with(arn), "{:?}", e.resources);
@@ -301,15 +266,9 @@ fn native_rule_event_names() -> std::collections::BTreeSet<String> {
         .split_once("\n  NativeApiCallRule:\n")
         .map(|(_, rest)| rest)
         .expect("template.yaml has a NativeApiCallRule");
-    let list = after
-        .split_once("eventName:\n")
-        .map(|(_, rest)| rest)
-        .expect("NativeApiCallRule matches on detail.eventName");
-    list.lines()
-        .map(str::trim)
-        .map_while(|l| l.strip_prefix("- "))
-        .map(str::to_owned)
-        .collect()
+    let list =
+        after.split_once("eventName:\n").map(|(_, rest)| rest).expect("NativeApiCallRule matches on detail.eventName");
+    list.lines().map(str::trim).map_while(|l| l.strip_prefix("- ")).map(str::to_owned).collect()
 }
 
 /// The source list of the template's `NativeApiCallRule` (a block list).
@@ -318,15 +277,8 @@ fn native_rule_sources() -> std::collections::BTreeSet<String> {
         .split_once("\n  NativeApiCallRule:\n")
         .map(|(_, rest)| rest)
         .expect("template.yaml has a NativeApiCallRule");
-    let list = after
-        .split_once("source:\n")
-        .map(|(_, rest)| rest)
-        .expect("NativeApiCallRule matches on a source list");
-    list.lines()
-        .map(str::trim)
-        .map_while(|l| l.strip_prefix("- "))
-        .map(str::to_owned)
-        .collect()
+    let list = after.split_once("source:\n").map(|(_, rest)| rest).expect("NativeApiCallRule matches on a source list");
+    list.lines().map(str::trim).map_while(|l| l.strip_prefix("- ")).map(str::to_owned).collect()
 }
 
 #[test]

@@ -25,32 +25,14 @@ pub fn stream() -> (String, String) {
 /// A commit of `object` expecting the given versions: ListUsers called `calls` times (one
 /// error) in minute 100, eventID 7 new, with its journal entry.
 pub fn commit(object: &str, stream_version: u64, api_version: u64, calls: u64) -> Commit {
-    let mut c = Commit {
-        object: object.into(),
-        ..Commit::default()
-    };
+    let mut c = Commit { object: object.into(), ..Commit::default() };
     c.streams.insert(
         stream(),
-        StreamSnapshot {
-            seen: vec![(7, 100)],
-            version: stream_version,
-            ..StreamSnapshot::default()
-        },
+        StreamSnapshot { seen: vec![(7, 100)], version: stream_version, ..StreamSnapshot::default() },
     );
     c.new_ids.insert(stream(), vec![(7, 100)]);
-    c.apis.insert(
-        api("ListUsers"),
-        Versioned {
-            value: ApiState::new(100),
-            version: api_version,
-        },
-    );
-    c.counts.push(MinuteCount {
-        api: api("ListUsers"),
-        minute: 100,
-        calls,
-        errors: 1,
-    });
+    c.apis.insert(api("ListUsers"), Versioned { value: ApiState::new(100), version: api_version });
+    c.counts.push(MinuteCount { api: api("ListUsers"), minute: 100, calls, errors: 1 });
     c.journal.insert(
         stream(),
         JournalEntry {
@@ -108,14 +90,8 @@ pub async fn empty_store_loads_nothing<S: BaselineStore>(s: &S) {
 
 /// Given a commit, when loaded back, then the values come back with version 1.
 pub async fn commit_round_trips_with_versions<S: BaselineStore>(s: &S) {
-    assert_eq!(
-        s.commit(&commit("o1", 0, 0, 5)).await.unwrap(),
-        CommitOutcome::Committed
-    );
-    let snap = s
-        .load(&[stream()], &[api("ListUsers"), api("Other")], &[100])
-        .await
-        .unwrap();
+    assert_eq!(s.commit(&commit("o1", 0, 0, 5)).await.unwrap(), CommitOutcome::Committed);
+    let snap = s.load(&[stream()], &[api("ListUsers"), api("Other")], &[100]).await.unwrap();
     let st = &snap.streams[&stream()];
     assert_eq!((st.version, st.seen.clone()), (1, vec![(7, 100)]));
     let a = &snap.apis[&api("ListUsers")];
@@ -127,10 +103,7 @@ pub async fn commit_round_trips_with_versions<S: BaselineStore>(s: &S) {
 /// Given a committed object, when committed again, then nothing more is written.
 pub async fn second_commit_of_an_object_writes_nothing<S: BaselineStore>(s: &S) {
     s.commit(&commit("o1", 0, 0, 5)).await.unwrap();
-    assert_eq!(
-        s.commit(&commit("o1", 1, 1, 5)).await.unwrap(),
-        CommitOutcome::AlreadyCommitted
-    );
+    assert_eq!(s.commit(&commit("o1", 1, 1, 5)).await.unwrap(), CommitOutcome::AlreadyCommitted);
     assert_eq!(s.counts(&api("ListUsers"), 0, 1000).await.unwrap(), vec![(100, 5, 1)]);
 }
 
@@ -141,10 +114,7 @@ pub async fn stale_version_conflicts_and_writes_nothing<S: BaselineStore>(s: &S)
     assert_eq!(s.commit(&commit("o2", 0, 1, 3)).await.unwrap(), CommitOutcome::Conflict);
     assert_eq!(s.status("o2").await.unwrap(), ObjectStatus::New);
     assert_eq!(s.counts(&api("ListUsers"), 0, 1000).await.unwrap(), vec![(100, 5, 1)]);
-    assert_eq!(
-        s.commit(&commit("o2", 1, 1, 3)).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert_eq!(s.commit(&commit("o2", 1, 1, 3)).await.unwrap(), CommitOutcome::Committed);
 }
 
 /// Given two files with calls in the same minute, then the stored count is their sum.

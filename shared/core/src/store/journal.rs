@@ -123,25 +123,9 @@ mod tests {
             apis: vec![("iam".into(), "ListUsers".into()), ("s3".into(), "GetObject".into())],
             strings: vec![],
             slots: vec![
-                JournalSlot {
-                    api: 0,
-                    minute: 5,
-                    calls: 3,
-                    errors: 1,
-                    ..JournalSlot::default()
-                },
-                JournalSlot {
-                    api: 1,
-                    minute: 5,
-                    calls: 9,
-                    ..JournalSlot::default()
-                },
-                JournalSlot {
-                    api: 0,
-                    minute: 6,
-                    calls: 2,
-                    ..JournalSlot::default()
-                },
+                JournalSlot { api: 0, minute: 5, calls: 3, errors: 1, ..JournalSlot::default() },
+                JournalSlot { api: 1, minute: 5, calls: 9, ..JournalSlot::default() },
+                JournalSlot { api: 0, minute: 6, calls: 2, ..JournalSlot::default() },
             ],
         };
         // When one API's counts are asked for minute 5 only

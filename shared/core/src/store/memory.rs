@@ -48,10 +48,7 @@ impl MemoryStore {
     /// since, which loads return for replay (see [`crate::store::journal`]).
     pub fn journaling() -> Self {
         MemoryStore {
-            inner: Mutex::new(Inner {
-                journals: Some(BTreeMap::new()),
-                ..Inner::default()
-            }),
+            inner: Mutex::new(Inner { journals: Some(BTreeMap::new()), ..Inner::default() }),
             ledger_reads: std::sync::atomic::AtomicUsize::new(0),
         }
     }
@@ -62,9 +59,7 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
-        self.inner
-            .lock()
-            .map_err(|_| StoreError::Unavailable("in-memory store poisoned by a panic".to_owned()))
+        self.inner.lock().map_err(|_| StoreError::Unavailable("in-memory store poisoned by a panic".to_owned()))
     }
 }
 
@@ -92,10 +87,7 @@ fn load_journaled(
             stream.state = cp.state.clone();
             stream.live = cp.live.clone();
             for (api, state) in &cp.apis {
-                let value = Versioned {
-                    value: state.clone(),
-                    version: stream.version,
-                };
+                let value = Versioned { value: state.clone(), version: stream.version };
                 snap.apis.insert(api.clone(), value);
             }
         } else {
@@ -154,8 +146,7 @@ impl BaselineStore for MemoryStore {
         }
         let mut snap = Snapshot::default();
         for s in streams {
-            snap.streams
-                .insert(s.clone(), inner.streams.get(s).cloned().unwrap_or_default());
+            snap.streams.insert(s.clone(), inner.streams.get(s).cloned().unwrap_or_default());
         }
         for a in apis {
             if let Some(v) = inner.apis.get(a) {
@@ -170,15 +161,10 @@ impl BaselineStore for MemoryStore {
         if inner.ledger.contains_key(&commit.object) {
             return Ok(CommitOutcome::AlreadyCommitted);
         }
-        let stream_moved = commit
-            .streams
-            .iter()
-            .any(|(k, s)| inner.streams.get(k).map_or(0, |c| c.version) != s.version);
+        let stream_moved =
+            commit.streams.iter().any(|(k, s)| inner.streams.get(k).map_or(0, |c| c.version) != s.version);
         let api_moved = inner.journals.is_none()
-            && commit
-                .apis
-                .iter()
-                .any(|(k, v)| inner.apis.get(k).map_or(0, |c| c.version) != v.version);
+            && commit.apis.iter().any(|(k, v)| inner.apis.get(k).map_or(0, |c| c.version) != v.version);
         if stream_moved || api_moved {
             return Ok(CommitOutcome::Conflict);
         }
@@ -196,13 +182,7 @@ impl BaselineStore for MemoryStore {
             commit_journaled(journals, commit);
         }
         for (k, v) in commit.apis.iter().filter(|_| !journaled) {
-            inner.apis.insert(
-                k.clone(),
-                Versioned {
-                    value: v.value.clone(),
-                    version: v.version + 1,
-                },
-            );
+            inner.apis.insert(k.clone(), Versioned { value: v.value.clone(), version: v.version + 1 });
         }
         for c in &commit.counts {
             let e = inner.counts.entry((c.api.clone(), c.minute)).or_default();
@@ -210,9 +190,7 @@ impl BaselineStore for MemoryStore {
             e.1 += c.errors;
         }
         // A commit without events is done at once (nothing to send).
-        inner
-            .ledger
-            .insert(commit.object.clone(), (commit.events.is_empty(), commit.events.clone()));
+        inner.ledger.insert(commit.object.clone(), (commit.events.is_empty(), commit.events.clone()));
         Ok(CommitOutcome::Committed)
     }
 
@@ -233,11 +211,7 @@ impl BaselineStore for MemoryStore {
 
     async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
         let inner = self.lock()?;
-        Ok(inner
-            .counts
-            .range((api.clone(), from)..(api.clone(), to))
-            .map(|((_, m), (c, e))| (*m, *c, *e))
-            .collect())
+        Ok(inner.counts.range((api.clone(), from)..(api.clone(), to)).map(|((_, m), (c, e))| (*m, *c, *e)).collect())
     }
 }
 
@@ -337,10 +311,7 @@ impl crate::store::ports::LogSource for MemorySource {
         })?;
         let (bytes, etag) = objects
             .get(&(bucket.to_owned(), key.to_owned()))
-            .ok_or_else(|| SourceError::NotFound {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-            })?;
+            .ok_or_else(|| SourceError::NotFound { bucket: bucket.to_owned(), key: key.to_owned() })?;
         Ok(crate::store::ports::Opened {
             size: Some(bytes.len() as u64),
             reader: std::io::Cursor::new(bytes.clone()),
@@ -372,11 +343,7 @@ impl crate::store::ports::LogArchive for MemorySource {
                 b == bucket && k.starts_with(prefix) && listing.start_after.is_none_or(|s| k.as_str() > s)
             })
             .take(listing.max)
-            .map(|((b, k), (_, etag))| ObjectRef {
-                bucket: b.clone(),
-                key: k.clone(),
-                etag: Some(etag.clone()),
-            })
+            .map(|((b, k), (_, etag))| ObjectRef { bucket: b.clone(), key: k.clone(), etag: Some(etag.clone()) })
             .collect())
     }
 

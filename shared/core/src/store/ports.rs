@@ -229,12 +229,7 @@ pub struct SinkError {
 impl SinkError {
     /// A failure where nothing of `total` events was delivered.
     pub fn none_delivered(total: usize, why: impl Into<String>) -> Self {
-        SinkError {
-            failed: total,
-            total,
-            why: why.into(),
-            delivered: vec![],
-        }
+        SinkError { failed: total, total, why: why.into(), delivered: vec![] }
     }
 }
 

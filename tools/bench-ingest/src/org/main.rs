@@ -47,11 +47,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     accounts: u32,
     /// Regions (comma-separated; the first is every account's home region).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "us-east-1,eu-west-1,ap-southeast-2,us-west-2"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = "us-east-1,eu-west-1,ap-southeast-2,us-west-2")]
     regions: Vec<String>,
     /// Measured hours.
     #[arg(long, default_value_t = 1)]
@@ -187,10 +183,10 @@ async fn handle_round(table: &Arc<Table>, files: Vec<Delivery>, second: i64, con
     }
     let mut done = Vec::new();
     while let Some(result) = tasks.join_next().await {
-        done.push(result.unwrap_or_else(|e| FileResult {
-            error: Some(format!("the task died: {e}")),
-            ..FileResult::default()
-        }));
+        done.push(
+            result
+                .unwrap_or_else(|e| FileResult { error: Some(format!("the task died: {e}")), ..FileResult::default() }),
+        );
     }
     done
 }
@@ -244,9 +240,7 @@ fn run(args: &Args) -> Result<serde_json::Value, Error> {
         let n = files.len();
         let results = rt.block_on(handle_round(&table, files, second, args.concurrency));
         let wall_s = t.elapsed().as_secs_f64();
-        let cpu_s = cpu
-            .zip(process_cpu())
-            .map_or(0.0, |(a, b)| b.saturating_sub(a).as_secs_f64());
+        let cpu_s = cpu.zip(process_cpu()).map_or(0.0, |(a, b)| b.saturating_sub(a).as_secs_f64());
         if let Some(failed) = results.iter().find_map(|r| r.error.as_ref()) {
             return Err(Error::Run(format!("a file of round {k} failed: {failed}")));
         }
@@ -256,13 +250,7 @@ fn run(args: &Args) -> Result<serde_json::Value, Error> {
             k - first_round,
         );
         if metering {
-            measured.push(Round {
-                files: results,
-                generate_s,
-                wall_s,
-                cpu_s,
-                model_s: table.model_seconds() - model,
-            });
+            measured.push(Round { files: results, generate_s, wall_s, cpu_s, model_s: table.model_seconds() - model });
         }
     }
     Ok(report::report(args, &streams, &measured, &table))

@@ -22,31 +22,11 @@ pub struct Class {
 /// The classes, quietest first. The busiest account is one of its own, as busy as the busy
 /// account of `make bench-ingest` (about 20,000 records per file).
 pub const CLASSES: [Class; 5] = [
-    Class {
-        name: "quiet",
-        per_mille: 700,
-        rate_scale: 0.02,
-    },
-    Class {
-        name: "light",
-        per_mille: 200,
-        rate_scale: 0.1,
-    },
-    Class {
-        name: "typical",
-        per_mille: 80,
-        rate_scale: 1.0,
-    },
-    Class {
-        name: "busy",
-        per_mille: 19,
-        rate_scale: 8.0,
-    },
-    Class {
-        name: "busiest",
-        per_mille: 1,
-        rate_scale: 33.0,
-    },
+    Class { name: "quiet", per_mille: 700, rate_scale: 0.02 },
+    Class { name: "light", per_mille: 200, rate_scale: 0.1 },
+    Class { name: "typical", per_mille: 80, rate_scale: 1.0 },
+    Class { name: "busy", per_mille: 19, rate_scale: 8.0 },
+    Class { name: "busiest", per_mille: 1, rate_scale: 33.0 },
 ];
 
 /// Share of an account's volume in its first, second, third and further regions.
@@ -100,23 +80,13 @@ mod tests {
     #[test]
     fn a_thousand_accounts_split_into_the_classes_shares_over_every_region() {
         // Given 1,000 accounts over four regions
-        let regions: Vec<String> = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"]
-            .map(String::from)
-            .to_vec();
+        let regions: Vec<String> = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"].map(String::from).to_vec();
         // When the organization's streams are drawn
         let streams = streams(1000, &regions, 7);
         // Then there are 4,000, and each class has its share of the accounts
         assert_eq!(streams.len(), 4000);
-        let accounts_of = |c: usize| {
-            streams
-                .iter()
-                .filter(|s| s.class == c && s.region == "us-east-1")
-                .count()
-        };
-        assert_eq!(
-            (0..CLASSES.len()).map(accounts_of).collect::<Vec<_>>(),
-            vec![700, 200, 80, 19, 1]
-        );
+        let accounts_of = |c: usize| streams.iter().filter(|s| s.class == c && s.region == "us-east-1").count();
+        assert_eq!((0..CLASSES.len()).map(accounts_of).collect::<Vec<_>>(), vec![700, 200, 80, 19, 1]);
         // And a region's volume is the class's times the region's weight
         let busiest: Vec<f64> = streams.iter().filter(|s| s.class == 4).map(|s| s.rate_scale).collect();
         assert_eq!(busiest, vec![33.0, 8.25, 3.3000000000000003, 3.3000000000000003]);

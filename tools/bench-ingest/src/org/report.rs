@@ -33,11 +33,8 @@ const MB_PER_VCPU: f64 = 1769.0;
 
 /// Max, p99 and p50 of some values, with the largest's cell.
 fn spread(cells: &[(&(String, i64), &Cell)], value: impl Fn(&Cell) -> f64) -> Value {
-    let mut values: Vec<(f64, &(String, i64))> = cells
-        .iter()
-        .map(|(k, c)| (value(c), *k))
-        .filter(|(v, _)| *v > 0.0)
-        .collect();
+    let mut values: Vec<(f64, &(String, i64))> =
+        cells.iter().map(|(k, c)| (value(c), *k)).filter(|(v, _)| *v > 0.0).collect();
     values.sort_by(|a, b| a.0.total_cmp(&b.0));
     let sorted: Vec<f64> = values.iter().map(|(v, _)| *v).collect();
     let top = values.last();
@@ -146,11 +143,7 @@ struct Totals {
 }
 
 fn totals(streams: &[Stream], rounds: &[Round]) -> Totals {
-    let mut t = Totals {
-        all: Sums::default(),
-        classes: vec![Sums::default(); CLASSES.len()],
-        round_units: Vec::new(),
-    };
+    let mut t = Totals { all: Sums::default(), classes: vec![Sums::default(); CLASSES.len()], round_units: Vec::new() };
     for r in rounds {
         let mut s = Sums::default();
         for f in &r.files {
@@ -193,11 +186,7 @@ fn class_rows(args: &Args, streams: &[Stream], classes: &[Sums]) -> Vec<Value> {
 /// The report (JSON).
 pub fn report(args: &Args, streams: &[Stream], rounds: &[Round], table: &Table) -> Value {
     let cells = table.take_cells();
-    let Totals {
-        all,
-        classes,
-        round_units,
-    } = totals(streams, rounds);
+    let Totals { all, classes, round_units } = totals(streams, rounds);
     let cpu_s: f64 = rounds.iter().map(|r| r.cpu_s).sum();
     let model_s: f64 = rounds.iter().map(|r| r.model_s).sum();
     let handler_s = (cpu_s - model_s).max(0.0);
@@ -207,10 +196,7 @@ pub fn report(args: &Args, streams: &[Stream], rounds: &[Round], table: &Table) 
     // (the S3 GET and the store's round trips).
     let lambda_ms =
         |f: &crate::FileResult| cpu_ms / vcpu + args.s3_ms + f64::from(f.consumed.round_trips) * args.dynamodb_ms;
-    let round_lambda_s: Vec<f64> = rounds
-        .iter()
-        .map(|r| r.files.iter().map(lambda_ms).sum::<f64>() / 1000.0)
-        .collect();
+    let round_lambda_s: Vec<f64> = rounds.iter().map(|r| r.files.iter().map(lambda_ms).sum::<f64>() / 1000.0).collect();
     let lambda_s: f64 = round_lambda_s.iter().sum();
     let max_instance_s = round_lambda_s.iter().copied().fold(0.0, f64::max);
     let cost = Cost::of(&Consumption {
@@ -283,11 +269,7 @@ pub fn summary(r: &Value) -> String {
     let s = &r["settings"];
     let h = &r["handler"];
     let p = &r["partitions"];
-    let (w, rd, it) = (
-        &p["write_units_per_second"],
-        &p["read_units_per_second"],
-        &p["items_per_second"],
-    );
+    let (w, rd, it) = (&p["write_units_per_second"], &p["read_units_per_second"], &p["items_per_second"]);
     let c = &r["cost_usd"];
     let per100k = |v: f64| {
         if f(&r["records"]) > 0.0 {

@@ -135,13 +135,7 @@ impl ApiModel {
         };
         // Without a learned mean for the hour, the running level (it changes with every
         // minute learned, so only the lack of a mean is kept).
-        mean.unwrap_or_else(|| {
-            if self.avg_minutes > 0.0 {
-                self.avg_calls / self.avg_minutes
-            } else {
-                0.0
-            }
-        })
+        mean.unwrap_or_else(|| if self.avg_minutes > 0.0 { self.avg_calls / self.avg_minutes } else { 0.0 })
     }
 
     /// Expected calls in minute `t`: the seasonal mean plus learned scheduled spikes.
@@ -166,10 +160,7 @@ impl ApiModel {
             _ => 0.0,
         };
         let seasonal = self.seasonal(t);
-        Expectation {
-            seasonal,
-            expected: (seasonal + hour_spike + day_spike).max(0.002),
-        }
+        Expectation { seasonal, expected: (seasonal + hour_spike + day_spike).max(0.002) }
     }
 
     /// [`ApiModel::expected`] of every minute of `[from, to]` (equal values), with one pass
@@ -349,19 +340,10 @@ impl ApiModel {
             s.day = day;
             return;
         }
-        self.day_spikes.push(DaySpike {
-            at,
-            excess,
-            day,
-            days_seen: 1,
-        });
+        self.day_spikes.push(DaySpike { at, excess, day, days_seen: 1 });
         if self.day_spikes.len() > MAX_DAY_SPIKES {
             let weight = |s: &DaySpike| s.excess * MOD_DECAY_PER_DAY.powi((day - s.day).max(0));
-            if let Some((i, _)) = self
-                .day_spikes
-                .iter()
-                .enumerate()
-                .min_by(|a, b| weight(a.1).total_cmp(&weight(b.1)))
+            if let Some((i, _)) = self.day_spikes.iter().enumerate().min_by(|a, b| weight(a.1).total_cmp(&weight(b.1)))
             {
                 self.day_spikes.swap_remove(i);
             }
@@ -415,11 +397,7 @@ impl ApiModel {
         self.avg_calls *= k;
         self.avg_errors *= k;
         self.avg_minutes = self.avg_minutes * k + minutes_decayed(dt);
-        for list in self
-            .attributions
-            .iter_mut()
-            .chain(std::iter::once(&mut self.errors_by_code))
-        {
+        for list in self.attributions.iter_mut().chain(std::iter::once(&mut self.errors_by_code)) {
             for e in list.iter_mut() {
                 e.1 *= k;
             }
@@ -431,10 +409,8 @@ impl ApiModel {
     /// Decayed top values of one attribute (0 caller, 1 agent, 2 error code) as averages per minute.
     pub fn baseline_attributions(&self, attribute: usize) -> Vec<(String, f64)> {
         let minutes = self.avg_minutes.max(1.0);
-        let mut v: Vec<(String, f64)> = self.attributions[attribute]
-            .iter()
-            .map(|(s, n)| (s.to_string(), n / minutes))
-            .collect();
+        let mut v: Vec<(String, f64)> =
+            self.attributions[attribute].iter().map(|(s, n)| (s.to_string(), n / minutes)).collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(5);
         v

@@ -15,17 +15,7 @@ fn values(list: &[(Arc<str>, u32)]) -> impl Iterator<Item = (&Arc<str>, u32)> + 
 fn feed(m: &mut ApiModel, from: i64, to: i64, f: impl Fn(i64) -> u32) {
     for t in from..to {
         let local = (t - 10..t).map(|u| f64::from(f(u))).sum::<f64>() / 10.0;
-        m.learn(
-            t,
-            f(t),
-            none(),
-            [none(), none(), none()],
-            [0.0; 5],
-            local,
-            true,
-            true,
-            None,
-        );
+        m.learn(t, f(t), none(), [none(), none(), none()], [0.0; 5], local, true, true, None);
     }
 }
 
@@ -38,13 +28,7 @@ fn a_kept_seasonal_mean_is_dropped_when_an_hour_closes() {
     let hour = 2 * day + 60;
     let before = m.seasonal(hour);
     // When that hour is learned busy, another hour closes, and the mean is read again
-    feed(&mut m, 2 * day, 2 * day + 121, |t| {
-        if (hour..hour + 60).contains(&t) {
-            40
-        } else {
-            2
-        }
-    });
+    feed(&mut m, 2 * day, 2 * day + 121, |t| if (hour..hour + 60).contains(&t) { 40 } else { 2 });
     let after = m.seasonal(hour);
     // Then it reflects the busy hour, exactly as a model without any kept mean computes it
     assert!(after > before, "{before} -> {after}");
@@ -82,13 +66,7 @@ fn model_learns_a_daily_cycle() {
 fn nightly_job_at_a_fixed_minute_is_expected() {
     // Given a job adding 60 calls at 02:15 every night
     let mut m = ApiModel::new(0);
-    feed(&mut m, 0, 3 * 1440, |t| {
-        if t.rem_euclid(1440) == 2 * 60 + 15 {
-            62
-        } else {
-            2
-        }
-    });
+    feed(&mut m, 0, 3 * 1440, |t| if t.rem_euclid(1440) == 2 * 60 + 15 { 62 } else { 2 });
     // Then 02:15 tomorrow expects it and 02:16 does not
     let next = 3 * 1440 + 2 * 60;
     assert!(m.expected(next + 15) > 40.0);
@@ -105,11 +83,7 @@ fn expectations_of_a_range_equal_those_of_each_minute() {
         _ => 2,
     });
     // When the expectations of ranges across midnight and the job minutes are taken at once
-    for (from, to) in [
-        (3 * 1440 - 100, 3 * 1440 + 200),
-        (3 * 1440 + 130, 3 * 1440 + 140),
-        (5, 5),
-    ] {
+    for (from, to) in [(3 * 1440 - 100, 3 * 1440 + 200), (3 * 1440 + 130, 3 * 1440 + 140), (5, 5)] {
         let range = m.expected_range(from, to);
         // Then each equals the minute's own expectation, bit for bit
         let each: Vec<f64> = (from..=to).map(|t| m.expected(t)).collect();

@@ -19,10 +19,8 @@ fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
 /// The entry of `list` for `value`: first by pointer alone, which reads no string (the bytes
 /// of the other entries are usually out of cache), then by content.
 fn find_shared<'a, T>(list: &'a mut [(Arc<str>, T)], value: &Arc<str>) -> Option<&'a mut (Arc<str>, T)> {
-    let i = list
-        .iter()
-        .position(|e| Arc::ptr_eq(&e.0, value))
-        .or_else(|| list.iter().position(|e| same(&e.0, value)))?;
+    let i =
+        list.iter().position(|e| Arc::ptr_eq(&e.0, value)).or_else(|| list.iter().position(|e| same(&e.0, value)))?;
     list.get_mut(i)
 }
 

@@ -112,10 +112,7 @@ pub struct MinuteWindow {
 impl MinuteWindow {
     /// An empty window whose minutes before `settled_before` count as complete.
     pub fn new(settled_before: i64) -> Self {
-        MinuteWindow {
-            settled_before,
-            ..MinuteWindow::default()
-        }
+        MinuteWindow { settled_before, ..MinuteWindow::default() }
     }
 
     /// Index of the first minute at or after `m`.
@@ -176,10 +173,9 @@ impl MinuteWindow {
             At::File { file, slot } => {
                 let file = self.file(file);
                 match file.and_then(|f| Some((f, &f.slots.get(slot as usize)?.tally))) {
-                    Some((f, t)) => MinuteAttributions {
-                        lists: [&t.by_error, &t.by_caller, &t.by_agent],
-                        strings: &f.strings,
-                    },
+                    Some((f, t)) => {
+                        MinuteAttributions { lists: [&t.by_error, &t.by_caller, &t.by_agent], strings: &f.strings }
+                    }
                     None => MinuteAttributions::default(),
                 }
             }
@@ -188,9 +184,7 @@ impl MinuteWindow {
 
     /// The file numbered `number`.
     fn file(&self, number: u32) -> Option<&Arc<FileValues>> {
-        self.files
-            .get(number.checked_sub(self.first_file)? as usize)
-            .map(|f| &f.0)
+        self.files.get(number.checked_sub(self.first_file)? as usize).map(|f| &f.0)
     }
 
     /// The number of `file` for one more minute referring to it (added when it is not the
@@ -200,8 +194,7 @@ impl MinuteWindow {
             Some((f, refs)) if Arc::ptr_eq(f, file) => *refs += 1,
             _ => self.files.push_back((file.clone(), 1)),
         }
-        self.first_file
-            .saturating_add(self.files.len().saturating_sub(1) as u32)
+        self.first_file.saturating_add(self.files.len().saturating_sub(1) as u32)
     }
 
     /// One minute fewer refers to file `number`; the oldest files no minute refers to are let go.
@@ -223,10 +216,7 @@ impl MinuteWindow {
 
     /// The counts and attributions of the minute at `position`.
     pub fn at(&self, position: usize) -> Option<(Count, MinuteAttributions<'_>)> {
-        Some((
-            self.minutes.get(position)?.count,
-            self.attributions_of(&self.minutes.get(position)?.at),
-        ))
+        Some((self.minutes.get(position)?.count, self.attributions_of(&self.minutes.get(position)?.at)))
     }
 
     /// Minutes with data.
@@ -265,9 +255,7 @@ impl MinuteWindow {
     fn attributed_in(&self, from: i64, to: i64) -> impl Iterator<Item = (&Count, MinuteAttributions<'_>)> + '_ {
         let lo = self.index(from);
         let hi = self.index(to.saturating_add(1)).max(lo);
-        self.minutes
-            .range(lo..hi)
-            .map(|x| (&x.count, self.attributions_of(&x.at)))
+        self.minutes.range(lo..hi).map(|x| (&x.count, self.attributions_of(&x.at)))
     }
 
     /// Adds new counts to minute `d.minute`; its attribution values are merged per attribute,
@@ -285,17 +273,12 @@ impl MinuteWindow {
         // A new minute (the usual case): it refers to its file's values when it can, or they
         // go straight to the end of `values`.
         let at = match d.file {
-            Some((file, slot)) if d.lists.iter().all(|l| l.len() <= MINUTE_ATTRIBUTION_CAP) => At::File {
-                file: self.file_number(file),
-                slot,
-            },
+            Some((file, slot)) if d.lists.iter().all(|l| l.len() <= MINUTE_ATTRIBUTION_CAP) => {
+                At::File { file: self.file_number(file), slot }
+            }
             _ => At::Values(self.push_delta(&d)),
         };
-        let count = Count {
-            minute,
-            calls: d.calls,
-            errors: d.errors,
-        };
+        let count = Count { minute, calls: d.calls, errors: d.errors };
         // A new minute usually comes after every minute held.
         if i == self.minutes.len() {
             self.minutes.push_back(Minute { count, at });
@@ -349,14 +332,9 @@ impl MinuteWindow {
             }
             self.cap(&mut more);
             let from = self.values.len();
-            self.values
-                .extend_from_slice(had.get(bounds[a]..bounds[a + 1]).unwrap_or_default());
+            self.values.extend_from_slice(had.get(bounds[a]..bounds[a + 1]).unwrap_or_default());
             for (s, n) in more {
-                match self
-                    .values
-                    .get_mut(from..)
-                    .and_then(|l| l.iter_mut().find(|e| e.0 == s))
-                {
+                match self.values.get_mut(from..).and_then(|l| l.iter_mut().find(|e| e.0 == s)) {
                     Some(e) => e.1 += n,
                     None => self.values.push((s, n)),
                 }
@@ -371,10 +349,7 @@ impl MinuteWindow {
             *end = (self.values.len() - start) as u8;
         }
         if let Some(x) = self.minutes.get_mut(i) {
-            x.at = At::Values(Span {
-                start: start as u32,
-                ends,
-            });
+            x.at = At::Values(Span { start: start as u32, ends });
         }
     }
 
@@ -400,10 +375,7 @@ impl MinuteWindow {
             }
             *end = (self.values.len() - start) as u8;
         }
-        Span {
-            start: start as u32,
-            ends,
-        }
+        Span { start: start as u32, ends }
     }
 
     /// Keeps the [`MINUTE_ATTRIBUTION_CAP`] values with most calls (ties by text).
@@ -483,15 +455,8 @@ impl MinuteWindow {
                 continue;
             };
             let start = s.start as usize;
-            let codes = self
-                .values
-                .get(start..start + usize::from(s.ends[0]))
-                .unwrap_or_default();
-            errors += codes
-                .iter()
-                .filter(|e| e.0 == code)
-                .map(|e| u64::from(e.1))
-                .sum::<u64>();
+            let codes = self.values.get(start..start + usize::from(s.ends[0])).unwrap_or_default();
+            errors += codes.iter().filter(|e| e.0 == code).map(|e| u64::from(e.1)).sum::<u64>();
         }
         (calls, errors)
     }

@@ -77,10 +77,7 @@ impl From<MinuteWindow> for WindowRepr {
                 (c.minute, d)
             })
             .collect();
-        WindowRepr {
-            minutes,
-            settled_before: w.settled_before,
-        }
+        WindowRepr { minutes, settled_before: w.settled_before }
     }
 }
 
@@ -90,11 +87,7 @@ impl PartialEq for MinuteWindow {
     fn eq(&self, other: &Self) -> bool {
         let texts = |v: Values| v.map(|(s, n)| (s.clone(), n)).collect::<Vec<_>>();
         self.settled_before == other.settled_before
-            && self
-                .minutes
-                .iter()
-                .map(|x| x.count)
-                .eq(other.minutes.iter().map(|x| x.count))
+            && self.minutes.iter().map(|x| x.count).eq(other.minutes.iter().map(|x| x.count))
             && (0..self.len()).all(|i| match (self.at(i), other.at(i)) {
                 (Some((_, a)), Some((_, b))) => {
                     texts(a.by_error()) == texts(b.by_error())

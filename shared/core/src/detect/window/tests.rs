@@ -40,11 +40,7 @@ impl Delta {
 }
 
 fn named(prefix: &str, counts: &[u32]) -> Vec<(String, u32)> {
-    counts
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (format!("{prefix}{i}"), *n))
-        .collect()
+    counts.iter().enumerate().map(|(i, n)| (format!("{prefix}{i}"), *n)).collect()
 }
 
 fn borrowed(list: &[(String, u32)]) -> Vec<(&str, u32)> {
@@ -58,20 +54,12 @@ fn texts(v: Values) -> Vec<(String, u32)> {
 #[test]
 fn a_minute_keeps_its_three_attributes_apart_and_capped_when_deltas_merge() {
     // Given a minute with one error code, nine callers (one over the cap) and two agents
-    let first = [
-        named("code", &[3]),
-        named("caller", &[1, 2, 3, 4, 5, 6, 7, 8, 9]),
-        named("agent", &[10, 10]),
-    ];
+    let first = [named("code", &[3]), named("caller", &[1, 2, 3, 4, 5, 6, 7, 8, 9]), named("agent", &[10, 10])];
     let d1 = Delta::new([&borrowed(&first[0]), &borrowed(&first[1]), &borrowed(&first[2])]);
     let mut w = MinuteWindow::new(0);
     w.add(d1.at(7, 20, 3));
     // When a later file adds a second code, more calls of a known caller and a new agent
-    let more = [
-        named("code", &[0, 4]),
-        named("caller", &[0, 0, 0, 0, 0, 0, 0, 0, 40]),
-        named("agent", &[0, 0, 5]),
-    ];
+    let more = [named("code", &[0, 4]), named("caller", &[0, 0, 0, 0, 0, 0, 0, 0, 40]), named("agent", &[0, 0, 5])];
     let d2 = Delta::new([&borrowed(&more[0]), &borrowed(&more[1]), &borrowed(&more[2])]);
     w.add(d2.at(7, 20, 4));
     // Then each attribute is merged and capped on its own, as capped lists of strings are
@@ -105,11 +93,7 @@ fn a_value_loaded_from_a_store_merges_with_the_same_text_from_a_new_file() {
     for callers in [2usize, 40] {
         let names: Vec<String> = (0..callers).map(|i| format!("arn:aws:iam::1:user/u{i}")).collect();
         let list: Vec<(&str, u32)> = names.iter().map(|s| (s.as_str(), 1)).collect();
-        let d = Delta::new([
-            &[("AccessDenied", 1)],
-            &list[..MINUTE_ATTRIBUTION_CAP.min(callers)],
-            &[],
-        ]);
+        let d = Delta::new([&[("AccessDenied", 1)], &list[..MINUTE_ATTRIBUTION_CAP.min(callers)], &[]]);
         let mut w = MinuteWindow::new(0);
         w.add(d.at(5, 2, 1));
         let more: Vec<(&str, u32)> = list[MINUTE_ATTRIBUTION_CAP.min(callers)..].to_vec();
@@ -209,11 +193,7 @@ fn a_minute_from_one_file_reads_its_values_from_the_file_until_another_file_adds
     // Given a file with two minutes of one API
     let mut interned = vec![];
     let lists = |caller: &str, n: u32| {
-        [
-            vec![("AccessDenied".to_owned(), 1)],
-            vec![(caller.to_owned(), n)],
-            vec![("cli".to_owned(), n)],
-        ]
+        [vec![("AccessDenied".to_owned(), 1)], vec![(caller.to_owned(), n)], vec![("cli".to_owned(), n)]]
     };
     let f1 = file_of(&mut interned, &[(7, 3, 1, lists("a", 3)), (8, 2, 1, lists("b", 2))]);
     let mut w = MinuteWindow::new(0);
@@ -321,11 +301,7 @@ fn capped_lists_keep_the_largest_values() {
 fn window_sums_cover_exactly_the_last_minutes() {
     let mut w = MinuteWindow::default();
     for m in (0..10).rev() {
-        w.add(MinuteDelta {
-            minute: m,
-            calls: 1,
-            ..MinuteDelta::default()
-        });
+        w.add(MinuteDelta { minute: m, calls: 1, ..MinuteDelta::default() });
     }
     assert_eq!(w.sum_calls(9, 5), 5);
     assert_eq!(w.sum_calls(2, 5), 3);

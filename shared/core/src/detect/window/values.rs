@@ -82,10 +82,7 @@ impl<'a> Iterator for Values<'a> {
 
 impl<'a> MinuteAttributions<'a> {
     fn values(&self, attribute: usize) -> Values<'a> {
-        Values {
-            items: self.lists[attribute].iter(),
-            strings: self.strings,
-        }
+        Values { items: self.lists[attribute].iter(), strings: self.strings }
     }
 
     /// Errors per errorCode.

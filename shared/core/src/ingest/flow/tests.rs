@@ -53,21 +53,14 @@ fn total_calls(store: &MemoryStore) -> u64 {
         event_source: "iam.amazonaws.com".into(),
         event_name: "ListUsers".into(),
     };
-    pollster::block_on(store.counts(&api, 0, i64::MAX))
-        .unwrap()
-        .iter()
-        .map(|c| c.1)
-        .sum()
+    pollster::block_on(store.counts(&api, 0, i64::MAX)).unwrap().iter().map(|c| c.1).sum()
 }
 
 #[test]
 fn duplicate_delivery_does_not_double_count() {
     // Given a file ingested once
     let (store, sink) = (MemoryStore::default(), MemorySink::default());
-    assert_eq!(
-        run(&store, &sink, F1, &file(0..10, 1)).unwrap().disposition,
-        Disposition::Processed
-    );
+    assert_eq!(run(&store, &sink, F1, &file(0..10, 1)).unwrap().disposition, Disposition::Processed);
     // When the same notification is delivered again
     let again = run(&store, &sink, F1, &file(0..10, 1)).unwrap();
     // Then it is recognised and nothing is counted twice
@@ -123,19 +116,8 @@ fn retry_after_an_event_delivery_failure_sends_the_events_once() {
     let retry = run(&store, &sink, F1, text).unwrap();
     let third = run(&store, &sink, F1, text).unwrap();
     // Then each event reached the sink exactly once and the counts are not doubled
-    let expected = if crate::rules::concerns("cloudtrail.amazonaws.com", "StopLogging") {
-        1
-    } else {
-        0
-    };
-    assert_eq!(
-        retry.disposition,
-        if expected == 1 {
-            Disposition::Resent
-        } else {
-            Disposition::Duplicate
-        }
-    );
+    let expected = if crate::rules::concerns("cloudtrail.amazonaws.com", "StopLogging") { 1 } else { 0 };
+    assert_eq!(retry.disposition, if expected == 1 { Disposition::Resent } else { Disposition::Duplicate });
     assert_eq!(third.disposition, Disposition::Duplicate);
     assert_eq!(sink.events().len(), expected);
 }
@@ -209,10 +191,7 @@ impl BaselineStore for RaceOnce {
 #[test]
 fn concurrent_invocations_on_the_same_state_both_count_exactly_once() {
     // Given another invocation that commits between this one's load and commit
-    let store = RaceOnce {
-        inner: MemoryStore::default(),
-        raced: false.into(),
-    };
+    let store = RaceOnce { inner: MemoryStore::default(), raced: false.into() };
     // When this one commits, it conflicts, reloads and applies again
     let r = run(&store, &MemorySink::default(), F1, &file(0..10, 1)).unwrap();
     // Then both files count exactly once
@@ -277,14 +256,9 @@ fn same_events_as_replay(store: &MemoryStore) {
     for (k, p) in &files {
         let b = count_log(std::fs::File::open(p).unwrap(), &p.to_string_lossy(), Some(k), true).unwrap();
         replayed.extend(pipeline.apply(Some(k), b.clone()));
-        pollster::block_on(ingest(
-            store,
-            &sink,
-            &DetectorConfig::default(),
-            &p.to_string_lossy(),
-            k,
-            || async { Ok(b) },
-        ))
+        pollster::block_on(ingest(store, &sink, &DetectorConfig::default(), &p.to_string_lossy(), k, || async {
+            Ok(b)
+        }))
         .unwrap();
     }
     // Then the store-backed run emits exactly the same events

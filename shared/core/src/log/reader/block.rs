@@ -35,14 +35,8 @@ pub(super) struct Blocks<'a> {
 
 impl<'a> Blocks<'a> {
     pub(super) fn new(s: &'a [u8]) -> Self {
-        let mut blocks = Blocks {
-            s,
-            base: 0,
-            quotes: [0; BATCH],
-            delimiters: [0; BATCH],
-            backslashes: [0; BATCH],
-            carry: 0,
-        };
+        let mut blocks =
+            Blocks { s, base: 0, quotes: [0; BATCH], delimiters: [0; BATCH], backslashes: [0; BATCH], carry: 0 };
         blocks.fill(0);
         blocks
     }
@@ -248,11 +242,7 @@ struct Masks {
 impl Masks {
     #[inline(always)]
     fn new(a: u8, b: u8) -> Self {
-        Masks {
-            want: (u8x16::splat(a), u8x16::splat(b)),
-            a: 0,
-            b: 0,
-        }
+        Masks { want: (u8x16::splat(a), u8x16::splat(b)), a: 0, b: 0 }
     }
 
     #[inline(always)]
@@ -343,14 +333,7 @@ mod tests {
 
     #[test]
     fn escaped_quotes_and_backslashes_across_block_boundaries_are_read_as_a_byte_scan_would() {
-        for content in [
-            r#"ab\"cd"#,
-            r#"ab\\"#,
-            r#"\\\"x"#,
-            r#"\\\\\\\\"#,
-            r#"a\\\\\"b\\"#,
-            "plain",
-        ] {
+        for content in [r#"ab\"cd"#, r#"ab\\"#, r#"\\\"x"#, r#"\\\\\\\\"#, r#"a\\\\\"b\\"#, "plain"] {
             for prefix in 40..140 {
                 // Given a string whose escapes fall on every position around 64 and 128
                 let s = string_at(prefix, content);
@@ -359,11 +342,7 @@ mod tests {
                 let mut blocks = Blocks::new(&s);
                 let got = blocks.string_end(from);
                 // Then it is where a byte-by-byte scan finds it
-                assert_eq!(
-                    got,
-                    reference_string_end(&s, from),
-                    "content {content:?} prefix {prefix}"
-                );
+                assert_eq!(got, reference_string_end(&s, from), "content {content:?} prefix {prefix}");
                 assert_eq!(got.unwrap().0, from + content.len());
             }
         }
@@ -495,9 +474,6 @@ mod tests {
         let (open, close) = if array { (b'[', b']') } else { (b'{', b'}') };
         let open_at = open_at.min(body.len());
         body.insert(open_at, open);
-        (
-            Blocks::new(&body).nested_end(open_at, open, close),
-            reference_nested_end(&body, open_at, open, close),
-        )
+        (Blocks::new(&body).nested_end(open_at, open, close), reference_nested_end(&body, open_at, open, close))
     }
 }

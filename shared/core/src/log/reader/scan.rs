@@ -118,10 +118,7 @@ impl<'a> Cursor<'a> {
     #[inline(never)]
     fn unexpected(&mut self, what: &str, found: u8) -> Stop {
         let at = self.i;
-        self.invalid(format!(
-            "expected {what} at record byte {at}, found {:?}",
-            char::from(found)
-        ))
+        self.invalid(format!("expected {what} at record byte {at}, found {:?}", char::from(found)))
     }
 
     /// The byte at the cursor after any whitespace.
@@ -224,11 +221,7 @@ impl<'a> Cursor<'a> {
 
     /// Index of the first delimiter after the byte at the cursor; `None` when the text ends first.
     fn delimited_end(&self) -> Option<usize> {
-        self.s
-            .get(self.i..)?
-            .iter()
-            .position(|&b| is_delimiter(b))
-            .map(|e| self.i + e.max(1))
+        self.s.get(self.i..)?.iter().position(|&b| is_delimiter(b)).map(|e| self.i + e.max(1))
     }
 
     fn read_only(&mut self) -> Step<Option<bool>> {
@@ -308,9 +301,7 @@ fn text<'a>(s: &'a [u8], valid: Option<&'a str>, span: Option<Span>, f: usize) -
         }
         .map(Cow::Borrowed)
     };
-    decoded
-        .map(Some)
-        .ok_or_else(|| ScanError::Invalid(format!("{} is not a valid JSON string", FIELD_NAMES[f])))
+    decoded.map(Some).ok_or_else(|| ScanError::Invalid(format!("{} is not a valid JSON string", FIELD_NAMES[f])))
 }
 
 /// What a top-level key of a record is to the scanner.
@@ -372,12 +363,7 @@ fn identity_key(key: &[u8]) -> Option<usize> {
 pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
     let mut spans: Spans = [None; FIELDS];
     let mut read_only = None;
-    let mut c = Cursor {
-        s,
-        i: 0,
-        blocks: Blocks::new(s),
-        why: ScanError::Incomplete,
-    };
+    let mut c = Cursor { s, i: 0, blocks: Blocks::new(s), why: ScanError::Incomplete };
     let scanned = c.object(|c, key| {
         let field = match top_key(key) {
             TopKey::Field(f) => f,
@@ -404,10 +390,7 @@ pub fn record(s: &[u8]) -> Scan<(Fields<'_>, usize)> {
     }
     let len = c.i;
     let valid = simdutf8::basic::from_utf8(&s[..len]).ok();
-    let mut fields = Fields {
-        read_only,
-        ..Fields::default()
-    };
+    let mut fields = Fields { read_only, ..Fields::default() };
     for (f, slot) in fields.strings.iter_mut().enumerate() {
         *slot = text(s, valid, spans[f], f)?;
     }
@@ -499,11 +482,7 @@ mod tests {
         let (b, m) = record(&spaced[1..]).unwrap();
         // Then they give the same fields, each up to its closing brace
         let fields = |f: &Fields<'_>| {
-            (
-                f.get(Field::EventName).map(str::to_owned),
-                f.get(Field::Arn).map(str::to_owned),
-                f.read_only,
-            )
+            (f.get(Field::EventName).map(str::to_owned), f.get(Field::Arn).map(str::to_owned), f.read_only)
         };
         assert_eq!(fields(&a), fields(&b));
         assert_eq!((n, m), (compact.len(), spaced.len() - 1));

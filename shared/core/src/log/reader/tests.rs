@@ -26,14 +26,9 @@ struct Out {
 }
 
 fn read(bytes: &[u8]) -> (Result<ReadSummary, ReadError>, Out) {
-    let mut out = Out {
-        ok: vec![],
-        rejected: vec![],
-    };
+    let mut out = Out { ok: vec![], rejected: vec![] };
     let r = read_log(bytes, |r| match r {
-        Ok(rec) => out
-            .ok
-            .push((rec.event_name.to_string(), rec.event_id.map(|c| c.to_string()))),
+        Ok(rec) => out.ok.push((rec.event_name.to_string(), rec.event_id.map(|c| c.to_string()))),
         Err(rej) => out.rejected.push(rej),
     });
     (r, out)
@@ -125,11 +120,7 @@ fn invalid_utf8_in_a_wanted_field_rejects_only_that_record() {
     // Then that record is rejected with the field named, and the other one counts
     assert_eq!(r.unwrap().records, 1);
     assert_eq!(out.ok[0].0, "Good");
-    assert!(
-        out.rejected[0].reason.contains("eventName is not a valid JSON string"),
-        "{:?}",
-        out.rejected
-    );
+    assert!(out.rejected[0].reason.contains("eventName is not a valid JSON string"), "{:?}", out.rejected);
 }
 
 #[test]
@@ -166,12 +157,7 @@ fn null_and_missing_optional_fields_are_normal() {
     let mut got = None;
     read_log(doc(&[r.to_owned()]).as_bytes(), |x| {
         let x = x.unwrap();
-        got = Some((
-            x.aws_region.is_none(),
-            x.error_code.is_none(),
-            x.caller.is_none(),
-            x.read_only,
-        ));
+        got = Some((x.aws_region.is_none(), x.error_code.is_none(), x.caller.is_none(), x.read_only));
     })
     .unwrap();
     assert_eq!(got, Some((true, true, true, Some(false))));
@@ -189,13 +175,7 @@ fn corrupt_gzip_is_a_file_error() {
     let (r, _) = read(&bytes);
     // Then the file is rejected with a gzip error that says what to do
     let e = r.unwrap_err();
-    assert!(
-        matches!(
-            e,
-            ReadError::Gzip { .. } | ReadError::Truncated { .. } | ReadError::Syntax { .. }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, ReadError::Gzip { .. } | ReadError::Truncated { .. } | ReadError::Syntax { .. }), "{e}");
 }
 
 #[test]
@@ -221,19 +201,13 @@ fn truncated_json_is_a_file_error_with_the_offset() {
 #[test]
 fn missing_closing_brackets_are_truncation() {
     let text = format!(r#"{{"Records":[{}"#, rec("a", "X"));
-    assert!(matches!(
-        read(text.as_bytes()).0.unwrap_err(),
-        ReadError::Truncated { .. }
-    ));
+    assert!(matches!(read(text.as_bytes()).0.unwrap_err(), ReadError::Truncated { .. }));
 }
 
 #[test]
 fn document_without_records_is_not_cloudtrail() {
     for text in [r#"{}"#, r#"{"foo":[1,2,{"a":"}"}],"bar":null}"#, r#"{"records":[]}"#] {
-        assert!(
-            matches!(read(text.as_bytes()).0.unwrap_err(), ReadError::NoRecords),
-            "{text}"
-        );
+        assert!(matches!(read(text.as_bytes()).0.unwrap_err(), ReadError::NoRecords), "{text}");
     }
 }
 
@@ -241,19 +215,10 @@ fn document_without_records_is_not_cloudtrail() {
 fn empty_and_non_json_objects_are_rejected() {
     assert!(matches!(read(b"").0.unwrap_err(), ReadError::Empty));
     assert!(matches!(read(b"   ").0.unwrap_err(), ReadError::Empty));
-    assert!(matches!(
-        read(b"PK\x03\x04 zip file").0.unwrap_err(),
-        ReadError::Syntax { offset: 0, .. }
-    ));
+    assert!(matches!(read(b"PK\x03\x04 zip file").0.unwrap_err(), ReadError::Syntax { offset: 0, .. }));
     assert!(matches!(read(b"[1,2]").0.unwrap_err(), ReadError::Syntax { .. }));
-    assert!(matches!(
-        read(br#"{"Records":{}}"#).0.unwrap_err(),
-        ReadError::Syntax { .. }
-    ));
-    assert!(matches!(
-        read(br#"{"Records":[]} trailing"#).0.unwrap_err(),
-        ReadError::Syntax { .. }
-    ));
+    assert!(matches!(read(br#"{"Records":{}}"#).0.unwrap_err(), ReadError::Syntax { .. }));
+    assert!(matches!(read(br#"{"Records":[]} trailing"#).0.unwrap_err(), ReadError::Syntax { .. }));
 }
 
 #[test]
@@ -270,9 +235,7 @@ fn other_top_level_keys_are_skipped() {
 
 #[test]
 fn every_event_version_from_1_0_to_1_11_parses() {
-    for v in [
-        "1.0", "1.01", "1.02", "1.03", "1.04", "1.05", "1.06", "1.07", "1.08", "1.09", "1.10", "1.11",
-    ] {
+    for v in ["1.0", "1.01", "1.02", "1.03", "1.04", "1.05", "1.06", "1.07", "1.08", "1.09", "1.10", "1.11"] {
         let r = rec("a", "X").replace("1.08", v);
         assert_eq!(read(doc(&[r]).as_bytes()).0.unwrap().records, 1, "{v}");
     }

@@ -89,10 +89,7 @@ mod tests {
         assert_eq!(parse_event_minute("1970-01-01T00:01:59Z"), Some(1));
         assert_eq!(parse_event_minute("2017-06-01T08:00:00Z"), Some(1_496_304_000 / 60));
         assert_eq!(parse_event_minute("2024-02-29T23:59:00.123Z"), Some(1_709_251_140 / 60));
-        assert_eq!(
-            parse_event_minute("2017-06-01T10:00:00+02:00"),
-            Some(1_496_304_000 / 60)
-        );
+        assert_eq!(parse_event_minute("2017-06-01T10:00:00+02:00"), Some(1_496_304_000 / 60));
     }
 
     #[test]

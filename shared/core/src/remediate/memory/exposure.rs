@@ -43,9 +43,7 @@ impl MemoryAdmins {
 
     /// A resource's policy and tags as they stand.
     pub fn resource_policy_state(&self, kind: PolicyKind, id: &str) -> Option<PolicyState> {
-        self.exposure(|e| e.policies.get(&(kind, id.to_owned())).cloned())
-            .ok()
-            .flatten()
+        self.exposure(|e| e.policies.get(&(kind, id.to_owned())).cloned()).ok().flatten()
     }
 
     /// Sets a function's access.
@@ -65,9 +63,7 @@ impl MemoryAdmins {
 
     /// A snapshot's or image's sharing as it stands.
     pub fn shared(&self, kind: SharedKind, id: &str) -> Option<Sharing> {
-        self.exposure(|e| e.shares.get(&(kind, id.to_owned())).cloned())
-            .ok()
-            .flatten()
+        self.exposure(|e| e.shares.get(&(kind, id.to_owned())).cloned()).ok().flatten()
     }
 
     /// Sets a network ACL.
@@ -123,17 +119,12 @@ impl MemoryAdmins {
 
 impl ResourcePolicyAdmin for MemoryAdmins {
     async fn resource_policy(&self, kind: PolicyKind, id: &str) -> Result<PolicyState, AdminError> {
-        self.seen(|e| e.policies.get(&(kind, id.to_owned())).cloned())?
-            .ok_or_else(|| missing(kind.noun(), id))
+        self.seen(|e| e.policies.get(&(kind, id.to_owned())).cloned())?.ok_or_else(|| missing(kind.noun(), id))
     }
     async fn put_resource_policy(&self, kind: PolicyKind, id: &str, policy: &str) -> Result<(), AdminError> {
         self.write(put_action(kind))?;
-        self.exposure(|e| {
-            e.policies
-                .get_mut(&(kind, id.to_owned()))
-                .map(|p| p.policy = Some(policy.to_owned()))
-        })?
-        .ok_or_else(|| missing(kind.noun(), id))
+        self.exposure(|e| e.policies.get_mut(&(kind, id.to_owned())).map(|p| p.policy = Some(policy.to_owned())))?
+            .ok_or_else(|| missing(kind.noun(), id))
     }
     async fn delete_resource_policy(&self, kind: PolicyKind, id: &str) -> Result<(), AdminError> {
         if !kind.deletable() {
@@ -169,8 +160,7 @@ fn delete_action(kind: PolicyKind) -> &'static str {
 
 impl FunctionAdmin for MemoryAdmins {
     async fn function_access(&self, function: &str) -> Result<FunctionAccess, AdminError> {
-        self.seen(|e| e.functions.get(function).cloned())?
-            .ok_or_else(|| missing("function", function))
+        self.seen(|e| e.functions.get(function).cloned())?.ok_or_else(|| missing("function", function))
     }
     async fn remove_permission(&self, function: &str, statement_id: &str) -> Result<(), AdminError> {
         self.write("lambda:RemovePermission")?;
@@ -191,10 +181,7 @@ impl FunctionAdmin for MemoryAdmins {
     async fn require_iam_auth(&self, function: &str) -> Result<(), AdminError> {
         self.write("lambda:UpdateFunctionUrlConfig")?;
         self.exposure(|e| {
-            e.functions
-                .get_mut(function)
-                .filter(|f| f.url_auth.is_some())
-                .map(|f| f.url_auth = Some("AWS_IAM".into()))
+            e.functions.get_mut(function).filter(|f| f.url_auth.is_some()).map(|f| f.url_auth = Some("AWS_IAM".into()))
         })?
         .ok_or_else(|| missing("function URL of", function))
     }
@@ -211,8 +198,7 @@ fn share_action(kind: SharedKind) -> &'static str {
 
 impl SharingAdmin for MemoryAdmins {
     async fn sharing(&self, kind: SharedKind, id: &str) -> Result<Sharing, AdminError> {
-        self.seen(|e| e.shares.get(&(kind, id.to_owned())).cloned())?
-            .ok_or_else(|| missing("snapshot or image", id))
+        self.seen(|e| e.shares.get(&(kind, id.to_owned())).cloned())?.ok_or_else(|| missing("snapshot or image", id))
     }
     async fn unshare_public(&self, kind: SharedKind, id: &str) -> Result<(), AdminError> {
         self.write(share_action(kind))?;
@@ -223,16 +209,14 @@ impl SharingAdmin for MemoryAdmins {
 
 impl NetworkAclAdmin for MemoryAdmins {
     async fn network_acl(&self, id: &str) -> Result<NetworkAcl, AdminError> {
-        self.seen(|e| e.acls.get(id).cloned())?
-            .ok_or_else(|| missing("network ACL", id))
+        self.seen(|e| e.acls.get(id).cloned())?.ok_or_else(|| missing("network ACL", id))
     }
     async fn delete_acl_entry(&self, id: &str, rule_number: i64, egress: bool) -> Result<(), AdminError> {
         self.write("ec2:DeleteNetworkAclEntry")?;
         self.exposure(|e| {
             let acl = e.acls.get_mut(id)?;
             let before = acl.entries.len();
-            acl.entries
-                .retain(|x: &AclEntry| !(x.rule_number == rule_number && x.egress == egress));
+            acl.entries.retain(|x: &AclEntry| !(x.rule_number == rule_number && x.egress == egress));
             (acl.entries.len() < before).then_some(())
         })?
         .ok_or_else(|| missing("network ACL entry", &format!("{id}/{rule_number}")))
@@ -241,8 +225,7 @@ impl NetworkAclAdmin for MemoryAdmins {
 
 impl DbInstanceAdmin for MemoryAdmins {
     async fn db_instance(&self, id: &str) -> Result<DbInstance, AdminError> {
-        self.seen(|e| e.db_instances.get(id).cloned())?
-            .ok_or_else(|| missing("DB instance", id))
+        self.seen(|e| e.db_instances.get(id).cloned())?.ok_or_else(|| missing("DB instance", id))
     }
     async fn make_private(&self, id: &str) -> Result<(), AdminError> {
         self.write("rds:ModifyDBInstance")?;
@@ -253,17 +236,14 @@ impl DbInstanceAdmin for MemoryAdmins {
 
 impl DefenceAdmin for MemoryAdmins {
     async fn detector_enabled(&self, id: &str) -> Result<bool, AdminError> {
-        self.seen(|e| e.detectors.get(id).copied())?
-            .ok_or_else(|| missing("GuardDuty detector", id))
+        self.seen(|e| e.detectors.get(id).copied())?.ok_or_else(|| missing("GuardDuty detector", id))
     }
     async fn enable_detector(&self, id: &str) -> Result<(), AdminError> {
         self.write("guardduty:UpdateDetector")?;
-        self.exposure(|e| e.detectors.get_mut(id).map(|d| *d = true))?
-            .ok_or_else(|| missing("GuardDuty detector", id))
+        self.exposure(|e| e.detectors.get_mut(id).map(|d| *d = true))?.ok_or_else(|| missing("GuardDuty detector", id))
     }
     async fn recorder_recording(&self, name: &str) -> Result<bool, AdminError> {
-        self.seen(|e| e.recorders.get(name).copied())?
-            .ok_or_else(|| missing("configuration recorder", name))
+        self.seen(|e| e.recorders.get(name).copied())?.ok_or_else(|| missing("configuration recorder", name))
     }
     async fn start_recorder(&self, name: &str) -> Result<(), AdminError> {
         self.write("config:StartConfigurationRecorder")?;
@@ -271,8 +251,7 @@ impl DefenceAdmin for MemoryAdmins {
             .ok_or_else(|| missing("configuration recorder", name))
     }
     async fn delivery_channel(&self, name: &str) -> Result<String, AdminError> {
-        self.seen(|e| e.channels.get(name).cloned())?
-            .ok_or_else(|| missing("delivery channel", name))
+        self.seen(|e| e.channels.get(name).cloned())?.ok_or_else(|| missing("delivery channel", name))
     }
     async fn flow_logs(&self, ids: &[String]) -> Result<Vec<String>, AdminError> {
         self.seen(|e| ids.iter().filter(|i| e.flow_logs.contains(*i)).cloned().collect())

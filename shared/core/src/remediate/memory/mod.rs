@@ -55,10 +55,7 @@ pub struct MemoryAdmins {
 }
 
 fn poisoned() -> AdminError {
-    AdminError::Failed {
-        action: "memory".into(),
-        why: "poisoned".into(),
-    }
+    AdminError::Failed { action: "memory".into(), why: "poisoned".into() }
 }
 
 fn object_slot(key: &str, version: Option<&str>) -> String {
@@ -88,10 +85,7 @@ impl MemoryAdmins {
 
     fn write(&self, action: &str) -> Result<(), AdminError> {
         if self.denied.lock().is_ok_and(|d| d.contains(action)) {
-            return Err(AdminError::AccessDenied {
-                action: action.to_owned(),
-                why: "denied by the test".into(),
-            });
+            return Err(AdminError::AccessDenied { action: action.to_owned(), why: "denied by the test".into() });
         }
         if let Ok(mut w) = self.writes.lock() {
             w.push(action.to_owned());
@@ -185,10 +179,7 @@ impl MemoryAdmins {
 
     /// A group's rules as they stand.
     pub fn group_rules(&self, id: &str) -> Vec<GroupRule> {
-        self.state()
-            .ok()
-            .and_then(|s| s.rules.get(id).cloned())
-            .unwrap_or_default()
+        self.state().ok().and_then(|s| s.rules.get(id).cloned()).unwrap_or_default()
     }
 
     /// Sets a trail's logging status.
@@ -219,19 +210,13 @@ impl MemoryAdmins {
 
     fn with_bucket<T>(&self, name: &str, f: impl FnOnce(&mut Bucket) -> T) -> Result<T, AdminError> {
         let mut s = self.state()?;
-        let b = s
-            .buckets
-            .get_mut(name)
-            .ok_or_else(|| AdminError::NotFound(format!("bucket {name}")))?;
+        let b = s.buckets.get_mut(name).ok_or_else(|| AdminError::NotFound(format!("bucket {name}")))?;
         Ok(f(b))
     }
 
     fn read_bucket<T>(&self, name: &str, f: impl FnOnce(&Bucket) -> T) -> Result<T, AdminError> {
         let s = self.view()?;
-        let b = s
-            .buckets
-            .get(name)
-            .ok_or_else(|| AdminError::NotFound(format!("bucket {name}")))?;
+        let b = s.buckets.get(name).ok_or_else(|| AdminError::NotFound(format!("bucket {name}")))?;
         Ok(f(b))
     }
 }
@@ -251,8 +236,7 @@ impl BucketAdmin for MemoryAdmins {
     async fn policy_status(&self, bucket: &str) -> Result<Option<bool>, AdminError> {
         self.read_bucket(bucket, |b| {
             b.policy.as_ref().map(|p| {
-                b.policy_public
-                    .unwrap_or_else(|| serde_json::from_str(p).is_ok_and(|v| crate::policy::is_public(&v)))
+                b.policy_public.unwrap_or_else(|| serde_json::from_str(p).is_ok_and(|v| crate::policy::is_public(&v)))
             })
         })
     }
@@ -316,22 +300,14 @@ impl SecurityGroupAdmin for MemoryAdmins {
     async fn revoke(&self, group_id: &str, permissions: &[Permission]) -> Result<(), AdminError> {
         self.write("ec2:RevokeSecurityGroupIngress")?;
         let mut s = self.state()?;
-        let g = s
-            .groups
-            .get_mut(group_id)
-            .ok_or_else(|| AdminError::NotFound(format!("security group {group_id}")))?;
+        let g = s.groups.get_mut(group_id).ok_or_else(|| AdminError::NotFound(format!("security group {group_id}")))?;
         for r in permissions {
-            for p in g
-                .ingress
-                .iter_mut()
-                .filter(|p| p.protocol == r.protocol && p.from == r.from && p.to == r.to)
-            {
+            for p in g.ingress.iter_mut().filter(|p| p.protocol == r.protocol && p.from == r.from && p.to == r.to) {
                 p.ipv4.retain(|c| !r.ipv4.contains(c));
                 p.ipv6.retain(|c| !r.ipv6.contains(c));
             }
         }
-        g.ingress
-            .retain(|p| !(p.ipv4.is_empty() && p.ipv6.is_empty() && p.others.is_empty()));
+        g.ingress.retain(|p| !(p.ipv4.is_empty() && p.ipv6.is_empty() && p.others.is_empty()));
         Ok(())
     }
     async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {
@@ -345,10 +321,7 @@ impl SecurityGroupAdmin for MemoryAdmins {
         self.write("ec2:RevokeSecurityGroupIngress")?;
         let s = self.state()?;
         let rules = s.rules.get(group_id).cloned().unwrap_or_default();
-        if let Some(missing) = rule_ids
-            .iter()
-            .find(|id| !rules.iter().any(|r| &r.id == *id && !r.egress))
-        {
+        if let Some(missing) = rule_ids.iter().find(|id| !rules.iter().any(|r| &r.id == *id && !r.egress)) {
             return Err(AdminError::Failed {
                 action: "ec2:RevokeSecurityGroupIngress".into(),
                 why: format!("InvalidSecurityGroupRuleId.NotFound: {missing}"),
@@ -401,11 +374,7 @@ impl Targets for MemoryAdmins {
     type Admins = MemoryAdmins;
     async fn admins<'a>(&'a self, place: Place<'a>) -> Result<Scoped<'a, MemoryAdmins>, AdminError> {
         if let Ok(mut s) = self.scopes.lock() {
-            s.push((
-                place.account.to_owned(),
-                place.region.to_owned(),
-                place.role_arn.map(str::to_owned),
-            ));
+            s.push((place.account.to_owned(), place.region.to_owned(), place.role_arn.map(str::to_owned)));
         }
         Ok(Scoped::Borrowed(self))
     }
@@ -435,11 +404,7 @@ pub struct MemoryLedger {
 impl MemoryLedger {
     /// The decision recorded for one (eventID, rule), if any.
     pub fn decision(&self, event_id: &str, rule: &str) -> Option<String> {
-        self.claims
-            .lock()
-            .ok()?
-            .get(&(event_id.to_owned(), rule.to_owned()))
-            .map(|c| c.decision.clone())
+        self.claims.lock().ok()?.get(&(event_id.to_owned(), rule.to_owned())).map(|c| c.decision.clone())
     }
 }
 
@@ -453,23 +418,14 @@ impl RemediationLedger for MemoryLedger {
                 return Ok(Claim::Taken(c.decision.clone()));
             }
         }
-        claims.insert(
-            key,
-            ClaimState {
-                decision: "running".into(),
-                lease_until: now + CLAIM_LEASE_SECONDS,
-            },
-        );
+        claims.insert(key, ClaimState { decision: "running".into(), lease_until: now + CLAIM_LEASE_SECONDS });
         Ok(Claim::Won)
     }
 
     async fn finish(&self, event_id: &str, rule: &str, decision: &str, _now: i64) -> Result<(), AdminError> {
         self.claims.lock().map_err(|_| poisoned())?.insert(
             (event_id.to_owned(), rule.to_owned()),
-            ClaimState {
-                decision: decision.to_owned(),
-                lease_until: 0,
-            },
+            ClaimState { decision: decision.to_owned(), lease_until: 0 },
         );
         Ok(())
     }

@@ -9,10 +9,7 @@ pub(super) fn with_detail(mut event: Value, edit: impl FnOnce(&mut Value)) -> Va
 
 pub(super) fn bucket_with_policy(statements: &[&str]) -> Bucket {
     Bucket {
-        policy: Some(format!(
-            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
-            statements.join(",")
-        )),
+        policy: Some(format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, statements.join(","))),
         ..Bucket::default()
     }
 }
@@ -26,12 +23,7 @@ fn a_forged_trigger_cannot_strip_a_public_statement_the_record_did_not_add() {
     // When a forged event names the bucket with a different public statement
     let report = run(&admins, &enforce(), &policy_call());
     // Then nothing is removed: the forged record's statement is not live
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::AlreadyFixed,
-        "{:?}",
-        report.outcomes
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::AlreadyFixed, "{:?}", report.outcomes);
     assert!(report.outcomes[0].reason.contains("1 other public statement"));
     assert!(admins.writes().is_empty());
 }
@@ -45,12 +37,7 @@ fn remediation_removes_only_the_statement_the_call_added() {
     // When the call that added PUBLIC is remediated
     let report = run(&admins, &enforce(), &policy_call());
     // Then only its statement goes; S3 and trailsight agree the rest is still public
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{:?}",
-        report.outcomes
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{:?}", report.outcomes);
     assert_eq!(
         admins.bucket("data").unwrap().policy.unwrap(),
         format!(r#"{{"Version":"2012-10-17","Statement":[{website}]}}"#)
@@ -64,29 +51,19 @@ fn a_stale_trigger_does_not_undo_a_later_exempt_reopen() {
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
     let ledger = MemoryLedger::default();
-    let config = RemediationConfig {
-        exempt_principals: vec!["arn:aws:iam::111122223333:role/BreakGlass".into()],
-        ..enforce()
-    };
+    let config =
+        RemediationConfig { exempt_principals: vec!["arn:aws:iam::111122223333:role/BreakGlass".into()], ..enforce() };
     let reopen = with_detail(policy_call(), |d| {
         d["eventID"] = json!("ev-1002");
         d["eventTime"] = json!("2024-01-02T10:02:00Z");
         d["userIdentity"]["arn"] = json!("arn:aws:sts::111122223333:assumed-role/BreakGlass/bob");
     });
-    assert_eq!(
-        run_with(&admins, &ledger, &config, &reopen).outcomes[0].decision,
-        Decision::Exempt
-    );
+    assert_eq!(run_with(&admins, &ledger, &config, &reopen).outcomes[0].decision, Decision::Exempt);
     // When the log-file trigger of the 10:00 call arrives at 10:10
     let late = with_detail(policy_call(), |d| d["eventTime"] = json!("2024-01-02T10:00:00Z"));
     let report = run_with(&admins, &ledger, &config, &late);
     // Then it is superseded and the exempt re-open stays
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Superseded,
-        "{:?}",
-        report.outcomes
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Superseded, "{:?}", report.outcomes);
     assert!(report.outcomes[0].reason.contains("ev-1002"));
     assert!(admins.writes().is_empty());
     assert_eq!(admins.bucket("data").unwrap(), public_bucket());
@@ -107,10 +84,7 @@ fn both_triggers_of_one_call_give_one_decision() {
     let second = run_with(&admins, &ledger, &enforce(), &risky);
     // Then no second decision is made or sent
     assert!(second.outcomes.is_empty() && second.events.is_empty());
-    assert_eq!(
-        second.already_decided,
-        vec![(RuleId::S3BucketPolicyPublic, "remediated".to_owned())]
-    );
+    assert_eq!(second.already_decided, vec![(RuleId::S3BucketPolicyPublic, "remediated".to_owned())]);
 }
 
 #[test]
@@ -120,17 +94,11 @@ fn a_failed_decision_can_be_retried() {
     admins.set_bucket("data", public_bucket());
     let ledger = MemoryLedger::default();
     admins.deny("s3:PutBucketPolicy");
-    assert_eq!(
-        run_with(&admins, &ledger, &enforce(), &policy_call()).outcomes[0].decision,
-        Decision::Failed
-    );
+    assert_eq!(run_with(&admins, &ledger, &enforce(), &policy_call()).outcomes[0].decision, Decision::Failed);
     // When the same trigger is retried, then it is decided again
     let retry = run_with(&admins, &ledger, &enforce(), &policy_call());
     assert_eq!(retry.outcomes.len(), 1);
-    assert_eq!(
-        ledger.decision("ev-1", "s3-bucket-policy-public").as_deref(),
-        Some("failed")
-    );
+    assert_eq!(ledger.decision("ev-1", "s3-bucket-policy-public").as_deref(), Some("failed"));
 }
 
 #[test]
@@ -154,10 +122,7 @@ fn an_exempt_role_with_a_path_matches_through_its_session_issuer() {
     let role = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_abc";
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    let config = RemediationConfig {
-        exempt_principals: vec![role.into()],
-        ..enforce()
-    };
+    let config = RemediationConfig { exempt_principals: vec![role.into()], ..enforce() };
     let event = with_detail(policy_call(), |d| {
         d["userIdentity"] = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_abc/alice",
             "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role}}});
@@ -177,10 +142,7 @@ fn an_if_exists_condition_does_not_hide_a_public_statement() {
             serde_json::from_str(&format!(r#"{{"Statement":[{PRIVATE},{open}]}}"#)).unwrap();
     });
     // When remediated, then it is removed
-    assert_eq!(
-        run(&admins, &enforce(), &event).outcomes[0].decision,
-        Decision::Remediated
-    );
+    assert_eq!(run(&admins, &enforce(), &event).outcomes[0].decision, Decision::Remediated);
     assert_eq!(
         admins.bucket("data").unwrap().policy.unwrap(),
         format!(r#"{{"Version":"2012-10-17","Statement":[{PRIVATE}]}}"#)
@@ -196,15 +158,9 @@ fn a_star_beside_a_named_account_is_dropped_and_the_account_kept() {
         d["requestParameters"]["bucketPolicy"] =
             serde_json::from_str(&format!(r#"{{"Statement":[{mixed}]}}"#)).unwrap();
     });
-    assert_eq!(
-        run(&admins, &enforce(), &event).outcomes[0].decision,
-        Decision::Remediated
-    );
+    assert_eq!(run(&admins, &enforce(), &event).outcomes[0].decision, Decision::Remediated);
     let live: Value = serde_json::from_str(&admins.bucket("data").unwrap().policy.unwrap()).unwrap();
-    assert_eq!(
-        live["Statement"][0]["Principal"],
-        json!({"AWS": ["arn:aws:iam::444455556666:root"]})
-    );
+    assert_eq!(live["Statement"][0]["Principal"], json!({"AWS": ["arn:aws:iam::444455556666:root"]}));
 }
 
 #[test]
@@ -219,9 +175,7 @@ fn a_disagreement_with_s3s_verdict_is_a_failed_decision_naming_both() {
     // Then the decision is failed, naming both verdicts
     assert_eq!(report.outcomes[0].decision, Decision::Failed);
     assert!(
-        report.outcomes[0]
-            .reason
-            .contains("S3's GetBucketPolicyStatus says public, trailsight says not public"),
+        report.outcomes[0].reason.contains("S3's GetBucketPolicyStatus says public, trailsight says not public"),
         "{}",
         report.outcomes[0].reason
     );
@@ -236,12 +190,7 @@ fn the_read_back_waits_out_eventual_consistency() {
     // When remediated
     let report = run(&admins, &enforce(), &policy_call());
     // Then it read again after pausing, and did not report failed
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{:?}",
-        report.outcomes
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{:?}", report.outcomes);
     assert_eq!(admins.pauses(), 2);
 }
 
@@ -278,11 +227,7 @@ pub(super) fn authorize_with_rules(perms: Value, created: Value) -> Value {
 }
 
 pub(super) fn group(name: &str) -> SecurityGroup {
-    SecurityGroup {
-        id: "sg-1".into(),
-        name: name.into(),
-        ..SecurityGroup::default()
-    }
+    SecurityGroup { id: "sg-1".into(), name: name.into(), ..SecurityGroup::default() }
 }
 
 #[test]
@@ -292,10 +237,7 @@ fn a_bastions_intended_ssh_stays_when_another_call_opens_rdp() {
     admins.set_group(group("bastion"));
     admins.set_group_rules(
         "sg-1",
-        vec![
-            rule("sgr-ssh", "tcp", 22, "0.0.0.0/0"),
-            rule("sgr-rdp", "tcp", 3389, "0.0.0.0/0"),
-        ],
+        vec![rule("sgr-ssh", "tcp", 22, "0.0.0.0/0"), rule("sgr-rdp", "tcp", 3389, "0.0.0.0/0")],
     );
     let event = authorize_with_rules(
         json!([{"ipProtocol": "tcp", "fromPort": 3389, "toPort": 3389, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]),
@@ -304,16 +246,8 @@ fn a_bastions_intended_ssh_stays_when_another_call_opens_rdp() {
     // When remediated
     let report = run(&admins, &enforce(), &event);
     // Then only the call's rule is revoked
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{:?}",
-        report.outcomes
-    );
-    assert_eq!(
-        admins.group_rules("sg-1"),
-        vec![rule("sgr-ssh", "tcp", 22, "0.0.0.0/0")]
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{:?}", report.outcomes);
+    assert_eq!(admins.group_rules("sg-1"), vec![rule("sgr-ssh", "tcp", 22, "0.0.0.0/0")]);
 }
 
 #[test]
@@ -338,16 +272,8 @@ fn two_halves_of_the_internet_in_one_call_are_revoked() {
     );
     // When remediated, then both halves go and the office range stays
     let report = run(&admins, &enforce(), &event);
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{:?}",
-        report.outcomes
-    );
-    assert_eq!(
-        admins.group_rules("sg-1"),
-        vec![rule("sgr-office", "tcp", 22, "203.0.113.0/24")]
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{:?}", report.outcomes);
+    assert_eq!(admins.group_rules("sg-1"), vec![rule("sgr-office", "tcp", 22, "203.0.113.0/24")]);
 }
 
 #[test]
@@ -381,23 +307,14 @@ fn a_partial_public_access_block_change_is_undone_setting_by_setting() {
         restrict_public_buckets: false,
     };
     let admins = MemoryAdmins::default();
-    admins.set_bucket(
-        "data",
-        Bucket {
-            pab: Some(live),
-            ..Bucket::default()
-        },
-    );
+    admins.set_bucket("data", Bucket { pab: Some(live), ..Bucket::default() });
     let event = api_call(
         "s3.amazonaws.com",
         "PutBucketPublicAccessBlock",
         json!({"bucketName": "data", "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": false}}),
     );
     // When remediated
-    assert_eq!(
-        run(&admins, &enforce(), &event).outcomes[0].decision,
-        Decision::Remediated
-    );
+    assert_eq!(run(&admins, &enforce(), &event).outcomes[0].decision, Decision::Remediated);
     // Then only BlockPublicPolicy is back on
     let pab = admins.bucket("data").unwrap().pab.unwrap();
     assert!(pab.block_public_policy && !pab.restrict_public_buckets);
@@ -411,11 +328,7 @@ fn an_account_level_fix_that_would_close_an_exempt_bucket_needs_review() {
     let mut site = Bucket::default();
     site.tags.insert("trailsight:exempt".into(), "true".into());
     admins.set_bucket("website", site);
-    let event = api_call(
-        "s3-control.amazonaws.com",
-        "DeletePublicAccessBlock",
-        json!({"accountId": "111122223333"}),
-    );
+    let event = api_call("s3-control.amazonaws.com", "DeletePublicAccessBlock", json!({"accountId": "111122223333"}));
     // When remediated
     let report = run(&admins, &enforce(), &event);
     // Then it is reported for review and nothing is written
@@ -438,13 +351,7 @@ fn an_object_version_acl_is_fixed_on_that_version() {
     let admins = MemoryAdmins::default();
     let mut bucket = Bucket::default();
     bucket.object_acls.insert("report.pdf".into(), Acl::default());
-    bucket.object_acls.insert(
-        "report.pdf#v2".into(),
-        Acl {
-            grants: vec![public],
-            ..Acl::default()
-        },
-    );
+    bucket.object_acls.insert("report.pdf#v2".into(), Acl { grants: vec![public], ..Acl::default() });
     admins.set_bucket("data", bucket);
     let event = api_call(
         "s3.amazonaws.com",
@@ -454,15 +361,8 @@ fn an_object_version_acl_is_fixed_on_that_version() {
     // When remediated
     let report = run(&admins, &enforce(), &event);
     // Then the version's ACL is fixed with the version call
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{:?}",
-        report.outcomes
-    );
-    assert!(admins.bucket("data").unwrap().object_acls["report.pdf#v2"]
-        .grants
-        .is_empty());
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{:?}", report.outcomes);
+    assert!(admins.bucket("data").unwrap().object_acls["report.pdf#v2"].grants.is_empty());
     assert_eq!(admins.writes(), vec!["s3:PutObjectVersionAcl".to_owned()]);
 }
 
@@ -487,12 +387,7 @@ fn selectors_that_hide_write_events_need_review_while_the_trail_logs() {
     );
     // When remediated, then it needs review, never already-fixed
     let report = run(&admins, &enforce(), &event);
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::NeedsReview,
-        "{:?}",
-        report.outcomes
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::NeedsReview, "{:?}", report.outcomes);
     assert!(admins.writes().is_empty());
     // And once the selectors log writes again, it is already fixed
     admins.set_trail_config(
@@ -504,10 +399,7 @@ fn selectors_that_hide_write_events_need_review_while_the_trail_logs() {
             selectors: json!({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": true}]}),
         },
     );
-    assert_eq!(
-        run(&admins, &enforce(), &event).outcomes[0].decision,
-        Decision::AlreadyFixed
-    );
+    assert_eq!(run(&admins, &enforce(), &event).outcomes[0].decision, Decision::AlreadyFixed);
 }
 
 #[test]
@@ -523,11 +415,8 @@ fn a_single_region_trail_needs_review() {
             selectors: json!({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": true}]}),
         },
     );
-    let event = api_call(
-        "cloudtrail.amazonaws.com",
-        "UpdateTrail",
-        json!({"name": "main", "isMultiRegionTrail": false}),
-    );
+    let event =
+        api_call("cloudtrail.amazonaws.com", "UpdateTrail", json!({"name": "main", "isMultiRegionTrail": false}));
     let report = run(&admins, &enforce(), &event);
     assert_eq!(report.outcomes[0].decision, Decision::NeedsReview);
     assert!(report.outcomes[0].reason.contains("isMultiRegionTrail"));
@@ -557,10 +446,7 @@ fn a_later_change_by_anyone_else_does_not_spare_an_earlier_one() {
     admins.set_group(group("web"));
     admins.set_group_rules(
         "sg-1",
-        vec![
-            rule("sgr-ssh", "tcp", 22, "0.0.0.0/0"),
-            rule("sgr-rdp", "tcp", 3389, "0.0.0.0/0"),
-        ],
+        vec![rule("sgr-ssh", "tcp", 22, "0.0.0.0/0"), rule("sgr-rdp", "tcp", 3389, "0.0.0.0/0")],
     );
     let ledger = MemoryLedger::default();
     let opened = |port: i64, id: &str, event: &str, time: &str| {
@@ -573,20 +459,10 @@ fn a_later_change_by_anyone_else_does_not_spare_an_earlier_one() {
             d["eventTime"] = json!(time);
         })
     };
-    let rdp = run_with(
-        &admins,
-        &ledger,
-        &enforce(),
-        &opened(3389, "sgr-rdp", "ev-rdp", "2024-01-02T10:00:01Z"),
-    );
+    let rdp = run_with(&admins, &ledger, &enforce(), &opened(3389, "sgr-rdp", "ev-rdp", "2024-01-02T10:00:01Z"));
     assert_eq!(rdp.outcomes[0].decision, Decision::Remediated);
     // When the SSH call's trigger arrives after it
-    let ssh = run_with(
-        &admins,
-        &ledger,
-        &enforce(),
-        &opened(22, "sgr-ssh", "ev-ssh", "2024-01-02T10:00:00Z"),
-    );
+    let ssh = run_with(&admins, &ledger, &enforce(), &opened(22, "sgr-ssh", "ev-ssh", "2024-01-02T10:00:00Z"));
     // Then it is remediated too: only an exempt principal's later change supersedes
     assert_eq!(ssh.outcomes[0].decision, Decision::Remediated, "{:?}", ssh.outcomes);
     assert!(admins.group_rules("sg-1").is_empty());
@@ -597,32 +473,19 @@ fn a_finding_whose_resource_does_not_fit_its_rule_is_failed_and_nothing_is_touch
     // Given, for every rule that remediates, a finding on a kind of resource its remediation
     // never takes (flow logs, or a trail for the flow-logs rule), in enforce mode
     let admins = MemoryAdmins::default();
-    let config = RemediationConfig {
-        mode: Mode::Enforce,
-        rules: RuleSelection::All,
-        ..RemediationConfig::default()
-    };
+    let config = RemediationConfig { mode: Mode::Enforce, rules: RuleSelection::All, ..RemediationConfig::default() };
     let record = json!({"eventName": "X", "awsRegion": "us-east-1", "requestParameters": {}});
-    for rule in rules::RULES
-        .iter()
-        .filter(|r| r.id != RuleId::TrailsightExemptionChanged)
-    {
+    for rule in rules::RULES.iter().filter(|r| r.id != RuleId::TrailsightExemptionChanged) {
         let resource = match rule.id {
             RuleId::VpcFlowLogsDeleted => Resource::Trail { name: "t".into() },
-            _ => Resource::FlowLogs {
-                ids: vec!["fl-1".into()],
-            },
+            _ => Resource::FlowLogs { ids: vec!["fl-1".into()] },
         };
         let finding = rule.finding(resource, "forged".into());
         // When it is dispatched
         let outcome = pollster::block_on(super::super::dispatch::dispatch(&admins, &config, &record, &finding));
         // Then the decision is failed, saying the rule does not concern the resource
         assert_eq!(outcome.decision, Decision::Failed, "{}", rule.id.as_str());
-        assert!(
-            outcome.reason.contains("does not concern this resource"),
-            "{}",
-            outcome.reason
-        );
+        assert!(outcome.reason.contains("does not concern this resource"), "{}", outcome.reason);
     }
     // And nothing was written
     assert!(admins.writes().is_empty(), "{:?}", admins.writes());

@@ -17,17 +17,11 @@ fn doc(statements: &[&str]) -> String {
 }
 
 fn with_policy(policy: &str) -> PolicyState {
-    PolicyState {
-        policy: Some(policy.to_owned()),
-        ..PolicyState::default()
-    }
+    PolicyState { policy: Some(policy.to_owned()), ..PolicyState::default() }
 }
 
 fn all_rules() -> RemediationConfig {
-    RemediationConfig {
-        rules: RuleSelection::All,
-        ..enforce()
-    }
+    RemediationConfig { rules: RuleSelection::All, ..enforce() }
 }
 
 #[test]
@@ -43,12 +37,7 @@ fn a_public_key_policy_statement_is_removed_and_the_root_statement_kept_verbatim
     // When remediated
     let report = run(&admins, &enforce(), &call);
     // Then only the public statement went, with KMS's own write
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{}",
-        report.outcomes[0].reason
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{}", report.outcomes[0].reason);
     let live = admins.resource_policy_state(PolicyKind::KmsKey, "k-1").unwrap();
     assert_eq!(live.policy.unwrap(), doc(&[ROOT]));
     assert_eq!(admins.writes(), vec!["kms:PutKeyPolicy"]);
@@ -59,20 +48,12 @@ fn a_key_policy_that_would_lose_its_root_grant_needs_review_and_is_not_touched()
     // Given a key whose only statement grants anyone (and so the root)
     let admins = MemoryAdmins::default();
     admins.set_resource_policy(PolicyKind::KmsKey, "k-1", with_policy(&doc(&[ANYONE])));
-    let call = api_call(
-        "kms.amazonaws.com",
-        "PutKeyPolicy",
-        json!({"keyId": "k-1", "policy": doc(&[ANYONE])}),
-    );
+    let call = api_call("kms.amazonaws.com", "PutKeyPolicy", json!({"keyId": "k-1", "policy": doc(&[ANYONE])}));
     // When remediated
     let report = run(&admins, &enforce(), &call);
     // Then nothing is written: removing it could lock the key out
     assert_eq!(report.outcomes[0].decision, Decision::NeedsReview);
-    assert!(
-        report.outcomes[0].reason.contains("lock"),
-        "{}",
-        report.outcomes[0].reason
-    );
+    assert!(report.outcomes[0].reason.contains("lock"), "{}", report.outcomes[0].reason);
     assert!(admins.writes().is_empty());
 }
 
@@ -112,12 +93,7 @@ fn sns_add_permission_to_everyone_loses_exactly_its_labelled_statement() {
     // When remediated
     let report = run(&admins, &enforce(), &call);
     // Then the labelled statement is gone and the owner's (pinned) statement is kept
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{}",
-        report.outcomes[0].reason
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{}", report.outcomes[0].reason);
     let live = admins.resource_policy_state(PolicyKind::Topic, arn).unwrap();
     assert_eq!(live.policy.unwrap(), doc(&[owner]));
 }
@@ -144,13 +120,7 @@ fn a_repository_policy_of_only_public_statements_is_deleted_but_a_trust_policy_n
     let iam = run(&admins, &enforce(), &iam);
     // Then the repository policy is deleted, and the role (IAM keeps a trust policy) is left for a person
     assert_eq!(ecr.outcomes[0].decision, Decision::Remediated);
-    assert_eq!(
-        admins
-            .resource_policy_state(PolicyKind::Repository, "app")
-            .unwrap()
-            .policy,
-        None
-    );
+    assert_eq!(admins.resource_policy_state(PolicyKind::Repository, "app").unwrap().policy, None);
     assert_eq!(iam.outcomes[0].decision, Decision::NeedsReview);
     assert_eq!(admins.writes(), vec!["ecr:DeleteRepositoryPolicy"]);
 }
@@ -173,9 +143,7 @@ fn access_denied_on_a_secret_is_a_failure_naming_the_action() {
     let report = run(&admins, &enforce(), &call);
     // Then the decision is failed, and the error names the action
     assert_eq!(report.outcomes[0].decision, Decision::Failed);
-    assert!(report
-        .failure()
-        .is_some_and(|o| o.reason.contains("secretsmanager:PutResourcePolicy")));
+    assert!(report.failure().is_some_and(|o| o.reason.contains("secretsmanager:PutResourcePolicy")));
 }
 
 fn function_permission_call() -> Value {
@@ -189,11 +157,7 @@ fn function_permission_call() -> Value {
 fn public_function() -> FunctionAccess {
     let open = r#"{"Sid":"open","Effect":"Allow","Principal":"*","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:111122223333:function:pay"}"#;
     let events = r#"{"Sid":"events","Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:111122223333:function:pay","Condition":{"ArnLike":{"AWS:SourceArn":"arn:aws:events:us-east-1:111122223333:rule/r"}}}"#;
-    FunctionAccess {
-        policy: Some(doc(&[events, open])),
-        url_auth: Some("NONE".into()),
-        ..FunctionAccess::default()
-    }
+    FunctionAccess { policy: Some(doc(&[events, open])), url_auth: Some("NONE".into()), ..FunctionAccess::default() }
 }
 
 #[test]
@@ -212,11 +176,7 @@ fn lambda_reverts_stay_would_remediate_in_enforce_mode_unless_chosen() {
     // Then both are reported would-remediate, saying why, and nothing is written
     for r in [&permission, &url] {
         assert_eq!(r.outcomes[0].decision, Decision::WouldRemediate);
-        assert!(
-            r.outcomes[0].reason.contains("REMEDIATE_RULES"),
-            "{}",
-            r.outcomes[0].reason
-        );
+        assert!(r.outcomes[0].reason.contains("REMEDIATE_RULES"), "{}", r.outcomes[0].reason);
     }
     assert!(admins.writes().is_empty());
 }
@@ -226,10 +186,7 @@ fn a_chosen_lambda_rule_removes_exactly_the_public_permission_and_closes_the_url
     // Given the lambda rule chosen in REMEDIATE_RULES
     let admins = MemoryAdmins::default();
     admins.set_function("pay", public_function());
-    let config = RemediationConfig {
-        rules: RuleSelection::parse("lambda-function-public").unwrap(),
-        ..enforce()
-    };
+    let config = RemediationConfig { rules: RuleSelection::parse("lambda-function-public").unwrap(), ..enforce() };
     // When the permission and the URL are remediated
     let permission = run(&admins, &config, &function_permission_call());
     let url_call = api_call(
@@ -243,10 +200,7 @@ fn a_chosen_lambda_rule_removes_exactly_the_public_permission_and_closes_the_url
     assert_eq!(url.outcomes[0].decision, Decision::Remediated);
     let live = admins.function("pay").unwrap();
     let policy = live.policy.unwrap();
-    assert!(
-        policy.contains("\"events\"") && !policy.contains("\"open\""),
-        "{policy}"
-    );
+    assert!(policy.contains("\"events\"") && !policy.contains("\"open\""), "{policy}");
     assert_eq!(live.url_auth.as_deref(), Some("AWS_IAM"));
 }
 
@@ -257,11 +211,7 @@ fn a_public_snapshot_loses_the_group_all_and_keeps_named_accounts() {
     admins.set_sharing(
         SharedKind::Snapshot,
         "snap-1",
-        Sharing {
-            public: true,
-            accounts: vec!["444455556666".into()],
-            ..Sharing::default()
-        },
+        Sharing { public: true, accounts: vec!["444455556666".into()], ..Sharing::default() },
     );
     let call = api_call(
         "ec2.amazonaws.com",
@@ -306,21 +256,8 @@ fn an_image_with_the_exemption_tag_is_left_public() {
 fn a_public_db_cluster_snapshot_is_unshared_and_a_public_instance_waits_for_its_rule() {
     // Given a public cluster snapshot and a public DB instance
     let admins = MemoryAdmins::default();
-    admins.set_sharing(
-        SharedKind::DbClusterSnapshot,
-        "snap-c",
-        Sharing {
-            public: true,
-            ..Sharing::default()
-        },
-    );
-    admins.set_db_instance(
-        "db-1",
-        DbInstance {
-            publicly_accessible: true,
-            ..DbInstance::default()
-        },
-    );
+    admins.set_sharing(SharedKind::DbClusterSnapshot, "snap-c", Sharing { public: true, ..Sharing::default() });
+    admins.set_db_instance("db-1", DbInstance { publicly_accessible: true, ..DbInstance::default() });
     let snapshot = api_call(
         "rds.amazonaws.com",
         "ModifyDBClusterSnapshotAttribute",
@@ -367,10 +304,7 @@ fn nacl_call() -> Value {
 fn the_network_acl_entry_the_call_made_is_deleted_and_the_others_kept() {
     // Given an ACL with the call's entry and an egress entry of the same number
     let admins = MemoryAdmins::default();
-    let egress = AclEntry {
-        egress: true,
-        ..ssh_entry("0.0.0.0/0")
-    };
+    let egress = AclEntry { egress: true, ..ssh_entry("0.0.0.0/0") };
     admins.set_network_acl(NetworkAcl {
         id: "acl-1".into(),
         entries: vec![ssh_entry("0.0.0.0/0"), egress.clone()],
@@ -405,16 +339,9 @@ fn a_suspended_detector_and_a_stopped_recorder_are_turned_back_on() {
     let admins = MemoryAdmins::default();
     admins.set_detector("d-1", false);
     admins.set_recorder("default", false);
-    let detector = api_call(
-        "guardduty.amazonaws.com",
-        "UpdateDetector",
-        json!({"detectorId": "d-1", "enable": false}),
-    );
-    let recorder = api_call(
-        "config.amazonaws.com",
-        "StopConfigurationRecorder",
-        json!({"configurationRecorderName": "default"}),
-    );
+    let detector = api_call("guardduty.amazonaws.com", "UpdateDetector", json!({"detectorId": "d-1", "enable": false}));
+    let recorder =
+        api_call("config.amazonaws.com", "StopConfigurationRecorder", json!({"configurationRecorderName": "default"}));
     // When remediated
     let d = run(&admins, &enforce(), &detector);
     let r = run(&admins, &enforce(), &recorder);
@@ -430,35 +357,20 @@ fn deleted_defences_are_not_found_with_what_would_recreate_them() {
     // Given a deleted detector, delivery channel and flow log
     let admins = MemoryAdmins::default();
     let calls = [
-        api_call(
-            "guardduty.amazonaws.com",
-            "DeleteDetector",
-            json!({"detectorId": "d-1"}),
-        ),
-        api_call(
-            "config.amazonaws.com",
-            "DeleteDeliveryChannel",
-            json!({"deliveryChannelName": "default"}),
-        ),
+        api_call("guardduty.amazonaws.com", "DeleteDetector", json!({"detectorId": "d-1"})),
+        api_call("config.amazonaws.com", "DeleteDeliveryChannel", json!({"deliveryChannelName": "default"})),
         api_call(
             "ec2.amazonaws.com",
             "DeleteFlowLogs",
             json!({"DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-1", "tag": 1}}}),
         ),
     ];
-    for (call, hint) in calls
-        .iter()
-        .zip(["create-detector", "put-delivery-channel", "create-flow-logs"])
-    {
+    for (call, hint) in calls.iter().zip(["create-detector", "put-delivery-channel", "create-flow-logs"]) {
         // When each is remediated
         let report = run(&admins, &enforce(), call);
         // Then it is not-found, saying how to recreate it, and nothing is written
         assert_eq!(report.outcomes[0].decision, Decision::NotFound);
-        assert!(
-            report.outcomes[0].reason.contains(hint),
-            "{}",
-            report.outcomes[0].reason
-        );
+        assert!(report.outcomes[0].reason.contains(hint), "{}", report.outcomes[0].reason);
     }
     assert!(admins.writes().is_empty());
 }
@@ -479,8 +391,6 @@ fn dry_run_reports_the_exposure_fix_without_writing() {
     let report = run(&admins, &RemediationConfig::default(), &call);
     // Then it would remove the statement, and wrote nothing
     assert_eq!(report.outcomes[0].decision, Decision::WouldRemediate);
-    assert!(report.outcomes[0]
-        .reason
-        .starts_with("dry-run: would remove 1 public statement"));
+    assert!(report.outcomes[0].reason.starts_with("dry-run: would remove 1 public statement"));
     assert!(admins.writes().is_empty());
 }

@@ -12,10 +12,7 @@ const PUBLIC: &str =
     r#"{"Sid":"Open","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"}"#;
 
 fn enforce() -> RemediationConfig {
-    RemediationConfig {
-        mode: Mode::Enforce,
-        ..RemediationConfig::default()
-    }
+    RemediationConfig { mode: Mode::Enforce, ..RemediationConfig::default() }
 }
 
 fn api_call(event_source: &str, event_name: &str, request: Value) -> Value {
@@ -33,22 +30,14 @@ fn api_call(event_source: &str, event_name: &str, request: Value) -> Value {
 }
 
 fn policy_call() -> Value {
-    let policy: Value = serde_json::from_str(&format!(
-        r#"{{"Version":"2012-10-17","Statement":[{PRIVATE},{PUBLIC}]}}"#
-    ))
-    .unwrap();
-    api_call(
-        "s3.amazonaws.com",
-        "PutBucketPolicy",
-        json!({"bucketName": "data", "bucketPolicy": policy}),
-    )
+    let policy: Value =
+        serde_json::from_str(&format!(r#"{{"Version":"2012-10-17","Statement":[{PRIVATE},{PUBLIC}]}}"#)).unwrap();
+    api_call("s3.amazonaws.com", "PutBucketPolicy", json!({"bucketName": "data", "bucketPolicy": policy}))
 }
 
 fn public_bucket() -> Bucket {
     Bucket {
-        policy: Some(format!(
-            r#"{{"Version":"2012-10-17","Statement":[{PRIVATE},{PUBLIC}]}}"#
-        )),
+        policy: Some(format!(r#"{{"Version":"2012-10-17","Statement":[{PRIVATE},{PUBLIC}]}}"#)),
         ..Bucket::default()
     }
 }
@@ -84,9 +73,7 @@ fn public_policy_statement_is_removed_and_the_rest_kept() {
     assert_eq!(report.events[0].detail_type, "Trailsight Remediation");
     assert_eq!(report.events[0].detail["decision"], "remediated");
     assert_eq!(report.events[0].detail["trigger"]["eventID"], "ev-1");
-    assert!(report.events[0].detail["before"]["Statement"]
-        .as_array()
-        .is_some_and(|s| s.len() == 2));
+    assert!(report.events[0].detail["before"]["Statement"].as_array().is_some_and(|s| s.len() == 2));
 }
 
 #[test]
@@ -106,13 +93,7 @@ fn dry_run_is_the_default_and_changes_nothing() {
 fn forged_trigger_for_a_private_bucket_changes_nothing() {
     // Given an event claiming a public policy, while the live policy is private
     let admins = MemoryAdmins::default();
-    admins.set_bucket(
-        "data",
-        Bucket {
-            policy: Some(format!(r#"{{"Statement":[{PRIVATE}]}}"#)),
-            ..Bucket::default()
-        },
-    );
+    admins.set_bucket("data", Bucket { policy: Some(format!(r#"{{"Statement":[{PRIVATE}]}}"#)), ..Bucket::default() });
     // When remediated
     let report = run(&admins, &enforce(), &policy_call());
     // Then live state decides: already fixed, no write
@@ -143,19 +124,12 @@ fn acl_public_grants_are_removed_and_owner_kept() {
     admins.set_bucket(
         "data",
         Bucket {
-            acl: Acl {
-                owner_id: Some("owner".into()),
-                owner_name: None,
-                grants: vec![owner.clone(), public],
-            },
+            acl: Acl { owner_id: Some("owner".into()), owner_name: None, grants: vec![owner.clone(), public] },
             ..Bucket::default()
         },
     );
-    let event = api_call(
-        "s3.amazonaws.com",
-        "PutBucketAcl",
-        json!({"bucketName": "data", "x-amz-acl": ["public-read"]}),
-    );
+    let event =
+        api_call("s3.amazonaws.com", "PutBucketAcl", json!({"bucketName": "data", "x-amz-acl": ["public-read"]}));
     // When remediated
     let report = run(&admins, &enforce(), &event);
     // Then only the owner's grant is left
@@ -187,16 +161,8 @@ fn security_group_world_ssh_is_revoked_and_office_range_kept() {
     // When remediated
     let report = run(&admins, &enforce(), &event);
     // Then the world range is gone and the office range stays
-    assert_eq!(
-        report.outcomes[0].decision,
-        Decision::Remediated,
-        "{:?}",
-        report.outcomes
-    );
-    assert_eq!(
-        admins.group_state("sg-1").unwrap().ingress[0].ipv4,
-        vec!["203.0.113.0/24".to_owned()]
-    );
+    assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{:?}", report.outcomes);
+    assert_eq!(admins.group_state("sg-1").unwrap().ingress[0].ipv4, vec!["203.0.113.0/24".to_owned()]);
 }
 
 #[test]
@@ -232,10 +198,8 @@ fn exempt_principal_session_matches_its_role() {
     // Given the Dev role is exempt and alice (a Dev session) made the bucket public
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    let config = RemediationConfig {
-        exempt_principals: vec!["arn:aws:iam::111122223333:role/Dev".into()],
-        ..enforce()
-    };
+    let config =
+        RemediationConfig { exempt_principals: vec!["arn:aws:iam::111122223333:role/Dev".into()], ..enforce() };
     // When remediated, then it is exempt
     let report = run(&admins, &config, &policy_call());
     assert_eq!(report.outcomes[0].decision, Decision::Exempt);
@@ -246,14 +210,8 @@ fn exempt_principal_session_matches_its_role() {
 fn exempt_resource_pattern_leaves_matching_buckets_alone() {
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    let config = RemediationConfig {
-        exempt_resources: vec!["da*".into()],
-        ..enforce()
-    };
-    assert_eq!(
-        run(&admins, &config, &policy_call()).outcomes[0].decision,
-        Decision::Exempt
-    );
+    let config = RemediationConfig { exempt_resources: vec!["da*".into()], ..enforce() };
+    assert_eq!(run(&admins, &config, &policy_call()).outcomes[0].decision, Decision::Exempt);
 }
 
 #[test]
@@ -267,9 +225,7 @@ fn access_denied_is_a_failed_decision_that_fails_the_invocation() {
     // Then the decision is failed, the event says why, and the report asks to fail
     assert_eq!(report.outcomes[0].decision, Decision::Failed);
     assert!(report.failure().is_some());
-    assert!(report.events[0].detail["error"]
-        .as_str()
-        .is_some_and(|e| e.contains("denied")));
+    assert!(report.events[0].detail["error"].as_str().is_some_and(|e| e.contains("denied")));
 }
 
 #[test]
@@ -291,31 +247,18 @@ fn stopped_trail_is_started_and_deleted_trail_reported() {
         json!({"name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"}),
     );
     // When remediated, then logging is on again
-    assert_eq!(
-        run(&admins, &enforce(), &stop).outcomes[0].decision,
-        Decision::Remediated
-    );
+    assert_eq!(run(&admins, &enforce(), &stop).outcomes[0].decision, Decision::Remediated);
     // And given a deleted trail, then it is reported as not found
     let delete = api_call("cloudtrail.amazonaws.com", "DeleteTrail", json!({"name": "gone"}));
-    assert_eq!(
-        run(&admins, &enforce(), &delete).outcomes[0].decision,
-        Decision::NotFound
-    );
+    assert_eq!(run(&admins, &enforce(), &delete).outcomes[0].decision, Decision::NotFound);
 }
 
 #[test]
 fn account_public_access_block_is_turned_back_on() {
     let admins = MemoryAdmins::default();
     admins.set_account_pab("111122223333", PublicAccessBlock::default());
-    let event = api_call(
-        "s3-control.amazonaws.com",
-        "DeletePublicAccessBlock",
-        json!({"accountId": "111122223333"}),
-    );
-    assert_eq!(
-        run(&admins, &enforce(), &event).outcomes[0].decision,
-        Decision::Remediated
-    );
+    let event = api_call("s3-control.amazonaws.com", "DeletePublicAccessBlock", json!({"accountId": "111122223333"}));
+    assert_eq!(run(&admins, &enforce(), &event).outcomes[0].decision, Decision::Remediated);
     assert_eq!(admins.account_pab("111122223333"), Some(PublicAccessBlock::ALL_ON));
 }
 
@@ -329,10 +272,7 @@ fn trailsight_risky_change_events_are_accepted_as_triggers() {
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
     // When remediated, then the same rule engine finds and fixes it
-    assert_eq!(
-        run(&admins, &enforce(), &event).outcomes[0].decision,
-        Decision::Remediated
-    );
+    assert_eq!(run(&admins, &enforce(), &event).outcomes[0].decision, Decision::Remediated);
 }
 
 #[test]

@@ -8,10 +8,7 @@ fn a_change_in_another_account_is_out_of_scope_by_default() {
     // Given a deployment in 999988887777 and a change recorded in 111122223333
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    let config = RemediationConfig {
-        home_account: Some("999988887777".into()),
-        ..enforce()
-    };
+    let config = RemediationConfig { home_account: Some("999988887777".into()), ..enforce() };
     // When remediated
     let report = run(&admins, &config, &policy_call());
     // Then it is out of scope, no admin was asked for, nothing written
@@ -54,9 +51,6 @@ fn admins_act_in_the_records_region_and_other_regions_can_be_excluded() {
     run(&admins, &enforce(), &event);
     assert_eq!(admins.scopes()[0].1, "eu-west-1");
     // And when the deployment only remediates us-east-1, it is out of scope
-    let config = RemediationConfig {
-        regions: vec!["us-east-1".into()],
-        ..enforce()
-    };
+    let config = RemediationConfig { regions: vec!["us-east-1".into()], ..enforce() };
     assert_eq!(run(&admins, &config, &event).outcomes[0].decision, Decision::OutOfScope);
 }
