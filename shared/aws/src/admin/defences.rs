@@ -29,6 +29,12 @@ where
     admin_error(action, &what, e)
 }
 
+/// The item called `name`, else the first (AWS Config answers a name filter with that item, and
+/// an emulator may name it differently).
+fn named<'a, T>(items: &'a [T], name: &str, name_of: impl Fn(&T) -> Option<&str>) -> Option<&'a T> {
+    items.iter().find(|i| name_of(i) == Some(name)).or(items.first())
+}
+
 impl DefenceAdmin for AwsAdmins {
     async fn detector_enabled(&self, id: &str) -> Result<bool, AdminError> {
         let out = self
@@ -48,44 +54,23 @@ impl DefenceAdmin for AwsAdmins {
 
     async fn recorder_recording(&self, name: &str) -> Result<bool, AdminError> {
         let what = format!("configuration recorder {name}");
-        let out = sent(
-            "config:DescribeConfigurationRecorderStatus",
-            &what,
-            self.config.describe_configuration_recorder_status().configuration_recorder_names(name).send(),
-        )
-        .await?;
-        let status = out
-            .configuration_recorders_status()
-            .iter()
-            .find(|s| s.name() == Some(name))
-            .or(out.configuration_recorders_status().first())
-            .ok_or(AdminError::NotFound(what))?;
+        let call = self.config.describe_configuration_recorder_status().configuration_recorder_names(name);
+        let out = sent("config:DescribeConfigurationRecorderStatus", &what, call.send()).await?;
+        let status =
+            named(out.configuration_recorders_status(), name, |s| s.name()).ok_or(AdminError::NotFound(what))?;
         Ok(status.recording())
     }
 
     async fn start_recorder(&self, name: &str) -> Result<(), AdminError> {
-        done(
-            "config:StartConfigurationRecorder",
-            &format!("configuration recorder {name}"),
-            self.config.start_configuration_recorder().configuration_recorder_name(name).send(),
-        )
-        .await
+        let call = self.config.start_configuration_recorder().configuration_recorder_name(name);
+        done("config:StartConfigurationRecorder", &format!("configuration recorder {name}"), call.send()).await
     }
 
     async fn delivery_channel(&self, name: &str) -> Result<String, AdminError> {
         let what = format!("delivery channel {name}");
-        let out = sent(
-            "config:DescribeDeliveryChannels",
-            &what,
-            self.config.describe_delivery_channels().delivery_channel_names(name).send(),
-        )
-        .await?;
-        let channel = out
-            .delivery_channels()
-            .iter()
-            .find(|c| c.name() == Some(name))
-            .or(out.delivery_channels().first())
-            .ok_or(AdminError::NotFound(what))?;
+        let call = self.config.describe_delivery_channels().delivery_channel_names(name);
+        let out = sent("config:DescribeDeliveryChannels", &what, call.send()).await?;
+        let channel = named(out.delivery_channels(), name, |c| c.name()).ok_or(AdminError::NotFound(what))?;
         Ok(channel.s3_bucket_name().unwrap_or("").to_owned())
     }
 
@@ -94,28 +79,10 @@ impl DefenceAdmin for AwsAdmins {
             return Ok(vec![]);
         }
         let what = format!("flow logs {}", ids.join(", "));
-        let mut found = vec![];
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .ec2
-                .describe_flow_logs()
-                .filter(Filter::builder().name("flow-log-id").set_values(Some(ids.to_vec())).build())
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| admin_error("ec2:DescribeFlowLogs", &what, e))?;
-            found.extend(
-                out.flow_logs()
-                    .iter()
-                    .filter_map(|f| f.flow_log_id())
-                    .filter(|id| ids.iter().any(|i| i == id))
-                    .map(str::to_owned),
-            );
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(found),
-            }
-        }
+        let filter = Filter::builder().name("flow-log-id").set_values(Some(ids.to_vec())).build();
+        let pages = self.ec2.describe_flow_logs().filter(filter).into_paginator().items().send();
+        let logs = sent("ec2:DescribeFlowLogs", &what, pages.try_collect()).await?;
+        let ids = logs.iter().filter_map(|f| f.flow_log_id()).filter(|id| ids.iter().any(|i| i == id));
+        Ok(ids.map(str::to_owned).collect())
     }
 }

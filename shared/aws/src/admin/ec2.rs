@@ -1,7 +1,7 @@
 //! [`SecurityGroupAdmin`] (aws-sdk-ec2): security groups, their rules, and revoking world-open
 //! ingress.
 
-use super::{admin_error, done, AwsAdmins};
+use super::{admin_error, done, sent, AwsAdmins};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
 use trailsight_core::remediate::ports::{AdminError, GroupRule, Permission, SecurityGroup, SecurityGroupAdmin};
 
@@ -58,23 +58,10 @@ impl SecurityGroupAdmin for AwsAdmins {
 
     async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {
         let what = format!("security group {group_id}");
-        let mut rules = vec![];
-        let mut token: Option<String> = None;
-        loop {
-            let out = self
-                .ec2
-                .describe_security_group_rules()
-                .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(group_id).build())
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| admin_error("ec2:DescribeSecurityGroupRules", &what, e))?;
-            rules.extend(out.security_group_rules().iter().map(group_rule_from));
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(rules),
-            }
-        }
+        let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").values(group_id).build();
+        let pages = self.ec2.describe_security_group_rules().filters(filter).into_paginator().items().send();
+        let rules = sent("ec2:DescribeSecurityGroupRules", &what, pages.try_collect()).await?;
+        Ok(rules.iter().map(group_rule_from).collect())
     }
 
     async fn revoke_rules(&self, group_id: &str, rule_ids: &[String]) -> Result<(), AdminError> {

@@ -45,15 +45,8 @@ impl FunctionAdmin for AwsAdmins {
     }
 
     async fn require_iam_auth(&self, function: &str) -> Result<(), AdminError> {
-        done(
-            "lambda:UpdateFunctionUrlConfig",
-            &format!("URL of function {function}"),
-            self.lambda
-                .update_function_url_config()
-                .function_name(function)
-                .auth_type(FunctionUrlAuthType::AwsIam)
-                .send(),
-        )
-        .await
+        let call =
+            self.lambda.update_function_url_config().function_name(function).auth_type(FunctionUrlAuthType::AwsIam);
+        done("lambda:UpdateFunctionUrlConfig", &format!("URL of function {function}"), call.send()).await
     }
 }

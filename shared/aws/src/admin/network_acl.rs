@@ -41,12 +41,8 @@ impl NetworkAclAdmin for AwsAdmins {
             action: "ec2:DeleteNetworkAclEntry".into(),
             why: format!("rule number {rule_number} is out of range"),
         })?;
-        done(
-            "ec2:DeleteNetworkAclEntry",
-            &what,
-            self.ec2.delete_network_acl_entry().network_acl_id(id).rule_number(rule).egress(egress).send(),
-        )
-        .await
+        let call = self.ec2.delete_network_acl_entry().network_acl_id(id).rule_number(rule).egress(egress);
+        done("ec2:DeleteNetworkAclEntry", &what, call.send()).await
     }
 }
 

@@ -60,12 +60,8 @@ impl AwsAdmins {
         let mut tags = BTreeMap::new();
         let mut marker: Option<String> = None;
         loop {
-            let page = sent(
-                "kms:ListResourceTags",
-                &what,
-                self.kms.list_resource_tags().key_id(key).set_marker(marker.take()).send(),
-            )
-            .await?;
+            let call = self.kms.list_resource_tags().key_id(key).set_marker(marker.take());
+            let page = sent("kms:ListResourceTags", &what, call.send()).await?;
             tags.extend(page.tags().iter().map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())));
             match page.next_marker() {
                 Some(m) if page.truncated() && !m.is_empty() => marker = Some(m.to_owned()),
@@ -77,12 +73,8 @@ impl AwsAdmins {
 
     async fn queue_policy(&self, url: &str) -> Result<PolicyState, AdminError> {
         let what = what(PolicyKind::Queue, url);
-        let out = sent(
-            "sqs:GetQueueAttributes",
-            &what,
-            self.sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::Policy).send(),
-        )
-        .await?;
+        let call = self.sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::Policy);
+        let out = sent("sqs:GetQueueAttributes", &what, call.send()).await?;
         let policy = out.attributes().and_then(|a| a.get(&QueueAttributeName::Policy));
         let tags = sent("sqs:ListQueueTags", &what, self.sqs.list_queue_tags().queue_url(url).send()).await?;
         Ok(PolicyState {
@@ -138,12 +130,8 @@ impl AwsAdmins {
         let secret =
             sent("secretsmanager:DescribeSecret", &what, self.secretsmanager.describe_secret().secret_id(id).send())
                 .await?;
-        let out = sent(
-            "secretsmanager:GetResourcePolicy",
-            &what,
-            self.secretsmanager.get_resource_policy().secret_id(id).send(),
-        )
-        .await?;
+        let call = self.secretsmanager.get_resource_policy().secret_id(id);
+        let out = sent("secretsmanager:GetResourcePolicy", &what, call.send()).await?;
         Ok(PolicyState {
             policy: non_empty(out.resource_policy()),
             tags: tag_map(secret.tags().iter().map(|t| (t.key(), t.value()))),
@@ -180,51 +168,27 @@ impl ResourcePolicyAdmin for AwsAdmins {
             // BypassPolicyLockoutSafetyCheck is left unset (false): KMS refuses a policy that
             // would lock the caller out of the key.
             PolicyKind::KmsKey => {
-                done(
-                    "kms:PutKeyPolicy",
-                    &what,
-                    self.kms.put_key_policy().key_id(id).policy_name(KMS_POLICY_NAME).policy(policy).send(),
-                )
-                .await
+                let call = self.kms.put_key_policy().key_id(id).policy_name(KMS_POLICY_NAME).policy(policy);
+                done("kms:PutKeyPolicy", &what, call.send()).await
             }
             PolicyKind::Queue => self.set_queue_policy(id, policy, &what).await,
             PolicyKind::Topic => {
-                done(
-                    "sns:SetTopicAttributes",
-                    &what,
-                    self.sns
-                        .set_topic_attributes()
-                        .topic_arn(id)
-                        .attribute_name("Policy")
-                        .attribute_value(policy)
-                        .send(),
-                )
-                .await
+                let call =
+                    self.sns.set_topic_attributes().topic_arn(id).attribute_name("Policy").attribute_value(policy);
+                done("sns:SetTopicAttributes", &what, call.send()).await
             }
             PolicyKind::Repository => {
-                done(
-                    "ecr:SetRepositoryPolicy",
-                    &what,
-                    self.ecr.set_repository_policy().repository_name(id).policy_text(policy).send(),
-                )
-                .await
+                let call = self.ecr.set_repository_policy().repository_name(id).policy_text(policy);
+                done("ecr:SetRepositoryPolicy", &what, call.send()).await
             }
             // BlockPublicPolicy stays unset: remediation only ever removes public statements.
             PolicyKind::Secret => {
-                done(
-                    "secretsmanager:PutResourcePolicy",
-                    &what,
-                    self.secretsmanager.put_resource_policy().secret_id(id).resource_policy(policy).send(),
-                )
-                .await
+                let call = self.secretsmanager.put_resource_policy().secret_id(id).resource_policy(policy);
+                done("secretsmanager:PutResourcePolicy", &what, call.send()).await
             }
             PolicyKind::RoleTrust => {
-                done(
-                    "iam:UpdateAssumeRolePolicy",
-                    &what,
-                    self.iam.update_assume_role_policy().role_name(id).policy_document(policy).send(),
-                )
-                .await
+                let call = self.iam.update_assume_role_policy().role_name(id).policy_document(policy);
+                done("iam:UpdateAssumeRolePolicy", &what, call.send()).await
             }
         }
     }
@@ -241,12 +205,8 @@ impl ResourcePolicyAdmin for AwsAdmins {
                 Err(e) => Err(admin_error("ecr:DeleteRepositoryPolicy", &what, e)),
             },
             PolicyKind::Secret => {
-                done(
-                    "secretsmanager:DeleteResourcePolicy",
-                    &what,
-                    self.secretsmanager.delete_resource_policy().secret_id(id).send(),
-                )
-                .await
+                let call = self.secretsmanager.delete_resource_policy().secret_id(id);
+                done("secretsmanager:DeleteResourcePolicy", &what, call.send()).await
             }
             PolicyKind::KmsKey | PolicyKind::Topic | PolicyKind::RoleTrust => Err(AdminError::Failed {
                 action: format!("delete the {}", kind.noun()),

@@ -18,16 +18,8 @@ impl DbInstanceAdmin for AwsAdmins {
     }
 
     async fn make_private(&self, id: &str) -> Result<(), AdminError> {
-        done(
-            "rds:ModifyDBInstance",
-            &format!("DB instance {id}"),
-            self.rds
-                .modify_db_instance()
-                .db_instance_identifier(id)
-                .publicly_accessible(false)
-                .apply_immediately(true)
-                .send(),
-        )
-        .await
+        let call =
+            self.rds.modify_db_instance().db_instance_identifier(id).publicly_accessible(false).apply_immediately(true);
+        done("rds:ModifyDBInstance", &format!("DB instance {id}"), call.send()).await
     }
 }

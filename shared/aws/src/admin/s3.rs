@@ -77,12 +77,8 @@ impl BucketAdmin for AwsAdmins {
     }
 
     async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), AdminError> {
-        done(
-            "s3:PutBucketPolicy",
-            &format!("bucket {bucket}"),
-            self.s3.put_bucket_policy().bucket(bucket).policy(policy).send(),
-        )
-        .await
+        let call = self.s3.put_bucket_policy().bucket(bucket).policy(policy);
+        done("s3:PutBucketPolicy", &format!("bucket {bucket}"), call.send()).await
     }
 
     async fn delete_policy(&self, bucket: &str) -> Result<(), AdminError> {
@@ -99,42 +95,22 @@ impl BucketAdmin for AwsAdmins {
     }
 
     async fn buckets(&self) -> Result<Vec<String>, AdminError> {
-        let mut names = vec![];
-        let mut token: Option<String> = None;
-        loop {
-            let out = sent(
-                "s3:ListAllMyBuckets",
-                "the account's buckets",
-                self.s3.list_buckets().set_continuation_token(token.take()).send(),
-            )
-            .await?;
-            names.extend(out.buckets().iter().filter_map(|b| b.name().map(str::to_owned)));
-            match out.continuation_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(names),
-            }
-        }
+        let pages = self.s3.list_buckets().into_paginator().items().send();
+        let buckets = sent("s3:ListAllMyBuckets", "the account's buckets", pages.try_collect()).await?;
+        Ok(buckets.iter().filter_map(|b| b.name().map(str::to_owned)).collect())
     }
 
     async fn acl(&self, of: AclOf<'_>) -> Result<Acl, AdminError> {
         let AclOf { bucket, key, version } = of;
         match key {
             None => {
-                let out = sent(
-                    "s3:GetBucketAcl",
-                    &format!("bucket {bucket}"),
-                    self.s3.get_bucket_acl().bucket(bucket).send(),
-                )
-                .await?;
+                let call = self.s3.get_bucket_acl().bucket(bucket);
+                let out = sent("s3:GetBucketAcl", &format!("bucket {bucket}"), call.send()).await?;
                 Ok(acl_from(out.owner(), out.grants()))
             }
             Some(k) => {
-                let out = sent(
-                    "s3:GetObjectAcl",
-                    &format!("object {bucket}/{k}"),
-                    self.s3.get_object_acl().bucket(bucket).key(k).set_version_id(version.map(str::to_owned)).send(),
-                )
-                .await?;
+                let call = self.s3.get_object_acl().bucket(bucket).key(k).set_version_id(version.map(str::to_owned));
+                let out = sent("s3:GetObjectAcl", &format!("object {bucket}/{k}"), call.send()).await?;
                 Ok(acl_from(out.owner(), out.grants()))
             }
         }
@@ -145,26 +121,18 @@ impl BucketAdmin for AwsAdmins {
         let policy = acl_to(acl)?;
         match key {
             None => {
-                done(
-                    "s3:PutBucketAcl",
-                    &format!("bucket {bucket}"),
-                    self.s3.put_bucket_acl().bucket(bucket).access_control_policy(policy).send(),
-                )
-                .await
+                let call = self.s3.put_bucket_acl().bucket(bucket).access_control_policy(policy);
+                done("s3:PutBucketAcl", &format!("bucket {bucket}"), call.send()).await
             }
             Some(k) => {
-                done(
-                    "s3:PutObjectAcl",
-                    &format!("object {bucket}/{k}"),
-                    self.s3
-                        .put_object_acl()
-                        .bucket(bucket)
-                        .key(k)
-                        .set_version_id(version.map(str::to_owned))
-                        .access_control_policy(policy)
-                        .send(),
-                )
-                .await
+                let call = self
+                    .s3
+                    .put_object_acl()
+                    .bucket(bucket)
+                    .key(k)
+                    .set_version_id(version.map(str::to_owned))
+                    .access_control_policy(policy);
+                done("s3:PutObjectAcl", &format!("object {bucket}/{k}"), call.send()).await
             }
         }
     }
@@ -178,12 +146,8 @@ impl BucketAdmin for AwsAdmins {
     }
 
     async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        done(
-            "s3:PutBucketPublicAccessBlock",
-            &format!("bucket {bucket}"),
-            self.s3.put_public_access_block().bucket(bucket).public_access_block_configuration(s3_pab(pab)).send(),
-        )
-        .await
+        let call = self.s3.put_public_access_block().bucket(bucket).public_access_block_configuration(s3_pab(pab));
+        done("s3:PutBucketPublicAccessBlock", &format!("bucket {bucket}"), call.send()).await
     }
 
     async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
@@ -216,15 +180,8 @@ impl AccountAdmin for AwsAdmins {
             .block_public_policy(pab.block_public_policy)
             .restrict_public_buckets(pab.restrict_public_buckets)
             .build();
-        done(
-            "s3:PutAccountPublicAccessBlock",
-            &format!("account {account}"),
-            self.s3control
-                .put_public_access_block()
-                .account_id(account)
-                .public_access_block_configuration(config)
-                .send(),
-        )
-        .await
+        let call =
+            self.s3control.put_public_access_block().account_id(account).public_access_block_configuration(config);
+        done("s3:PutAccountPublicAccessBlock", &format!("account {account}"), call.send()).await
     }
 }

@@ -177,18 +177,14 @@ impl SharingAdmin for AwsAdmins {
             // The flat form (OperationType, GroupNames) rather than CreateVolumePermission.Remove:
             // both are AWS's, and emulators know this one.
             SharedKind::Snapshot => {
-                done(
-                    "ec2:ModifySnapshotAttribute",
-                    &what,
-                    self.ec2
-                        .modify_snapshot_attribute()
-                        .snapshot_id(id)
-                        .attribute(SnapshotAttributeName::CreateVolumePermission)
-                        .operation_type(OperationType::Remove)
-                        .group_names(ALL)
-                        .send(),
-                )
-                .await
+                let call = self
+                    .ec2
+                    .modify_snapshot_attribute()
+                    .snapshot_id(id)
+                    .attribute(SnapshotAttributeName::CreateVolumePermission)
+                    .operation_type(OperationType::Remove)
+                    .group_names(ALL);
+                done("ec2:ModifySnapshotAttribute", &what, call.send()).await
             }
             SharedKind::Image => {
                 let all = LaunchPermission::builder().group(PermissionGroup::All).build();
@@ -197,30 +193,22 @@ impl SharingAdmin for AwsAdmins {
                 done("ec2:ModifyImageAttribute", &what, call.send()).await
             }
             SharedKind::DbSnapshot => {
-                done(
-                    "rds:ModifyDBSnapshotAttribute",
-                    &what,
-                    self.rds
-                        .modify_db_snapshot_attribute()
-                        .db_snapshot_identifier(id)
-                        .attribute_name(RESTORE)
-                        .values_to_remove(ALL)
-                        .send(),
-                )
-                .await
+                let call = self
+                    .rds
+                    .modify_db_snapshot_attribute()
+                    .db_snapshot_identifier(id)
+                    .attribute_name(RESTORE)
+                    .values_to_remove(ALL);
+                done("rds:ModifyDBSnapshotAttribute", &what, call.send()).await
             }
             SharedKind::DbClusterSnapshot => {
-                done(
-                    "rds:ModifyDBClusterSnapshotAttribute",
-                    &what,
-                    self.rds
-                        .modify_db_cluster_snapshot_attribute()
-                        .db_cluster_snapshot_identifier(id)
-                        .attribute_name(RESTORE)
-                        .values_to_remove(ALL)
-                        .send(),
-                )
-                .await
+                let call = self
+                    .rds
+                    .modify_db_cluster_snapshot_attribute()
+                    .db_cluster_snapshot_identifier(id)
+                    .attribute_name(RESTORE)
+                    .values_to_remove(ALL);
+                done("rds:ModifyDBClusterSnapshotAttribute", &what, call.send()).await
             }
         }
     }

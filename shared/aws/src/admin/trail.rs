@@ -48,12 +48,8 @@ impl TrailAdmin for AwsAdmins {
     }
 
     async fn trail_status(&self, trail: &str) -> Result<TrailStatus, AdminError> {
-        let out = sent(
-            "cloudtrail:GetTrailStatus",
-            &format!("trail {trail}"),
-            self.cloudtrail.get_trail_status().name(trail).send(),
-        )
-        .await?;
+        let call = self.cloudtrail.get_trail_status().name(trail);
+        let out = sent("cloudtrail:GetTrailStatus", &format!("trail {trail}"), call.send()).await?;
         Ok(TrailStatus { is_logging: out.is_logging().unwrap_or(false) })
     }
 

@@ -57,38 +57,15 @@ impl Default for Thresholds {
     }
 }
 
-/// Optional per-API overrides; unset fields keep the defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Overrides {
-    /// See [`Thresholds::enabled`].
-    pub enabled: Option<bool>,
-    /// See [`Thresholds::p_value`].
-    pub p_value: Option<f64>,
-    /// See [`Thresholds::min_calls`].
-    pub min_calls: Option<u32>,
-    /// See [`Thresholds::min_ratio`].
-    pub min_ratio: Option<f64>,
-    /// See [`Thresholds::burst_margin`].
-    pub burst_margin: Option<f64>,
-    /// See [`Thresholds::min_errors`].
-    pub min_errors: Option<u32>,
-    /// See [`Thresholds::min_error_fraction`].
-    pub min_error_fraction: Option<f64>,
-    /// See [`Thresholds::error_ratio`].
-    pub error_ratio: Option<f64>,
-    /// See [`Thresholds::overdispersion`].
-    pub overdispersion: Option<f64>,
-}
-
 /// The detector's whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorConfig {
     /// Thresholds for every API.
     pub defaults: Thresholds,
-    /// Overrides keyed by `eventSource:eventName` or `eventSource:*`.
-    pub api: BTreeMap<String, Overrides>,
+    /// Overrides keyed by `eventSource:eventName` or `eventSource:*`: any of the
+    /// [`Thresholds`] keys; the others keep their values.
+    pub api: BTreeMap<String, toml::Table>,
     /// Minutes after a file's delivery time before its minutes count as complete (CloudTrail
     /// delivers a few percent of records up to 15 minutes late).
     pub settle_minutes: i64,
@@ -149,7 +126,7 @@ impl DetectorConfig {
                     "API key {name:?} must be eventSource:eventName or eventSource:*"
                 )));
             }
-            all.push((name.clone(), self.apply(&self.defaults, o)));
+            all.push((name.clone(), overlay(&self.defaults, o)?));
         }
         for (name, t) in all {
             if !(t.p_value > 0.0 && t.p_value < 0.5) {
@@ -180,20 +157,6 @@ impl DetectorConfig {
         Ok(())
     }
 
-    fn apply(&self, base: &Thresholds, o: &Overrides) -> Thresholds {
-        Thresholds {
-            enabled: o.enabled.unwrap_or(base.enabled),
-            p_value: o.p_value.unwrap_or(base.p_value),
-            min_calls: o.min_calls.unwrap_or(base.min_calls),
-            min_ratio: o.min_ratio.unwrap_or(base.min_ratio),
-            burst_margin: o.burst_margin.unwrap_or(base.burst_margin),
-            min_errors: o.min_errors.unwrap_or(base.min_errors),
-            min_error_fraction: o.min_error_fraction.unwrap_or(base.min_error_fraction),
-            error_ratio: o.error_ratio.unwrap_or(base.error_ratio),
-            overdispersion: o.overdispersion.unwrap_or(base.overdispersion),
-        }
-    }
-
     /// The thresholds for one API: the exact `source:name` override, else `source:*`, else defaults.
     pub fn thresholds(&self, event_source: &str, event_name: &str) -> Thresholds {
         if self.api.is_empty() {
@@ -202,14 +165,21 @@ impl DetectorConfig {
         let exact = format!("{event_source}:{event_name}");
         let service = format!("{event_source}:*");
         let mut t = self.defaults.clone();
-        if let Some(o) = self.api.get(&service) {
-            t = self.apply(&t, o);
-        }
-        if let Some(o) = self.api.get(&exact) {
-            t = self.apply(&t, o);
+        for o in [&service, &exact].into_iter().filter_map(|key| self.api.get(key)) {
+            // Every override was overlaid on the defaults when the file was checked, so this
+            // cannot fail; were it to, the thresholds stay as they were.
+            t = overlay(&t, o).unwrap_or(t);
         }
         t
     }
+}
+
+/// `base` with the keys of `overrides` set: an unknown key or a value of the wrong type is the
+/// TOML error that names it.
+fn overlay(base: &Thresholds, overrides: &toml::Table) -> Result<Thresholds, ConfigError> {
+    let mut table = toml::Table::try_from(base).map_err(|e| ConfigError::Range(e.to_string()))?;
+    table.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(table.try_into()?)
 }
 
 #[cfg(test)]
@@ -252,5 +222,8 @@ mod tests {
         let e = DetectorConfig::from_toml("[defaults]\np_value = 2.0").unwrap_err();
         assert!(e.to_string().contains("p_value"));
         assert!(DetectorConfig::from_toml("[api.nocolon]\nenabled = false").is_err());
+        let e = DetectorConfig::from_toml("[api.\"ec2.amazonaws.com:*\"]\nmin_call = 3").unwrap_err();
+        assert!(e.to_string().contains("min_call"), "{e}");
+        assert!(DetectorConfig::from_toml("[api.\"ec2.amazonaws.com:*\"]\nmin_calls = \"many\"").is_err());
     }
 }

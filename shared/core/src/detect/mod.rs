@@ -21,7 +21,7 @@ mod tail;
 mod window;
 
 pub use chart::{Band, Chart, ChartLog, ChartPoint, Seen, CHART_AFTER_MINUTES, CHART_BEFORE_MINUTES};
-pub use config::{ConfigError, DetectorConfig, Overrides, Thresholds};
+pub use config::{ConfigError, DetectorConfig, Thresholds};
 pub use insight::{minute_time, shared_event_id, Attribution, InsightKind, InsightRecord, Verdict};
 pub use model::{ApiModel, Expectation, WINDOWS};
 pub use recent::Recent;

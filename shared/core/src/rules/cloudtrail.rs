@@ -8,12 +8,8 @@ use serde_json::Value;
 
 /// `cloudtrail-logging-stopped`: a trail stopped, deleted, or made to record less.
 pub const RULE: Rule = Rule::new(RuleId::CloudtrailLoggingStopped, Severity::High, EVENTS, check);
-const EVENTS: Events = &[
-    ("cloudtrail.amazonaws.com", "StopLogging"),
-    ("cloudtrail.amazonaws.com", "DeleteTrail"),
-    ("cloudtrail.amazonaws.com", "UpdateTrail"),
-    ("cloudtrail.amazonaws.com", "PutEventSelectors"),
-];
+const EVENTS: Events =
+    &[("cloudtrail.amazonaws.com", &["StopLogging", "DeleteTrail", "UpdateTrail", "PutEventSelectors"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;

@@ -8,20 +8,16 @@ use serde_json::Value;
 
 /// `guardduty-disabled`.
 pub const GUARDDUTY: Rule = Rule::new(RuleId::GuarddutyDisabled, Severity::Critical, GUARDDUTY_EVENTS, check_guardduty);
-const GUARDDUTY_EVENTS: Events =
-    &[("guardduty.amazonaws.com", "DeleteDetector"), ("guardduty.amazonaws.com", "UpdateDetector")];
+const GUARDDUTY_EVENTS: Events = &[("guardduty.amazonaws.com", &["DeleteDetector", "UpdateDetector"])];
 
 /// `config-recording-stopped`.
 pub const CONFIG: Rule = Rule::new(RuleId::ConfigRecordingStopped, Severity::High, CONFIG_EVENTS, check_config);
-const CONFIG_EVENTS: Events = &[
-    ("config.amazonaws.com", "StopConfigurationRecorder"),
-    ("config.amazonaws.com", "DeleteConfigurationRecorder"),
-    ("config.amazonaws.com", "DeleteDeliveryChannel"),
-];
+const CONFIG_EVENTS: Events =
+    &[("config.amazonaws.com", &["StopConfigurationRecorder", "DeleteConfigurationRecorder", "DeleteDeliveryChannel"])];
 
 /// `vpc-flow-logs-deleted`.
 pub const FLOW_LOGS: Rule = Rule::new(RuleId::VpcFlowLogsDeleted, Severity::Medium, FLOW_LOGS_EVENTS, check_flow_logs);
-const FLOW_LOGS_EVENTS: Events = &[("ec2.amazonaws.com", "DeleteFlowLogs")];
+const FLOW_LOGS_EVENTS: Events = &[("ec2.amazonaws.com", &["DeleteFlowLogs"])];
 
 fn check_guardduty(call: &Call<'_>) -> Vec<Finding> {
     let detector = Resource::Detector { id: text(call.request, "detectorId").unwrap_or("").to_owned() };

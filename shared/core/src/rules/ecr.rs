@@ -5,7 +5,7 @@ use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, 
 
 /// `ecr-repository-policy-public`.
 pub const RULE: Rule = Rule::new(RuleId::EcrRepositoryPolicyPublic, Severity::High, EVENTS, check);
-const EVENTS: Events = &[("ecr.amazonaws.com", "SetRepositoryPolicy")];
+const EVENTS: Events = &[("ecr.amazonaws.com", &["SetRepositoryPolicy"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let repository = Resource::Repository {

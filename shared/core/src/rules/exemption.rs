@@ -11,10 +11,8 @@ use serde_json::Value;
 /// it for review, so AWS's native events of these (frequent) calls are not sent to it.
 pub const RULE: Rule = Rule::new(RuleId::TrailsightExemptionChanged, Severity::Medium, EVENTS, check).not_native();
 const EVENTS: Events = &[
-    ("s3.amazonaws.com", "PutBucketTagging"),
-    ("s3.amazonaws.com", "DeleteBucketTagging"),
-    ("ec2.amazonaws.com", "CreateTags"),
-    ("ec2.amazonaws.com", "DeleteTags"),
+    ("s3.amazonaws.com", &["PutBucketTagging", "DeleteBucketTagging"]),
+    ("ec2.amazonaws.com", &["CreateTags", "DeleteTags"]),
 ];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {

@@ -5,7 +5,7 @@ use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, 
 
 /// `iam-role-trust-public`.
 pub const RULE: Rule = Rule::new(RuleId::IamRoleTrustPublic, Severity::Critical, EVENTS, check);
-const EVENTS: Events = &[("iam.amazonaws.com", "CreateRole"), ("iam.amazonaws.com", "UpdateAssumeRolePolicy")];
+const EVENTS: Events = &[("iam.amazonaws.com", &["CreateRole", "UpdateAssumeRolePolicy"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let role = Resource::Role { id: text(call.request, "roleName").unwrap_or("").to_owned() };

@@ -5,7 +5,7 @@ use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, 
 
 /// `kms-key-policy-public`.
 pub const RULE: Rule = Rule::new(RuleId::KmsKeyPolicyPublic, Severity::Critical, EVENTS, check);
-const EVENTS: Events = &[("kms.amazonaws.com", "PutKeyPolicy"), ("kms.amazonaws.com", "CreateKey")];
+const EVENTS: Events = &[("kms.amazonaws.com", &["PutKeyPolicy", "CreateKey"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let id = match call.name {

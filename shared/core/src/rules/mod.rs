@@ -424,7 +424,7 @@ pub struct Rule {
     pub id: RuleId,
     /// The severity of its findings, unless the check says otherwise.
     pub severity: Severity,
-    /// The (eventSource, eventName) pairs it looks at.
+    /// The calls it looks at, by eventSource.
     pub events: Events,
     /// Whether the stack's native-event rule sends these calls to remediation (the template's
     /// `NativeApiCallRule` lists exactly these rules' event names; a test checks it).
@@ -436,8 +436,8 @@ pub struct Rule {
     pub check: fn(&Call<'_>) -> Vec<Finding>,
 }
 
-/// The (eventSource, eventName) pairs a rule looks at.
-pub type Events = &'static [(&'static str, &'static str)];
+/// The calls a rule looks at: each eventSource with its eventNames.
+pub type Events = &'static [(&'static str, &'static [&'static str])];
 
 impl Rule {
     /// A rule whose calls the native-event rule also sends to remediation, and whose revert
@@ -459,7 +459,7 @@ impl Rule {
 
     /// Whether the rule looks at this call.
     pub fn concerns(&self, event_source: &str, event_name: &str) -> bool {
-        self.events.iter().any(|(s, n)| *n == event_name && *s == event_source)
+        self.events.iter().any(|(s, names)| *s == event_source && names.contains(&event_name))
     }
 
     /// A finding of this rule with its usual severity.
@@ -538,7 +538,11 @@ pub fn concerns(event_source: &str, event_name: &str) -> bool {
 
 /// The event names the stack's native-event rule must send to remediation.
 pub fn native_trigger_event_names() -> std::collections::BTreeSet<&'static str> {
-    RULES.iter().filter(|r| r.native_trigger).flat_map(|r| r.events.iter().map(|(_, n)| *n)).collect()
+    RULES
+        .iter()
+        .filter(|r| r.native_trigger)
+        .flat_map(|r| r.events.iter().flat_map(|(_, names)| names.iter().copied()))
+        .collect()
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {

@@ -10,8 +10,7 @@ use serde_json::Value;
 
 /// `ec2-network-acl-open-admin-port`.
 pub const RULE: Rule = Rule::new(RuleId::Ec2NetworkAclOpenAdminPort, Severity::High, EVENTS, check);
-const EVENTS: Events =
-    &[("ec2.amazonaws.com", "CreateNetworkAclEntry"), ("ec2.amazonaws.com", "ReplaceNetworkAclEntry")];
+const EVENTS: Events = &[("ec2.amazonaws.com", &["CreateNetworkAclEntry", "ReplaceNetworkAclEntry"])];
 
 fn number(v: Option<&Value>) -> Option<i64> {
     match v? {

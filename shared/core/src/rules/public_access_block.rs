@@ -10,16 +10,26 @@ use serde_json::Value;
 /// bucket or account level.
 pub const RULE: Rule = Rule::new(RuleId::S3PublicAccessBlockRemoved, Severity::High, EVENTS, check);
 const EVENTS: Events = &[
-    ("s3.amazonaws.com", "DeleteBucketPublicAccessBlock"),
-    ("s3.amazonaws.com", "PutBucketPublicAccessBlock"),
-    ("s3.amazonaws.com", "PutPublicAccessBlock"),
-    ("s3.amazonaws.com", "DeletePublicAccessBlock"),
-    ("s3.amazonaws.com", "PutAccountPublicAccessBlock"),
-    ("s3.amazonaws.com", "DeleteAccountPublicAccessBlock"),
-    ("s3-control.amazonaws.com", "PutPublicAccessBlock"),
-    ("s3-control.amazonaws.com", "DeletePublicAccessBlock"),
-    ("s3-control.amazonaws.com", "PutAccountPublicAccessBlock"),
-    ("s3-control.amazonaws.com", "DeleteAccountPublicAccessBlock"),
+    (
+        "s3.amazonaws.com",
+        &[
+            "DeleteBucketPublicAccessBlock",
+            "PutBucketPublicAccessBlock",
+            "PutPublicAccessBlock",
+            "DeletePublicAccessBlock",
+            "PutAccountPublicAccessBlock",
+            "DeleteAccountPublicAccessBlock",
+        ],
+    ),
+    (
+        "s3-control.amazonaws.com",
+        &[
+            "PutPublicAccessBlock",
+            "DeletePublicAccessBlock",
+            "PutAccountPublicAccessBlock",
+            "DeleteAccountPublicAccessBlock",
+        ],
+    ),
 ];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {

@@ -6,13 +6,16 @@ use serde_json::Value;
 
 /// `rds-instance-public`.
 pub const RULE: Rule = Rule::new(RuleId::RdsInstancePublic, Severity::High, EVENTS, check).breaking_callers();
-const EVENTS: Events = &[
-    ("rds.amazonaws.com", "CreateDBInstance"),
-    ("rds.amazonaws.com", "ModifyDBInstance"),
-    ("rds.amazonaws.com", "CreateDBInstanceReadReplica"),
-    ("rds.amazonaws.com", "RestoreDBInstanceFromDBSnapshot"),
-    ("rds.amazonaws.com", "RestoreDBInstanceToPointInTime"),
-];
+const EVENTS: Events = &[(
+    "rds.amazonaws.com",
+    &[
+        "CreateDBInstance",
+        "ModifyDBInstance",
+        "CreateDBInstanceReadReplica",
+        "RestoreDBInstanceFromDBSnapshot",
+        "RestoreDBInstanceToPointInTime",
+    ],
+)];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let public = match call.request.get("publiclyAccessible") {

@@ -6,8 +6,7 @@ use serde_json::Value;
 
 /// `s3-bucket-acl-public`: an ACL (bucket, object or object version) granting the public groups.
 pub const RULE: Rule = Rule::new(RuleId::S3BucketAclPublic, Severity::High, EVENTS, check);
-const EVENTS: Events =
-    &[("s3.amazonaws.com", "PutBucketAcl"), ("s3.amazonaws.com", "PutObjectAcl"), ("s3.amazonaws.com", "CreateBucket")];
+const EVENTS: Events = &[("s3.amazonaws.com", &["PutBucketAcl", "PutObjectAcl", "CreateBucket"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     public_part(call.request)

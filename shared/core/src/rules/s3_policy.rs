@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 /// `s3-bucket-policy-public`: PutBucketPolicy with a public statement.
 pub const RULE: Rule = Rule::new(RuleId::S3BucketPolicyPublic, Severity::Critical, EVENTS, check);
-const EVENTS: Events = &[("s3.amazonaws.com", "PutBucketPolicy")];
+const EVENTS: Events = &[("s3.amazonaws.com", &["PutBucketPolicy"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let Some(policy) = policy_document(call.request) else {

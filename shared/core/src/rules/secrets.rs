@@ -5,7 +5,7 @@ use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, 
 
 /// `secretsmanager-secret-policy-public`.
 pub const RULE: Rule = Rule::new(RuleId::SecretsmanagerSecretPolicyPublic, Severity::Critical, EVENTS, check);
-const EVENTS: Events = &[("secretsmanager.amazonaws.com", "PutResourcePolicy")];
+const EVENTS: Events = &[("secretsmanager.amazonaws.com", &["PutResourcePolicy"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let secret = Resource::Secret { id: text(call.request, "secretId").unwrap_or("").to_owned() };

@@ -9,8 +9,7 @@ use serde_json::Value;
 
 /// `ec2-security-group-open-admin-port`: an admin or database port opened to the internet.
 pub const RULE: Rule = Rule::new(RuleId::Ec2SecurityGroupOpenAdminPort, Severity::High, EVENTS, check);
-const EVENTS: Events =
-    &[("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"), ("ec2.amazonaws.com", "ModifySecurityGroupRules")];
+const EVENTS: Events = &[("ec2.amazonaws.com", &["AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let (record, req) = (call.record, call.request);
@@ -129,6 +128,26 @@ pub struct OpenPermission {
     pub flat: bool,
 }
 
+/// The member names of a permission's protocol and ports in request parameters.
+const REQUEST_NAMES: [&str; 3] = ["ipProtocol", "fromPort", "toPort"];
+/// The same in ModifySecurityGroupRules' `SecurityGroupRuleRequest`.
+const RULE_NAMES: [&str; 3] = ["IpProtocol", "FromPort", "ToPort"];
+
+impl OpenPermission {
+    /// A permission with only its protocol (`no_protocol` when absent) and ports, read from
+    /// `o` under the member names `[protocol, from, to]`.
+    fn ports(o: &Value, [protocol, from, to]: [&str; 3], no_protocol: &str) -> OpenPermission {
+        OpenPermission {
+            protocol: o.get(protocol).and_then(Value::as_str).unwrap_or(no_protocol).to_owned(),
+            from: port(o.get(from)),
+            to: port(o.get(to)),
+            from_raw: o.get(from).cloned(),
+            to_raw: o.get(to).cloned(),
+            ..OpenPermission::default()
+        }
+    }
+}
+
 /// Keeps, of `perms`, the CIDRs that open an admin port to the world: any `/0`, or, for each
 /// admin port and transport, the CIDRs of every permission covering it when together they
 /// cover the whole IPv4 or IPv6 space.
@@ -189,11 +208,6 @@ fn authorize_permissions(request: &Value) -> Vec<OpenPermission> {
     let mut perms: Vec<OpenPermission> = items(request.get("ipPermissions"))
         .into_iter()
         .map(|perm| OpenPermission {
-            protocol: perm.get("ipProtocol").and_then(Value::as_str).unwrap_or("").to_owned(),
-            from: port(perm.get("fromPort")),
-            to: port(perm.get("toPort")),
-            from_raw: perm.get("fromPort").cloned(),
-            to_raw: perm.get("toPort").cloned(),
             ipv4: items(perm.get("ipRanges"))
                 .iter()
                 .filter_map(|r| r.get("cidrIp").and_then(Value::as_str).map(str::to_owned))
@@ -202,20 +216,15 @@ fn authorize_permissions(request: &Value) -> Vec<OpenPermission> {
                 .iter()
                 .filter_map(|r| r.get("cidrIpv6").and_then(Value::as_str).map(str::to_owned))
                 .collect(),
-            ..OpenPermission::default()
+            ..OpenPermission::ports(perm, REQUEST_NAMES, "")
         })
         .collect();
     // The older flat form: cidrIp with ipProtocol/fromPort/toPort at the top level.
     if let Some(c) = request.get("cidrIp").and_then(Value::as_str) {
         perms.push(OpenPermission {
-            protocol: request.get("ipProtocol").and_then(Value::as_str).unwrap_or("-1").to_owned(),
-            from: port(request.get("fromPort")),
-            to: port(request.get("toPort")),
-            from_raw: request.get("fromPort").cloned(),
-            to_raw: request.get("toPort").cloned(),
             ipv4: vec![c.to_owned()],
             flat: true,
-            ..OpenPermission::default()
+            ..OpenPermission::ports(request, REQUEST_NAMES, "-1")
         });
     }
     perms
@@ -281,15 +290,10 @@ fn collect_rules(v: &Value, id: Option<&str>, out: &mut Vec<OpenPermission>) {
             let cidr6 = o.get("CidrIpv6").and_then(Value::as_str);
             if cidr4.is_some() || cidr6.is_some() {
                 out.push(OpenPermission {
-                    protocol: o.get("IpProtocol").and_then(Value::as_str).unwrap_or("-1").to_owned(),
-                    from: port(o.get("FromPort")),
-                    to: port(o.get("ToPort")),
-                    from_raw: o.get("FromPort").cloned(),
-                    to_raw: o.get("ToPort").cloned(),
                     ipv4: cidr4.map(str::to_owned).into_iter().collect(),
                     ipv6: cidr6.map(str::to_owned).into_iter().collect(),
                     rule_ids: id.map(str::to_owned).into_iter().collect(),
-                    flat: false,
+                    ..OpenPermission::ports(v, RULE_NAMES, "-1")
                 });
             }
             for child in o.values() {

@@ -7,17 +7,17 @@ use serde_json::Value;
 /// `ebs-snapshot-public`: ModifySnapshotAttribute adding createVolumePermission for `all`.
 pub const EBS_SNAPSHOT: Rule =
     Rule::new(RuleId::EbsSnapshotPublic, Severity::Critical, EBS_SNAPSHOT_EVENTS, check_snapshot);
-const EBS_SNAPSHOT_EVENTS: Events = &[("ec2.amazonaws.com", "ModifySnapshotAttribute")];
+const EBS_SNAPSHOT_EVENTS: Events = &[("ec2.amazonaws.com", &["ModifySnapshotAttribute"])];
 
 /// `ami-public`: ModifyImageAttribute adding launchPermission for `all`.
 pub const AMI: Rule = Rule::new(RuleId::AmiPublic, Severity::High, AMI_EVENTS, check_image);
-const AMI_EVENTS: Events = &[("ec2.amazonaws.com", "ModifyImageAttribute")];
+const AMI_EVENTS: Events = &[("ec2.amazonaws.com", &["ModifyImageAttribute"])];
 
 /// `rds-snapshot-public`: Modify(DB|DBCluster)SnapshotAttribute adding `all` to `restore`.
 pub const RDS_SNAPSHOT: Rule =
     Rule::new(RuleId::RdsSnapshotPublic, Severity::Critical, RDS_SNAPSHOT_EVENTS, check_db_snapshot);
 const RDS_SNAPSHOT_EVENTS: Events =
-    &[("rds.amazonaws.com", "ModifyDBSnapshotAttribute"), ("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute")];
+    &[("rds.amazonaws.com", &["ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"])];
 
 /// Whether an EC2 permission change adds the group `all`: `{"add": {"items": [{"group":
 /// "all"}]}}` (or `add` as a list), or the older flat form (`operationType: add` with

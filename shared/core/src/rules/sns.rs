@@ -7,11 +7,7 @@ use serde_json::Value;
 
 /// `sns-topic-policy-public`.
 pub const RULE: Rule = Rule::new(RuleId::SnsTopicPolicyPublic, Severity::High, EVENTS, check);
-const EVENTS: Events = &[
-    ("sns.amazonaws.com", "SetTopicAttributes"),
-    ("sns.amazonaws.com", "CreateTopic"),
-    ("sns.amazonaws.com", "AddPermission"),
-];
+const EVENTS: Events = &[("sns.amazonaws.com", &["SetTopicAttributes", "CreateTopic", "AddPermission"])];
 
 /// The topic policy a SetTopicAttributes or CreateTopic request sets.
 pub fn policy<'a>(name: &str, request: &'a Value) -> Option<&'a Value> {

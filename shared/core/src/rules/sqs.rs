@@ -5,7 +5,7 @@ use super::{public_policy, text, Call, Events, Finding, Resource, Rule, RuleId, 
 
 /// `sqs-queue-policy-public`.
 pub const RULE: Rule = Rule::new(RuleId::SqsQueuePolicyPublic, Severity::High, EVENTS, check);
-const EVENTS: Events = &[("sqs.amazonaws.com", "SetQueueAttributes"), ("sqs.amazonaws.com", "CreateQueue")];
+const EVENTS: Events = &[("sqs.amazonaws.com", &["SetQueueAttributes", "CreateQueue"])];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let url = text(call.request, "queueUrl")
