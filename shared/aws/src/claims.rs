@@ -8,6 +8,7 @@
 //! | `R#{eventID}#{rule}` | `CLAIM` | `status` (`running`, or the decision), `lease` (epoch s) | 7 days |
 //! | `R#{resource}` | `CHANGE` | `t` (eventTime), `e` (eventID) of the latest change by an exempt principal | 30 days |
 
+use crate::dynamo::expression_names;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
@@ -67,18 +68,11 @@ impl DynamoLedger {
         names: &[(&str, &str)],
         values: Item,
     ) -> Result<Option<Item>, AdminError> {
-        let names: HashMap<String, String> = names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let put = self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        let put =
+            put.set_expression_attribute_names(expression_names(names)).set_expression_attribute_values(Some(values));
+        let result =
+            put.return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld).send().await;
         match result {
             Ok(_) => Ok(None),
             Err(SdkError::ServiceError(se)) if se.err().is_conditional_check_failed_exception() => {

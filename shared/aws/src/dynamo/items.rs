@@ -20,6 +20,11 @@ pub(super) fn corrupt(what: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { what: what.to_owned(), why: why.to_string() }
 }
 
+/// A request's `ExpressionAttributeNames` from (placeholder, name) pairs; none when empty.
+pub(crate) fn expression_names(names: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    (!names.is_empty()).then(|| names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+}
+
 pub(super) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }

@@ -106,6 +106,7 @@ mod turn;
 mod usage;
 mod write;
 
+pub(crate) use items::expression_names;
 pub use items::item_size;
 use items::*;
 pub use model::{modelled_commit_writes, Consumed, PartitionUnits, TableModel};

@@ -60,16 +60,9 @@ impl DynamoStore {
     /// The item at `key`, read consistently, metered and modelled. `what` names the request
     /// in errors.
     pub(super) async fn get_consistent(&self, what: &str, key: Item) -> Result<Option<Item>, StoreError> {
-        let resp = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| sdk_err(what, e))?;
+        let get = self.client.get_item().table_name(&self.table).set_key(Some(key)).consistent_read(true);
+        let resp =
+            get.return_consumed_capacity(ReturnConsumedCapacity::Total).send().await.map_err(|e| sdk_err(what, e))?;
         self.meter(false, resp.consumed_capacity());
         match resp.item() {
             Some(item) => self.model_reads(std::slice::from_ref(item), 0),

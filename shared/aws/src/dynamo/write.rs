@@ -35,16 +35,10 @@ impl DynamoStore {
         names: &[(&str, &str)],
         values: HashMap<String, AttributeValue>,
     ) -> Result<bool, StoreError> {
-        let names: HashMap<String, String> = names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        let update = self.client.update_item().table_name(&self.table).set_key(Some(key)).update_expression(update);
+        let update = update.condition_expression(condition).set_expression_attribute_names(expression_names(names));
+        let update = update.set_expression_attribute_values((!values.is_empty()).then_some(values));
+        let result = update
             .return_values(ReturnValue::AllNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()

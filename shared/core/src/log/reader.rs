@@ -258,14 +258,55 @@ where
     result
 }
 
+/// The two containers the framer walks: the document's top-level object and its `Records`
+/// array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Top,
+    Records,
+}
+
+impl Container {
+    /// Its opening and closing bytes.
+    fn brackets(self) -> (u8, u8) {
+        match self {
+            Container::Top => (b'{', b'}'),
+            Container::Records => (b'[', b']'),
+        }
+    }
+
+    /// What was expected when its opening byte is not there.
+    fn opening(self) -> &'static str {
+        match self {
+            Container::Top => "'{' opening a CloudTrail log document",
+            Container::Records => "'[' opening the Records array",
+        }
+    }
+
+    /// What was expected when neither a comma nor its closing byte follows an item.
+    fn separator(self) -> &'static str {
+        match self {
+            Container::Top => "',' or '}' in the top-level object",
+            Container::Records => "',' or ']' in the Records array",
+        }
+    }
+
+    /// The state after its closing byte.
+    fn closed(self) -> State {
+        match self {
+            Container::Top => State::Done,
+            Container::Records => State::CommaOrClose(Container::Top),
+        }
+    }
+}
+
+/// Where the framer stands: before a container's opening byte, before its next item (or its
+/// closing byte), after an item, or after the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    TopOpen,
-    TopKeyOrClose,
-    TopCommaOrClose,
-    RecordsOpen,
-    ElementOrClose,
-    CommaOrClose,
+    Open(Container),
+    ItemOrClose(Container),
+    CommaOrClose(Container),
     Done,
 }
 
@@ -377,96 +418,85 @@ impl<R: Read> Framer<R> {
         F: FnMut(Result<Record<'_>, RecordRejection>),
     {
         let mut summary = ReadSummary::default();
-        let mut state = State::TopOpen;
+        let mut state = State::Open(Container::Top);
         let mut saw_records = false;
         let mut index: u64 = 0;
         loop {
             let Some(b) = self.peek()? else {
                 return match state {
-                    State::TopOpen => Err(ReadError::Empty),
+                    State::Open(Container::Top) => Err(ReadError::Empty),
                     State::Done if saw_records => {
                         summary.bytes = self.offset(self.end);
                         Ok(summary)
                     }
                     State::Done => Err(ReadError::NoRecords),
-                    State::ElementOrClose | State::CommaOrClose => Err(self.truncated("the Records array")),
+                    State::ItemOrClose(Container::Records) | State::CommaOrClose(Container::Records) => {
+                        Err(self.truncated("the Records array"))
+                    }
                     _ => Err(self.truncated("the top-level object")),
                 };
             };
             match state {
-                State::TopOpen => {
-                    if b != b'{' {
-                        return Err(self.syntax("'{' opening a CloudTrail log document", b));
+                State::Open(c) => {
+                    if b != c.brackets().0 {
+                        return Err(self.syntax(c.opening(), b));
                     }
                     self.pos += 1;
-                    state = State::TopKeyOrClose;
+                    state = State::ItemOrClose(c);
                 }
-                State::TopKeyOrClose | State::TopCommaOrClose => {
-                    if b == b'}' {
+                State::ItemOrClose(c) | State::CommaOrClose(c) => {
+                    if b == c.brackets().1 {
                         self.pos += 1;
-                        state = State::Done;
+                        state = c.closed();
                         continue;
                     }
-                    if state == State::TopCommaOrClose {
+                    if state == State::CommaOrClose(c) {
                         if b != b',' {
-                            return Err(self.syntax("',' or '}' in the top-level object", b));
+                            return Err(self.syntax(c.separator(), b));
                         }
                         self.pos += 1;
-                        state = State::TopKeyOrClose;
+                        state = State::ItemOrClose(c);
                         continue;
                     }
-                    if b != b'"' {
-                        return Err(self.syntax("a key in the top-level object", b));
-                    }
-                    let key_end = self.whole_value("a top-level key")?;
-                    let is_records = &self.buf[self.pos..key_end] == b"\"Records\"";
-                    self.pos = key_end;
-                    match self.peek()? {
-                        Some(b':') => self.pos += 1,
-                        Some(other) => return Err(self.syntax("':' after a key", other)),
-                        None => return Err(self.truncated("the top-level object")),
-                    }
-                    if is_records && !saw_records {
-                        saw_records = true;
-                        state = State::RecordsOpen;
-                    } else {
-                        if self.peek()?.is_none() {
-                            return Err(self.truncated("the top-level object"));
+                    state = match c {
+                        Container::Top => self.member(b, &mut saw_records)?,
+                        Container::Records => {
+                            self.element(index, &mut summary, &mut on_record)?;
+                            index += 1;
+                            State::CommaOrClose(Container::Records)
                         }
-                        self.pos = self.whole_value("a top-level value")?;
-                        state = State::TopCommaOrClose;
-                    }
-                }
-                State::RecordsOpen => {
-                    if b != b'[' {
-                        return Err(self.syntax("'[' opening the Records array", b));
-                    }
-                    self.pos += 1;
-                    state = State::ElementOrClose;
-                }
-                State::ElementOrClose | State::CommaOrClose => {
-                    if b == b']' {
-                        self.pos += 1;
-                        state = State::TopCommaOrClose;
-                        continue;
-                    }
-                    if state == State::CommaOrClose {
-                        if b != b',' {
-                            return Err(self.syntax("',' or ']' in the Records array", b));
-                        }
-                        self.pos += 1;
-                        state = State::ElementOrClose;
-                        continue;
-                    }
-                    self.element(index, &mut summary, &mut on_record)?;
-                    index += 1;
-                    state = State::CommaOrClose;
+                    };
                 }
                 State::Done => {
                     return Err(self.syntax("the end of the document after its closing '}'", b));
                 }
             }
         }
+    }
+
+    /// Parses one member of the top-level object at `self.pos` (`b`, the byte there, should open its key): the first
+    /// `Records` member opens the array, any other member is skipped whole.
+    fn member(&mut self, b: u8, saw_records: &mut bool) -> Result<State, ReadError> {
+        if b != b'"' {
+            return Err(self.syntax("a key in the top-level object", b));
+        }
+        let key_end = self.whole_value("a top-level key")?;
+        let is_records = &self.buf[self.pos..key_end] == b"\"Records\"";
+        self.pos = key_end;
+        match self.peek()? {
+            Some(b':') => self.pos += 1,
+            Some(other) => return Err(self.syntax("':' after a key", other)),
+            None => return Err(self.truncated("the top-level object")),
+        }
+        if is_records && !*saw_records {
+            *saw_records = true;
+            return Ok(State::Open(Container::Records));
+        }
+        if self.peek()?.is_none() {
+            return Err(self.truncated("the top-level object"));
+        }
+        self.pos = self.whole_value("a top-level value")?;
+        Ok(State::CommaOrClose(Container::Top))
     }
 
     /// Parses one element of `Records` at `self.pos` and hands it to the callback.

@@ -1,8 +1,7 @@
 //! `s3-bucket-acl-public`: remove the grants to the public groups the call made, on the
 //! bucket, the object or the object version it named; owner and other grants stay.
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::plan;
 use super::ports::{Acl, AclOf, AdminError, BucketAdmin, Pause};
 use super::{Decision, RemediationConfig};
@@ -62,11 +61,11 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketAcl {
         json!(state.acl)
     }
 
-    async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &State) -> Result<Plan<Acl>, AdminError> {
-        if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!("bucket {} carries the exemption tag {}=true", self.bucket, config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
+    fn tagged<'s>(&self, state: &'s State) -> Option<(&'s Tags, String)> {
+        Some((&state.tags, format!("bucket {}", self.bucket)))
+    }
+
+    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &State) -> Result<Plan<Acl>, AdminError> {
         Ok(match plan::strip_public_grants(&state.acl, &self.introduced) {
             None => Plan::Leave(
                 Decision::AlreadyFixed,

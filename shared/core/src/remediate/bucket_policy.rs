@@ -2,8 +2,7 @@
 //! statement naming principals beside `*` loses only the `*`), keeping every other statement
 //! byte for byte; cross-checked with S3's own verdict (GetBucketPolicyStatus).
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::plan::{self, PolicyPlan};
 use super::ports::{AdminError, BucketAdmin, Pause};
 use super::{Decision, RemediationConfig};
@@ -76,16 +75,16 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
         parse(state.policy.as_deref())
     }
 
+    fn tagged<'s>(&self, state: &'s State) -> Option<(&'s Tags, String)> {
+        Some((&state.tags, format!("bucket {}", self.bucket)))
+    }
+
     async fn plan(
         &self,
         _admins: &A,
-        config: &RemediationConfig,
+        _config: &RemediationConfig,
         state: &State,
     ) -> Result<Plan<PolicyPlan>, AdminError> {
-        if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!("bucket {} carries the exemption tag {}=true", self.bucket, config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
         let Some(text) = state.policy.as_deref() else {
             return Ok(Plan::Leave(Decision::AlreadyFixed, "the bucket has no policy any more".into()));
         };

@@ -1,8 +1,7 @@
 //! `rds-instance-public`: turn PubliclyAccessible off. Clients outside the VPC lose access, so
 //! the rule is outside `REMEDIATE_RULES`'s default.
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, DbInstance, DbInstanceAdmin, Pause};
 use super::{Decision, RemediationConfig};
 use serde_json::{json, Value};
@@ -26,11 +25,11 @@ impl<A: DbInstanceAdmin + Pause + Sync> Remediation<A> for PublicDbInstance {
         json!({"publiclyAccessible": state.publicly_accessible})
     }
 
-    async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &DbInstance) -> Result<Plan<()>, AdminError> {
-        if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!("DB instance {} carries the exemption tag {}=true", self.id, config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
+    fn tagged<'s>(&self, state: &'s DbInstance) -> Option<(&'s Tags, String)> {
+        Some((&state.tags, format!("DB instance {}", self.id)))
+    }
+
+    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &DbInstance) -> Result<Plan<()>, AdminError> {
         if !state.publicly_accessible {
             let why = format!("DB instance {} is no longer publicly accessible", self.id);
             return Ok(Plan::Leave(Decision::AlreadyFixed, why));

@@ -3,7 +3,7 @@
 //! delivery channel or flow log) cannot be brought back as it was: the decision is
 //! `not-found`, saying what would recreate it.
 
-use super::driver::{Plan, Remediation};
+use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, DefenceAdmin, Pause};
 use super::{Decision, RemediationConfig};
 use serde_json::{json, Value};
@@ -60,6 +60,10 @@ impl<A: DefenceAdmin + Pause + Sync> Remediation<A> for SwitchedOff {
             Live::Channel(bucket) => json!({"s3BucketName": bucket}),
             Live::FlowLogs(ids) => json!({"flowLogs": ids}),
         }
+    }
+
+    fn tagged<'s>(&self, _state: &'s Live) -> Option<(&'s Tags, String)> {
+        None
     }
 
     async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &Live) -> Result<Plan<()>, AdminError> {

@@ -225,12 +225,7 @@ impl<'a> Call<'a> {
             (PolicyKind::RoleTrust, Resource::Role { .. }) => iam_trust::policy(request),
             _ => return None,
         };
-        let account = self
-            .record
-            .get("recipientAccountId")
-            .or_else(|| self.record.pointer("/userIdentity/accountId"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let account = rules::record_account(self.record);
         let root = format!("arn:{}:iam::{account}:root", rules::partition(self.record));
         let mut r = ResourcePolicy::new(kind, &resource.name(), field, root);
         if kind == PolicyKind::Topic && self.name == "AddPermission" {

@@ -1,14 +1,19 @@
 //! The one driver every remediation runs through: read live state → plan → (dry-run stops
 //! here) → act → read back until the change shows (with backoff, for eventual consistency) →
-//! a last cross-check → one decision. Each remediation ([`Remediation`], one file each)
+//! a last cross-check → one decision. A resource carrying the exemption tag is decided
+//! `exempt` right after the read. Each remediation ([`Remediation`], one file each)
 //! supplies only its read, plan, act and verification; the driver owns the decisions, the
 //! before/after states and the reason sentences' shape.
 
+use super::exempt::tag_exempt;
 use super::ports::{AdminError, Pause};
 use super::{Decision, Mode, Outcome, RemediationConfig};
 use crate::rules::Finding;
 use serde_json::Value;
 use std::future::Future;
+
+/// A resource's tags.
+pub type Tags = std::collections::BTreeMap<String, String>;
 
 /// What a remediation makes of live state.
 #[derive(Debug)]
@@ -22,7 +27,8 @@ pub enum Plan<P> {
         /// What it does, as a verb phrase ("remove 1 public statement(s) ... from ...").
         what: String,
     },
-    /// Nothing to change: the decision (`already-fixed`, `exempt`, `needs-review`) and why.
+    /// Nothing to change: the decision (`already-fixed`, `needs-review`) and why. (`exempt` by
+    /// tag is decided by the driver, from [`Remediation::tagged`], before any plan.)
     Leave(Decision, String),
 }
 
@@ -38,6 +44,9 @@ pub trait Remediation<A: Pause + Sync>: Sync {
     fn read(&self, admins: &A) -> impl Future<Output = Result<Self::State, AdminError>> + Send;
     /// The state as the decision event shows it (`before`, `after`).
     fn view(&self, state: &Self::State) -> Value;
+    /// The resource's tags and its name in an `exempt` reason; `None` where the exemption tag
+    /// does not apply (a trail, a detector, an account-wide fix).
+    fn tagged<'s>(&self, state: &'s Self::State) -> Option<(&'s Tags, String)>;
     /// Decides on live state (may read more, e.g. which buckets an account-wide fix touches).
     fn plan(
         &self,
@@ -121,6 +130,10 @@ pub async fn run<A: Pause + Sync, R: Remediation<A>>(
         Err(e) => return errored(finding, e, Value::Null, not_found),
     };
     let before = r.view(&live);
+    if let Some((_, name)) = r.tagged(&live).filter(|(tags, _)| tag_exempt(tags, &config.exempt_tag)) {
+        let why = format!("{name} carries the exemption tag {}=true", config.exempt_tag);
+        return decided(finding, Decision::Exempt, before, Value::Null, why);
+    }
     let (plan, intended, what) = match r.plan(admins, config, &live).await {
         Ok(Plan::Change { plan, intended, what }) => (plan, intended, what),
         Ok(Plan::Leave(decision, why)) => {

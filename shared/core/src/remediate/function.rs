@@ -2,8 +2,7 @@
 //! (by its statement id), or make a function URL with AuthType NONE require IAM
 //! authentication. Both can break callers, so the rule is outside `REMEDIATE_RULES`'s default.
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, FunctionAccess, FunctionAdmin, Pause};
 use super::{Decision, RemediationConfig};
 use crate::policy;
@@ -61,16 +60,16 @@ impl<A: FunctionAdmin + Pause + Sync> Remediation<A> for PublicFunction {
         json!({"policy": policy, "urlAuthType": state.url_auth})
     }
 
+    fn tagged<'s>(&self, state: &'s FunctionAccess) -> Option<(&'s Tags, String)> {
+        Some((&state.tags, format!("function {}", self.function)))
+    }
+
     async fn plan(
         &self,
         _admins: &A,
-        config: &RemediationConfig,
+        _config: &RemediationConfig,
         state: &FunctionAccess,
     ) -> Result<Plan<Opening>, AdminError> {
-        if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!("function {} carries the exemption tag {}=true", self.function, config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
         if !self.open(state) {
             let why = match &self.opening {
                 Opening::Permission(sid) => format!("permission {sid} is no longer public on {}", self.function),

@@ -43,7 +43,7 @@ use exempt::{resource_key, resource_name};
 pub use selection::RuleSelection;
 
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_REMEDIATION, DETAIL_TYPE_RISKY_CHANGE};
-use crate::rules::{self, Finding, Resource, RuleId};
+use crate::rules::{self, record_account, Finding, Resource, RuleId};
 use driver::{decided as outcome, errored};
 use ports::{
     AccountAdmin, AdminError, BucketAdmin, Claim, DbInstanceAdmin, DefenceAdmin, FunctionAdmin, NetworkAclAdmin, Pause,
@@ -298,14 +298,6 @@ pub fn scope(config: &RemediationConfig, record: &Value) -> Result<Option<String
     }
 }
 
-fn record_account(record: &Value) -> &str {
-    record
-        .get("recipientAccountId")
-        .or_else(|| record.pointer("/userIdentity/accountId"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
 /// Runs one trigger: evaluates its record, claims each finding, decides and (in enforce mode)
 /// acts on it in the record's account and region, and records the decision. `now` is the time
 /// in seconds since the epoch.
@@ -466,12 +458,7 @@ async fn left_alone<L: RemediationLedger + Sync>(
 /// The `Trailsight Remediation` event for one outcome.
 pub fn decision_event(record: &Value, mode: Mode, o: &Outcome) -> Envelope {
     let text = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or("");
-    let account = record
-        .get("recipientAccountId")
-        .or_else(|| record.pointer("/userIdentity/accountId"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
+    let account = record_account(record).to_owned();
     let region = text("awsRegion").to_owned();
     let event_id = text("eventID");
     let detail = json!({

@@ -2,8 +2,7 @@
 //! still the entry the call made (same rule number, direction, action, protocol, ports and
 //! CIDR); an entry replaced since is left for its own trigger.
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AclEntry, AdminError, NetworkAcl, NetworkAclAdmin, Pause};
 use super::{Decision, RemediationConfig};
 use crate::rules::cidr;
@@ -83,12 +82,12 @@ impl<A: NetworkAclAdmin + Pause + Sync> Remediation<A> for OpenAclEntry {
         json!({"entry": self.live(state)})
     }
 
-    async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &NetworkAcl) -> Result<Plan<()>, AdminError> {
+    fn tagged<'s>(&self, state: &'s NetworkAcl) -> Option<(&'s Tags, String)> {
+        Some((&state.tags, self.acl.clone()))
+    }
+
+    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &NetworkAcl) -> Result<Plan<()>, AdminError> {
         let n = self.entry.rule_number;
-        if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!("{} carries the exemption tag {}=true", self.acl, config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
         match self.live(state) {
             None => Ok(Plan::Leave(Decision::AlreadyFixed, format!("{} has no ingress entry {n} any more", self.acl))),
             Some(live) if !self.same(live) => Ok(Plan::Leave(

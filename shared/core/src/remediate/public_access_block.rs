@@ -2,7 +2,7 @@
 //! for a deletion), at bucket or account level, leaving the others as they are. An account-wide
 //! fix that would also close an exempt bucket is left for review.
 
-use super::driver::{Plan, Remediation};
+use super::driver::{Plan, Remediation, Tags};
 use super::exempt::{glob, tag_exempt};
 use super::plan;
 use super::ports::{AccountAdmin, AdminError, BucketAdmin, Pause, PublicAccessBlock};
@@ -86,6 +86,15 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
         json!(state.block)
     }
 
+    /// Only a bucket's own change is exempted by the bucket's tag; an account-wide fix leaves
+    /// exempt buckets out in its plan.
+    fn tagged<'s>(&self, state: &'s State) -> Option<(&'s Tags, String)> {
+        match &self.level {
+            Level::Bucket(b) => Some((&state.tags, format!("bucket {b}"))),
+            Level::Account(_) => None,
+        }
+    }
+
     async fn plan(
         &self,
         admins: &A,
@@ -93,12 +102,6 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
         state: &State,
     ) -> Result<Plan<PublicAccessBlock>, AdminError> {
         let settings = self.off.join(", ");
-        if let Level::Bucket(b) = &self.level {
-            if tag_exempt(&state.tags, &config.exempt_tag) {
-                let why = format!("bucket {b} carries the exemption tag {}=true", config.exempt_tag);
-                return Ok(Plan::Leave(Decision::Exempt, why));
-            }
-        }
         let Some(fix) = plan::public_access_block_fix(state.block.as_ref(), &self.off) else {
             let why =
                 format!("the {} public access block settings this call turned off ({settings}) are on", self.level());

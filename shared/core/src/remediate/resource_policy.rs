@@ -7,8 +7,7 @@
 //! out); a policy that would be left empty is deleted where the service allows it, else
 //! `needs-review`.
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::plan::{self, PolicyPlan};
 use super::ports::{AdminError, Pause, PolicyKind, PolicyState, ResourcePolicyAdmin};
 use super::{Decision, RemediationConfig};
@@ -89,17 +88,17 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
         parse(state.policy.as_deref())
     }
 
+    fn tagged<'s>(&self, state: &'s PolicyState) -> Option<(&'s Tags, String)> {
+        Some((&state.tags, self.id.clone()))
+    }
+
     async fn plan(
         &self,
         _admins: &A,
-        config: &RemediationConfig,
+        _config: &RemediationConfig,
         state: &PolicyState,
     ) -> Result<Plan<PolicyPlan>, AdminError> {
         let noun = self.kind.noun();
-        if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!("{} carries the exemption tag {}=true", self.id, config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
         let Some(text) = state.policy.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(Plan::Leave(Decision::AlreadyFixed, format!("{} has no {noun} any more", self.id)));
         };

@@ -4,8 +4,7 @@
 //! (older records) the world-open CIDRs the call added on its protocol and ports. Every other
 //! rule stays, including a bastion's intended world-open SSH that this call did not add.
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::plan;
 use super::ports::{AdminError, GroupRule, Pause, Permission, SecurityGroup, SecurityGroupAdmin};
 use super::{Decision, RemediationConfig};
@@ -78,12 +77,12 @@ impl<A: SecurityGroupAdmin + Pause + Sync> Remediation<A> for OpenedGroup {
         json!(state.group.ingress)
     }
 
-    async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &State) -> Result<Plan<Planned>, AdminError> {
+    fn tagged<'s>(&self, state: &'s State) -> Option<(&'s Tags, String)> {
+        Some((&state.group.tags, format!("security group {}", state.group.id)))
+    }
+
+    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &State) -> Result<Plan<Planned>, AdminError> {
         let id = &state.group.id;
-        if tag_exempt(&state.group.tags, &config.exempt_tag) {
-            let why = format!("security group {id} carries the exemption tag {}=true", config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
         if self.rule_ids.is_empty() {
             let revoke = plan::call_ranges(&state.group.ingress, &self.opening);
             if revoke.is_empty() {

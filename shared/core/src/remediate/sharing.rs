@@ -1,8 +1,7 @@
 //! `ebs-snapshot-public`, `ami-public`, `rds-snapshot-public`: remove the group `all` from
 //! the snapshot's or image's permissions, keeping every named account's share.
 
-use super::driver::{Plan, Remediation};
-use super::exempt::tag_exempt;
+use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, Pause, SharedKind, Sharing, SharingAdmin};
 use super::{Decision, RemediationConfig};
 use serde_json::{json, Value};
@@ -28,11 +27,11 @@ impl<A: SharingAdmin + Pause + Sync> Remediation<A> for PublicShare {
         json!({"public": state.public, "accounts": state.accounts})
     }
 
-    async fn plan(&self, _admins: &A, config: &RemediationConfig, state: &Sharing) -> Result<Plan<()>, AdminError> {
-        if tag_exempt(&state.tags, &config.exempt_tag) {
-            let why = format!("{} carries the exemption tag {}=true", self.id, config.exempt_tag);
-            return Ok(Plan::Leave(Decision::Exempt, why));
-        }
+    fn tagged<'s>(&self, state: &'s Sharing) -> Option<(&'s Tags, String)> {
+        Some((&state.tags, self.id.clone()))
+    }
+
+    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &Sharing) -> Result<Plan<()>, AdminError> {
         if !state.public {
             let why = format!("{} is no longer shared with all accounts", self.id);
             return Ok(Plan::Leave(Decision::AlreadyFixed, why));

@@ -4,7 +4,7 @@
 //! checked on the live trail: still so is `needs-review` (trailsight does not rewrite a trail's
 //! configuration), never `already-fixed`.
 
-use super::driver::{Plan, Remediation};
+use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, Pause, TrailAdmin, TrailConfig, TrailStatus};
 use super::{Decision, RemediationConfig};
 use crate::rules::cloudtrail::{self as ct, Weakening};
@@ -68,6 +68,10 @@ impl<A: TrailAdmin + Pause + Sync> Remediation<A> for StoppedTrail {
             Some(c) => json!(c),
             None => json!(state.status),
         }
+    }
+
+    fn tagged<'s>(&self, _state: &'s State) -> Option<(&'s Tags, String)> {
+        None
     }
 
     async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &State) -> Result<Plan<()>, AdminError> {

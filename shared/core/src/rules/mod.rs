@@ -518,11 +518,7 @@ impl Call<'_> {
 
     /// The account the request names, else the record's.
     pub fn account(&self) -> String {
-        text(self.request, "accountId")
-            .or_else(|| text(self.record, "recipientAccountId"))
-            .or_else(|| self.record.get("userIdentity").and_then(|u| text(u, "accountId")))
-            .unwrap_or("")
-            .to_owned()
+        text(self.request, "accountId").unwrap_or_else(|| record_account(self.record)).to_owned()
     }
 }
 
@@ -543,6 +539,12 @@ pub fn native_trigger_event_names() -> std::collections::BTreeSet<&'static str> 
         .filter(|r| r.native_trigger)
         .flat_map(|r| r.events.iter().flat_map(|(_, names)| names.iter().copied()))
         .collect()
+}
+
+/// The account a record's call was made in: `recipientAccountId`, else the caller's account
+/// (empty when the record has neither).
+pub fn record_account(record: &Value) -> &str {
+    text(record, "recipientAccountId").or_else(|| record.pointer("/userIdentity/accountId")?.as_str()).unwrap_or("")
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -612,10 +614,7 @@ pub fn evaluate_with(record: &Value, settings: &RuleSettings) -> Vec<Finding> {
 /// The `Trailsight Risky Change` event for one finding on one record.
 pub fn risky_change_event(record: &Value, finding: &Finding) -> Envelope {
     let event_id = text(record, "eventID").unwrap_or("");
-    let account = text(record, "recipientAccountId")
-        .or_else(|| record.get("userIdentity").and_then(|u| text(u, "accountId")))
-        .unwrap_or("")
-        .to_owned();
+    let account = record_account(record).to_owned();
     let region = text(record, "awsRegion").unwrap_or("").to_owned();
     let event_time = text(record, "eventTime").unwrap_or("");
     let time = crate::log::reader::parse_event_minute(event_time)
