@@ -3,14 +3,16 @@
 
 use super::{admin_error, done, sent, AwsAdmins};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
-use trailsight_core::remediate::ports::{AdminError, GroupRule, Permission, SecurityGroup, SecurityGroupAdmin};
+use trailsight_core::remediate::ports::{AdminError, GroupRule, Permission, Ports, SecurityGroup, SecurityGroupAdmin};
+
+/// A protocol and ports as EC2 gives them (no protocol reads as all, `-1`).
+fn ports(protocol: Option<&str>, from: Option<i32>, to: Option<i32>) -> Ports {
+    Ports::new(protocol.unwrap_or("-1"), from.map(i64::from), to.map(i64::from))
+}
 
 fn permission_from(p: &IpPermission) -> Permission {
-    let port = |v: Option<i32>| v.map(i64::from);
     Permission {
-        protocol: p.ip_protocol().unwrap_or("-1").to_owned(),
-        from: port(p.from_port()),
-        to: port(p.to_port()),
+        ports: ports(p.ip_protocol(), p.from_port(), p.to_port()),
         ipv4: p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_owned)).collect(),
         ipv6: p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_owned)).collect(),
         others: p
@@ -25,9 +27,9 @@ fn permission_from(p: &IpPermission) -> Permission {
 fn permission_to(p: &Permission) -> IpPermission {
     let port = |v: Option<i64>| v.and_then(|v| i32::try_from(v).ok());
     IpPermission::builder()
-        .ip_protocol(&p.protocol)
-        .set_from_port(port(p.from))
-        .set_to_port(port(p.to))
+        .ip_protocol(&p.ports.protocol)
+        .set_from_port(port(p.ports.from))
+        .set_to_port(port(p.ports.to))
         .set_ip_ranges(Some(p.ipv4.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect()))
         .set_ipv6_ranges(Some(p.ipv6.iter().map(|c| Ipv6Range::builder().cidr_ipv6(c).build()).collect()))
         .build()
@@ -81,9 +83,7 @@ fn group_rule_from(r: &aws_sdk_ec2::types::SecurityGroupRule) -> GroupRule {
     GroupRule {
         id: r.security_group_rule_id().unwrap_or("").to_owned(),
         egress: r.is_egress().unwrap_or(false),
-        protocol: r.ip_protocol().unwrap_or("-1").to_owned(),
-        from: r.from_port().map(i64::from),
-        to: r.to_port().map(i64::from),
+        ports: ports(r.ip_protocol(), r.from_port(), r.to_port()),
         cidr: r.cidr_ipv4().or(r.cidr_ipv6()).map(str::to_owned),
     }
 }

@@ -23,15 +23,7 @@ const KMS_POLICY_NAME: &str = "default";
 
 /// How a resource of `kind` is named in errors.
 fn what(kind: PolicyKind, id: &str) -> String {
-    let noun = match kind {
-        PolicyKind::KmsKey => "KMS key",
-        PolicyKind::Queue => "queue",
-        PolicyKind::Topic => "topic",
-        PolicyKind::Repository => "repository",
-        PolicyKind::Secret => "secret",
-        PolicyKind::RoleTrust => "role",
-    };
-    format!("{noun} {id}")
+    format!("{} {id}", kind.holder())
 }
 
 /// An empty policy text is no policy (SQS, SNS and Lambda return one after a removal).

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 /// Counters of a run: the replay's summary line, and the ingest function's metrics and backfill
 /// summary (which also count deliveries: duplicates, events sent, failures).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, derive_more::AddAssign)]
 pub struct Stats {
     /// Log files read and merged.
     pub files: u64,
@@ -52,18 +52,7 @@ pub struct Stats {
 impl Stats {
     /// Adds another part of the run (one file's counters) to these.
     pub fn add(&mut self, other: &Stats) {
-        self.files += other.files;
-        self.records += other.records;
-        self.duplicates += other.duplicates;
-        self.rejected_files += other.rejected_files;
-        self.rejected_records += other.rejected_records;
-        self.skipped_objects += other.skipped_objects;
-        self.insights_started += other.insights_started;
-        self.insights_ended += other.insights_ended;
-        self.risky_changes += other.risky_changes;
-        self.duplicate_deliveries += other.duplicate_deliveries;
-        self.events_sent += other.events_sent;
-        self.failed_objects += other.failed_objects;
+        *self += other.clone();
     }
 }
 

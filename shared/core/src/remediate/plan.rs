@@ -175,17 +175,13 @@ pub fn public_access_block_fix(live: Option<&PublicAccessBlock>, turned_off: &[&
 pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Permission> {
     let mut out: Vec<Permission> = vec![];
     for o in opening {
-        for p in
-            ingress.iter().filter(|p| p.protocol.eq_ignore_ascii_case(&o.protocol) && p.from == o.from && p.to == o.to)
-        {
+        for p in ingress.iter().filter(|p| p.ports.are(&o.protocol, o.from, o.to)) {
             let ipv4: Vec<String> = p.ipv4.iter().filter(|c| o.ipv4.contains(c)).cloned().collect();
             let ipv6: Vec<String> = p.ipv6.iter().filter(|c| o.ipv6.contains(c)).cloned().collect();
-            if (ipv4.is_empty() && ipv6.is_empty())
-                || out.iter().any(|x| x.protocol == p.protocol && x.from == p.from && x.to == p.to)
-            {
+            if (ipv4.is_empty() && ipv6.is_empty()) || out.iter().any(|x| x.ports == p.ports) {
                 continue;
             }
-            out.push(Permission { protocol: p.protocol.clone(), from: p.from, to: p.to, ipv4, ipv6, others: vec![] });
+            out.push(Permission { ports: p.ports.clone(), ipv4, ipv6, others: vec![] });
         }
     }
     out
@@ -195,6 +191,7 @@ pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Pe
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::remediate::ports::Ports;
 
     const PRIVATE: &str = r#"{"Sid":"Logs","Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}"#;
     const PUBLIC: &str =
@@ -308,17 +305,13 @@ mod tests {
     fn only_the_ranges_the_call_added_are_revoked() {
         // Given SSH open to the world and to an office range, and the call that added the world
         let ssh = Permission {
-            protocol: "tcp".into(),
-            from: Some(22),
-            to: Some(22),
+            ports: Ports::new("tcp", Some(22), Some(22)),
             ipv4: vec!["0.0.0.0/0".into(), "203.0.113.0/24".into()],
             ipv6: vec!["::/0".into()],
             others: vec!["sg-123".into()],
         };
         let https = Permission {
-            protocol: "tcp".into(),
-            from: Some(443),
-            to: Some(443),
+            ports: Ports::new("tcp", Some(443), Some(443)),
             ipv4: vec!["0.0.0.0/0".into()],
             ..Permission::default()
         };

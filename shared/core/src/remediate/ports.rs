@@ -91,9 +91,9 @@ impl PublicAccessBlock {
     };
 }
 
-/// One ingress permission of a security group.
+/// A protocol and its port range, as a security group's permissions and rules give them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Permission {
+pub struct Ports {
     /// `tcp`, `udp`, `icmp`, `-1`...
     pub protocol: String,
     /// First port (`None` for all).
@@ -102,6 +102,26 @@ pub struct Permission {
     /// Last port.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub to: Option<i64>,
+}
+
+impl Ports {
+    /// A protocol with its first and last port.
+    pub fn new(protocol: &str, from: Option<i64>, to: Option<i64>) -> Ports {
+        Ports { protocol: protocol.to_owned(), from, to }
+    }
+
+    /// Whether these are `protocol` (in any case) from `from` to `to`.
+    pub fn are(&self, protocol: &str, from: Option<i64>, to: Option<i64>) -> bool {
+        self.protocol.eq_ignore_ascii_case(protocol) && self.from == from && self.to == to
+    }
+}
+
+/// One ingress permission of a security group.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Permission {
+    /// The protocol and ports.
+    #[serde(flatten)]
+    pub ports: Ports,
     /// IPv4 CIDRs.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub ipv4: Vec<String>,
@@ -133,14 +153,9 @@ pub struct GroupRule {
     pub id: String,
     /// Egress (outbound) rather than ingress.
     pub egress: bool,
-    /// `tcp`, `udp`, `-1`...
-    pub protocol: String,
-    /// First port.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub from: Option<i64>,
-    /// Last port.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub to: Option<i64>,
+    /// The protocol and ports.
+    #[serde(flatten)]
+    pub ports: Ports,
     /// The CIDR (IPv4 or IPv6), when the source is one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cidr: Option<String>,
@@ -285,13 +300,23 @@ pub enum PolicyKind {
 impl PolicyKind {
     /// What the policy is called in reason sentences.
     pub fn noun(&self) -> &'static str {
+        self.names().1
+    }
+
+    /// What the resource holding the policy is called in errors.
+    pub fn holder(&self) -> &'static str {
+        self.names().0
+    }
+
+    /// (the resource, the policy).
+    fn names(&self) -> (&'static str, &'static str) {
         match self {
-            PolicyKind::KmsKey => "key policy",
-            PolicyKind::Queue => "queue policy",
-            PolicyKind::Topic => "topic policy",
-            PolicyKind::Repository => "repository policy",
-            PolicyKind::Secret => "secret policy",
-            PolicyKind::RoleTrust => "role trust policy",
+            PolicyKind::KmsKey => ("KMS key", "key policy"),
+            PolicyKind::Queue => ("queue", "queue policy"),
+            PolicyKind::Topic => ("topic", "topic policy"),
+            PolicyKind::Repository => ("repository", "repository policy"),
+            PolicyKind::Secret => ("secret", "secret policy"),
+            PolicyKind::RoleTrust => ("role", "role trust policy"),
         }
     }
 

@@ -8,15 +8,10 @@ use serde_json::Value;
 
 /// `lambda-function-public`.
 pub const RULE: Rule = Rule::new(RuleId::LambdaFunctionPublic, Severity::High, EVENTS, check).breaking_callers();
-const EVENTS: Events = &[(
-    "lambda.amazonaws.com",
-    &[
-        "AddPermission20150331",
-        "AddPermission20150331v2",
-        "CreateFunctionUrlConfig20211031",
-        "UpdateFunctionUrlConfig20211031",
-    ],
-)];
+const EVENTS: Events = &[
+    ("lambda.amazonaws.com", &["AddPermission20150331", "AddPermission20150331v2"]),
+    ("lambda.amazonaws.com", &["CreateFunctionUrlConfig20211031", "UpdateFunctionUrlConfig20211031"]),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let req = call.request;

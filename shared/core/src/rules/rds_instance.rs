@@ -6,16 +6,11 @@ use serde_json::Value;
 
 /// `rds-instance-public`.
 pub const RULE: Rule = Rule::new(RuleId::RdsInstancePublic, Severity::High, EVENTS, check).breaking_callers();
-const EVENTS: Events = &[(
-    "rds.amazonaws.com",
-    &[
-        "CreateDBInstance",
-        "ModifyDBInstance",
-        "CreateDBInstanceReadReplica",
-        "RestoreDBInstanceFromDBSnapshot",
-        "RestoreDBInstanceToPointInTime",
-    ],
-)];
+const EVENTS: Events = &[
+    ("rds.amazonaws.com", &["CreateDBInstance", "ModifyDBInstance"]),
+    ("rds.amazonaws.com", &["CreateDBInstanceReadReplica"]),
+    ("rds.amazonaws.com", &["RestoreDBInstanceFromDBSnapshot", "RestoreDBInstanceToPointInTime"]),
+];
 
 fn check(call: &Call<'_>) -> Vec<Finding> {
     let public = match call.request.get("publiclyAccessible") {

@@ -49,25 +49,31 @@ fn items(v: &Value) -> Vec<&Value> {
 }
 
 fn check_snapshot(call: &Call<'_>) -> Vec<Finding> {
-    if !adds_group_all(call.request, "createVolumePermission") {
-        return vec![];
-    }
-    let id = text(call.request, "snapshotId").unwrap_or("").to_owned();
-    vec![EBS_SNAPSHOT.finding(
-        Resource::Snapshot { id },
-        "createVolumePermission added for group all: every AWS account can copy the snapshot's data".into(),
-    )]
+    group_all(
+        call,
+        (&EBS_SNAPSHOT, "createVolumePermission", "snapshotId"),
+        |id| Resource::Snapshot { id },
+        "copy the snapshot's data",
+    )
 }
 
 fn check_image(call: &Call<'_>) -> Vec<Finding> {
-    if !adds_group_all(call.request, "launchPermission") {
+    group_all(call, (&AMI, "launchPermission", "imageId"), |id| Resource::Image { id }, "launch the image")
+}
+
+/// The finding of an EC2 attribute change that adds the group `all` to `attribute`: `rule`'s,
+/// on the resource named by the request's `id_key`, saying what every account `can` do.
+fn group_all(
+    call: &Call<'_>,
+    (rule, attribute, id_key): (&Rule, &str, &str),
+    resource: fn(String) -> Resource,
+    can: &str,
+) -> Vec<Finding> {
+    if !adds_group_all(call.request, attribute) {
         return vec![];
     }
-    let id = text(call.request, "imageId").unwrap_or("").to_owned();
-    vec![AMI.finding(
-        Resource::Image { id },
-        "launchPermission added for group all: every AWS account can launch the image".into(),
-    )]
+    let id = text(call.request, id_key).unwrap_or("").to_owned();
+    vec![rule.finding(resource(id), format!("{attribute} added for group all: every AWS account can {can}"))]
 }
 
 fn check_db_snapshot(call: &Call<'_>) -> Vec<Finding> {

@@ -156,9 +156,7 @@ impl MemoryAdmins {
                     let cidr = r.cidr.clone().unwrap_or_default();
                     let v6 = cidr.contains(':');
                     Permission {
-                        protocol: r.protocol.clone(),
-                        from: r.from,
-                        to: r.to,
+                        ports: r.ports.clone(),
                         ipv4: if v6 { vec![] } else { vec![cidr.clone()] },
                         ipv6: if v6 { vec![cidr] } else { vec![] },
                         others: vec![],
@@ -302,7 +300,7 @@ impl SecurityGroupAdmin for MemoryAdmins {
         let mut s = self.state()?;
         let g = s.groups.get_mut(group_id).ok_or_else(|| AdminError::NotFound(format!("security group {group_id}")))?;
         for r in permissions {
-            for p in g.ingress.iter_mut().filter(|p| p.protocol == r.protocol && p.from == r.from && p.to == r.to) {
+            for p in g.ingress.iter_mut().filter(|p| p.ports == r.ports) {
                 p.ipv4.retain(|c| !r.ipv4.contains(c));
                 p.ipv6.retain(|c| !r.ipv6.contains(c));
             }

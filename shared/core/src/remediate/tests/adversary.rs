@@ -208,9 +208,7 @@ pub(super) fn rule(id: &str, protocol: &str, port: i64, cidr: &str) -> GroupRule
     GroupRule {
         id: id.into(),
         egress: false,
-        protocol: protocol.into(),
-        from: Some(port),
-        to: Some(port),
+        ports: Ports::new(protocol, Some(port), Some(port)),
         cidr: Some(cidr.into()),
     }
 }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::memory::{Bucket, MemoryAdmins, MemoryLedger};
-use super::ports::{Acl, Grant, GroupRule, Permission, PublicAccessBlock, SecurityGroup, TrailConfig};
+use super::ports::{Acl, Grant, GroupRule, Permission, Ports, PublicAccessBlock, SecurityGroup, TrailConfig};
 use super::*;
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
@@ -146,9 +146,7 @@ fn security_group_world_ssh_is_revoked_and_office_range_kept() {
         name: "web".into(),
         tags: Default::default(),
         ingress: vec![Permission {
-            protocol: "tcp".into(),
-            from: Some(22),
-            to: Some(22),
+            ports: Ports::new("tcp", Some(22), Some(22)),
             ipv4: vec!["0.0.0.0/0".into(), "203.0.113.0/24".into()],
             ..Permission::default()
         }],
@@ -174,9 +172,7 @@ fn exempt_tag_on_the_group_leaves_it_alone() {
         name: "bastion".into(),
         tags: [("trailsight:exempt".to_owned(), "true".to_owned())].into(),
         ingress: vec![Permission {
-            protocol: "tcp".into(),
-            from: Some(22),
-            to: Some(22),
+            ports: Ports::new("tcp", Some(22), Some(22)),
             ipv4: vec!["0.0.0.0/0".into()],
             ..Permission::default()
         }],
