@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use trailsight_aws::admin::AwsTargets;
 use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
-use trailsight_core::remediate::{Mode, RemediationConfig};
+use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig};
 use trailsight_it::{unique, Env};
 use trailsight_remediate::handler::handle;
 
@@ -83,8 +83,13 @@ async fn a_late_trigger_does_not_undo_an_exempt_reopen() {
     let bucket = bucket_with_policy(&env, &[public("placeholder", "Open")]).await;
     let open = public(&bucket, "Open");
     env.s3.put_bucket_policy().bucket(&bucket).policy(format!(r#"{{"Statement":[{open}]}}"#)).send().await.unwrap();
-    let config =
-        RemediationConfig { exempt_principals: vec!["arn:aws:iam::123456789012:role/BreakGlass".into()], ..enforce() };
+    let config = RemediationConfig {
+        exempt: Exemptions {
+            principals: vec!["arn:aws:iam::123456789012:role/BreakGlass".into()],
+            ..Exemptions::default()
+        },
+        ..enforce()
+    };
     let mut reopen = policy_call(&bucket, std::slice::from_ref(&open), "2024-01-02T10:02:00Z");
     reopen["detail"]["userIdentity"]["arn"] = json!("arn:aws:sts::123456789012:assumed-role/BreakGlass/bob");
     assert_eq!(decide(ports, &config, &reopen).await, "exempt");

@@ -124,31 +124,18 @@ impl TrailAdmin for Denying {
     }
 }
 
-fn policy_write(kind: PolicyKind) -> &'static str {
-    match kind {
-        PolicyKind::KmsKey => "kms:PutKeyPolicy",
-        PolicyKind::Queue => "sqs:SetQueueAttributes",
-        PolicyKind::Topic => "sns:SetTopicAttributes",
-        PolicyKind::Repository => "ecr:SetRepositoryPolicy",
-        PolicyKind::Secret => "secretsmanager:PutResourcePolicy",
-        PolicyKind::RoleTrust => "iam:UpdateAssumeRolePolicy",
-    }
-}
-
 impl ResourcePolicyAdmin for Denying {
     async fn resource_policy(&self, kind: PolicyKind, id: &str) -> Result<PolicyState, AdminError> {
         self.inner.resource_policy(kind, id).await
     }
     async fn put_resource_policy(&self, kind: PolicyKind, id: &str, policy: &str) -> Result<(), AdminError> {
-        self.check(policy_write(kind))?;
+        self.check(kind.put_action())?;
         self.inner.put_resource_policy(kind, id, policy).await
     }
     async fn delete_resource_policy(&self, kind: PolicyKind, id: &str) -> Result<(), AdminError> {
-        self.check(match kind {
-            PolicyKind::Repository => "ecr:DeleteRepositoryPolicy",
-            PolicyKind::Secret => "secretsmanager:DeleteResourcePolicy",
-            other => policy_write(other),
-        })?;
+        if let Some(action) = kind.delete_action() {
+            self.check(action)?;
+        }
         self.inner.delete_resource_policy(kind, id).await
     }
 }

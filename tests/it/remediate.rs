@@ -10,7 +10,7 @@ use trailsight_aws::admin::{AwsAdmins, AwsTargets};
 use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_core::remediate::memory::MemoryLedger;
-use trailsight_core::remediate::{Mode, RemediationConfig};
+use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig};
 use trailsight_it::{unique, Env};
 use trailsight_remediate::handler::{handle, HandlerError};
 
@@ -389,11 +389,17 @@ async fn exemptions_by_tag_principal_and_pattern_leave_the_bucket_alone() {
     let (by_principal, principal_policy, _) = public_policy_bucket(&env).await;
     let (by_pattern, pattern_policy, _) = public_policy_bucket(&env).await;
     let config = RemediationConfig {
-        exempt_principals: vec!["arn:aws:iam::123456789012:user/other".into()],
-        exempt_resources: vec![format!("{by_pattern}*")],
+        exempt: Exemptions {
+            principals: vec!["arn:aws:iam::123456789012:user/other".into()],
+            resources: vec![format!("{by_pattern}*")],
+            ..Exemptions::default()
+        },
         ..enforce()
     };
-    let principal_config = RemediationConfig { exempt_principals: vec![MALLORY.into()], ..enforce() };
+    let principal_config = RemediationConfig {
+        exempt: Exemptions { principals: vec![MALLORY.into()], ..Exemptions::default() },
+        ..enforce()
+    };
     // When each is remediated
     let cases = [
         (&tagged, &tagged_policy, &config),

@@ -14,7 +14,7 @@
 //! | `REMEDIATE_RULES` | the rules enforce mode acts on: `default` (all but `lambda-function-public` and `rds-instance-public`, whose reverts can break callers), `all`, `none`, or comma-separated rule ids; the others are reported `would-remediate` |
 //! | `AWS_ENDPOINT_URL` | an emulator's endpoint (tests); S3 then uses path-style addressing |
 
-use trailsight_core::remediate::{Mode, RemediationConfig, RuleSelection};
+use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig, RuleSelection};
 
 /// A setting that is missing or malformed; the function refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -96,9 +96,11 @@ impl Config {
                 member_role,
                 regions: list(nonempty("REMEDIATION_REGIONS")),
                 mode,
-                exempt_tag: nonempty("EXEMPT_TAG_KEY").unwrap_or_else(|| "trailsight:exempt".to_owned()),
-                exempt_principals: principals,
-                exempt_resources: list(nonempty("EXEMPT_RESOURCES")),
+                exempt: Exemptions {
+                    tag: nonempty("EXEMPT_TAG_KEY").unwrap_or_else(|| "trailsight:exempt".to_owned()),
+                    principals,
+                    resources: list(nonempty("EXEMPT_RESOURCES")),
+                },
                 ..RemediationConfig::default()
             },
             table,
@@ -137,7 +139,7 @@ mod tests {
     fn dry_run_is_the_default_mode() {
         let c = Config::from_lookup(with_table(|_| None));
         assert!(
-            matches!(c, Ok(ref c) if c.remediation.mode == Mode::DryRun && c.remediation.exempt_tag == "trailsight:exempt")
+            matches!(c, Ok(ref c) if c.remediation.mode == Mode::DryRun && c.remediation.exempt.tag == "trailsight:exempt")
         );
     }
 
@@ -156,7 +158,7 @@ mod tests {
             _ => None,
         }));
         assert!(
-            matches!(c, Ok(ref c) if c.remediation.exempt_principals.len() == 2 && c.remediation.exempt_resources == vec!["public-site-*".to_owned()] && c.remediation.mode == Mode::Enforce)
+            matches!(c, Ok(ref c) if c.remediation.exempt.principals.len() == 2 && c.remediation.exempt.resources == vec!["public-site-*".to_owned()] && c.remediation.mode == Mode::Enforce)
         );
     }
 

@@ -5,7 +5,6 @@
 //! supplies only its read, plan, act and verification; the driver owns the decisions, the
 //! before/after states and the reason sentences' shape.
 
-use super::exempt::tag_exempt;
 use super::ports::{AdminError, Pause};
 use super::{Decision, Mode, Outcome, RemediationConfig};
 use crate::rules::Finding;
@@ -130,8 +129,8 @@ pub async fn run<A: Pause + Sync, R: Remediation<A>>(
         Err(e) => return errored(finding, e, Value::Null, not_found),
     };
     let before = r.view(&live);
-    if let Some((_, name)) = r.tagged(&live).filter(|(tags, _)| tag_exempt(tags, &config.exempt_tag)) {
-        let why = format!("{name} carries the exemption tag {}=true", config.exempt_tag);
+    if let Some((_, name)) = r.tagged(&live).filter(|(tags, _)| config.exempt.tagged(tags)) {
+        let why = format!("{name} carries the exemption tag {}=true", config.exempt.tag);
         return decided(finding, Decision::Exempt, before, Value::Null, why);
     }
     let (plan, intended, what) = match r.plan(admins, config, &live).await {
@@ -194,14 +193,14 @@ async fn read_back<A: Pause + Sync, R: Remediation<A>>(
     config: &RemediationConfig,
     r: &R,
 ) -> Result<(R::State, bool), AdminError> {
-    let mut wait = config.verify_backoff;
+    let mut wait = config.verify.backoff;
     let mut attempt = 1;
     loop {
         let state = r.read(admins).await?;
         if r.verified(&state) {
             return Ok((state, true));
         }
-        if attempt >= config.verify_attempts.max(1) {
+        if attempt >= config.verify.attempts.max(1) {
             return Ok((state, false));
         }
         admins.pause(wait).await;

@@ -3,6 +3,37 @@
 
 use super::*;
 
+/// What remediation leaves alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemptions {
+    /// Resources carrying this tag with the value `true` are left alone.
+    pub tag: String,
+    /// Changes by these principals (IAM ARNs; an assumed-role session matches its role's ARN)
+    /// are left alone.
+    pub principals: Vec<String>,
+    /// Resources whose name matches one of these patterns (`*` matches any run of characters)
+    /// are left alone.
+    pub resources: Vec<String>,
+}
+
+impl Default for Exemptions {
+    fn default() -> Self {
+        Exemptions { tag: rules::DEFAULT_EXEMPT_TAG_KEY.to_owned(), principals: vec![], resources: vec![] }
+    }
+}
+
+impl Exemptions {
+    /// Whether the tags carry the exemption tag with the value `true`.
+    pub fn tagged(&self, tags: &std::collections::BTreeMap<String, String>) -> bool {
+        tag_exempt(tags, &self.tag)
+    }
+
+    /// The exempt resource pattern `name` matches, if any.
+    pub fn pattern(&self, name: &str) -> Option<&str> {
+        self.resources.iter().map(String::as_str).find(|p| glob(p, name))
+    }
+}
+
 /// Whether `arn` is (or is a session of) one of the exempt principals.
 pub fn principal_exempt(arn: &str, exempt: &[String]) -> bool {
     let role_arn = assumed_role_arn(arn);

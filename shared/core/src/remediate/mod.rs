@@ -38,7 +38,7 @@ mod selection;
 mod sharing;
 mod trail;
 
-pub use exempt::{glob, principal_exempt, tag_exempt};
+pub use exempt::{glob, principal_exempt, tag_exempt, Exemptions};
 use exempt::{resource_key, resource_name};
 pub use selection::RuleSelection;
 
@@ -68,18 +68,10 @@ pub enum Mode {
 pub struct RemediationConfig {
     /// Dry-run or enforce.
     pub mode: Mode,
-    /// Resources carrying this tag with the value `true` are left alone.
-    pub exempt_tag: String,
-    /// Changes by these principals (IAM ARNs; an assumed-role session matches its role's ARN)
-    /// are left alone.
-    pub exempt_principals: Vec<String>,
-    /// Resources whose name matches one of these patterns (`*` matches any run of characters)
-    /// are left alone.
-    pub exempt_resources: Vec<String>,
-    /// Reads of live state after a change before it is judged not to have taken effect.
-    pub verify_attempts: u32,
-    /// The wait before the second read; it doubles before each further one.
-    pub verify_backoff: Duration,
+    /// What is left alone (tag, principals, resource name patterns).
+    pub exempt: Exemptions,
+    /// How a change is read back before it is judged.
+    pub verify: Verification,
     /// The deployment's own account; changes in other accounts are `out-of-scope` unless
     /// `member_role` is set. `None` acts on any account with the function's credentials.
     pub home_account: Option<String>,
@@ -96,17 +88,23 @@ impl Default for RemediationConfig {
     fn default() -> Self {
         RemediationConfig {
             mode: Mode::DryRun,
-            exempt_tag: rules::DEFAULT_EXEMPT_TAG_KEY.to_owned(),
-            exempt_principals: vec![],
-            exempt_resources: vec![],
-            verify_attempts: 4,
-            verify_backoff: Duration::from_millis(400),
+            exempt: Exemptions::default(),
+            verify: Verification { attempts: 4, backoff: Duration::from_millis(400) },
             home_account: None,
             member_role: None,
             regions: vec![],
             rules: RuleSelection::Default,
         }
     }
+}
+
+/// How live state is read back after a change (eventual consistency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// Reads of live state after a change before it is judged not to have taken effect.
+    pub attempts: u32,
+    /// The wait before the second read; it doubles before each further one.
+    pub backoff: Duration,
 }
 
 /// A decision on one finding.
@@ -309,7 +307,7 @@ pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
     now: i64,
 ) -> Result<Report, MalformedTrigger> {
     let record = trigger_record(event)?;
-    let settings = rules::RuleSettings { exempt_tag_key: config.exempt_tag.clone() };
+    let settings = rules::RuleSettings { exempt_tag_key: config.exempt.tag.clone() };
     let findings = rules::evaluate_with(record, &settings);
     let event_id = record.get("eventID").and_then(Value::as_str).unwrap_or("");
     if findings.is_empty() {
@@ -417,7 +415,7 @@ async fn left_alone<L: RemediationLedger + Sync>(
     let account = record.get("recipientAccountId").and_then(Value::as_str).unwrap_or("");
     let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
     let key = format!("{account}/{region}/{}/{}", finding.rule.as_str(), resource_key(&finding.resource));
-    let exempt = exempt_actor(record, &config.exempt_principals);
+    let exempt = exempt_actor(record, &config.exempt.principals);
     match ledger.observe(&key, &change, exempt.is_some(), now).await {
         Ok(Some(newer)) => {
             return Some(outcome(
@@ -444,7 +442,7 @@ async fn left_alone<L: RemediationLedger + Sync>(
         ));
     }
     let name = resource_name(&finding.resource);
-    config.exempt_resources.iter().find(|p| glob(p, &name)).map(|p| {
+    config.exempt.pattern(&name).map(|p| {
         outcome(
             finding,
             Decision::Exempt,

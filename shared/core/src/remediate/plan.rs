@@ -175,7 +175,7 @@ pub fn public_access_block_fix(live: Option<&PublicAccessBlock>, turned_off: &[&
 pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Permission> {
     let mut out: Vec<Permission> = vec![];
     for o in opening {
-        for p in ingress.iter().filter(|p| p.ports.are(&o.protocol, o.from, o.to)) {
+        for p in ingress.iter().filter(|p| p.ports.are(&o.ports.protocol, o.ports.from, o.ports.to)) {
             let ipv4: Vec<String> = p.ipv4.iter().filter(|c| o.ipv4.contains(c)).cloned().collect();
             let ipv6: Vec<String> = p.ipv6.iter().filter(|c| o.ipv6.contains(c)).cloned().collect();
             if (ipv4.is_empty() && ipv6.is_empty()) || out.iter().any(|x| x.ports == p.ports) {
@@ -316,9 +316,7 @@ mod tests {
             ..Permission::default()
         };
         let call = OpenPermission {
-            protocol: "tcp".into(),
-            from: Some(22),
-            to: Some(22),
+            ports: Ports::new("tcp", Some(22), Some(22)),
             ipv4: vec!["0.0.0.0/0".into()],
             ..OpenPermission::default()
         };

@@ -91,30 +91,7 @@ impl PublicAccessBlock {
     };
 }
 
-/// A protocol and its port range, as a security group's permissions and rules give them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Ports {
-    /// `tcp`, `udp`, `icmp`, `-1`...
-    pub protocol: String,
-    /// First port (`None` for all).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub from: Option<i64>,
-    /// Last port.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub to: Option<i64>,
-}
-
-impl Ports {
-    /// A protocol with its first and last port.
-    pub fn new(protocol: &str, from: Option<i64>, to: Option<i64>) -> Ports {
-        Ports { protocol: protocol.to_owned(), from, to }
-    }
-
-    /// Whether these are `protocol` (in any case) from `from` to `to`.
-    pub fn are(&self, protocol: &str, from: Option<i64>, to: Option<i64>) -> bool {
-        self.protocol.eq_ignore_ascii_case(protocol) && self.from == from && self.to == to
-    }
-}
+pub use crate::rules::security_group::Ports;
 
 /// One ingress permission of a security group.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -323,7 +300,30 @@ impl PolicyKind {
     /// Whether the service lets the policy be removed altogether (KMS keys, SNS topics and
     /// IAM roles always have one).
     pub fn deletable(&self) -> bool {
-        matches!(self, PolicyKind::Queue | PolicyKind::Repository | PolicyKind::Secret)
+        self.delete_action().is_some()
+    }
+
+    /// The IAM action that replaces the policy.
+    pub fn put_action(&self) -> &'static str {
+        match self {
+            PolicyKind::KmsKey => "kms:PutKeyPolicy",
+            PolicyKind::Queue => "sqs:SetQueueAttributes",
+            PolicyKind::Topic => "sns:SetTopicAttributes",
+            PolicyKind::Repository => "ecr:SetRepositoryPolicy",
+            PolicyKind::Secret => "secretsmanager:PutResourcePolicy",
+            PolicyKind::RoleTrust => "iam:UpdateAssumeRolePolicy",
+        }
+    }
+
+    /// The IAM action that removes the policy (SQS: setting the `Policy` attribute empty);
+    /// `None` when the service keeps one.
+    pub fn delete_action(&self) -> Option<&'static str> {
+        match self {
+            PolicyKind::Queue => Some("sqs:SetQueueAttributes"),
+            PolicyKind::Repository => Some("ecr:DeleteRepositoryPolicy"),
+            PolicyKind::Secret => Some("secretsmanager:DeleteResourcePolicy"),
+            PolicyKind::KmsKey | PolicyKind::Topic | PolicyKind::RoleTrust => None,
+        }
     }
 }
 

@@ -3,7 +3,6 @@
 //! fix that would also close an exempt bucket is left for review.
 
 use super::driver::{Plan, Remediation, Tags};
-use super::exempt::{glob, tag_exempt};
 use super::plan;
 use super::ports::{AccountAdmin, AdminError, BucketAdmin, Pause, PublicAccessBlock};
 use super::{Decision, RemediationConfig};
@@ -58,12 +57,12 @@ pub struct State {
 async fn exempt_buckets<A: BucketAdmin>(admins: &A, config: &RemediationConfig) -> Result<Vec<String>, AdminError> {
     let mut exempt = vec![];
     for bucket in admins.buckets().await? {
-        if config.exempt_resources.iter().any(|p| glob(p, &bucket)) {
+        if config.exempt.pattern(&bucket).is_some() {
             exempt.push(bucket);
             continue;
         }
         match admins.tags(&bucket).await {
-            Ok(tags) if tag_exempt(&tags, &config.exempt_tag) => exempt.push(bucket),
+            Ok(tags) if config.exempt.tagged(&tags) => exempt.push(bucket),
             Ok(_) | Err(AdminError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }

@@ -38,7 +38,7 @@ impl OpenedGroup {
             .iter()
             .filter(|r| !r.egress && self.rule_ids.contains(&r.id))
             .filter(|r| r.cidr.as_ref().is_some_and(|c| cidrs.contains(&c)))
-            .filter(|r| sg::covers_admin_port(&r.ports.protocol, r.ports.from, r.ports.to))
+            .filter(|r| r.ports.cover_admin_port())
             .map(|r| r.id.clone())
             .collect()
     }

@@ -5,6 +5,7 @@
 //! the created rules a call reports as egress never count.
 
 use super::{cidr, quote, Call, Events, Finding, Resource, Rule, RuleId, Severity};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `ec2-security-group-open-admin-port`: an admin or database port opened to the internet.
@@ -104,16 +105,42 @@ fn items(v: Option<&Value>) -> Vec<&Value> {
     }
 }
 
+/// A protocol and its port range, as a security group's permissions and rules give them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ports {
+    /// `tcp`, `udp`, `icmp`, `-1`...
+    pub protocol: String,
+    /// First port (`None` for all).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub from: Option<i64>,
+    /// Last port.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub to: Option<i64>,
+}
+
+impl Ports {
+    /// A protocol with its first and last port.
+    pub fn new(protocol: &str, from: Option<i64>, to: Option<i64>) -> Ports {
+        Ports { protocol: protocol.to_owned(), from, to }
+    }
+
+    /// Whether they cover an administration port.
+    pub fn cover_admin_port(&self) -> bool {
+        covers_admin_port(&self.protocol, self.from, self.to)
+    }
+
+    /// Whether these are `protocol` (in any case) from `from` to `to`.
+    pub fn are(&self, protocol: &str, from: Option<i64>, to: Option<i64>) -> bool {
+        self.protocol.eq_ignore_ascii_case(protocol) && self.from == from && self.to == to
+    }
+}
+
 /// One permission a call added or changed, reduced to the CIDRs that open an admin port to
 /// the world.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OpenPermission {
-    /// `tcp`, `udp`, `-1`...
-    pub protocol: String,
-    /// First port.
-    pub from: Option<i64>,
-    /// Last port.
-    pub to: Option<i64>,
+    /// The protocol and ports.
+    pub ports: Ports,
     /// The port values as the record wrote them (numbers or strings), for the event.
     pub from_raw: Option<Value>,
     /// The last port as written.
@@ -138,9 +165,11 @@ impl OpenPermission {
     /// `o` under the member names `[protocol, from, to]`.
     fn ports(o: &Value, [protocol, from, to]: [&str; 3], no_protocol: &str) -> OpenPermission {
         OpenPermission {
-            protocol: o.get(protocol).and_then(Value::as_str).unwrap_or(no_protocol).to_owned(),
-            from: port(o.get(from)),
-            to: port(o.get(to)),
+            ports: Ports::new(
+                o.get(protocol).and_then(Value::as_str).unwrap_or(no_protocol),
+                port(o.get(from)),
+                port(o.get(to)),
+            ),
             from_raw: o.get(from).cloned(),
             to_raw: o.get(to).cloned(),
             ..OpenPermission::default()
@@ -155,7 +184,7 @@ fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
     let mut open: Vec<(Vec<String>, Vec<String>)> = perms
         .iter()
         .map(|p| {
-            if !covers_admin_port(&p.protocol, p.from, p.to) {
+            if !p.ports.cover_admin_port() {
                 return (vec![], vec![]);
             }
             let world = |c: &Vec<String>| c.iter().filter(|c| cidr::is_world(c)).cloned().collect();
@@ -165,7 +194,10 @@ fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
     for transport in ["tcp", "udp"] {
         for port in ADMIN_PORTS {
             let covering: Vec<usize> = (0..perms.len())
-                .filter(|i| covers_port(&perms[*i].protocol, perms[*i].from, perms[*i].to, transport, port))
+                .filter(|i| {
+                    let p = &perms[*i].ports;
+                    covers_port(&p.protocol, p.from, p.to, transport, port)
+                })
                 .collect();
             if covering.is_empty() {
                 continue;
@@ -261,7 +293,8 @@ pub fn authorize_opening(record: &Value) -> Vec<OpenPermission> {
     let created = created_rules(record);
     for p in &mut open {
         let same_ports = |proto: &str, from: Option<i64>, to: Option<i64>| {
-            proto.eq_ignore_ascii_case(&p.protocol) && (proto == "-1" || (from == p.from && to == p.to))
+            proto.eq_ignore_ascii_case(&p.ports.protocol)
+                && (proto == "-1" || (from == p.ports.from && to == p.ports.to))
         };
         p.rule_ids = created
             .iter()
@@ -312,9 +345,9 @@ pub fn world_open_permissions(record: &Value) -> Vec<Value> {
         .into_iter()
         .map(|p| {
             let mut v = if p.flat {
-                serde_json::json!({"ipProtocol": p.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4})
+                serde_json::json!({"ipProtocol": p.ports.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4})
             } else {
-                serde_json::json!({"ipProtocol": p.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4, "cidrIpv6": p.ipv6})
+                serde_json::json!({"ipProtocol": p.ports.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4, "cidrIpv6": p.ipv6})
             };
             if !p.rule_ids.is_empty() {
                 v["securityGroupRuleIds"] = serde_json::json!(p.rule_ids);
@@ -335,7 +368,7 @@ pub fn modified_world_open_rules(record: &Value) -> Vec<Value> {
                 .iter()
                 .chain(p.ipv6.iter())
                 .map(|c| {
-                    let mut v = serde_json::json!({"ipProtocol": p.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidr": c});
+                    let mut v = serde_json::json!({"ipProtocol": p.ports.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidr": c});
                     if let Some(id) = ids.first() {
                         v["securityGroupRuleId"] = Value::from(id.clone());
                     }

@@ -122,39 +122,20 @@ impl ResourcePolicyAdmin for MemoryAdmins {
         self.seen(|e| e.policies.get(&(kind, id.to_owned())).cloned())?.ok_or_else(|| missing(kind.noun(), id))
     }
     async fn put_resource_policy(&self, kind: PolicyKind, id: &str, policy: &str) -> Result<(), AdminError> {
-        self.write(put_action(kind))?;
+        self.write(kind.put_action())?;
         self.exposure(|e| e.policies.get_mut(&(kind, id.to_owned())).map(|p| p.policy = Some(policy.to_owned())))?
             .ok_or_else(|| missing(kind.noun(), id))
     }
     async fn delete_resource_policy(&self, kind: PolicyKind, id: &str) -> Result<(), AdminError> {
-        if !kind.deletable() {
+        let Some(action) = kind.delete_action() else {
             return Err(AdminError::Failed {
-                action: put_action(kind).into(),
+                action: kind.put_action().into(),
                 why: format!("a {} cannot be deleted", kind.noun()),
             });
-        }
-        self.write(delete_action(kind))?;
+        };
+        self.write(action)?;
         self.exposure(|e| e.policies.get_mut(&(kind, id.to_owned())).map(|p| p.policy = None))?
             .ok_or_else(|| missing(kind.noun(), id))
-    }
-}
-
-fn put_action(kind: PolicyKind) -> &'static str {
-    match kind {
-        PolicyKind::KmsKey => "kms:PutKeyPolicy",
-        PolicyKind::Queue => "sqs:SetQueueAttributes",
-        PolicyKind::Topic => "sns:SetTopicAttributes",
-        PolicyKind::Repository => "ecr:SetRepositoryPolicy",
-        PolicyKind::Secret => "secretsmanager:PutResourcePolicy",
-        PolicyKind::RoleTrust => "iam:UpdateAssumeRolePolicy",
-    }
-}
-
-fn delete_action(kind: PolicyKind) -> &'static str {
-    match kind {
-        PolicyKind::Repository => "ecr:DeleteRepositoryPolicy",
-        PolicyKind::Secret => "secretsmanager:DeleteResourcePolicy",
-        other => put_action(other),
     }
 }
 

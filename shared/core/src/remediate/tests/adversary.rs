@@ -51,8 +51,13 @@ fn a_stale_trigger_does_not_undo_a_later_exempt_reopen() {
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
     let ledger = MemoryLedger::default();
-    let config =
-        RemediationConfig { exempt_principals: vec!["arn:aws:iam::111122223333:role/BreakGlass".into()], ..enforce() };
+    let config = RemediationConfig {
+        exempt: Exemptions {
+            principals: vec!["arn:aws:iam::111122223333:role/BreakGlass".into()],
+            ..Exemptions::default()
+        },
+        ..enforce()
+    };
     let reopen = with_detail(policy_call(), |d| {
         d["eventID"] = json!("ev-1002");
         d["eventTime"] = json!("2024-01-02T10:02:00Z");
@@ -122,7 +127,10 @@ fn an_exempt_role_with_a_path_matches_through_its_session_issuer() {
     let role = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_abc";
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    let config = RemediationConfig { exempt_principals: vec![role.into()], ..enforce() };
+    let config = RemediationConfig {
+        exempt: Exemptions { principals: vec![role.into()], ..Exemptions::default() },
+        ..enforce()
+    };
     let event = with_detail(policy_call(), |d| {
         d["userIdentity"] = json!({"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_abc/alice",
             "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role}}});

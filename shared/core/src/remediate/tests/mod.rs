@@ -194,8 +194,10 @@ fn exempt_principal_session_matches_its_role() {
     // Given the Dev role is exempt and alice (a Dev session) made the bucket public
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    let config =
-        RemediationConfig { exempt_principals: vec!["arn:aws:iam::111122223333:role/Dev".into()], ..enforce() };
+    let config = RemediationConfig {
+        exempt: Exemptions { principals: vec!["arn:aws:iam::111122223333:role/Dev".into()], ..Exemptions::default() },
+        ..enforce()
+    };
     // When remediated, then it is exempt
     let report = run(&admins, &config, &policy_call());
     assert_eq!(report.outcomes[0].decision, Decision::Exempt);
@@ -206,7 +208,10 @@ fn exempt_principal_session_matches_its_role() {
 fn exempt_resource_pattern_leaves_matching_buckets_alone() {
     let admins = MemoryAdmins::default();
     admins.set_bucket("data", public_bucket());
-    let config = RemediationConfig { exempt_resources: vec!["da*".into()], ..enforce() };
+    let config = RemediationConfig {
+        exempt: Exemptions { resources: vec!["da*".into()], ..Exemptions::default() },
+        ..enforce()
+    };
     assert_eq!(run(&admins, &config, &policy_call()).outcomes[0].decision, Decision::Exempt);
 }
 
