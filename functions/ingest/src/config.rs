@@ -93,15 +93,15 @@ pub fn flag(name: &'static str, value: Option<String>, default: bool) -> Result<
     }
 }
 
+/// A lookup over fixed `(name, value)` pairs, for reading settings without the process
+/// environment (tests, tools).
+pub fn lookup<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| map.get(k).cloned()
-    }
 
     #[test]
     fn missing_table_name_fails_naming_the_variable() {
