@@ -4,7 +4,7 @@
 use super::driver::{Plan, Remediation, Tags};
 use super::plan;
 use super::ports::{Acl, AclOf, AdminError, BucketAdmin, Pause};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use crate::rules::s3_acl;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketAcl {
         Some((&state.tags, format!("bucket {}", self.bucket)))
     }
 
-    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &State) -> Result<Plan<Acl>, AdminError> {
+    fn plan(&self, state: &State) -> Result<Plan<Acl>, AdminError> {
         Ok(match plan::strip_public_grants(&state.acl, &self.introduced) {
             None => Plan::Leave(
                 Decision::AlreadyFixed,

@@ -5,7 +5,7 @@
 use super::driver::{Plan, Remediation, Tags};
 use super::plan::{self, PolicyPlan};
 use super::ports::{AdminError, BucketAdmin, Pause};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use crate::rules::s3_policy;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -79,12 +79,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
         Some((&state.tags, format!("bucket {}", self.bucket)))
     }
 
-    async fn plan(
-        &self,
-        _admins: &A,
-        _config: &RemediationConfig,
-        state: &State,
-    ) -> Result<Plan<PolicyPlan>, AdminError> {
+    fn plan(&self, state: &State) -> Result<Plan<PolicyPlan>, AdminError> {
         let Some(text) = state.policy.as_deref() else {
             return Ok(Plan::Leave(Decision::AlreadyFixed, "the bucket has no policy any more".into()));
         };

@@ -3,7 +3,7 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, DbInstance, DbInstanceAdmin, Pause};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use serde_json::{json, Value};
 
 /// A DB instance made public.
@@ -29,7 +29,7 @@ impl<A: DbInstanceAdmin + Pause + Sync> Remediation<A> for PublicDbInstance {
         Some((&state.tags, format!("DB instance {}", self.id)))
     }
 
-    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &DbInstance) -> Result<Plan<()>, AdminError> {
+    fn plan(&self, state: &DbInstance) -> Result<Plan<()>, AdminError> {
         if !state.publicly_accessible {
             let why = format!("DB instance {} is no longer publicly accessible", self.id);
             return Ok(Plan::Leave(Decision::AlreadyFixed, why));

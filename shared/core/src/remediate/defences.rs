@@ -5,7 +5,7 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, DefenceAdmin, Pause};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use serde_json::{json, Value};
 
 /// What the call switched off.
@@ -66,7 +66,7 @@ impl<A: DefenceAdmin + Pause + Sync> Remediation<A> for SwitchedOff {
         None
     }
 
-    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &Live) -> Result<Plan<()>, AdminError> {
+    fn plan(&self, state: &Live) -> Result<Plan<()>, AdminError> {
         match (state, &self.defence) {
             (Live::On(true), Defence::Detector(id)) => Ok(Plan::Leave(
                 Decision::AlreadyFixed,

@@ -1,9 +1,10 @@
-//! The one driver every remediation runs through: read live state → plan → (dry-run stops
-//! here) → act → read back until the change shows (with backoff, for eventual consistency) →
-//! a last cross-check → one decision. A resource carrying the exemption tag is decided
-//! `exempt` right after the read. Each remediation ([`Remediation`], one file each)
-//! supplies only its read, plan, act and verification; the driver owns the decisions, the
-//! before/after states and the reason sentences' shape.
+//! The one driver every remediation runs through: read live state → plan (a pure function of
+//! that state) → review (what the state does not show) → (dry-run stops here) → act → read
+//! back until the change shows (with backoff, for eventual consistency) → a last cross-check →
+//! one decision. A resource carrying the exemption tag is decided `exempt` right after the
+//! read. Each remediation ([`Remediation`], one file each) supplies only its read, plan, act
+//! and verification; the driver owns the decisions, the before/after states and the reason
+//! sentences' shape.
 
 use super::ports::{AdminError, Pause};
 use super::{Decision, Mode, Outcome, RemediationConfig};
@@ -46,13 +47,19 @@ pub trait Remediation<A: Pause + Sync>: Sync {
     /// The resource's tags and its name in an `exempt` reason; `None` where the exemption tag
     /// does not apply (a trail, a detector, an account-wide fix).
     fn tagged<'s>(&self, state: &'s Self::State) -> Option<(&'s Tags, String)>;
-    /// Decides on live state (may read more, e.g. which buckets an account-wide fix touches).
-    fn plan(
+    /// Decides on live state alone: the smallest change that only removes access, or why to
+    /// leave it.
+    fn plan(&self, state: &Self::State) -> Result<Plan<Self::Plan>, AdminError>;
+    /// A look, before a planned change is made, at what the resource's state does not show
+    /// (which exempt buckets an account-wide fix would close): `Some(why)` leaves the change
+    /// to a person (`needs-review`).
+    fn review(
         &self,
-        admins: &A,
-        config: &RemediationConfig,
-        state: &Self::State,
-    ) -> impl Future<Output = Result<Plan<Self::Plan>, AdminError>> + Send;
+        _admins: &A,
+        _config: &RemediationConfig,
+    ) -> impl Future<Output = Result<Option<String>, AdminError>> + Send {
+        async { Ok(None) }
+    }
     /// Makes the change.
     fn act(&self, admins: &A, plan: &Self::Plan) -> impl Future<Output = Result<(), AdminError>> + Send;
     /// Whether a re-read state shows the change took effect.
@@ -133,7 +140,7 @@ pub async fn run<A: Pause + Sync, R: Remediation<A>>(
         let why = format!("{name} carries the exemption tag {}=true", config.exempt.tag);
         return decided(finding, Decision::Exempt, before, Value::Null, why);
     }
-    let (plan, intended, what) = match r.plan(admins, config, &live).await {
+    let (plan, intended, what) = match r.plan(&live) {
         Ok(Plan::Change { plan, intended, what }) => (plan, intended, what),
         Ok(Plan::Leave(decision, why)) => {
             let after = if decision == Decision::AlreadyFixed || decision == Decision::NeedsReview {
@@ -145,6 +152,11 @@ pub async fn run<A: Pause + Sync, R: Remediation<A>>(
         }
         Err(e) => return errored(finding, e, before, not_found),
     };
+    match r.review(admins, config).await {
+        Ok(None) => {}
+        Ok(Some(why)) => return decided(finding, Decision::NeedsReview, before.clone(), before, why),
+        Err(e) => return errored(finding, e, before, not_found),
+    }
     if config.mode == Mode::DryRun {
         return decided(finding, Decision::WouldRemediate, before, intended, format!("dry-run: would {what}"));
     }

@@ -4,7 +4,7 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, FunctionAccess, FunctionAdmin, Pause};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use crate::policy;
 use serde_json::{json, Value};
 
@@ -64,12 +64,7 @@ impl<A: FunctionAdmin + Pause + Sync> Remediation<A> for PublicFunction {
         Some((&state.tags, format!("function {}", self.function)))
     }
 
-    async fn plan(
-        &self,
-        _admins: &A,
-        _config: &RemediationConfig,
-        state: &FunctionAccess,
-    ) -> Result<Plan<Opening>, AdminError> {
+    fn plan(&self, state: &FunctionAccess) -> Result<Plan<Opening>, AdminError> {
         if !self.open(state) {
             let why = match &self.opening {
                 Opening::Permission(sid) => format!("permission {sid} is no longer public on {}", self.function),

@@ -4,7 +4,7 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AclEntry, AdminError, NetworkAcl, NetworkAclAdmin, Pause};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use crate::rules::cidr;
 use serde_json::{json, Value};
 
@@ -86,7 +86,7 @@ impl<A: NetworkAclAdmin + Pause + Sync> Remediation<A> for OpenAclEntry {
         Some((&state.tags, self.acl.clone()))
     }
 
-    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &NetworkAcl) -> Result<Plan<()>, AdminError> {
+    fn plan(&self, state: &NetworkAcl) -> Result<Plan<()>, AdminError> {
         let n = self.entry.rule_number;
         match self.live(state) {
             None => Ok(Plan::Leave(Decision::AlreadyFixed, format!("{} has no ingress entry {n} any more", self.acl))),

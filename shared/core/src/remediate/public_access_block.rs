@@ -94,33 +94,31 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
         }
     }
 
-    async fn plan(
-        &self,
-        admins: &A,
-        config: &RemediationConfig,
-        state: &State,
-    ) -> Result<Plan<PublicAccessBlock>, AdminError> {
+    fn plan(&self, state: &State) -> Result<Plan<PublicAccessBlock>, AdminError> {
         let settings = self.off.join(", ");
         let Some(fix) = plan::public_access_block_fix(state.block.as_ref(), &self.off) else {
             let why =
                 format!("the {} public access block settings this call turned off ({settings}) are on", self.level());
             return Ok(Plan::Leave(Decision::AlreadyFixed, why));
         };
-        if let Level::Account(_) = self.level {
-            let exempt = exempt_buckets(admins, config).await?;
-            if !exempt.is_empty() {
-                let why = format!(
-                    "turning {settings} back on for the whole account would also close the exempt bucket(s) {}: not applied, review it",
-                    exempt.join(", ")
-                );
-                return Ok(Plan::Leave(Decision::NeedsReview, why));
-            }
-        }
         Ok(Plan::Change {
             plan: fix,
             intended: json!(fix),
             what: format!("turn the {} public access block settings {settings} back on", self.level()),
         })
+    }
+
+    /// An account-wide fix would also close the buckets exempt by tag or name: left to a person.
+    async fn review(&self, admins: &A, config: &RemediationConfig) -> Result<Option<String>, AdminError> {
+        let Level::Account(_) = self.level else { return Ok(None) };
+        let exempt = exempt_buckets(admins, config).await?;
+        Ok((!exempt.is_empty()).then(|| {
+            format!(
+                "turning {} back on for the whole account would also close the exempt bucket(s) {}: not applied, review it",
+                self.off.join(", "),
+                exempt.join(", ")
+            )
+        }))
     }
 
     async fn act(&self, admins: &A, fix: &PublicAccessBlock) -> Result<(), AdminError> {

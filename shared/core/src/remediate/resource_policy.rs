@@ -10,7 +10,7 @@
 use super::driver::{Plan, Remediation, Tags};
 use super::plan::{self, PolicyPlan};
 use super::ports::{AdminError, Pause, PolicyKind, PolicyState, ResourcePolicyAdmin};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use crate::policy;
 use serde_json::Value;
 
@@ -92,12 +92,7 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
         Some((&state.tags, self.id.clone()))
     }
 
-    async fn plan(
-        &self,
-        _admins: &A,
-        _config: &RemediationConfig,
-        state: &PolicyState,
-    ) -> Result<Plan<PolicyPlan>, AdminError> {
+    fn plan(&self, state: &PolicyState) -> Result<Plan<PolicyPlan>, AdminError> {
         let noun = self.kind.noun();
         let Some(text) = state.policy.as_deref().filter(|t| !t.trim().is_empty()) else {
             return Ok(Plan::Leave(Decision::AlreadyFixed, format!("{} has no {noun} any more", self.id)));

@@ -7,7 +7,7 @@
 use super::driver::{Plan, Remediation, Tags};
 use super::plan;
 use super::ports::{AdminError, GroupRule, Pause, Permission, SecurityGroup, SecurityGroupAdmin};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use crate::rules::security_group::{self as sg, OpenPermission};
 use serde_json::{json, Value};
 
@@ -81,7 +81,7 @@ impl<A: SecurityGroupAdmin + Pause + Sync> Remediation<A> for OpenedGroup {
         Some((&state.group.tags, format!("security group {}", state.group.id)))
     }
 
-    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &State) -> Result<Plan<Planned>, AdminError> {
+    fn plan(&self, state: &State) -> Result<Plan<Planned>, AdminError> {
         let id = &state.group.id;
         if self.rule_ids.is_empty() {
             let revoke = plan::call_ranges(&state.group.ingress, &self.opening);

@@ -3,7 +3,7 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, Pause, SharedKind, Sharing, SharingAdmin};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use serde_json::{json, Value};
 
 /// One snapshot or image shared with everyone.
@@ -31,7 +31,7 @@ impl<A: SharingAdmin + Pause + Sync> Remediation<A> for PublicShare {
         Some((&state.tags, self.id.clone()))
     }
 
-    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &Sharing) -> Result<Plan<()>, AdminError> {
+    fn plan(&self, state: &Sharing) -> Result<Plan<()>, AdminError> {
         if !state.public {
             let why = format!("{} is no longer shared with all accounts", self.id);
             return Ok(Plan::Leave(Decision::AlreadyFixed, why));

@@ -6,7 +6,7 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, Pause, TrailAdmin, TrailConfig, TrailStatus};
-use super::{Decision, RemediationConfig};
+use super::Decision;
 use crate::rules::cloudtrail::{self as ct, Weakening};
 use serde_json::{json, Value};
 
@@ -74,7 +74,7 @@ impl<A: TrailAdmin + Pause + Sync> Remediation<A> for StoppedTrail {
         None
     }
 
-    async fn plan(&self, _admins: &A, _config: &RemediationConfig, state: &State) -> Result<Plan<()>, AdminError> {
+    fn plan(&self, state: &State) -> Result<Plan<()>, AdminError> {
         if !state.status.is_logging {
             return Ok(Plan::Change {
                 plan: (),
