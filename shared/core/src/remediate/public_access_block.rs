@@ -5,7 +5,7 @@
 use super::driver::{Plan, Remediation, Tags};
 use super::plan;
 use super::ports::{AccountAdmin, AdminError, BucketAdmin, Pause, PublicAccessBlock};
-use super::{Decision, RemediationConfig};
+use super::{Decision, Exemptions, RemediationConfig};
 use crate::rules::public_access_block::{settings_off, SETTINGS};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -54,15 +54,15 @@ pub struct State {
 }
 
 /// The account's buckets that are exempt (by tag or name pattern).
-async fn exempt_buckets<A: BucketAdmin>(admins: &A, config: &RemediationConfig) -> Result<Vec<String>, AdminError> {
+async fn exempt_buckets<A: BucketAdmin>(admins: &A, exemptions: &Exemptions) -> Result<Vec<String>, AdminError> {
     let mut exempt = vec![];
     for bucket in admins.buckets().await? {
-        if config.exempt.pattern(&bucket).is_some() {
+        if exemptions.pattern(&bucket).is_some() {
             exempt.push(bucket);
             continue;
         }
         match admins.tags(&bucket).await {
-            Ok(tags) if config.exempt.tagged(&tags) => exempt.push(bucket),
+            Ok(tags) if exemptions.tagged(&tags) => exempt.push(bucket),
             Ok(_) | Err(AdminError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
@@ -111,7 +111,7 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
     /// An account-wide fix would also close the buckets exempt by tag or name: left to a person.
     async fn review(&self, admins: &A, config: &RemediationConfig) -> Result<Option<String>, AdminError> {
         let Level::Account(_) = self.level else { return Ok(None) };
-        let exempt = exempt_buckets(admins, config).await?;
+        let exempt = exempt_buckets(admins, &config.exempt).await?;
         Ok((!exempt.is_empty()).then(|| {
             format!(
                 "turning {} back on for the whole account would also close the exempt bucket(s) {}: not applied, review it",

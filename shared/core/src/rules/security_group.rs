@@ -129,6 +129,11 @@ impl Ports {
         covers_admin_port(&self.protocol, self.from, self.to)
     }
 
+    /// Whether they cover `port` over `transport`.
+    fn covers(&self, transport: &str, port: u16) -> bool {
+        covers_port(&self.protocol, self.from, self.to, transport, port)
+    }
+
     /// Whether these are `protocol` (in any case) from `from` to `to`.
     pub fn are(&self, protocol: &str, from: Option<i64>, to: Option<i64>) -> bool {
         self.protocol.eq_ignore_ascii_case(protocol) && self.from == from && self.to == to
@@ -193,12 +198,7 @@ fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
         .collect();
     for transport in ["tcp", "udp"] {
         for port in ADMIN_PORTS {
-            let covering: Vec<usize> = (0..perms.len())
-                .filter(|i| {
-                    let p = &perms[*i].ports;
-                    covers_port(&p.protocol, p.from, p.to, transport, port)
-                })
-                .collect();
+            let covering: Vec<usize> = (0..perms.len()).filter(|i| perms[*i].ports.covers(transport, port)).collect();
             if covering.is_empty() {
                 continue;
             }
