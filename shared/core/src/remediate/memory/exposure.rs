@@ -1,5 +1,7 @@
 //! The in-memory fakes of the exposure ports: resource policies, Lambda permissions and URLs,
-//! snapshot and image sharing, network ACLs, DB instances, and the detective services.
+//! snapshot and image sharing, network ACLs, DB instances, and the detective services. Tests
+//! set live state with the setters below and read it back through the ports, as a
+//! remediation does.
 
 use super::{poisoned, MemoryAdmins};
 use crate::remediate::ports::{
@@ -41,19 +43,9 @@ impl MemoryAdmins {
         let _ = self.exposure(|e| e.policies.insert((kind, id.to_owned()), state));
     }
 
-    /// A resource's policy and tags as they stand.
-    pub fn resource_policy_state(&self, kind: PolicyKind, id: &str) -> Option<PolicyState> {
-        self.exposure(|e| e.policies.get(&(kind, id.to_owned())).cloned()).ok().flatten()
-    }
-
     /// Sets a function's access.
     pub fn set_function(&self, name: &str, access: FunctionAccess) {
         let _ = self.exposure(|e| e.functions.insert(name.to_owned(), access));
-    }
-
-    /// A function's access as it stands.
-    pub fn function(&self, name: &str) -> Option<FunctionAccess> {
-        self.exposure(|e| e.functions.get(name).cloned()).ok().flatten()
     }
 
     /// Sets a snapshot's or image's sharing.
@@ -61,19 +53,9 @@ impl MemoryAdmins {
         let _ = self.exposure(|e| e.shares.insert((kind, id.to_owned()), sharing));
     }
 
-    /// A snapshot's or image's sharing as it stands.
-    pub fn shared(&self, kind: SharedKind, id: &str) -> Option<Sharing> {
-        self.exposure(|e| e.shares.get(&(kind, id.to_owned())).cloned()).ok().flatten()
-    }
-
     /// Sets a network ACL.
     pub fn set_network_acl(&self, acl: NetworkAcl) {
         let _ = self.exposure(|e| e.acls.insert(acl.id.clone(), acl));
-    }
-
-    /// A network ACL as it stands.
-    pub fn acl_state(&self, id: &str) -> Option<NetworkAcl> {
-        self.exposure(|e| e.acls.get(id).cloned()).ok().flatten()
     }
 
     /// Sets a DB instance.
@@ -81,29 +63,14 @@ impl MemoryAdmins {
         let _ = self.exposure(|e| e.db_instances.insert(id.to_owned(), instance));
     }
 
-    /// A DB instance as it stands.
-    pub fn db_instance_state(&self, id: &str) -> Option<DbInstance> {
-        self.exposure(|e| e.db_instances.get(id).cloned()).ok().flatten()
-    }
-
     /// Sets a GuardDuty detector (enabled or not).
     pub fn set_detector(&self, id: &str, enabled: bool) {
         let _ = self.exposure(|e| e.detectors.insert(id.to_owned(), enabled));
     }
 
-    /// Whether a detector is enabled (`None` when it does not exist).
-    pub fn detector(&self, id: &str) -> Option<bool> {
-        self.exposure(|e| e.detectors.get(id).copied()).ok().flatten()
-    }
-
     /// Sets a Config recorder (recording or not).
     pub fn set_recorder(&self, name: &str, recording: bool) {
         let _ = self.exposure(|e| e.recorders.insert(name.to_owned(), recording));
-    }
-
-    /// Whether a recorder records (`None` when it does not exist).
-    pub fn recorder(&self, name: &str) -> Option<bool> {
-        self.exposure(|e| e.recorders.get(name).copied()).ok().flatten()
     }
 
     /// Sets a Config delivery channel and its bucket.

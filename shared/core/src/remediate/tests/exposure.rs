@@ -5,8 +5,10 @@
 
 use super::*;
 use crate::remediate::ports::{
-    AclEntry, DbInstance, FunctionAccess, NetworkAcl, PolicyKind, PolicyState, SharedKind, Sharing,
+    AclEntry, DbInstance, DbInstanceAdmin, DefenceAdmin, FunctionAccess, FunctionAdmin, NetworkAcl, NetworkAclAdmin,
+    PolicyKind, PolicyState, ResourcePolicyAdmin, SharedKind, Sharing, SharingAdmin,
 };
+use std::future::Future;
 
 const ROOT: &str = r#"{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#;
 const ANYONE: &str =
@@ -18,6 +20,11 @@ fn doc(statements: &[&str]) -> String {
 
 fn with_policy(policy: &str) -> PolicyState {
     PolicyState { policy: Some(policy.to_owned()), ..PolicyState::default() }
+}
+
+/// Live state read through the admins' port, as a remediation reads it.
+fn live<T>(read: impl Future<Output = Result<T, AdminError>>) -> T {
+    pollster::block_on(read).unwrap()
 }
 
 fn all_rules() -> RemediationConfig {
@@ -38,7 +45,7 @@ fn a_public_key_policy_statement_is_removed_and_the_root_statement_kept_verbatim
     let report = run(&admins, &enforce(), &call);
     // Then only the public statement went, with KMS's own write
     assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{}", report.outcomes[0].reason);
-    let live = admins.resource_policy_state(PolicyKind::KmsKey, "k-1").unwrap();
+    let live = live(admins.resource_policy(PolicyKind::KmsKey, "k-1"));
     assert_eq!(live.policy.unwrap(), doc(&[ROOT]));
     assert_eq!(admins.writes(), vec!["kms:PutKeyPolicy"]);
 }
@@ -94,7 +101,7 @@ fn sns_add_permission_to_everyone_loses_exactly_its_labelled_statement() {
     let report = run(&admins, &enforce(), &call);
     // Then the labelled statement is gone and the owner's (pinned) statement is kept
     assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{}", report.outcomes[0].reason);
-    let live = admins.resource_policy_state(PolicyKind::Topic, arn).unwrap();
+    let live = live(admins.resource_policy(PolicyKind::Topic, arn));
     assert_eq!(live.policy.unwrap(), doc(&[owner]));
 }
 
@@ -120,7 +127,7 @@ fn a_repository_policy_of_only_public_statements_is_deleted_but_a_trust_policy_n
     let iam = run(&admins, &enforce(), &iam);
     // Then the repository policy is deleted, and the role (IAM keeps a trust policy) is left for a person
     assert_eq!(ecr.outcomes[0].decision, Decision::Remediated);
-    assert_eq!(admins.resource_policy_state(PolicyKind::Repository, "app").unwrap().policy, None);
+    assert_eq!(live(admins.resource_policy(PolicyKind::Repository, "app")).policy, None);
     assert_eq!(iam.outcomes[0].decision, Decision::NeedsReview);
     assert_eq!(admins.writes(), vec!["ecr:DeleteRepositoryPolicy"]);
 }
@@ -198,7 +205,7 @@ fn a_chosen_lambda_rule_removes_exactly_the_public_permission_and_closes_the_url
     // Then the "open" statement is gone, EventBridge's kept, and the URL requires IAM
     assert_eq!(permission.outcomes[0].decision, Decision::Remediated);
     assert_eq!(url.outcomes[0].decision, Decision::Remediated);
-    let live = admins.function("pay").unwrap();
+    let live = live(admins.function_access("pay"));
     let policy = live.policy.unwrap();
     assert!(policy.contains("\"events\"") && !policy.contains("\"open\""), "{policy}");
     assert_eq!(live.url_auth.as_deref(), Some("AWS_IAM"));
@@ -222,7 +229,7 @@ fn a_public_snapshot_loses_the_group_all_and_keeps_named_accounts() {
     let report = run(&admins, &enforce(), &call);
     // Then it is no longer public and the partner's share is kept
     assert_eq!(report.outcomes[0].decision, Decision::Remediated);
-    let live = admins.shared(SharedKind::Snapshot, "snap-1").unwrap();
+    let live = live(admins.sharing(SharedKind::Snapshot, "snap-1"));
     assert!(!live.public);
     assert_eq!(live.accounts, vec!["444455556666".to_owned()]);
 }
@@ -274,10 +281,10 @@ fn a_public_db_cluster_snapshot_is_unshared_and_a_public_instance_waits_for_its_
     let chosen = run(&admins, &all_rules(), &instance);
     // Then the snapshot is private, the instance only once its rule is chosen
     assert_eq!(snapshot.outcomes[0].decision, Decision::Remediated);
-    assert!(!admins.shared(SharedKind::DbClusterSnapshot, "snap-c").unwrap().public);
+    assert!(!live(admins.sharing(SharedKind::DbClusterSnapshot, "snap-c")).public);
     assert_eq!(by_default.outcomes[0].decision, Decision::WouldRemediate);
     assert_eq!(chosen.outcomes[0].decision, Decision::Remediated);
-    assert!(!admins.db_instance_state("db-1").unwrap().publicly_accessible);
+    assert!(!live(admins.db_instance("db-1")).publicly_accessible);
 }
 
 fn ssh_entry(cidr: &str) -> AclEntry {
@@ -314,7 +321,7 @@ fn the_network_acl_entry_the_call_made_is_deleted_and_the_others_kept() {
     let report = run(&admins, &enforce(), &nacl_call());
     // Then only the ingress entry is gone
     assert_eq!(report.outcomes[0].decision, Decision::Remediated);
-    assert_eq!(admins.acl_state("acl-1").unwrap().entries, vec![egress]);
+    assert_eq!(live(admins.network_acl("acl-1")).entries, vec![egress]);
 }
 
 #[test]
@@ -348,8 +355,8 @@ fn a_suspended_detector_and_a_stopped_recorder_are_turned_back_on() {
     // Then both are on again
     assert_eq!(d.outcomes[0].decision, Decision::Remediated);
     assert_eq!(r.outcomes[0].decision, Decision::Remediated);
-    assert_eq!(admins.detector("d-1"), Some(true));
-    assert_eq!(admins.recorder("default"), Some(true));
+    assert!(live(admins.detector_enabled("d-1")));
+    assert!(live(admins.recorder_recording("default")));
 }
 
 #[test]
