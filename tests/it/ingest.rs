@@ -10,9 +10,8 @@ use trailsight_aws::s3::S3Source;
 use trailsight_core::api::ApiKey;
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::events::Envelope;
-use trailsight_core::store::ports::{
-    BaselineStore, Commit, CommitOutcome, EventSink, ObjectStatus, SinkError, Snapshot, StoreError, StreamKey,
-};
+use trailsight_core::store::hooked::{Hook, Hooked};
+use trailsight_core::store::ports::{BaselineStore, CommitOutcome, EventSink, SinkError, StoreError};
 use trailsight_ingest::handler::{handle, Deps, HandlerError, Totals};
 use trailsight_it::{gz_log, log_key, record, stop_logging, Env};
 
@@ -264,10 +263,10 @@ async fn records_repeated_in_a_later_file_count_once() {
     assert_eq!(calls(&d.store, &list_users()).await, (30, 5));
 }
 
-/// Wraps the real DynamoDB adapter: the next `n` commits fail right after their transaction,
-/// before their events are sent, as when the function dies there.
+/// Around the real DynamoDB adapter: the next `n` commits fail right after their
+/// transaction, before their events are sent, as when the function dies there.
+#[derive(Default)]
 struct CrashAfterCommit {
-    inner: DynamoStore,
     left: AtomicUsize,
 }
 
@@ -277,15 +276,8 @@ impl CrashAfterCommit {
     }
 }
 
-impl BaselineStore for CrashAfterCommit {
-    async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
-        self.inner.status(object).await
-    }
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
-        self.inner.load(streams, apis, minutes).await
-    }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        let outcome = self.inner.commit(commit).await?;
+impl Hook<DynamoStore> for CrashAfterCommit {
+    fn after_commit(&self, outcome: CommitOutcome) -> Result<CommitOutcome, StoreError> {
         if outcome == CommitOutcome::Committed
             && self.left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
         {
@@ -293,22 +285,13 @@ impl BaselineStore for CrashAfterCommit {
         }
         Ok(outcome)
     }
-    async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
-        self.inner.mark_sent(object).await
-    }
-    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(object, ids).await
-    }
-    async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
-        self.inner.counts(api, from, to).await
-    }
 }
 
-fn crashing_deps(env: &Env) -> AwsDeps<CrashAfterCommit> {
+fn crashing_deps(env: &Env) -> AwsDeps<Hooked<DynamoStore, CrashAfterCommit>> {
     let base = deps(env, DetectorConfig::default());
     Deps {
         source: base.source,
-        store: CrashAfterCommit { inner: base.store, left: AtomicUsize::new(0) },
+        store: Hooked { inner: base.store, hook: CrashAfterCommit::default() },
         sink: base.sink,
         detector: base.detector,
         rules: true,
@@ -323,7 +306,7 @@ async fn a_crash_right_after_the_commit_is_finished_by_the_retry() {
     let k = key("20240102T0005Z", "crashaaaaaaaaaaa");
     env.put_object(&k, file(0, 30, 1, Some("crash"))).await;
     let n = s3_notification(&env.bucket, &k);
-    d.store.crash_after_commits(1);
+    d.store.hook.crash_after_commits(1);
     assert!(run(&d, &n).await.is_err());
     // When the delivery is retried (twice, as Lambda may)
     redeliver(&d, &n).await;
@@ -341,7 +324,7 @@ async fn a_file_after_a_crashed_commit_builds_on_it_and_nothing_counts_twice() {
     let (k1, k2) = (key("20240102T0005Z", "firstaaaaaaaaaaa"), key("20240102T0010Z", "secondaaaaaaaaaa"));
     env.put_object(&k1, file(0, 10, 1, None)).await;
     env.put_object(&k2, file(10, 10, 1, None)).await;
-    d.store.crash_after_commits(1);
+    d.store.hook.crash_after_commits(1);
     assert!(run(&d, &s3_notification(&env.bucket, &k1)).await.is_err());
     // When the second file is ingested before the first is retried, and then the first again
     run(&d, &s3_notification(&env.bucket, &k2)).await.unwrap();
@@ -397,10 +380,9 @@ async fn a_partial_put_events_failure_loses_and_doubles_nothing() {
     assert_eq!(event_ids(&env.receive(3).await), vec!["p0", "p1", "p2"]);
 }
 
-/// Wraps the real DynamoDB adapter: its first `n` loads and commits fail as throttled
+/// Around the real DynamoDB adapter: its first `n` loads and commits fail as throttled
 /// requests do once the SDK's own retries are exhausted.
 struct Throttled {
-    inner: DynamoStore,
     left: AtomicUsize,
 }
 
@@ -415,26 +397,12 @@ impl Throttled {
     }
 }
 
-impl BaselineStore for Throttled {
-    async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
-        self.inner.status(object).await
+impl Hook<DynamoStore> for Throttled {
+    fn before_load(&self) -> Result<(), StoreError> {
+        self.throttle()
     }
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
-        self.throttle()?;
-        self.inner.load(streams, apis, minutes).await
-    }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
-        self.throttle()?;
-        self.inner.commit(commit).await
-    }
-    async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
-        self.inner.mark_sent(object).await
-    }
-    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(object, ids).await
-    }
-    async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
-        self.inner.counts(api, from, to).await
+    fn before_commit(&self, _store: &DynamoStore) -> Result<(), StoreError> {
+        self.throttle()
     }
 }
 
@@ -445,7 +413,7 @@ async fn dynamodb_throttling_fails_the_message_and_the_retry_counts_it_once() {
     let base = deps(&env, DetectorConfig::default());
     let d = Deps {
         source: base.source,
-        store: Throttled { inner: base.store, left: AtomicUsize::new(3) },
+        store: Hooked { inner: base.store, hook: Throttled { left: AtomicUsize::new(3) } },
         sink: base.sink,
         detector: base.detector,
         rules: true,

@@ -16,54 +16,30 @@ use trailsight_aws::dynamo::{create_table, DynamoStore};
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_aws::object::{process, Deps};
 use trailsight_aws::s3::S3Source;
-use trailsight_core::api::ApiKey;
 use trailsight_core::detect::DetectorConfig;
 use trailsight_core::ingest::notify::ObjectRef;
-use trailsight_core::store::ports::{
-    BaselineStore, Commit, CommitOutcome, ObjectStatus, Snapshot, StoreError, StreamKey, Turn,
-};
+use trailsight_core::store::hooked::{Hook, Hooked};
+use trailsight_core::store::ports::{CommitOutcome, StoreError};
 
 use crate::{ms, percentile, Error, LogFile};
 
-/// The DynamoDB store, counting one invocation's commit attempts and conflicts.
+/// Counts one invocation's commit attempts and conflicts on the DynamoDB store.
+#[derive(Default)]
 struct Counting {
-    inner: DynamoStore,
     commits: AtomicUsize,
     conflicts: AtomicUsize,
 }
 
-impl BaselineStore for Counting {
-    async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
-        self.inner.status(object).await
-    }
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
-        self.inner.load(streams, apis, minutes).await
-    }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+impl Hook<DynamoStore> for Counting {
+    fn before_commit(&self, _store: &DynamoStore) -> Result<(), StoreError> {
         self.commits.fetch_add(1, Ordering::Relaxed);
-        let outcome = self.inner.commit(commit).await?;
+        Ok(())
+    }
+    fn after_commit(&self, outcome: CommitOutcome) -> Result<CommitOutcome, StoreError> {
         if outcome == CommitOutcome::Conflict {
             self.conflicts.fetch_add(1, Ordering::Relaxed);
         }
         Ok(outcome)
-    }
-    async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
-        self.inner.mark_sent(object).await
-    }
-    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(object, ids).await
-    }
-    async fn claim_send(&self, object: &str) -> Result<bool, StoreError> {
-        self.inner.claim_send(object).await
-    }
-    async fn take_turn(&self, streams: &[StreamKey], holder: &str) -> Result<Turn, StoreError> {
-        self.inner.take_turn(streams, holder).await
-    }
-    async fn end_turn(&self, streams: &[StreamKey], holder: &str) -> Result<(), StoreError> {
-        self.inner.end_turn(streams, holder).await
-    }
-    async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
-        self.inner.counts(api, from, to).await
     }
 }
 
@@ -100,10 +76,9 @@ async fn burst(
     for f in files {
         let deps = Deps {
             source: S3Source::new(moto.s3.clone()),
-            store: Counting {
+            store: Hooked {
                 inner: DynamoStore::new(moto.ddb.clone(), table).with_turn_wait(turn_wait),
-                commits: AtomicUsize::new(0),
-                conflicts: AtomicUsize::new(0),
+                hook: Counting::default(),
             },
             sink: EventBridgeSink::new(moto.events.clone(), &moto.bus),
             detector: DetectorConfig::default(),
@@ -116,9 +91,9 @@ async fn burst(
             let t = Instant::now();
             let result = process(&deps, &object).await;
             Delivery {
-                commits: deps.store.commits.load(Ordering::Relaxed),
+                commits: deps.store.hook.commits.load(Ordering::Relaxed),
                 turn_polls: deps.store.inner.take_usage().turn_polls,
-                conflicts: deps.store.conflicts.load(Ordering::Relaxed),
+                conflicts: deps.store.hook.conflicts.load(Ordering::Relaxed),
                 wall_ms: ms(t.elapsed()),
                 error: result.err().map(|e| e.to_string()),
             }

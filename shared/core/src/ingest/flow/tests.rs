@@ -6,6 +6,7 @@ use super::*;
 use crate::ingest::pipeline::Pipeline;
 use crate::log::count::count_log;
 use crate::log::object_key::{classify, Classified};
+use crate::store::hooked::{Hook, Hooked};
 use crate::store::memory::{MemorySink, MemoryStore};
 use std::sync::Arc;
 
@@ -157,41 +158,27 @@ fn a_crash_half_way_through_a_file_counts_nothing_until_the_retry() {
     assert_eq!(total_calls(&store), 10);
 }
 
-/// A store whose first commit finds that another invocation changed the state meanwhile.
+/// A hook under which the store's first commit finds that another invocation changed the
+/// state meanwhile.
+#[derive(Default)]
 struct RaceOnce {
-    inner: MemoryStore,
     raced: std::sync::atomic::AtomicBool,
 }
 
-impl BaselineStore for RaceOnce {
-    async fn status(&self, object: &str) -> Result<ObjectStatus, StoreError> {
-        self.inner.status(object).await
-    }
-    async fn load(&self, streams: &[StreamKey], apis: &[ApiKey], minutes: &[i64]) -> Result<Snapshot, StoreError> {
-        self.inner.load(streams, apis, minutes).await
-    }
-    async fn commit(&self, commit: &Commit) -> Result<CommitOutcome, StoreError> {
+impl Hook<MemoryStore> for RaceOnce {
+    fn before_commit(&self, store: &MemoryStore) -> Result<(), StoreError> {
         if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
             // Another invocation commits another file of the same API first.
-            run(&self.inner, &MemorySink::default(), F2, &file(100..103, 2)).unwrap();
+            run(store, &MemorySink::default(), F2, &file(100..103, 2)).unwrap();
         }
-        self.inner.commit(commit).await
-    }
-    async fn mark_sent(&self, object: &str) -> Result<(), StoreError> {
-        self.inner.mark_sent(object).await
-    }
-    async fn mark_delivered(&self, object: &str, ids: &[String]) -> Result<(), StoreError> {
-        self.inner.mark_delivered(object, ids).await
-    }
-    async fn counts(&self, api: &ApiKey, from: i64, to: i64) -> Result<Vec<(i64, u64, u64)>, StoreError> {
-        self.inner.counts(api, from, to).await
+        Ok(())
     }
 }
 
 #[test]
 fn concurrent_invocations_on_the_same_state_both_count_exactly_once() {
     // Given another invocation that commits between this one's load and commit
-    let store = RaceOnce { inner: MemoryStore::default(), raced: false.into() };
+    let store = Hooked { inner: MemoryStore::default(), hook: RaceOnce::default() };
     // When this one commits, it conflicts, reloads and applies again
     let r = run(&store, &MemorySink::default(), F1, &file(0..10, 1)).unwrap();
     // Then both files count exactly once
