@@ -263,7 +263,7 @@ where
                     p.events += stats.events_sent;
                 }
                 // Not a CloudTrail log, or deleted since the listing: retrying cannot help.
-                Err(e @ (ObjectError::Read { .. } | ObjectError::Source(SourceError::NotFound { .. }))) => {
+                Err(e) if e.unreadable() || matches!(e, ObjectError::Source(SourceError::NotFound { .. })) => {
                     tracing::error!(key = %object.key, error = %e, "backfill passes over a file");
                     p.failed += 1;
                     if p.failed_keys.len() < FAILED_KEYS_KEPT {

@@ -6,11 +6,10 @@
 //! (duplicates are harmless: the ingest flow is idempotent). Digest files, Insights files and
 //! other objects are skipped with a log line.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
 use serde_json::{json, Value};
 use std::time::Instant;
 use trailsight_aws::telemetry::Metrics;
-use trailsight_core::ingest::notify;
+use trailsight_core::ingest::{notify, IngestError};
 use trailsight_core::store::ports::{BaselineStore, EventSink, LogSource};
 
 /// The per-object step and its types live in [`trailsight_aws::object`], shared with the CLI's
@@ -34,9 +33,9 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match &e.first {
             ObjectError::Notification(_) => "UnsupportedNotification",
             ObjectError::Source(_) => "LogObjectUnavailable",
-            ObjectError::Read { .. } => "InvalidLogFile",
+            ObjectError::Ingest { source: IngestError::Read(_), .. } => "InvalidLogFile",
+            ObjectError::Ingest { source: IngestError::Aborted(_), .. } => "Aborted",
             ObjectError::Ingest { .. } => "IngestFailed",
-            ObjectError::Aborted { .. } => "Aborted",
         };
         lambda_runtime::Diagnostic { error_type: error_type.to_owned(), error_message: e.to_string() }
     }
@@ -50,7 +49,7 @@ pub async fn handle<L: LogSource, S: BaselineStore, K: EventSink>(
 ) -> Result<Value, HandlerError> {
     let groups = notify::parse(event);
     let via_sqs = groups.iter().any(|g| g.message_id.is_some());
-    let mut failures = SqsBatchResponse::default();
+    let mut failed_messages = Vec::new();
     let mut first_error = None;
     let mut announced = 0usize;
     for group in groups {
@@ -79,20 +78,13 @@ pub async fn handle<L: LogSource, S: BaselineStore, K: EventSink>(
         };
         if let Err(e) = result {
             totals.failed_objects += 1;
-            if let Some(id) = group.message_id.clone() {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                failures.batch_item_failures.push(failure);
-            }
+            failed_messages.extend(group.message_id.clone());
             first_error.get_or_insert(e);
         }
     }
     if via_sqs {
-        return serde_json::to_value(&failures).map_err(|e| HandlerError {
-            failed: failures.batch_item_failures.len(),
-            total: announced,
-            first: ObjectError::Aborted { bucket: String::new(), key: String::new(), why: e.to_string() },
-        });
+        let failed: Vec<Value> = failed_messages.iter().map(|id| json!({"itemIdentifier": id})).collect();
+        return Ok(json!({"batchItemFailures": failed}));
     }
     if let Some(first) = first_error {
         return Err(HandlerError {

@@ -11,7 +11,6 @@ use trailsight_core::ingest::pipeline::Stats;
 use trailsight_core::ingest::{ingest, Disposition, IngestError};
 use trailsight_core::log::count::count_log;
 use trailsight_core::log::object_key::{classify, Classified};
-use trailsight_core::log::reader::ReadError;
 use trailsight_core::store::ports::{BaselineStore, EventSink, LogSource, SourceError};
 
 /// What the handler works with: ports, not clients.
@@ -38,17 +37,8 @@ pub enum ObjectError {
     /// The object could not be opened.
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The object is not a readable CloudTrail log (it stays failed until someone looks).
-    #[error("s3://{bucket}/{key}: {source}")]
-    Read {
-        /// Bucket.
-        bucket: String,
-        /// Key.
-        key: String,
-        /// What was wrong.
-        source: ReadError,
-    },
-    /// State or event delivery failed.
+    /// Counting, committing or sending failed. A file that is not a readable CloudTrail log
+    /// ([`IngestError::Read`]) stays failed until someone looks.
     #[error("s3://{bucket}/{key}: {source}")]
     Ingest {
         /// Bucket.
@@ -58,16 +48,13 @@ pub enum ObjectError {
         /// What failed.
         source: IngestError,
     },
-    /// The counting task died.
-    #[error("counting s3://{bucket}/{key} was aborted: {why}")]
-    Aborted {
-        /// Bucket.
-        bucket: String,
-        /// Key.
-        key: String,
-        /// Why.
-        why: String,
-    },
+}
+
+impl ObjectError {
+    /// Whether the object is not a readable CloudTrail log, so retrying cannot help.
+    pub fn unreadable(&self) -> bool {
+        matches!(self, ObjectError::Ingest { source: IngestError::Read(_), .. })
+    }
 }
 
 /// The counters of one invocation or backfill: the run's [`Stats`].
@@ -109,8 +96,6 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
     let opened = deps.source.open(&object.bucket, &object.key).await?;
     let delivery = ObjectRef { etag: opened.etag.clone().or_else(|| object.etag.clone()), ..object.clone() };
     let id = delivery.id();
-    let ingest_error =
-        |source: IngestError| ObjectError::Ingest { bucket: object.bucket.clone(), key: object.key.clone(), source };
     let (reader, rules, name, log_key) = (opened.reader, deps.rules, object.key.clone(), key.clone());
     let object_id = id.clone();
     // Called only for an object the ledger does not know: a duplicate is never read.
@@ -123,15 +108,9 @@ pub async fn process<L: LogSource, S: BaselineStore, K: EventSink>(
         }
         Ok(batch)
     };
-    let report = ingest(&deps.store, &deps.sink, &deps.detector, &id, &key, count).await.map_err(|e| match e {
-        IngestError::Read(source) => {
-            ObjectError::Read { bucket: object.bucket.clone(), key: object.key.clone(), source }
-        }
-        IngestError::Aborted(why) => {
-            ObjectError::Aborted { bucket: object.bucket.clone(), key: object.key.clone(), why }
-        }
-        other => ingest_error(other),
-    })?;
+    let report = ingest(&deps.store, &deps.sink, &deps.detector, &id, &key, count)
+        .await
+        .map_err(|source| ObjectError::Ingest { bucket: object.bucket.clone(), key: object.key.clone(), source })?;
     let stats = &report.stats;
     let (records, rejected) = (stats.records + stats.duplicates, stats.rejected_records);
     tracing::info!(
