@@ -8,36 +8,35 @@
 use serde_json::{json, Value};
 use trailsight_aws::telemetry::Metrics;
 use trailsight_core::remediate::ports::{RemediationLedger, Targets};
-use trailsight_core::remediate::{remediate, Decision, MalformedTrigger, RemediationConfig};
+use trailsight_core::remediate::{remediate, Decision, MalformedTrigger, Outcome, RemediationConfig};
+use trailsight_core::rules::Resource;
 use trailsight_core::store::ports::{EventSink, SinkError};
 
-/// Why an invocation failed.
+/// Why an invocation failed, in the order of the steps where it can go wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// The trigger could not be used.
     #[error(transparent)]
     Malformed(#[from] MalformedTrigger),
+    /// A remediation failed (its `failed` event was sent): the outcome that says why.
+    #[error("remediation of {} on {} failed: {}", .0.rule.as_str(), resource_text(&.0.resource), .0.reason)]
+    Failed(Box<Outcome>),
     /// Decision events could not be delivered.
     #[error(transparent)]
     Sink(#[from] SinkError),
-    /// A remediation failed; its `failed` event was sent.
-    #[error("remediation of {rule} on {resource} failed: {why}")]
-    Failed {
-        /// The rule.
-        rule: String,
-        /// The resource.
-        resource: String,
-        /// Why.
-        why: String,
-    },
+}
+
+/// A resource as its event shows it.
+fn resource_text(resource: &Resource) -> String {
+    serde_json::to_string(resource).unwrap_or_default()
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> Self {
         let error_type = match &e {
             HandlerError::Malformed(_) => "MalformedTrigger",
+            HandlerError::Failed(_) => "RemediationFailed",
             HandlerError::Sink(_) => "EventDeliveryFailed",
-            HandlerError::Failed { .. } => "RemediationFailed",
         };
         lambda_runtime::Diagnostic { error_type: error_type.to_owned(), error_message: e.to_string() }
     }
@@ -66,11 +65,7 @@ pub async fn handle<T: Targets, L: RemediationLedger + Sync, K: EventSink>(
     m.add("Duration", started.elapsed().as_secs_f64() * 1000.0, "Milliseconds");
     m.emit();
     if let Some(failed) = report.failure() {
-        return Err(HandlerError::Failed {
-            rule: failed.rule.as_str().to_owned(),
-            resource: serde_json::to_string(&failed.resource).unwrap_or_default(),
-            why: failed.reason.clone(),
-        });
+        return Err(HandlerError::Failed(Box::new(failed.clone())));
     }
     let decisions: Vec<Value> =
         report.outcomes.iter().map(|o| json!({"rule": o.rule, "decision": o.decision, "reason": o.reason})).collect();

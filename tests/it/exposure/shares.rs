@@ -206,7 +206,7 @@ async fn access_denied_on_a_snapshot_is_failed_and_leaves_it_shared() {
     // When it is remediated
     let result = handle(&denied, &ledger, &sink, &enforce(), &event).await;
     // Then the invocation fails, a subscriber sees the failure naming the action, and it is still shared
-    assert!(matches!(result, Err(HandlerError::Failed { .. })), "{result:?}");
+    assert!(matches!(result, Err(HandlerError::Failed(_))), "{result:?}");
     let received = env.receive(1).await;
     assert_eq!(received[0]["detail"]["decision"], "failed");
     assert!(received[0]["detail"]["error"].as_str().is_some_and(|e| e.contains("ec2:ModifySnapshotAttribute")));

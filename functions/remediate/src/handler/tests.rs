@@ -43,7 +43,7 @@ fn access_denied_sends_a_failed_event_then_fails_the_invocation() {
     // When handled
     let r = pollster::block_on(handle(&admins, &MemoryLedger::default(), &sink, &enforce(), &stop_logging()));
     // Then the failed decision was reported and the invocation fails
-    assert!(matches!(r, Err(HandlerError::Failed { .. })));
+    assert!(matches!(r, Err(HandlerError::Failed(_))));
     assert_eq!(sink.events()[0].detail["decision"], "failed");
 }
 

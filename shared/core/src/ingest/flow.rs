@@ -60,15 +60,13 @@ pub struct IngestReport {
     pub counts: Vec<crate::store::ports::MinuteCount>,
 }
 
-/// Why an object could not be ingested; the delivery should be retried.
+/// Why an object could not be ingested; the delivery should be retried. In the order of the
+/// flow's steps: the ledger check, counting, the commit, sending.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// The state store failed.
+    /// The state store failed (at any step).
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Events could not be delivered; they stay in the outbox and are resent on retry.
-    #[error(transparent)]
-    Sink(#[from] SinkError),
     /// Another invocation committed this object moments ago and may still be sending its
     /// events: sending them too would deliver them twice.
     #[error("{object} is being delivered by another invocation; retry later (its events are sent once)")]
@@ -90,6 +88,9 @@ pub enum IngestError {
         /// Attempts made.
         attempts: usize,
     },
+    /// Events could not be delivered; they stay in the outbox and are resent on retry.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
 }
 
 /// Ingests one delivered file exactly once: the whole per-object flow, with one ledger read
