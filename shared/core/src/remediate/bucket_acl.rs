@@ -83,10 +83,6 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketAcl {
         admins.put_acl(self.of(), fixed).await
     }
 
-    fn verified(&self, state: &State) -> bool {
-        plan::strip_public_grants(&state.acl, &self.introduced).is_none()
-    }
-
     fn unverified(&self) -> String {
         "the ACL still has the public grants this call made".into()
     }

@@ -45,10 +45,6 @@ impl<A: DbInstanceAdmin + Pause + Sync> Remediation<A> for PublicDbInstance {
         admins.make_private(&self.id).await
     }
 
-    fn verified(&self, state: &DbInstance) -> bool {
-        !state.publicly_accessible
-    }
-
     fn unverified(&self) -> String {
         format!("DB instance {} is still publicly accessible after the change", self.id)
     }

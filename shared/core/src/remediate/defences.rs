@@ -113,10 +113,6 @@ impl<A: DefenceAdmin + Pause + Sync> Remediation<A> for SwitchedOff {
         }
     }
 
-    fn verified(&self, state: &Live) -> bool {
-        matches!(state, Live::On(true))
-    }
-
     fn unverified(&self) -> String {
         "the detector or recorder is still off after the change".into()
     }

@@ -62,8 +62,12 @@ pub trait Remediation<A: Pause + Sync>: Sync {
     }
     /// Makes the change.
     fn act(&self, admins: &A, plan: &Self::Plan) -> impl Future<Output = Result<(), AdminError>> + Send;
-    /// Whether a re-read state shows the change took effect.
-    fn verified(&self, state: &Self::State) -> bool;
+    /// Whether a re-read state shows the change took effect: by default, when a plan over it
+    /// finds nothing left to change (`already-fixed`). A remediation that restores less than
+    /// its plan looks at (a trail's logging, not its configuration) says so here.
+    fn verified(&self, state: &Self::State) -> bool {
+        matches!(self.plan(state), Ok(Plan::Leave(Decision::AlreadyFixed, _)))
+    }
     /// What is still wrong when the re-reads never show the change.
     fn unverified(&self) -> String;
     /// A last check of the verified state against another verdict (S3's own): `Some(why)` is

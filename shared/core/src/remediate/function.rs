@@ -95,10 +95,6 @@ impl<A: FunctionAdmin + Pause + Sync> Remediation<A> for PublicFunction {
         }
     }
 
-    fn verified(&self, state: &FunctionAccess) -> bool {
-        !self.open(state)
-    }
-
     fn unverified(&self) -> String {
         format!("function {} is still open to anyone after the change", self.function)
     }

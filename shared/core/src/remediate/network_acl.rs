@@ -112,10 +112,6 @@ impl<A: NetworkAclAdmin + Pause + Sync> Remediation<A> for OpenAclEntry {
         admins.delete_acl_entry(&self.acl, self.entry.rule_number, false).await
     }
 
-    fn verified(&self, state: &NetworkAcl) -> bool {
-        self.live(state).is_none_or(|e| !self.same(e))
-    }
-
     fn unverified(&self) -> String {
         format!("ingress entry {} of {} is still there after the change", self.entry.rule_number, self.acl)
     }

@@ -128,10 +128,6 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
         }
     }
 
-    fn verified(&self, state: &State) -> bool {
-        plan::public_access_block_fix(state.block.as_ref(), &self.off).is_none()
-    }
-
     fn unverified(&self) -> String {
         format!("the {} public access block settings {} are still not on", self.level(), self.off.join(", "))
     }

@@ -133,12 +133,6 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
         }
     }
 
-    fn verified(&self, state: &PolicyState) -> bool {
-        state.policy.as_deref().filter(|t| !t.trim().is_empty()).is_none_or(|t| {
-            matches!(plan::strip_public_statements(t, &self.introduced(t)), Ok(PolicyPlan::NotPublic { .. }))
-        })
-    }
-
     fn unverified(&self) -> String {
         format!("the public statements this call added are still in the {} after the change", self.kind.noun())
     }

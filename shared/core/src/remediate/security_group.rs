@@ -127,14 +127,6 @@ impl<A: SecurityGroupAdmin + Pause + Sync> Remediation<A> for OpenedGroup {
         }
     }
 
-    fn verified(&self, state: &State) -> bool {
-        if self.rule_ids.is_empty() {
-            plan::call_ranges(&state.group.ingress, &self.opening).is_empty()
-        } else {
-            self.live_targets(&state.rules).is_empty()
-        }
-    }
-
     fn unverified(&self) -> String {
         "what this call opened is still there".into()
     }

@@ -47,10 +47,6 @@ impl<A: SharingAdmin + Pause + Sync> Remediation<A> for PublicShare {
         admins.unshare_public(self.kind, &self.id).await
     }
 
-    fn verified(&self, state: &Sharing) -> bool {
-        !state.public
-    }
-
     fn unverified(&self) -> String {
         format!("{} is still shared with all accounts after the change", self.id)
     }
