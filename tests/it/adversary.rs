@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use trailsight_aws::admin::AwsTargets;
 use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
-use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig};
+use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig, Scope};
 use trailsight_it::{unique, Env};
 use trailsight_remediate::handler::handle;
 
@@ -372,11 +372,12 @@ async fn a_member_accounts_change_is_remediated_there_through_its_role() {
     let mut event = policy_call(&bucket, &[open], "2024-01-02T10:00:00Z");
     event["detail"]["recipientAccountId"] = json!("444455556666");
     // When the deployment in 123456789012 remediates it with its member role
-    let config = RemediationConfig {
+    let scope = Scope {
         home_account: Some("123456789012".into()),
         member_role: Some("trailsight-remediation".into()),
-        ..enforce()
+        regions: vec![],
     };
+    let config = RemediationConfig { scope, ..enforce() };
     let decision = decide((&targets, &ledger, &sink), &config, &event).await;
     // Then the member account's bucket has no public statement left
     assert_eq!(decision, "remediated");

@@ -10,7 +10,7 @@ use trailsight_aws::admin::{AwsAdmins, AwsTargets};
 use trailsight_aws::claims::DynamoLedger;
 use trailsight_aws::eventbridge::EventBridgeSink;
 use trailsight_core::remediate::memory::MemoryLedger;
-use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig};
+use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig, Scope};
 use trailsight_it::{unique, Env};
 use trailsight_remediate::handler::{handle, HandlerError};
 
@@ -502,7 +502,8 @@ async fn a_change_in_another_account_is_out_of_scope_without_calls() {
     let (env, targets, sink) = setup().await;
     let mut call = policy_call(&unique("member"), &format!(r#"{{"Statement":[{PUBLIC}]}}"#));
     call["detail"]["recipientAccountId"] = json!("444455556666");
-    let config = RemediationConfig { home_account: Some("123456789012".into()), ..enforce() };
+    let scope = Scope { home_account: Some("123456789012".into()), ..Scope::default() };
+    let config = RemediationConfig { scope, ..enforce() };
     // When remediated, then the decision is out-of-scope and a subscriber sees it
     let out = handle(&targets, &ledger(&env), &sink, &config, &call).await.unwrap();
     assert_eq!(out["decisions"][0]["decision"], "out-of-scope", "{out}");

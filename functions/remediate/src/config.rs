@@ -14,7 +14,7 @@
 //! | `REMEDIATE_RULES` | the rules enforce mode acts on: `default` (all but `lambda-function-public` and `rds-instance-public`, whose reverts can break callers), `all`, `none`, or comma-separated rule ids; the others are reported `would-remediate` |
 //! | `AWS_ENDPOINT_URL` | an emulator's endpoint (tests); S3 then uses path-style addressing |
 
-use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig, RuleSelection};
+use trailsight_core::remediate::{Exemptions, Mode, RemediationConfig, RuleSelection, Scope};
 
 /// A setting that is missing or malformed; the function refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -92,9 +92,7 @@ impl Config {
         Ok(Config {
             remediation: RemediationConfig {
                 rules,
-                home_account,
-                member_role,
-                regions: list(nonempty("REMEDIATION_REGIONS")),
+                scope: Scope { home_account, member_role, regions: list(nonempty("REMEDIATION_REGIONS")) },
                 mode,
                 exempt: Exemptions {
                     tag: nonempty("EXEMPT_TAG_KEY").unwrap_or_else(|| "trailsight:exempt".to_owned()),
@@ -198,9 +196,9 @@ mod tests {
             _ => None,
         }));
         // Then they reach the remediation settings
-        assert!(matches!(c, Ok(ref c) if c.remediation.home_account.as_deref() == Some("111122223333")
-            && c.remediation.member_role.as_deref() == Some("trailsight-remediation")
-            && c.remediation.regions == vec!["us-east-1".to_owned(), "eu-west-1".to_owned()]));
+        assert!(matches!(c, Ok(ref c) if c.remediation.scope.home_account.as_deref() == Some("111122223333")
+            && c.remediation.scope.member_role.as_deref() == Some("trailsight-remediation")
+            && c.remediation.scope.regions == vec!["us-east-1".to_owned(), "eu-west-1".to_owned()]));
         // And a malformed account id stops start-up, naming the variable
         let bad = Config::from_lookup(with_table(|k| (k == "ACCOUNT_ID").then(|| "1234".to_owned())));
         assert!(matches!(bad, Err(ConfigError { name: "ACCOUNT_ID", .. })));

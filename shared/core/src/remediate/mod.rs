@@ -33,6 +33,7 @@ pub mod plan;
 pub mod ports;
 mod public_access_block;
 mod resource_policy;
+mod scope;
 mod security_group;
 mod selection;
 mod sharing;
@@ -40,6 +41,7 @@ mod trail;
 
 pub use exempt::{glob, principal_exempt, tag_exempt, Exemptions};
 use exempt::{resource_key, resource_name};
+pub use scope::Scope;
 pub use selection::RuleSelection;
 
 use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_REMEDIATION, DETAIL_TYPE_RISKY_CHANGE};
@@ -72,13 +74,8 @@ pub struct RemediationConfig {
     pub exempt: Exemptions,
     /// How a change is read back before it is judged.
     pub verify: Verification,
-    /// The deployment's own account; changes in other accounts are `out-of-scope` unless
-    /// `member_role` is set. `None` acts on any account with the function's credentials.
-    pub home_account: Option<String>,
-    /// The role (name) to assume in a member account to remediate there.
-    pub member_role: Option<String>,
-    /// The regions remediation may act in; empty for all.
-    pub regions: Vec<String>,
+    /// The accounts and regions it acts in.
+    pub scope: Scope,
     /// The rules remediation may act on in enforce mode; the others are reported
     /// `would-remediate`.
     pub rules: RuleSelection,
@@ -90,9 +87,7 @@ impl Default for RemediationConfig {
             mode: Mode::DryRun,
             exempt: Exemptions::default(),
             verify: Verification { attempts: 4, backoff: Duration::from_millis(400) },
-            home_account: None,
-            member_role: None,
-            regions: vec![],
+            scope: Scope::default(),
             rules: RuleSelection::Default,
         }
     }
@@ -272,30 +267,6 @@ admin_ports!(
     DefenceAdmin,
 );
 
-/// Where a record's change may be remediated: `Ok(None)` with the function's credentials,
-/// `Ok(Some(role ARN))` through a member account's role, `Err(why)` when out of scope.
-pub fn scope(config: &RemediationConfig, record: &Value) -> Result<Option<String>, String> {
-    let account = record_account(record);
-    let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
-    if !config.regions.is_empty() && !config.regions.iter().any(|r| r == region) {
-        return Err(format!(
-            "region {region:?} is not one this deployment remediates ({}): nothing done",
-            config.regions.join(", ")
-        ));
-    }
-    match (&config.home_account, &config.member_role) {
-        (Some(home), _) if home == account => Ok(None),
-        (Some(home), None) => Err(format!(
-            "the change is in account {account}, not this deployment's account {home}: nothing done (set MemberRoleName to remediate member accounts)"
-        )),
-        (Some(_), Some(role)) => Ok(Some(format!(
-            "arn:{}:iam::{account}:role/{role}",
-            rules::partition(record)
-        ))),
-        (None, _) => Ok(None),
-    }
-}
-
 /// Runs one trigger: evaluates its record, claims each finding, decides and (in enforce mode)
 /// acts on it in the record's account and region, and records the decision. `now` is the time
 /// in seconds since the epoch.
@@ -315,7 +286,7 @@ pub async fn remediate<T: Targets, L: RemediationLedger + Sync>(
     }
     let mut outcomes = Vec::with_capacity(findings.len());
     let mut already_decided = vec![];
-    let scope = scope(config, record);
+    let scope = config.scope.of(record);
     let region = record.get("awsRegion").and_then(Value::as_str).unwrap_or("");
     let mut admins = None;
     for finding in &findings {
