@@ -2,7 +2,7 @@
 //! value escaped by maud.
 
 use super::chart::svg;
-use super::{InsightView, Report};
+use super::{Coverage, InsightView, Report};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::Value;
 use trailsight_core::events::Envelope;
@@ -52,7 +52,7 @@ pub fn render(report: &Report) -> String {
 }
 
 fn header(r: &Report) -> Markup {
-    let s = &r.scope;
+    let s = r.coverage.scope();
     let list = |set: &std::collections::BTreeSet<String>| -> String {
         let names: Vec<&str> = set.iter().map(String::as_str).take(12).collect();
         let more = set.len().saturating_sub(names.len());
@@ -66,7 +66,7 @@ fn header(r: &Report) -> Markup {
         header {
             h1 { "trailsight report" }
             dl.scope {
-                @if r.scope_known {
+                @if let Coverage::Files(s) = &r.coverage {
                     dt { "Read" } dd { (s.files) " log files, " (s.records) " records" }
                 }
                 dt { (s.accounts.len()) " accounts" } dd { (list(&s.accounts)) }

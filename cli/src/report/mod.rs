@@ -93,13 +93,30 @@ pub struct InsightView {
     pub chart: Option<Chart>,
 }
 
+/// What a report covers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Coverage {
+    /// The log files replays read into the store, with their files and records counted.
+    Files(Scope),
+    /// Events alone (no store): the accounts, regions and times they show; how many files and
+    /// records lie behind them is not known.
+    Events(Scope),
+}
+
+impl Coverage {
+    /// The accounts, regions and times covered.
+    pub fn scope(&self) -> &Scope {
+        match self {
+            Coverage::Files(s) | Coverage::Events(s) => s,
+        }
+    }
+}
+
 /// Everything a report shows.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// What was read (`files` and `records` are 0 when unknown).
-    pub scope: Scope,
-    /// Whether `scope` counts files and records (false when built from events alone).
-    pub scope_known: bool,
+    /// What was read.
+    pub coverage: Coverage,
     /// Insights, in Start order.
     pub insights: Vec<InsightView>,
     /// Risky-change events.
@@ -134,8 +151,11 @@ impl Report {
                 _ => {}
             }
         }
-        let scope_known = scope.is_some();
-        Report { scope: scope.unwrap_or_else(|| Scope::of_events(events)), scope_known, insights, risky, remediation }
+        let coverage = match scope {
+            Some(files) => Coverage::Files(files),
+            None => Coverage::Events(Scope::of_events(events)),
+        };
+        Report { coverage, insights, risky, remediation }
     }
 }
 

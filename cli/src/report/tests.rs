@@ -80,8 +80,7 @@ fn an_insight_pairs_its_start_and_end_and_gets_its_chart_by_shared_event_id() {
     assert!(html.contains("data-points=\"255\""));
     assert!(html.contains("ListUsers had 600 calls in 15 min"));
     // And what was read comes from the events when no store says more
-    assert!(!report.scope_known);
-    assert_eq!(report.scope.accounts.len(), 1);
+    assert!(matches!(&report.coverage, Coverage::Events(s) if s.accounts.len() == 1));
 }
 
 #[test]

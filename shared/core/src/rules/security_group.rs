@@ -146,10 +146,9 @@ impl Ports {
 pub struct OpenPermission {
     /// The protocol and ports.
     pub ports: Ports,
-    /// The port values as the record wrote them (numbers or strings), for the event.
-    pub from_raw: Option<Value>,
-    /// The last port as written.
-    pub to_raw: Option<Value>,
+    /// The protocol and ports as the event quotes them (`ipProtocol`, and `fromPort` and
+    /// `toPort` as the record wrote them: numbers or strings).
+    pub quoted: Value,
     /// IPv4 CIDRs that open it.
     pub ipv4: Vec<String>,
     /// IPv6 CIDRs that open it.
@@ -169,14 +168,14 @@ impl OpenPermission {
     /// A permission with only its protocol (`no_protocol` when absent) and ports, read from
     /// `o` under the member names `[protocol, from, to]`.
     fn ports(o: &Value, [protocol, from, to]: [&str; 3], no_protocol: &str) -> OpenPermission {
+        let ports = Ports::new(
+            o.get(protocol).and_then(Value::as_str).unwrap_or(no_protocol),
+            port(o.get(from)),
+            port(o.get(to)),
+        );
         OpenPermission {
-            ports: Ports::new(
-                o.get(protocol).and_then(Value::as_str).unwrap_or(no_protocol),
-                port(o.get(from)),
-                port(o.get(to)),
-            ),
-            from_raw: o.get(from).cloned(),
-            to_raw: o.get(to).cloned(),
+            quoted: serde_json::json!({"ipProtocol": ports.protocol, "fromPort": o.get(from), "toPort": o.get(to)}),
+            ports,
             ..OpenPermission::default()
         }
     }
@@ -344,11 +343,11 @@ pub fn world_open_permissions(record: &Value) -> Vec<Value> {
     authorize_opening(record)
         .into_iter()
         .map(|p| {
-            let mut v = if p.flat {
-                serde_json::json!({"ipProtocol": p.ports.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4})
-            } else {
-                serde_json::json!({"ipProtocol": p.ports.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidrIp": p.ipv4, "cidrIpv6": p.ipv6})
-            };
+            let mut v = p.quoted.clone();
+            v["cidrIp"] = serde_json::json!(p.ipv4);
+            if !p.flat {
+                v["cidrIpv6"] = serde_json::json!(p.ipv6);
+            }
             if !p.rule_ids.is_empty() {
                 v["securityGroupRuleIds"] = serde_json::json!(p.rule_ids);
             }
@@ -368,7 +367,8 @@ pub fn modified_world_open_rules(record: &Value) -> Vec<Value> {
                 .iter()
                 .chain(p.ipv6.iter())
                 .map(|c| {
-                    let mut v = serde_json::json!({"ipProtocol": p.ports.protocol, "fromPort": p.from_raw, "toPort": p.to_raw, "cidr": c});
+                    let mut v = p.quoted.clone();
+                    v["cidr"] = Value::from(c.clone());
                     if let Some(id) = ids.first() {
                         v["securityGroupRuleId"] = Value::from(id.clone());
                     }
