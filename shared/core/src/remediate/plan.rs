@@ -176,8 +176,8 @@ pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Pe
     let mut out: Vec<Permission> = vec![];
     for o in opening {
         for p in ingress.iter().filter(|p| p.ports.are(&o.ports.protocol, o.ports.from, o.ports.to)) {
-            let ipv4: Vec<String> = p.ipv4.iter().filter(|c| o.ipv4.contains(c)).cloned().collect();
-            let ipv6: Vec<String> = p.ipv6.iter().filter(|c| o.ipv6.contains(c)).cloned().collect();
+            let ipv4: Vec<String> = p.ipv4.iter().filter(|c| o.cidrs.v4.contains(c)).cloned().collect();
+            let ipv6: Vec<String> = p.ipv6.iter().filter(|c| o.cidrs.v6.contains(c)).cloned().collect();
             if (ipv4.is_empty() && ipv6.is_empty()) || out.iter().any(|x| x.ports == p.ports) {
                 continue;
             }
@@ -192,6 +192,7 @@ pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Pe
 mod tests {
     use super::*;
     use crate::remediate::ports::Ports;
+    use crate::rules::security_group::Cidrs;
 
     const PRIVATE: &str = r#"{"Sid":"Logs","Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*"}"#;
     const PUBLIC: &str =
@@ -317,7 +318,7 @@ mod tests {
         };
         let call = OpenPermission {
             ports: Ports::new("tcp", Some(22), Some(22)),
-            ipv4: vec!["0.0.0.0/0".into()],
+            cidrs: Cidrs { v4: vec!["0.0.0.0/0".into()], v6: vec![] },
             ..OpenPermission::default()
         };
         // When planned

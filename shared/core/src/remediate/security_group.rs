@@ -33,7 +33,7 @@ impl OpenedGroup {
 
     /// The live ingress rules the call opened and that are still open to the world.
     fn live_targets(&self, rules: &[GroupRule]) -> Vec<String> {
-        let cidrs: Vec<&String> = self.opening.iter().flat_map(|o| o.ipv4.iter().chain(o.ipv6.iter())).collect();
+        let cidrs: Vec<&String> = self.opening.iter().flat_map(|o| o.cidrs.iter()).collect();
         rules
             .iter()
             .filter(|r| !r.egress && self.rule_ids.contains(&r.id))

@@ -140,6 +140,42 @@ impl Ports {
     }
 }
 
+/// The IPv4 and IPv6 ranges of one permission.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Cidrs {
+    /// IPv4 CIDRs.
+    pub v4: Vec<String>,
+    /// IPv6 CIDRs.
+    pub v6: Vec<String>,
+}
+
+impl Cidrs {
+    /// Every range, IPv4 first.
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+
+    /// Whether `c` is one of them.
+    pub fn contains(&self, c: &String) -> bool {
+        self.v4.contains(c) || self.v6.contains(c)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// The two families' lists, IPv4 first.
+    fn families(&self) -> [&Vec<String>; 2] {
+        [&self.v4, &self.v6]
+    }
+
+    /// The same, to change.
+    fn families_mut(&mut self) -> [&mut Vec<String>; 2] {
+        [&mut self.v4, &mut self.v6]
+    }
+}
+
 /// One permission a call added or changed, reduced to the CIDRs that open an admin port to
 /// the world.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -149,10 +185,8 @@ pub struct OpenPermission {
     /// The protocol and ports as the event quotes them (`ipProtocol`, and `fromPort` and
     /// `toPort` as the record wrote them: numbers or strings).
     pub quoted: Value,
-    /// IPv4 CIDRs that open it.
-    pub ipv4: Vec<String>,
-    /// IPv6 CIDRs that open it.
-    pub ipv6: Vec<String>,
+    /// The CIDRs that open it.
+    pub cidrs: Cidrs,
     /// The security group rule ids the call created or modified for these CIDRs (ingress).
     pub rule_ids: Vec<String>,
     /// The older flat request form (no `ipPermissions`).
@@ -185,14 +219,12 @@ impl OpenPermission {
 /// admin port and transport, the CIDRs of every permission covering it when together they
 /// cover the whole IPv4 or IPv6 space.
 fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
-    let mut open: Vec<(Vec<String>, Vec<String>)> = perms
+    let mut open: Vec<Cidrs> = perms
         .iter()
         .map(|p| {
-            if !p.ports.cover_admin_port() {
-                return (vec![], vec![]);
-            }
-            let world = |c: &Vec<String>| c.iter().filter(|c| cidr::is_world(c)).cloned().collect();
-            (world(&p.ipv4), world(&p.ipv6))
+            let mut world = if p.ports.cover_admin_port() { p.cidrs.clone() } else { Cidrs::default() };
+            world.families_mut().into_iter().for_each(|f| f.retain(|c| cidr::is_world(c)));
+            world
         })
         .collect();
     for transport in ["tcp", "udp"] {
@@ -201,29 +233,27 @@ fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
             if covering.is_empty() {
                 continue;
             }
-            // Ranges narrower than the world that cover it together (a /0 was kept above alone).
+            // Per family, ranges narrower than the world that cover it together (a /0 was kept
+            // above alone).
             let narrow = |c: &&String| !cidr::is_world(c);
-            let v4 = covering.iter().flat_map(|i| perms[*i].ipv4.iter().filter(narrow).map(String::as_str));
-            if cidr::covers_world(v4) {
-                for i in &covering {
-                    let part: Vec<String> = perms[*i].ipv4.iter().filter(narrow).cloned().collect();
-                    merge(&mut open[*i].0, &part);
-                }
-            }
-            let v6 = covering.iter().flat_map(|i| perms[*i].ipv6.iter().filter(narrow).map(String::as_str));
-            if cidr::covers_world(v6) {
-                for i in &covering {
-                    let part: Vec<String> = perms[*i].ipv6.iter().filter(narrow).cloned().collect();
-                    merge(&mut open[*i].1, &part);
+            for family in 0..2 {
+                let ranges = covering.iter().flat_map(|i| perms[*i].cidrs.families()[family].iter().filter(narrow));
+                if cidr::covers_world(ranges.map(String::as_str)) {
+                    for i in &covering {
+                        let part: Vec<String> =
+                            perms[*i].cidrs.families()[family].iter().filter(narrow).cloned().collect();
+                        merge(open[*i].families_mut()[family], &part);
+                    }
                 }
             }
         }
     }
-    for (p, (v4, v6)) in perms.iter_mut().zip(open) {
-        p.ipv4 = p.ipv4.iter().filter(|c| v4.contains(c)).cloned().collect();
-        p.ipv6 = p.ipv6.iter().filter(|c| v6.contains(c)).cloned().collect();
+    for (p, keep) in perms.iter_mut().zip(open) {
+        for (mine, kept) in p.cidrs.families_mut().into_iter().zip(keep.families()) {
+            mine.retain(|c| kept.contains(c));
+        }
     }
-    perms.retain(|p| !p.ipv4.is_empty() || !p.ipv6.is_empty());
+    perms.retain(|p| !p.cidrs.is_empty());
     perms
 }
 
@@ -239,21 +269,23 @@ fn authorize_permissions(request: &Value) -> Vec<OpenPermission> {
     let mut perms: Vec<OpenPermission> = items(request.get("ipPermissions"))
         .into_iter()
         .map(|perm| OpenPermission {
-            ipv4: items(perm.get("ipRanges"))
-                .iter()
-                .filter_map(|r| r.get("cidrIp").and_then(Value::as_str).map(str::to_owned))
-                .collect(),
-            ipv6: items(perm.get("ipv6Ranges"))
-                .iter()
-                .filter_map(|r| r.get("cidrIpv6").and_then(Value::as_str).map(str::to_owned))
-                .collect(),
+            cidrs: Cidrs {
+                v4: items(perm.get("ipRanges"))
+                    .iter()
+                    .filter_map(|r| r.get("cidrIp").and_then(Value::as_str).map(str::to_owned))
+                    .collect(),
+                v6: items(perm.get("ipv6Ranges"))
+                    .iter()
+                    .filter_map(|r| r.get("cidrIpv6").and_then(Value::as_str).map(str::to_owned))
+                    .collect(),
+            },
             ..OpenPermission::ports(perm, REQUEST_NAMES, "")
         })
         .collect();
     // The older flat form: cidrIp with ipProtocol/fromPort/toPort at the top level.
     if let Some(c) = request.get("cidrIp").and_then(Value::as_str) {
         perms.push(OpenPermission {
-            ipv4: vec![c.to_owned()],
+            cidrs: Cidrs { v4: vec![c.to_owned()], v6: vec![] },
             flat: true,
             ..OpenPermission::ports(request, REQUEST_NAMES, "-1")
         });
@@ -297,9 +329,7 @@ pub fn authorize_opening(record: &Value) -> Vec<OpenPermission> {
         };
         p.rule_ids = created
             .iter()
-            .filter(|(_, proto, from, to, c)| {
-                same_ports(proto, *from, *to) && (p.ipv4.contains(c) || p.ipv6.contains(c))
-            })
+            .filter(|(_, proto, from, to, c)| same_ports(proto, *from, *to) && p.cidrs.contains(c))
             .map(|(id, ..)| id.clone())
             .collect();
     }
@@ -322,8 +352,10 @@ fn collect_rules(v: &Value, id: Option<&str>, out: &mut Vec<OpenPermission>) {
             let cidr6 = o.get("CidrIpv6").and_then(Value::as_str);
             if cidr4.is_some() || cidr6.is_some() {
                 out.push(OpenPermission {
-                    ipv4: cidr4.map(str::to_owned).into_iter().collect(),
-                    ipv6: cidr6.map(str::to_owned).into_iter().collect(),
+                    cidrs: Cidrs {
+                        v4: cidr4.map(str::to_owned).into_iter().collect(),
+                        v6: cidr6.map(str::to_owned).into_iter().collect(),
+                    },
                     rule_ids: id.map(str::to_owned).into_iter().collect(),
                     ..OpenPermission::ports(v, RULE_NAMES, "-1")
                 });
@@ -344,9 +376,9 @@ pub fn world_open_permissions(record: &Value) -> Vec<Value> {
         .into_iter()
         .map(|p| {
             let mut v = p.quoted.clone();
-            v["cidrIp"] = serde_json::json!(p.ipv4);
+            v["cidrIp"] = serde_json::json!(p.cidrs.v4);
             if !p.flat {
-                v["cidrIpv6"] = serde_json::json!(p.ipv6);
+                v["cidrIpv6"] = serde_json::json!(p.cidrs.v6);
             }
             if !p.rule_ids.is_empty() {
                 v["securityGroupRuleIds"] = serde_json::json!(p.rule_ids);
@@ -363,9 +395,8 @@ pub fn modified_world_open_rules(record: &Value) -> Vec<Value> {
         .into_iter()
         .flat_map(|p| {
             let ids = p.rule_ids.clone();
-            p.ipv4
+            p.cidrs
                 .iter()
-                .chain(p.ipv6.iter())
                 .map(|c| {
                     let mut v = p.quoted.clone();
                     v["cidr"] = Value::from(c.clone());
