@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use trailsight_aws::admin::AwsAdmins;
 use trailsight_core::remediate::ports::{
-    AccountAdmin, Acl, AclOf, AdminError, BucketAdmin, DbInstance, DbInstanceAdmin, DefenceAdmin, FunctionAccess,
-    FunctionAdmin, GroupRule, NetworkAcl, NetworkAclAdmin, Pause, Permission, Place, PolicyKind, PolicyState,
-    PublicAccessBlock, ResourcePolicyAdmin, Scoped, SecurityGroup, SecurityGroupAdmin, SharedKind, Sharing,
-    SharingAdmin, Targets, TrailAdmin, TrailConfig, TrailStatus,
+    Acl, AclEntry, AclOf, AdminError, BlockLevel, BucketAdmin, DbInstance, DbInstanceAdmin, DefenceAdmin,
+    FunctionAccess, FunctionAdmin, GroupRule, NetworkAcl, NetworkAclAdmin, Pause, Permission, Place, PolicyKind,
+    PolicyState, PublicAccessBlock, PublicAccessBlockAdmin, ResourcePolicyAdmin, Scoped, SecurityGroup,
+    SecurityGroupAdmin, SharedKind, Sharing, SharingAdmin, Targets, TrailAdmin, TrailConfig, TrailStatus,
 };
 
 /// The real admins, with writes of `denied` (an IAM action) refused.
@@ -72,25 +72,21 @@ impl BucketAdmin for Denying {
     async fn buckets(&self) -> Result<Vec<String>, AdminError> {
         self.inner.buckets().await
     }
-    async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        self.inner.public_access_block(bucket).await
-    }
-    async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        self.check("s3:PutBucketPublicAccessBlock")?;
-        self.inner.put_public_access_block(bucket, pab).await
-    }
     async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
         self.inner.tags(bucket).await
     }
 }
 
-impl AccountAdmin for Denying {
-    async fn account_public_access_block(&self, account: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        self.inner.account_public_access_block(account).await
+impl PublicAccessBlockAdmin for Denying {
+    async fn public_access_block(&self, level: &BlockLevel) -> Result<Option<PublicAccessBlock>, AdminError> {
+        self.inner.public_access_block(level).await
     }
-    async fn put_account_public_access_block(&self, account: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        self.check("s3:PutAccountPublicAccessBlock")?;
-        self.inner.put_account_public_access_block(account, pab).await
+    async fn put_public_access_block(&self, level: &BlockLevel, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        self.check(match level {
+            BlockLevel::Bucket(_) => "s3:PutBucketPublicAccessBlock",
+            BlockLevel::Account(_) => "s3:PutAccountPublicAccessBlock",
+        })?;
+        self.inner.put_public_access_block(level, pab).await
     }
 }
 
@@ -173,9 +169,9 @@ impl NetworkAclAdmin for Denying {
     async fn network_acl(&self, id: &str) -> Result<NetworkAcl, AdminError> {
         self.inner.network_acl(id).await
     }
-    async fn delete_acl_entry(&self, id: &str, rule_number: i64, egress: bool) -> Result<(), AdminError> {
+    async fn delete_acl_entry(&self, id: &str, entry: &AclEntry) -> Result<(), AdminError> {
         self.check("ec2:DeleteNetworkAclEntry")?;
-        self.inner.delete_acl_entry(id, rule_number, egress).await
+        self.inner.delete_acl_entry(id, entry).await
     }
 }
 

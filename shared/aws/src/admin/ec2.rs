@@ -3,7 +3,9 @@
 
 use super::{admin_error, done, sent, AwsAdmins};
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
-use trailsight_core::remediate::ports::{AdminError, GroupRule, Permission, Ports, SecurityGroup, SecurityGroupAdmin};
+use trailsight_core::remediate::ports::{
+    AdminError, Cidrs, GroupRule, Permission, Ports, SecurityGroup, SecurityGroupAdmin,
+};
 
 /// A protocol and ports as EC2 gives them (no protocol reads as all, `-1`).
 fn ports(protocol: Option<&str>, from: Option<i32>, to: Option<i32>) -> Ports {
@@ -13,8 +15,10 @@ fn ports(protocol: Option<&str>, from: Option<i32>, to: Option<i32>) -> Ports {
 fn permission_from(p: &IpPermission) -> Permission {
     Permission {
         ports: ports(p.ip_protocol(), p.from_port(), p.to_port()),
-        ipv4: p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_owned)).collect(),
-        ipv6: p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_owned)).collect(),
+        cidrs: Cidrs {
+            v4: p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_owned)).collect(),
+            v6: p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_owned)).collect(),
+        },
         others: p
             .user_id_group_pairs()
             .iter()
@@ -30,8 +34,8 @@ fn permission_to(p: &Permission) -> IpPermission {
         .ip_protocol(&p.ports.protocol)
         .set_from_port(port(p.ports.from))
         .set_to_port(port(p.ports.to))
-        .set_ip_ranges(Some(p.ipv4.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect()))
-        .set_ipv6_ranges(Some(p.ipv6.iter().map(|c| Ipv6Range::builder().cidr_ipv6(c).build()).collect()))
+        .set_ip_ranges(Some(p.cidrs.v4.iter().map(|c| IpRange::builder().cidr_ip(c).build()).collect()))
+        .set_ipv6_ranges(Some(p.cidrs.v6.iter().map(|c| Ipv6Range::builder().cidr_ipv6(c).build()).collect()))
         .build()
 }
 

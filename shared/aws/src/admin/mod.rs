@@ -1,7 +1,7 @@
 //! The remediation admins on AWS, one module per service family, and [`AwsTargets`], which
 //! gives them per account and region:
 //!
-//! - `BucketAdmin` and `AccountAdmin` in [`s3`] (aws-sdk-s3, aws-sdk-s3control);
+//! - `BucketAdmin` and `PublicAccessBlockAdmin` in [`s3`] (aws-sdk-s3, aws-sdk-s3control);
 //! - `SecurityGroupAdmin` in [`ec2`];
 //! - `TrailAdmin` in [`trail`] (aws-sdk-cloudtrail);
 //! - `ResourcePolicyAdmin` in [`policies`]: KMS key policies, SQS queue and SNS topic policies,

@@ -3,7 +3,7 @@
 
 use super::{admin_error, done, error_code, tag_map, AwsAdmins};
 use aws_sdk_ec2::types::NetworkAclEntry;
-use trailsight_core::remediate::ports::{AclEntry, AdminError, NetworkAcl, NetworkAclAdmin};
+use trailsight_core::remediate::ports::{AclEntry, AdminError, NetworkAcl, NetworkAclAdmin, Ports};
 
 fn entry_from(e: &NetworkAclEntry) -> AclEntry {
     let ports = e.port_range();
@@ -11,9 +11,11 @@ fn entry_from(e: &NetworkAclEntry) -> AclEntry {
         rule_number: e.rule_number().map(i64::from).unwrap_or_default(),
         egress: e.egress().unwrap_or(false),
         action: e.rule_action().map(|a| a.as_str().to_owned()).unwrap_or_default(),
-        protocol: e.protocol().unwrap_or("-1").to_owned(),
-        from: ports.and_then(|p| p.from()).map(i64::from),
-        to: ports.and_then(|p| p.to()).map(i64::from),
+        ports: Ports::new(
+            e.protocol().unwrap_or("-1"),
+            ports.and_then(|p| p.from()).map(i64::from),
+            ports.and_then(|p| p.to()).map(i64::from),
+        ),
         cidr: e.cidr_block().or(e.ipv6_cidr_block()).unwrap_or("").to_owned(),
     }
 }
@@ -29,19 +31,18 @@ impl NetworkAclAdmin for AwsAdmins {
         };
         let acl = out.network_acls().first().ok_or_else(|| AdminError::NotFound(what.clone()))?;
         Ok(NetworkAcl {
-            id: acl.network_acl_id().unwrap_or(id).to_owned(),
             entries: acl.entries().iter().map(entry_from).collect(),
             tags: tag_map(acl.tags().iter().map(|t| (t.key(), t.value()))),
         })
     }
 
-    async fn delete_acl_entry(&self, id: &str, rule_number: i64, egress: bool) -> Result<(), AdminError> {
+    async fn delete_acl_entry(&self, id: &str, entry: &AclEntry) -> Result<(), AdminError> {
         let what = format!("network ACL {id}");
-        let rule = i32::try_from(rule_number).map_err(|_| AdminError::Failed {
+        let rule = i32::try_from(entry.rule_number).map_err(|_| AdminError::Failed {
             action: "ec2:DeleteNetworkAclEntry".into(),
-            why: format!("rule number {rule_number} is out of range"),
+            why: format!("rule number {} is out of range", entry.rule_number),
         })?;
-        let call = self.ec2.delete_network_acl_entry().network_acl_id(id).rule_number(rule).egress(egress);
+        let call = self.ec2.delete_network_acl_entry().network_acl_id(id).rule_number(rule).egress(entry.egress);
         done("ec2:DeleteNetworkAclEntry", &what, call.send()).await
     }
 }
@@ -67,9 +68,7 @@ mod tests {
                 rule_number: 100,
                 egress: false,
                 action: "allow".into(),
-                protocol: "6".into(),
-                from: Some(22),
-                to: Some(22),
+                ports: Ports::new("6", Some(22), Some(22)),
                 cidr: "0.0.0.0/0".into(),
             }
         );
@@ -81,6 +80,6 @@ mod tests {
             .ipv6_cidr_block("::/0")
             .build();
         let e = entry_from(&v6);
-        assert_eq!((e.egress, e.action.as_str(), e.from, e.cidr.as_str()), (true, "deny", None, "::/0"));
+        assert_eq!((e.egress, e.action.as_str(), e.ports.from, e.cidr.as_str()), (true, "deny", None, "::/0"));
     }
 }

@@ -1,5 +1,5 @@
-//! [`BucketAdmin`] (aws-sdk-s3) and [`AccountAdmin`] (aws-sdk-s3control): bucket policies,
-//! ACLs, Block Public Access (bucket and account) and bucket tags.
+//! [`BucketAdmin`] (aws-sdk-s3): bucket policies, ACLs and tags; [`PublicAccessBlockAdmin`]
+//! (aws-sdk-s3, aws-sdk-s3control): Block Public Access on a bucket or on the account.
 
 use super::{admin_error, done, error_code, sent, AwsAdmins};
 use aws_sdk_s3::types::{
@@ -7,7 +7,9 @@ use aws_sdk_s3::types::{
     Type as GranteeType,
 };
 use std::collections::BTreeMap;
-use trailsight_core::remediate::ports::{AccountAdmin, Acl, AclOf, AdminError, BucketAdmin, Grant, PublicAccessBlock};
+use trailsight_core::remediate::ports::{
+    Acl, AclOf, AdminError, BlockLevel, BucketAdmin, Grant, PublicAccessBlock, PublicAccessBlockAdmin,
+};
 
 fn pab_from(c: Option<&PublicAccessBlockConfiguration>) -> Option<PublicAccessBlock> {
     c.map(|c| PublicAccessBlock {
@@ -137,19 +139,6 @@ impl BucketAdmin for AwsAdmins {
         }
     }
 
-    async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        match self.s3.get_public_access_block().bucket(bucket).send().await {
-            Ok(out) => Ok(pab_from(out.public_access_block_configuration())),
-            Err(e) if error_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
-            Err(e) => Err(admin_error("s3:GetBucketPublicAccessBlock", &format!("bucket {bucket}"), e)),
-        }
-    }
-
-    async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        let call = self.s3.put_public_access_block().bucket(bucket).public_access_block_configuration(s3_pab(pab));
-        done("s3:PutBucketPublicAccessBlock", &format!("bucket {bucket}"), call.send()).await
-    }
-
     async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
         match self.s3.get_bucket_tagging().bucket(bucket).send().await {
             Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()),
@@ -159,7 +148,15 @@ impl BucketAdmin for AwsAdmins {
     }
 }
 
-impl AccountAdmin for AwsAdmins {
+impl AwsAdmins {
+    async fn bucket_public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
+        match self.s3.get_public_access_block().bucket(bucket).send().await {
+            Ok(out) => Ok(pab_from(out.public_access_block_configuration())),
+            Err(e) if error_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => Ok(None),
+            Err(e) => Err(admin_error("s3:GetBucketPublicAccessBlock", &format!("bucket {bucket}"), e)),
+        }
+    }
+
     async fn account_public_access_block(&self, account: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
         match self.s3control.get_public_access_block().account_id(account).send().await {
             Ok(out) => Ok(out.public_access_block_configuration().map(|c| PublicAccessBlock {
@@ -173,6 +170,11 @@ impl AccountAdmin for AwsAdmins {
         }
     }
 
+    async fn put_bucket_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        let call = self.s3.put_public_access_block().bucket(bucket).public_access_block_configuration(s3_pab(pab));
+        done("s3:PutBucketPublicAccessBlock", &format!("bucket {bucket}"), call.send()).await
+    }
+
     async fn put_account_public_access_block(&self, account: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
         let config = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
             .block_public_acls(pab.block_public_acls)
@@ -183,5 +185,21 @@ impl AccountAdmin for AwsAdmins {
         let call =
             self.s3control.put_public_access_block().account_id(account).public_access_block_configuration(config);
         done("s3:PutAccountPublicAccessBlock", &format!("account {account}"), call.send()).await
+    }
+}
+
+impl PublicAccessBlockAdmin for AwsAdmins {
+    async fn public_access_block(&self, level: &BlockLevel) -> Result<Option<PublicAccessBlock>, AdminError> {
+        match level {
+            BlockLevel::Bucket(bucket) => self.bucket_public_access_block(bucket).await,
+            BlockLevel::Account(account) => self.account_public_access_block(account).await,
+        }
+    }
+
+    async fn put_public_access_block(&self, level: &BlockLevel, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        match level {
+            BlockLevel::Bucket(bucket) => self.put_bucket_public_access_block(bucket, pab).await,
+            BlockLevel::Account(account) => self.put_account_public_access_block(account, pab).await,
+        }
     }
 }

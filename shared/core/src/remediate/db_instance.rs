@@ -3,7 +3,6 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, DbInstance, DbInstanceAdmin, Pause};
-use super::Decision;
 use serde_json::{json, Value};
 
 /// A DB instance made public.
@@ -30,15 +29,12 @@ impl<A: DbInstanceAdmin + Pause + Sync> Remediation<A> for PublicDbInstance {
     }
 
     fn plan(&self, state: &DbInstance) -> Result<Plan<()>, AdminError> {
-        if !state.publicly_accessible {
-            let why = format!("DB instance {} is no longer publicly accessible", self.id);
-            return Ok(Plan::Leave(Decision::AlreadyFixed, why));
-        }
-        Ok(Plan::Change {
-            plan: (),
-            intended: json!({"publiclyAccessible": false}),
-            what: format!("turn PubliclyAccessible off on DB instance {}", self.id),
-        })
+        Ok(Plan::flag_off(
+            state.publicly_accessible,
+            format!("DB instance {} is no longer publicly accessible", self.id),
+            json!({"publiclyAccessible": false}),
+            format!("turn PubliclyAccessible off on DB instance {}", self.id),
+        ))
     }
 
     async fn act(&self, admins: &A, _plan: &()) -> Result<(), AdminError> {

@@ -7,7 +7,7 @@ use super::defences::{Defence, SwitchedOff};
 use super::driver::{self, decided};
 use super::function::{Opening, PublicFunction};
 use super::network_acl::OpenAclEntry;
-use super::ports::{PolicyKind, SharedKind};
+use super::ports::{BlockLevel, PolicyKind, SharedKind};
 use super::resource_policy::{Introduced, ResourcePolicy};
 use super::{
     bucket_acl, bucket_policy, db_instance, public_access_block, security_group, sharing, trail, Admins, Decision,
@@ -175,8 +175,8 @@ impl<'a> Call<'a> {
     /// Putting back the bucket's or the account's public access block.
     fn public_access_block(&self, resource: &Resource) -> Option<Chosen> {
         let level = match resource {
-            Resource::Bucket { name, .. } => public_access_block::Level::Bucket(name.clone()),
-            Resource::AccountPublicAccessBlock { account } => public_access_block::Level::Account(account.clone()),
+            Resource::Bucket { name, .. } => BlockLevel::Bucket(name.clone()),
+            Resource::AccountPublicAccessBlock { account } => BlockLevel::Account(account.clone()),
             _ => return None,
         };
         let block = public_access_block::PublicAccessBlockOn::new(level, self.record);

@@ -32,6 +32,19 @@ pub enum Plan<P> {
     Leave(Decision, String),
 }
 
+impl Plan<()> {
+    /// The plan for an exposure that is one flag: while it is off, `already-fixed` with
+    /// `off` as the reason; while it is on, the change (`what`) that turns it off and leaves
+    /// `intended`.
+    pub fn flag_off(on: bool, off: String, intended: Value, what: String) -> Self {
+        if on {
+            Plan::Change { plan: (), intended, what }
+        } else {
+            Plan::Leave(Decision::AlreadyFixed, off)
+        }
+    }
+}
+
 /// One remediation: how to read the live state a finding concerns, plan the smallest change
 /// that only removes access, make it, and tell from a re-read that it took effect.
 pub trait Remediation<A: Pause + Sync>: Sync {

@@ -48,8 +48,9 @@ use crate::events::{deterministic_id, Envelope, DETAIL_TYPE_REMEDIATION, DETAIL_
 use crate::rules::{self, record_account, Finding, Resource, RuleId};
 use driver::{decided as outcome, errored};
 use ports::{
-    AccountAdmin, AdminError, BucketAdmin, Claim, DbInstanceAdmin, DefenceAdmin, FunctionAdmin, NetworkAclAdmin, Pause,
-    Place, RemediationLedger, ResourcePolicyAdmin, SecurityGroupAdmin, SeenChange, SharingAdmin, Targets, TrailAdmin,
+    AdminError, BucketAdmin, Claim, DbInstanceAdmin, DefenceAdmin, FunctionAdmin, NetworkAclAdmin, Pause, Place,
+    PublicAccessBlockAdmin, RemediationLedger, ResourcePolicyAdmin, SecurityGroupAdmin, SeenChange, SharingAdmin,
+    Targets, TrailAdmin,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -256,7 +257,7 @@ macro_rules! admin_ports {
 
 admin_ports!(
     BucketAdmin,
-    AccountAdmin,
+    PublicAccessBlockAdmin,
     SecurityGroupAdmin,
     TrailAdmin,
     ResourcePolicyAdmin,

@@ -3,7 +3,7 @@
 //! CIDR); an entry replaced since is left for its own trigger.
 
 use super::driver::{Plan, Remediation, Tags};
-use super::ports::{AclEntry, AdminError, NetworkAcl, NetworkAclAdmin, Pause};
+use super::ports::{AclEntry, AdminError, NetworkAcl, NetworkAclAdmin, Pause, Ports};
 use super::Decision;
 use crate::rules::cidr;
 use serde_json::{json, Value};
@@ -47,48 +47,58 @@ impl OpenAclEntry {
                 rule_number,
                 egress: false,
                 action: text("ruleAction"),
-                protocol,
-                from: number(range.and_then(|r| r.get("from"))),
-                to: number(range.and_then(|r| r.get("to"))),
+                ports: Ports::new(
+                    &protocol,
+                    number(range.and_then(|r| r.get("from"))),
+                    number(range.and_then(|r| r.get("to"))),
+                ),
                 cidr,
             },
         }
     }
 
-    fn live<'a>(&self, acl: &'a NetworkAcl) -> Option<&'a AclEntry> {
-        acl.entries.iter().find(|e| e.rule_number == self.entry.rule_number && !e.egress)
-    }
-
     /// Whether the live entry is the one the call made (CIDRs compared as ranges).
     fn same(&self, live: &AclEntry) -> bool {
-        let all = |p: &str| p == "-1" || p.eq_ignore_ascii_case("all");
-        let ports = all(&live.protocol) || (live.from, live.to) == (self.entry.from, self.entry.to);
+        let all = |p: &Ports| p.protocol == "-1" || p.protocol.eq_ignore_ascii_case("all");
+        let (made, now) = (&self.entry.ports, &live.ports);
+        let ports = all(now) || (now.from, now.to) == (made.from, made.to);
         live.action.eq_ignore_ascii_case(&self.entry.action)
-            && (live.protocol == self.entry.protocol || all(&live.protocol) && all(&self.entry.protocol))
+            && (now.protocol == made.protocol || all(now) && all(made))
             && ports
             && cidr::parse(&live.cidr) == cidr::parse(&self.entry.cidr)
     }
 }
 
+/// What the remediation looks at: the ACL's ingress entry with the call's rule number, if
+/// any, and the ACL's tags.
+#[derive(Debug)]
+pub struct Live {
+    entry: Option<AclEntry>,
+    tags: Tags,
+}
+
 impl<A: NetworkAclAdmin + Pause + Sync> Remediation<A> for OpenAclEntry {
-    type State = NetworkAcl;
-    type Plan = ();
+    type State = Live;
+    /// The live entry to delete.
+    type Plan = AclEntry;
 
-    async fn read(&self, admins: &A) -> Result<NetworkAcl, AdminError> {
-        admins.network_acl(&self.acl).await
+    async fn read(&self, admins: &A) -> Result<Live, AdminError> {
+        let NetworkAcl { entries, tags } = admins.network_acl(&self.acl).await?;
+        let entry = entries.into_iter().find(|e| e.rule_number == self.entry.rule_number && !e.egress);
+        Ok(Live { entry, tags })
     }
 
-    fn view(&self, state: &NetworkAcl) -> Value {
-        json!({"entry": self.live(state)})
+    fn view(&self, state: &Live) -> Value {
+        json!({"entry": state.entry})
     }
 
-    fn tagged<'s>(&self, state: &'s NetworkAcl) -> Option<(&'s Tags, String)> {
+    fn tagged<'s>(&self, state: &'s Live) -> Option<(&'s Tags, String)> {
         Some((&state.tags, self.acl.clone()))
     }
 
-    fn plan(&self, state: &NetworkAcl) -> Result<Plan<()>, AdminError> {
+    fn plan(&self, state: &Live) -> Result<Plan<AclEntry>, AdminError> {
         let n = self.entry.rule_number;
-        match self.live(state) {
+        match &state.entry {
             None => Ok(Plan::Leave(Decision::AlreadyFixed, format!("{} has no ingress entry {n} any more", self.acl))),
             Some(live) if !self.same(live) => Ok(Plan::Leave(
                 Decision::AlreadyFixed,
@@ -97,26 +107,26 @@ impl<A: NetworkAclAdmin + Pause + Sync> Remediation<A> for OpenAclEntry {
                     self.acl
                 ),
             )),
-            Some(_) => Ok(Plan::Change {
-                plan: (),
+            Some(live) => Ok(Plan::Change {
+                plan: live.clone(),
                 intended: json!({"entry": null}),
                 what: format!(
                     "remove ingress entry {n} (allow {} from {}) of {}",
-                    self.entry.protocol, self.entry.cidr, self.acl
+                    self.entry.ports.protocol, self.entry.cidr, self.acl
                 ),
             }),
         }
     }
 
-    async fn act(&self, admins: &A, _plan: &()) -> Result<(), AdminError> {
-        admins.delete_acl_entry(&self.acl, self.entry.rule_number, false).await
+    async fn act(&self, admins: &A, entry: &AclEntry) -> Result<(), AdminError> {
+        admins.delete_acl_entry(&self.acl, entry).await
     }
 
     fn unverified(&self) -> String {
         format!("ingress entry {} of {} is still there after the change", self.entry.rule_number, self.acl)
     }
 
-    fn kept(&self, _plan: &()) -> String {
+    fn kept(&self, _plan: &AclEntry) -> String {
         "; other entries unchanged".into()
     }
 }

@@ -176,12 +176,12 @@ pub fn call_ranges(ingress: &[Permission], opening: &[OpenPermission]) -> Vec<Pe
     let mut out: Vec<Permission> = vec![];
     for o in opening {
         for p in ingress.iter().filter(|p| p.ports.are(&o.ports.protocol, o.ports.from, o.ports.to)) {
-            let ipv4: Vec<String> = p.ipv4.iter().filter(|c| o.cidrs.v4.contains(c)).cloned().collect();
-            let ipv6: Vec<String> = p.ipv6.iter().filter(|c| o.cidrs.v6.contains(c)).cloned().collect();
-            if (ipv4.is_empty() && ipv6.is_empty()) || out.iter().any(|x| x.ports == p.ports) {
+            let mut cidrs = p.cidrs.clone();
+            cidrs.keep_common(&o.cidrs);
+            if cidrs.is_empty() || out.iter().any(|x| x.ports == p.ports) {
                 continue;
             }
-            out.push(Permission { ports: p.ports.clone(), ipv4, ipv6, others: vec![] });
+            out.push(Permission { ports: p.ports.clone(), cidrs, others: vec![] });
         }
     }
     out
@@ -307,13 +307,12 @@ mod tests {
         // Given SSH open to the world and to an office range, and the call that added the world
         let ssh = Permission {
             ports: Ports::new("tcp", Some(22), Some(22)),
-            ipv4: vec!["0.0.0.0/0".into(), "203.0.113.0/24".into()],
-            ipv6: vec!["::/0".into()],
+            cidrs: Cidrs { v4: vec!["0.0.0.0/0".into(), "203.0.113.0/24".into()], v6: vec!["::/0".into()] },
             others: vec!["sg-123".into()],
         };
         let https = Permission {
             ports: Ports::new("tcp", Some(443), Some(443)),
-            ipv4: vec!["0.0.0.0/0".into()],
+            cidrs: Cidrs::one("0.0.0.0/0".into()),
             ..Permission::default()
         };
         let call = OpenPermission {
@@ -325,8 +324,7 @@ mod tests {
         let revoke = call_ranges(&[ssh, https], &[call]);
         // Then only SSH's IPv4 world range is revoked (the call did not add ::/0)
         assert_eq!(revoke.len(), 1);
-        assert_eq!(revoke[0].ipv4, vec!["0.0.0.0/0".to_owned()]);
-        assert!(revoke[0].ipv6.is_empty());
+        assert_eq!(revoke[0].cidrs, Cidrs::one("0.0.0.0/0".into()));
         assert!(revoke[0].others.is_empty());
     }
 

@@ -91,7 +91,7 @@ impl PublicAccessBlock {
     };
 }
 
-pub use crate::rules::security_group::Ports;
+pub use crate::rules::security_group::{Cidrs, Ports};
 
 /// One ingress permission of a security group.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -99,12 +99,9 @@ pub struct Permission {
     /// The protocol and ports.
     #[serde(flatten)]
     pub ports: Ports,
-    /// IPv4 CIDRs.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub ipv4: Vec<String>,
-    /// IPv6 CIDRs.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub ipv6: Vec<String>,
+    /// The IPv4 and IPv6 ranges.
+    #[serde(flatten)]
+    pub cidrs: Cidrs,
     /// Other sources (security groups, prefix lists), kept as they are.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub others: Vec<String>,
@@ -174,7 +171,7 @@ pub struct AclOf<'a> {
 /// Bucket-level reads and the changes remediation may make (aws-sdk-s3).
 ///
 /// Contract: reads return the live state; `NotFound` when the bucket (or object) is gone,
-/// `Ok(None)`/empty when it simply has no policy, public access block or tags. Writes replace
+/// `Ok(None)`/empty when it simply has no policy or tags. Writes replace
 /// the named setting only.
 pub trait BucketAdmin {
     /// The bucket policy as stored (JSON text), if any.
@@ -192,34 +189,33 @@ pub trait BucketAdmin {
     fn put_acl(&self, of: AclOf<'_>, acl: &Acl) -> impl Future<Output = Result<(), AdminError>> + Send;
     /// The names of the account's buckets.
     fn buckets(&self) -> impl Future<Output = Result<Vec<String>, AdminError>> + Send;
-    /// The bucket's public access block, if any.
-    fn public_access_block(
-        &self,
-        bucket: &str,
-    ) -> impl Future<Output = Result<Option<PublicAccessBlock>, AdminError>> + Send;
-    /// Sets the bucket's public access block.
-    fn put_public_access_block(
-        &self,
-        bucket: &str,
-        pab: &PublicAccessBlock,
-    ) -> impl Future<Output = Result<(), AdminError>> + Send;
     /// The bucket's tags.
     fn tags(&self, bucket: &str) -> impl Future<Output = Result<BTreeMap<String, String>, AdminError>> + Send;
 }
 
-/// The account-level public access block (aws-sdk-s3control).
+/// Where a public access block is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockLevel {
+    /// On one bucket (its name).
+    Bucket(String),
+    /// On a whole account (its id).
+    Account(String),
+}
+
+/// S3 Block Public Access, on a bucket (aws-sdk-s3) or on an account (aws-sdk-s3control).
 ///
-/// Contract: `Ok(None)` when the account has none; the write sets all four settings given.
-pub trait AccountAdmin {
-    /// The account's public access block, if any.
-    fn account_public_access_block(
+/// Contract: `Ok(None)` when there is none at that level (a bucket's: `NotFound` when the
+/// bucket is gone); the write sets all four settings given.
+pub trait PublicAccessBlockAdmin {
+    /// The block at `level`, if any.
+    fn public_access_block(
         &self,
-        account: &str,
+        level: &BlockLevel,
     ) -> impl Future<Output = Result<Option<PublicAccessBlock>, AdminError>> + Send;
     /// Sets it.
-    fn put_account_public_access_block(
+    fn put_public_access_block(
         &self,
-        account: &str,
+        level: &BlockLevel,
         pab: &PublicAccessBlock,
     ) -> impl Future<Output = Result<(), AdminError>> + Send;
 }
@@ -436,14 +432,9 @@ pub struct AclEntry {
     pub egress: bool,
     /// `allow` or `deny`.
     pub action: String,
-    /// Protocol number as text (`6`, `17`, `-1`).
-    pub protocol: String,
-    /// First port.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub from: Option<i64>,
-    /// Last port.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub to: Option<i64>,
+    /// The protocol, by number as text (`6`, `17`, `-1`), and its port range.
+    #[serde(flatten)]
+    pub ports: Ports,
     /// The CIDR (IPv4 or IPv6).
     pub cidr: String,
 }
@@ -451,8 +442,6 @@ pub struct AclEntry {
 /// A network ACL as it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NetworkAcl {
-    /// `acl-...`.
-    pub id: String,
     /// Its entries.
     pub entries: Vec<AclEntry>,
     /// Its tags.
@@ -462,17 +451,12 @@ pub struct NetworkAcl {
 /// Network ACLs (aws-sdk-ec2).
 ///
 /// Contract: `network_acl` is `NotFound` when the ACL is gone; `delete_acl_entry` deletes the
-/// one entry with that rule number and direction.
+/// one entry with the given entry's rule number and direction (the rest of it is not compared).
 pub trait NetworkAclAdmin {
     /// The ACL and its entries.
     fn network_acl(&self, id: &str) -> impl Future<Output = Result<NetworkAcl, AdminError>> + Send;
     /// Deletes one entry.
-    fn delete_acl_entry(
-        &self,
-        id: &str,
-        rule_number: i64,
-        egress: bool,
-    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+    fn delete_acl_entry(&self, id: &str, entry: &AclEntry) -> impl Future<Output = Result<(), AdminError>> + Send;
 }
 
 /// A DB instance's exposure, as it stands.

@@ -4,31 +4,22 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::plan;
-use super::ports::{AccountAdmin, AdminError, BucketAdmin, Pause, PublicAccessBlock};
+use super::ports::{AdminError, BlockLevel, BucketAdmin, Pause, PublicAccessBlock, PublicAccessBlockAdmin};
 use super::{Decision, Exemptions, RemediationConfig};
 use crate::rules::public_access_block::{settings_off, SETTINGS};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Where the block is.
-#[derive(Debug)]
-pub enum Level {
-    /// One bucket's block.
-    Bucket(String),
-    /// The account's block.
-    Account(String),
-}
-
 /// The block the call changed and the settings it turned off.
 #[derive(Debug)]
 pub struct PublicAccessBlockOn {
-    level: Level,
+    level: BlockLevel,
     off: Vec<&'static str>,
 }
 
 impl PublicAccessBlockOn {
     /// For the call `record` at `level`.
-    pub fn new(level: Level, record: &Value) -> Self {
+    pub fn new(level: BlockLevel, record: &Value) -> Self {
         let name = record.get("eventName").and_then(Value::as_str).unwrap_or("");
         let off = if name.starts_with("Delete") {
             SETTINGS.to_vec()
@@ -40,8 +31,8 @@ impl PublicAccessBlockOn {
 
     fn level(&self) -> &'static str {
         match self.level {
-            Level::Bucket(_) => "bucket",
-            Level::Account(_) => "account",
+            BlockLevel::Bucket(_) => "bucket",
+            BlockLevel::Account(_) => "account",
         }
     }
 }
@@ -70,15 +61,16 @@ async fn exempt_buckets<A: BucketAdmin>(admins: &A, exemptions: &Exemptions) -> 
     Ok(exempt)
 }
 
-impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAccessBlockOn {
+impl<A: BucketAdmin + PublicAccessBlockAdmin + Pause + Sync> Remediation<A> for PublicAccessBlockOn {
     type State = State;
     type Plan = PublicAccessBlock;
 
     async fn read(&self, admins: &A) -> Result<State, AdminError> {
-        Ok(match &self.level {
-            Level::Bucket(b) => State { tags: admins.tags(b).await?, block: admins.public_access_block(b).await? },
-            Level::Account(a) => State { tags: BTreeMap::new(), block: admins.account_public_access_block(a).await? },
-        })
+        let tags = match &self.level {
+            BlockLevel::Bucket(b) => admins.tags(b).await?,
+            BlockLevel::Account(_) => BTreeMap::new(),
+        };
+        Ok(State { tags, block: admins.public_access_block(&self.level).await? })
     }
 
     fn view(&self, state: &State) -> Value {
@@ -89,8 +81,8 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
     /// exempt buckets out in its plan.
     fn tagged<'s>(&self, state: &'s State) -> Option<(&'s Tags, String)> {
         match &self.level {
-            Level::Bucket(b) => Some((&state.tags, format!("bucket {b}"))),
-            Level::Account(_) => None,
+            BlockLevel::Bucket(b) => Some((&state.tags, format!("bucket {b}"))),
+            BlockLevel::Account(_) => None,
         }
     }
 
@@ -110,7 +102,7 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
 
     /// An account-wide fix would also close the buckets exempt by tag or name: left to a person.
     async fn review(&self, admins: &A, config: &RemediationConfig) -> Result<Option<String>, AdminError> {
-        let Level::Account(_) = self.level else { return Ok(None) };
+        let BlockLevel::Account(_) = self.level else { return Ok(None) };
         let exempt = exempt_buckets(admins, &config.exempt).await?;
         Ok((!exempt.is_empty()).then(|| {
             format!(
@@ -122,10 +114,7 @@ impl<A: BucketAdmin + AccountAdmin + Pause + Sync> Remediation<A> for PublicAcce
     }
 
     async fn act(&self, admins: &A, fix: &PublicAccessBlock) -> Result<(), AdminError> {
-        match &self.level {
-            Level::Bucket(b) => admins.put_public_access_block(b, fix).await,
-            Level::Account(a) => admins.put_account_public_access_block(a, fix).await,
-        }
+        admins.put_public_access_block(&self.level, fix).await
     }
 
     fn unverified(&self) -> String {

@@ -3,7 +3,6 @@
 
 use super::driver::{Plan, Remediation, Tags};
 use super::ports::{AdminError, Pause, SharedKind, Sharing, SharingAdmin};
-use super::Decision;
 use serde_json::{json, Value};
 
 /// One snapshot or image shared with everyone.
@@ -32,15 +31,12 @@ impl<A: SharingAdmin + Pause + Sync> Remediation<A> for PublicShare {
     }
 
     fn plan(&self, state: &Sharing) -> Result<Plan<()>, AdminError> {
-        if !state.public {
-            let why = format!("{} is no longer shared with all accounts", self.id);
-            return Ok(Plan::Leave(Decision::AlreadyFixed, why));
-        }
-        Ok(Plan::Change {
-            plan: (),
-            intended: json!({"public": false, "accounts": state.accounts}),
-            what: format!("remove the group all from the permissions of {}", self.id),
-        })
+        Ok(Plan::flag_off(
+            state.public,
+            format!("{} is no longer shared with all accounts", self.id),
+            json!({"public": false, "accounts": state.accounts}),
+            format!("remove the group all from the permissions of {}", self.id),
+        ))
     }
 
     async fn act(&self, admins: &A, _plan: &()) -> Result<(), AdminError> {

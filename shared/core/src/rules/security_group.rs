@@ -105,7 +105,8 @@ fn items(v: Option<&Value>) -> Vec<&Value> {
     }
 }
 
-/// A protocol and its port range, as a security group's permissions and rules give them.
+/// A protocol and its port range, as security group permissions and rules and network ACL
+/// entries give them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Ports {
     /// `tcp`, `udp`, `icmp`, `-1`...
@@ -141,15 +142,26 @@ impl Ports {
 }
 
 /// The IPv4 and IPv6 ranges of one permission.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Cidrs {
     /// IPv4 CIDRs.
+    #[serde(rename = "ipv4", skip_serializing_if = "Vec::is_empty", default)]
     pub v4: Vec<String>,
     /// IPv6 CIDRs.
+    #[serde(rename = "ipv6", skip_serializing_if = "Vec::is_empty", default)]
     pub v6: Vec<String>,
 }
 
 impl Cidrs {
+    /// One range, in its family (IPv6 when it has a colon).
+    pub fn one(cidr: String) -> Cidrs {
+        if cidr.contains(':') {
+            Cidrs { v4: vec![], v6: vec![cidr] }
+        } else {
+            Cidrs { v4: vec![cidr], v6: vec![] }
+        }
+    }
+
     /// Every range, IPv4 first.
     pub fn iter(&self) -> impl Iterator<Item = &String> {
         self.v4.iter().chain(self.v6.iter())
@@ -173,6 +185,23 @@ impl Cidrs {
     /// The same, to change.
     fn families_mut(&mut self) -> [&mut Vec<String>; 2] {
         [&mut self.v4, &mut self.v6]
+    }
+
+    /// Keeps, family by family, the ranges that are (`keep`) or are not in `other`.
+    fn retain_by(&mut self, other: &Cidrs, keep: bool) {
+        for (mine, theirs) in self.families_mut().into_iter().zip(other.families()) {
+            mine.retain(|c| theirs.contains(c) == keep);
+        }
+    }
+
+    /// Keeps only the ranges that are also in `other`.
+    pub fn keep_common(&mut self, other: &Cidrs) {
+        self.retain_by(other, true);
+    }
+
+    /// Removes the ranges that are in `other`.
+    pub fn remove(&mut self, other: &Cidrs) {
+        self.retain_by(other, false);
     }
 }
 
@@ -249,9 +278,7 @@ fn world_open(mut perms: Vec<OpenPermission>) -> Vec<OpenPermission> {
         }
     }
     for (p, keep) in perms.iter_mut().zip(open) {
-        for (mine, kept) in p.cidrs.families_mut().into_iter().zip(keep.families()) {
-            mine.retain(|c| kept.contains(c));
-        }
+        p.cidrs.keep_common(&keep);
     }
     perms.retain(|p| !p.cidrs.is_empty());
     perms

@@ -54,8 +54,8 @@ impl MemoryAdmins {
     }
 
     /// Sets a network ACL.
-    pub fn set_network_acl(&self, acl: NetworkAcl) {
-        let _ = self.exposure(|e| e.acls.insert(acl.id.clone(), acl));
+    pub fn set_network_acl(&self, id: &str, acl: NetworkAcl) {
+        let _ = self.exposure(|e| e.acls.insert(id.to_owned(), acl));
     }
 
     /// Sets a DB instance.
@@ -159,15 +159,16 @@ impl NetworkAclAdmin for MemoryAdmins {
     async fn network_acl(&self, id: &str) -> Result<NetworkAcl, AdminError> {
         self.seen(|e| e.acls.get(id).cloned())?.ok_or_else(|| missing("network ACL", id))
     }
-    async fn delete_acl_entry(&self, id: &str, rule_number: i64, egress: bool) -> Result<(), AdminError> {
+    async fn delete_acl_entry(&self, id: &str, entry: &AclEntry) -> Result<(), AdminError> {
+        let same = |x: &AclEntry| x.rule_number == entry.rule_number && x.egress == entry.egress;
         self.write("ec2:DeleteNetworkAclEntry")?;
         self.exposure(|e| {
-            let acl = e.acls.get_mut(id)?;
-            let before = acl.entries.len();
-            acl.entries.retain(|x: &AclEntry| !(x.rule_number == rule_number && x.egress == egress));
-            (acl.entries.len() < before).then_some(())
+            let entries = &mut e.acls.get_mut(id)?.entries;
+            let at = entries.iter().position(same)?;
+            entries.remove(at);
+            Some(())
         })?
-        .ok_or_else(|| missing("network ACL entry", &format!("{id}/{rule_number}")))
+        .ok_or_else(|| missing("network ACL entry", &format!("{id}/{}", entry.rule_number)))
     }
 }
 

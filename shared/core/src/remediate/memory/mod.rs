@@ -4,9 +4,9 @@
 //! seen-changes ledger.
 
 use super::ports::{
-    AccountAdmin, Acl, AclOf, AdminError, BucketAdmin, Claim, GroupRule, Pause, Permission, Place, PublicAccessBlock,
-    RemediationLedger, Scoped, SecurityGroup, SecurityGroupAdmin, SeenChange, Targets, TrailAdmin, TrailConfig,
-    TrailStatus, CLAIM_LEASE_SECONDS,
+    Acl, AclOf, AdminError, BlockLevel, BucketAdmin, Cidrs, Claim, GroupRule, Pause, Permission, Place,
+    PublicAccessBlock, PublicAccessBlockAdmin, RemediationLedger, Scoped, SecurityGroup, SecurityGroupAdmin,
+    SeenChange, Targets, TrailAdmin, TrailConfig, TrailStatus, CLAIM_LEASE_SECONDS,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -152,15 +152,10 @@ impl MemoryAdmins {
             let ingress = rules
                 .iter()
                 .filter(|r| !r.egress)
-                .map(|r| {
-                    let cidr = r.cidr.clone().unwrap_or_default();
-                    let v6 = cidr.contains(':');
-                    Permission {
-                        ports: r.ports.clone(),
-                        ipv4: if v6 { vec![] } else { vec![cidr.clone()] },
-                        ipv6: if v6 { vec![cidr] } else { vec![] },
-                        others: vec![],
-                    }
+                .map(|r| Permission {
+                    ports: r.ports.clone(),
+                    cidrs: Cidrs::one(r.cidr.clone().unwrap_or_default()),
+                    others: vec![],
                 })
                 .collect();
             if let Some(g) = s.groups.get_mut(group_id) {
@@ -263,26 +258,30 @@ impl BucketAdmin for MemoryAdmins {
     async fn buckets(&self) -> Result<Vec<String>, AdminError> {
         Ok(self.view()?.buckets.keys().cloned().collect())
     }
-    async fn public_access_block(&self, bucket: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        self.read_bucket(bucket, |b| b.pab)
-    }
-    async fn put_public_access_block(&self, bucket: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        self.write("s3:PutBucketPublicAccessBlock")?;
-        self.with_bucket(bucket, |b| b.pab = Some(*pab))
-    }
     async fn tags(&self, bucket: &str) -> Result<BTreeMap<String, String>, AdminError> {
         self.read_bucket(bucket, |b| b.tags.clone())
     }
 }
 
-impl AccountAdmin for MemoryAdmins {
-    async fn account_public_access_block(&self, account: &str) -> Result<Option<PublicAccessBlock>, AdminError> {
-        Ok(self.view()?.accounts.get(account).copied())
+impl PublicAccessBlockAdmin for MemoryAdmins {
+    async fn public_access_block(&self, level: &BlockLevel) -> Result<Option<PublicAccessBlock>, AdminError> {
+        match level {
+            BlockLevel::Bucket(bucket) => self.read_bucket(bucket, |b| b.pab),
+            BlockLevel::Account(account) => Ok(self.view()?.accounts.get(account).copied()),
+        }
     }
-    async fn put_account_public_access_block(&self, account: &str, pab: &PublicAccessBlock) -> Result<(), AdminError> {
-        self.write("s3:PutAccountPublicAccessBlock")?;
-        self.state()?.accounts.insert(account.to_owned(), *pab);
-        Ok(())
+    async fn put_public_access_block(&self, level: &BlockLevel, pab: &PublicAccessBlock) -> Result<(), AdminError> {
+        match level {
+            BlockLevel::Bucket(bucket) => {
+                self.write("s3:PutBucketPublicAccessBlock")?;
+                self.with_bucket(bucket, |b| b.pab = Some(*pab))
+            }
+            BlockLevel::Account(account) => {
+                self.write("s3:PutAccountPublicAccessBlock")?;
+                self.state()?.accounts.insert(account.to_owned(), *pab);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -301,11 +300,10 @@ impl SecurityGroupAdmin for MemoryAdmins {
         let g = s.groups.get_mut(group_id).ok_or_else(|| AdminError::NotFound(format!("security group {group_id}")))?;
         for r in permissions {
             for p in g.ingress.iter_mut().filter(|p| p.ports == r.ports) {
-                p.ipv4.retain(|c| !r.ipv4.contains(c));
-                p.ipv6.retain(|c| !r.ipv6.contains(c));
+                p.cidrs.remove(&r.cidrs);
             }
         }
-        g.ingress.retain(|p| !(p.ipv4.is_empty() && p.ipv6.is_empty() && p.others.is_empty()));
+        g.ingress.retain(|p| !(p.cidrs.is_empty() && p.others.is_empty()));
         Ok(())
     }
     async fn rules(&self, group_id: &str) -> Result<Vec<GroupRule>, AdminError> {

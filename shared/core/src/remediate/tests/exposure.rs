@@ -6,7 +6,7 @@
 use super::*;
 use crate::remediate::ports::{
     AclEntry, DbInstance, DbInstanceAdmin, DefenceAdmin, FunctionAccess, FunctionAdmin, NetworkAcl, NetworkAclAdmin,
-    PolicyKind, PolicyState, ResourcePolicyAdmin, SharedKind, Sharing, SharingAdmin,
+    PolicyKind, PolicyState, Ports, ResourcePolicyAdmin, SharedKind, Sharing, SharingAdmin,
 };
 use std::future::Future;
 
@@ -292,9 +292,7 @@ fn ssh_entry(cidr: &str) -> AclEntry {
         rule_number: 90,
         egress: false,
         action: "allow".into(),
-        protocol: "6".into(),
-        from: Some(22),
-        to: Some(22),
+        ports: Ports::new("6", Some(22), Some(22)),
         cidr: cidr.into(),
     }
 }
@@ -312,11 +310,10 @@ fn the_network_acl_entry_the_call_made_is_deleted_and_the_others_kept() {
     // Given an ACL with the call's entry and an egress entry of the same number
     let admins = MemoryAdmins::default();
     let egress = AclEntry { egress: true, ..ssh_entry("0.0.0.0/0") };
-    admins.set_network_acl(NetworkAcl {
-        id: "acl-1".into(),
-        entries: vec![ssh_entry("0.0.0.0/0"), egress.clone()],
-        ..NetworkAcl::default()
-    });
+    admins.set_network_acl(
+        "acl-1",
+        NetworkAcl { entries: vec![ssh_entry("0.0.0.0/0"), egress.clone()], ..NetworkAcl::default() },
+    );
     // When remediated
     let report = run(&admins, &enforce(), &nacl_call());
     // Then only the ingress entry is gone
@@ -328,11 +325,7 @@ fn the_network_acl_entry_the_call_made_is_deleted_and_the_others_kept() {
 fn a_network_acl_entry_replaced_since_is_left_for_its_own_trigger() {
     // Given the entry was replaced by one from a private range
     let admins = MemoryAdmins::default();
-    admins.set_network_acl(NetworkAcl {
-        id: "acl-1".into(),
-        entries: vec![ssh_entry("10.0.0.0/8")],
-        ..NetworkAcl::default()
-    });
+    admins.set_network_acl("acl-1", NetworkAcl { entries: vec![ssh_entry("10.0.0.0/8")], ..NetworkAcl::default() });
     // When the older trigger is remediated
     let report = run(&admins, &enforce(), &nacl_call());
     // Then nothing is deleted

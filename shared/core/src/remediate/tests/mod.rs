@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::memory::{Bucket, MemoryAdmins, MemoryLedger};
-use super::ports::{Acl, Grant, GroupRule, Permission, Ports, PublicAccessBlock, SecurityGroup, TrailConfig};
+use super::ports::{Acl, Cidrs, Grant, GroupRule, Permission, Ports, PublicAccessBlock, SecurityGroup, TrailConfig};
 use super::*;
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
@@ -147,7 +147,7 @@ fn security_group_world_ssh_is_revoked_and_office_range_kept() {
         tags: Default::default(),
         ingress: vec![Permission {
             ports: Ports::new("tcp", Some(22), Some(22)),
-            ipv4: vec!["0.0.0.0/0".into(), "203.0.113.0/24".into()],
+            cidrs: Cidrs { v4: vec!["0.0.0.0/0".into(), "203.0.113.0/24".into()], v6: vec![] },
             ..Permission::default()
         }],
     });
@@ -160,7 +160,7 @@ fn security_group_world_ssh_is_revoked_and_office_range_kept() {
     let report = run(&admins, &enforce(), &event);
     // Then the world range is gone and the office range stays
     assert_eq!(report.outcomes[0].decision, Decision::Remediated, "{:?}", report.outcomes);
-    assert_eq!(admins.group_state("sg-1").unwrap().ingress[0].ipv4, vec!["203.0.113.0/24".to_owned()]);
+    assert_eq!(admins.group_state("sg-1").unwrap().ingress[0].cidrs, Cidrs::one("203.0.113.0/24".into()));
 }
 
 #[test]
@@ -173,7 +173,7 @@ fn exempt_tag_on_the_group_leaves_it_alone() {
         tags: [("trailsight:exempt".to_owned(), "true".to_owned())].into(),
         ingress: vec![Permission {
             ports: Ports::new("tcp", Some(22), Some(22)),
-            ipv4: vec!["0.0.0.0/0".into()],
+            cidrs: Cidrs::one("0.0.0.0/0".into()),
             ..Permission::default()
         }],
     };
