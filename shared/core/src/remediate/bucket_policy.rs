@@ -48,13 +48,6 @@ pub struct State {
     policy: Option<String>,
 }
 
-fn parse(text: Option<&str>) -> Value {
-    match text {
-        None => Value::Null,
-        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())),
-    }
-}
-
 fn verdict(public: Option<bool>) -> &'static str {
     match public {
         Some(true) => "public",
@@ -72,7 +65,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
     }
 
     fn view(&self, state: &State) -> Value {
-        parse(state.policy.as_deref())
+        plan::policy_view(state.policy.as_deref())
     }
 
     fn tagged<'s>(&self, state: &'s State) -> Option<(&'s Tags, String)> {
@@ -94,7 +87,7 @@ impl<A: BucketAdmin + Pause + Sync> Remediation<A> for BucketPolicy {
                 return Ok(Plan::Leave(Decision::AlreadyFixed, why));
             }
             PolicyPlan::Rewrite { policy, removed, others_public, .. } => {
-                (parse(Some(policy)), removed.len(), *others_public)
+                (plan::policy_view(Some(policy)), removed.len(), *others_public)
             }
             PolicyPlan::Delete { removed } => (Value::Null, removed.len(), 0),
         };

@@ -3,6 +3,7 @@
 //! authentication. Both can break callers, so the rule is outside `REMEDIATE_RULES`'s default.
 
 use super::driver::{Plan, Remediation, Tags};
+use super::plan;
 use super::ports::{AdminError, FunctionAccess, FunctionAdmin, Pause};
 use super::Decision;
 use crate::policy;
@@ -55,9 +56,7 @@ impl<A: FunctionAdmin + Pause + Sync> Remediation<A> for PublicFunction {
     }
 
     fn view(&self, state: &FunctionAccess) -> Value {
-        let policy =
-            state.policy.as_deref().map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())));
-        json!({"policy": policy, "urlAuthType": state.url_auth})
+        json!({"policy": plan::policy_view(state.policy.as_deref()), "urlAuthType": state.url_auth})
     }
 
     fn tagged<'s>(&self, state: &'s FunctionAccess) -> Option<(&'s Tags, String)> {

@@ -66,6 +66,15 @@ impl<'de> Deserialize<'de> for Ordered {
     }
 }
 
+/// A policy's text as a decision shows it: the parsed document, the text itself when it does
+/// not parse, null when there is no policy.
+pub fn policy_view(text: Option<&str>) -> Value {
+    match text {
+        None => Value::Null,
+        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())),
+    }
+}
+
 /// A policy value in a form where equal policies compare equal: a one-element list is its
 /// element, lists are sets, objects compare by members.
 pub fn canonical(v: &Value) -> Value {

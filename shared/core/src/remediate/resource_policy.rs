@@ -69,13 +69,6 @@ impl ResourcePolicy {
     }
 }
 
-fn parse(text: Option<&str>) -> Value {
-    match text {
-        None => Value::Null,
-        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())),
-    }
-}
-
 impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
     type State = PolicyState;
     type Plan = PolicyPlan;
@@ -85,7 +78,7 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
     }
 
     fn view(&self, state: &PolicyState) -> Value {
-        parse(state.policy.as_deref())
+        plan::policy_view(state.policy.as_deref())
     }
 
     fn tagged<'s>(&self, state: &'s PolicyState) -> Option<(&'s Tags, String)> {
@@ -105,7 +98,7 @@ impl<A: ResourcePolicyAdmin + Pause + Sync> Remediation<A> for ResourcePolicy {
                 let why = format!("none of the public statements this call added is in the {noun} any more");
                 return Ok(Plan::Leave(Decision::AlreadyFixed, why));
             }
-            PolicyPlan::Rewrite { policy, removed, .. } => (parse(Some(policy)), removed.len()),
+            PolicyPlan::Rewrite { policy, removed, .. } => (plan::policy_view(Some(policy)), removed.len()),
             PolicyPlan::Delete { removed } => (Value::Null, removed.len()),
         };
         if self.kind == PolicyKind::KmsKey && !self.grants_root(&intended) {
